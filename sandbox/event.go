@@ -1,0 +1,117 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Kind says what an Event carries.
+type Kind string
+
+// The kinds of event. One stream carries them all; renderers pick what they show.
+const (
+	// KindStep is a kernel-level action: Action, Shell, Err and Took are set.
+	KindStep Kind = "step"
+	// KindOutput is a chunk of the sandboxed process's output: Stream and Text.
+	KindOutput Kind = "output"
+	// KindNarration is a sentence for the learner: Text.
+	KindNarration Kind = "narration"
+	// KindMetric is a sample of a resource counter: Metric.
+	KindMetric Kind = "metric"
+	// KindOOM reports that the kernel's OOM killer ended a process in the
+	// sandbox's cgroup, as read from memory.events or memory.oom_control.
+	KindOOM Kind = "oom"
+	// KindResult is the last event of a run: Result.
+	KindResult Kind = "result"
+)
+
+// Event is one thing a learner can read about a sandbox.
+type Event struct {
+	Time time.Time `json:"time"`
+	Kind Kind      `json:"kind"`
+
+	// Action is what the kernel was asked, e.g. "pivot_root(".", ".oldroot")".
+	Action string `json:"action,omitempty"`
+	// Shell is the command that would do the same, e.g. "pivot_root . .oldroot".
+	Shell string `json:"shell,omitempty"`
+	// Err is the failure, empty on success.
+	Err string `json:"error,omitempty"`
+	// Took is how long the step took.
+	Took time.Duration `json:"took_ns,omitempty"`
+
+	// Stream is "stdout" or "stderr" for KindOutput.
+	Stream string `json:"stream,omitempty"`
+	// Text is output or narration.
+	Text string `json:"text,omitempty"`
+
+	Metric *Metric `json:"metric,omitempty"`
+	Result *Result `json:"result,omitempty"`
+}
+
+// OK reports whether a step succeeded.
+func (e Event) OK() bool { return e.Err == "" }
+
+// Metric is a sampled counter, such as memory.current against memory.max.
+type Metric struct {
+	// Name is the file the value came from, e.g. "memory.current" or "pids.current".
+	Name string `json:"name"`
+	// Value is the sample; Limit is 0 when there is no limit.
+	Value int64 `json:"value"`
+	Limit int64 `json:"limit,omitempty"`
+	// Unit is "bytes", "count" or "usec".
+	Unit string `json:"unit"`
+}
+
+// Result is how a sandboxed process ended.
+type Result struct {
+	// ExitCode follows the shell's convention: the command's own code,
+	// 128+N when signal N ended it (137 after an OOM kill).
+	ExitCode int `json:"exit_code"`
+	// Signal names the signal that ended the process, if any ("SIGKILL").
+	Signal string `json:"signal,omitempty"`
+	// OOMKilled is true only when the cgroup's OOM counter says so.
+	OOMKilled bool `json:"oom_killed,omitempty"`
+}
+
+// A Sink receives events. Emit must be safe for concurrent use and should
+// not block for long: the sandbox calls it between kernel steps.
+type Sink interface {
+	Emit(Event)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Event)
+
+// Emit calls f(e).
+func (f SinkFunc) Emit(e Event) { f(e) }
+
+// Discard is a Sink that drops every event.
+var Discard Sink = SinkFunc(func(Event) {})
+
+// Step runs fn as one kernel-level step and emits it with its timing and
+// result. It returns fn's error unchanged.
+func Step(sink Sink, action, shell string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	e := Event{Time: start, Kind: KindStep, Action: action, Shell: shell, Took: time.Since(start)}
+	if err != nil {
+		e.Err = err.Error()
+	}
+	sink.Emit(e)
+	return err
+}
+
+// Narrate emits a sentence for the learner.
+func Narrate(sink Sink, text string) {
+	sink.Emit(Event{Time: time.Now(), Kind: KindNarration, Text: text})
+}
+
+// MarshalJSONLine encodes e as one line of JSON, the form used by
+// `kcna-lab demo --json` and between a sandbox's init and its parent.
+func (e Event) MarshalJSONLine() ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
