@@ -1,4 +1,9 @@
-package sandbox
+// Package event is the one contract every part of kcna-lab shares: each
+// kernel-level step a sandbox takes, its output, narration, metric samples and
+// final result travel as Events on one stream, which the TUI, `run --trace`
+// and `demo` render. It is a leaf package so that every sandbox sub-package
+// (cgroup, rootfs, network, ...) can emit events.
+package event
 
 import (
 	"encoding/json"

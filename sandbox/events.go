@@ -1,0 +1,11 @@
+package sandbox
+
+import "github.com/kcna-lab/kcna-lab/sandbox/event"
+
+// The event contract, re-exported so callers of sandbox need one import.
+type (
+	Event  = event.Event
+	Sink   = event.Sink
+	Metric = event.Metric
+	Result = event.Result
+)
