@@ -1,0 +1,145 @@
+package lessons
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// fileName is the required shape of a lesson file: content/NN-slug.md.
+var fileName = regexp.MustCompile(`^[0-9]{2}-[a-z0-9]+(-[a-z0-9]+)*\.md$`)
+
+// Load reads every lesson file in fsys's root, validates each and the set
+// as a whole, and returns the course ordered by each lesson's order. All
+// problems are returned together; the course holds the lessons that parsed.
+func Load(fsys fs.FS, reg Registry) (*Course, Problems) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return &Course{}, Problems{{File: ".", Msg: fmt.Sprintf("cannot read the lesson directory: %v", err)}}
+	}
+	var (
+		course Course
+		probs  Problems
+	)
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".md") || strings.EqualFold(name, "README.md") {
+			continue
+		}
+		if !fileName.MatchString(name) {
+			probs = append(probs, Problem{File: name, Msg: "file name is not NN-slug.md",
+				Hint: "name lesson files with a two-digit number and a lower-case slug, e.g. 03-chroot.md"})
+			continue
+		}
+		src, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			probs = append(probs, Problem{File: name, Msg: fmt.Sprintf("cannot read: %v", err)})
+			continue
+		}
+		l, ps := Parse(name, src)
+		probs = append(probs, ps...)
+		if l != nil {
+			probs = append(probs, checkRefs(l, reg)...)
+			course.Lessons = append(course.Lessons, l)
+		}
+	}
+	if len(course.Lessons) == 0 && len(probs) == 0 {
+		probs = append(probs, Problem{File: ".", Msg: "no lesson files found",
+			Hint: "a lesson is a file named NN-slug.md with YAML front matter between --- lines"})
+	}
+	probs = append(probs, checkCourse(&course)...)
+	slices.SortStableFunc(course.Lessons, func(a, b *Lesson) int { return a.Order - b.Order })
+	return &course, probs
+}
+
+// Parse reads one lesson file: front matter between "---" lines, then the
+// Markdown body. name is used in problems only.
+func Parse(name string, src []byte) (*Lesson, Problems) {
+	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf")) // a BOM from some editors
+	src = bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n"))
+	front, body, ok := splitFrontMatter(src)
+	if !ok {
+		return nil, Problems{{File: name, Line: 1, Col: 1, Msg: "no front matter",
+			Hint: "start the file with a line \"---\", the YAML fields, and another \"---\" line"}}
+	}
+	l, probs := parseFront(name, front)
+	if l == nil {
+		return nil, probs
+	}
+	l.File = name
+	l.Body = strings.TrimLeft(string(body), "\n")
+	if strings.TrimSpace(l.Body) == "" {
+		probs = append(probs, Problem{File: name, Msg: "the lesson has no text after the front matter",
+			Hint: "write the lesson in Markdown below the closing ---"})
+	}
+	return l, probs
+}
+
+// splitFrontMatter returns the YAML between the first two "---" lines (the
+// first must be line 1) and what follows.
+func splitFrontMatter(src []byte) (front, body []byte, ok bool) {
+	rest, found := bytes.CutPrefix(src, []byte("---\n"))
+	if !found {
+		return nil, nil, false
+	}
+	if bytes.HasPrefix(rest, []byte("---\n")) || bytes.Equal(rest, []byte("---")) {
+		return nil, rest[3:], true
+	}
+	i := bytes.Index(rest, []byte("\n---\n"))
+	if i < 0 {
+		if bytes.HasSuffix(rest, []byte("\n---")) {
+			return rest[:len(rest)-3], nil, true
+		}
+		return nil, nil, false
+	}
+	return rest[:i+1], rest[i+5:], true
+}
+
+// checkRefs reports demo and challenge ids that no code implements.
+func checkRefs(l *Lesson, reg Registry) Problems {
+	if reg == nil {
+		return nil
+	}
+	var probs Problems
+	for _, id := range l.Demos {
+		if !reg.HasDemo(id) {
+			probs = append(probs, Problem{File: l.File, Line: l.pos["demos/"+id].line, Col: l.pos["demos/"+id].col,
+				Msg:  fmt.Sprintf("demo %q is not registered", id),
+				Hint: "a demo id must name a demo built into kcna-lab; `kcna-lab lessons --json` lists the lessons, see lessons/demos for the ids"})
+		}
+	}
+	for _, c := range l.Challenges {
+		if !reg.HasChallenge(c.ID) {
+			probs = append(probs, Problem{File: l.File, Line: l.pos["challenges/"+c.ID].line, Col: l.pos["challenges/"+c.ID].col,
+				Msg:  fmt.Sprintf("challenge %q has no check registered", c.ID),
+				Hint: "a challenge is checked by code against live state; its id must match a check in lessons/demos"})
+		}
+	}
+	return probs
+}
+
+// checkCourse reports problems between lessons: duplicate ids and orders.
+func checkCourse(c *Course) Problems {
+	var probs Problems
+	ids := map[string]*Lesson{}
+	orders := map[int]*Lesson{}
+	for _, l := range c.Lessons {
+		if prev, dup := ids[l.ID]; dup && l.ID != "" {
+			probs = append(probs, Problem{File: l.File, Line: l.pos["id"].line, Col: l.pos["id"].col,
+				Msg:  fmt.Sprintf("duplicate lesson id %q (also in %s)", l.ID, path.Base(prev.File)),
+				Hint: "every lesson needs its own id"})
+		}
+		ids[l.ID] = l
+		if prev, dup := orders[l.Order]; dup && l.Order != 0 {
+			probs = append(probs, Problem{File: l.File, Line: l.pos["order"].line, Col: l.pos["order"].col,
+				Msg:  fmt.Sprintf("order %d is also used by %s", l.Order, path.Base(prev.File)),
+				Hint: "give each lesson its own order number"})
+		}
+		orders[l.Order] = l
+	}
+	return probs
+}

@@ -1,0 +1,177 @@
+package lessons
+
+import (
+	"slices"
+	"time"
+)
+
+// Progress is everything a learner has done, as saved on disk.
+type Progress struct {
+	// Version lets a later kcna-lab migrate an older file instead of
+	// discarding it.
+	Version int                        `json:"version"`
+	Lessons map[string]*LessonProgress `json:"lessons"`
+	Exams   []ExamResult               `json:"exams,omitempty"`
+}
+
+// progressVersion is the format this build writes.
+const progressVersion = 1
+
+// NewProgress is an empty record.
+func NewProgress() *Progress {
+	return &Progress{Version: progressVersion, Lessons: map[string]*LessonProgress{}}
+}
+
+// LessonProgress is what a learner did in one lesson.
+type LessonProgress struct {
+	// ReadAt is when the learner first opened the lesson.
+	ReadAt time.Time `json:"read_at,omitzero"`
+	// Answers holds the latest answer to each question, by question id.
+	Answers map[string]Answer `json:"answers,omitempty"`
+	// Challenges holds when each challenge was first passed, by id.
+	Challenges map[string]time.Time `json:"challenges,omitempty"`
+	// DemoRuns counts live demo runs.
+	DemoRuns int `json:"demo_runs,omitempty"`
+}
+
+// Answer is a learner's answer to one question.
+type Answer struct {
+	Picked  []int     `json:"picked"`
+	Correct bool      `json:"correct"`
+	At      time.Time `json:"at"`
+}
+
+// ExamResult is one mock exam taken.
+type ExamResult struct {
+	At      time.Time `json:"at"`
+	Score   int       `json:"score"`
+	Total   int       `json:"total"`
+	Seconds int       `json:"seconds"`
+}
+
+// Status is where a learner stands in a lesson.
+type Status string
+
+// The statuses, in the order a learner moves through them.
+const (
+	NotStarted Status = "not started"
+	InProgress Status = "in progress"
+	Done       Status = "done"
+)
+
+// lesson returns the record for id, creating it.
+func (p *Progress) lesson(id string) *LessonProgress {
+	if p.Lessons == nil {
+		p.Lessons = map[string]*LessonProgress{}
+	}
+	lp := p.Lessons[id]
+	if lp == nil {
+		lp = &LessonProgress{}
+		p.Lessons[id] = lp
+	}
+	return lp
+}
+
+// MarkRead records that the learner opened a lesson. It reports whether
+// this changed anything, so callers save only when needed.
+func (p *Progress) MarkRead(l *Lesson, now time.Time) bool {
+	lp := p.lesson(l.ID)
+	if !lp.ReadAt.IsZero() {
+		return false
+	}
+	lp.ReadAt = now
+	return true
+}
+
+// RecordAnswer keeps a learner's answer to q and reports whether it was right.
+func (p *Progress) RecordAnswer(q *Question, picked []int, now time.Time) bool {
+	lp := p.lesson(q.LessonID)
+	if lp.Answers == nil {
+		lp.Answers = map[string]Answer{}
+	}
+	ok := q.Correct(picked)
+	lp.Answers[q.ID] = Answer{Picked: slices.Clone(picked), Correct: ok, At: now}
+	return ok
+}
+
+// RecordChallenge keeps the first time a challenge was passed.
+func (p *Progress) RecordChallenge(lessonID, challengeID string, now time.Time) {
+	lp := p.lesson(lessonID)
+	if lp.Challenges == nil {
+		lp.Challenges = map[string]time.Time{}
+	}
+	if _, done := lp.Challenges[challengeID]; !done {
+		lp.Challenges[challengeID] = now
+	}
+}
+
+// Answer returns the learner's latest answer to q, if any.
+func (p *Progress) Answer(q *Question) (Answer, bool) {
+	lp := p.Lessons[q.LessonID]
+	if lp == nil {
+		return Answer{}, false
+	}
+	a, ok := lp.Answers[q.ID]
+	return a, ok
+}
+
+// Status is NotStarted until the lesson is opened, and Done once every
+// question has been answered correctly and every challenge passed.
+func (p *Progress) Status(l *Lesson) Status {
+	lp := p.Lessons[l.ID]
+	if lp == nil || (lp.ReadAt.IsZero() && len(lp.Answers) == 0) {
+		return NotStarted
+	}
+	for _, q := range l.Quiz {
+		if !lp.Answers[q.ID].Correct {
+			return InProgress
+		}
+	}
+	for _, c := range l.Challenges {
+		if _, ok := lp.Challenges[c.ID]; !ok {
+			return InProgress
+		}
+	}
+	return Done
+}
+
+// Score counts a lesson's questions answered correctly.
+func (p *Progress) Score(l *Lesson) (right, total int) {
+	lp := p.Lessons[l.ID]
+	for _, q := range l.Quiz {
+		if lp != nil && lp.Answers[q.ID].Correct {
+			right++
+		}
+	}
+	return right, len(l.Quiz)
+}
+
+// Completion is the fraction of the course done, from 0 to 1, counting each
+// question and challenge as one step so long lessons weigh more.
+func (p *Progress) Completion(c *Course) float64 {
+	var done, total int
+	for _, l := range c.Lessons {
+		lp := p.Lessons[l.ID]
+		total += 1 + len(l.Quiz) + len(l.Challenges)
+		if lp == nil {
+			continue
+		}
+		if !lp.ReadAt.IsZero() {
+			done++
+		}
+		for _, q := range l.Quiz {
+			if lp.Answers[q.ID].Correct {
+				done++
+			}
+		}
+		for _, ch := range l.Challenges {
+			if _, ok := lp.Challenges[ch.ID]; ok {
+				done++
+			}
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(done) / float64(total)
+}
