@@ -117,7 +117,7 @@ func TestProblems(t *testing.T) {
 		{"bad yaml", "---\nid: x\ntitle: [unclosed\n---\nbody\n", "not valid YAML", 0, 0, "indentation"},
 		{"unknown key", strings.Replace(good, "title: chroot", "titel: chroot", 1), `unknown key "titel"`, 3, 1, `did you mean "title"`},
 		{"missing title", strings.Replace(good, "title: chroot\n", "", 1), `missing "title"`, 2, 1, ""},
-		{"unknown quiz key", strings.Replace(good, "    explanation: Version 7", "    explaination: Version 7", 1), `unknown key "quiz[0].explaination"`, 18, 5, `did you mean "explanation"`},
+		{"unknown quiz key", strings.Replace(good, "    explanation: Version 7", "    explanaton: Version 7", 1), `unknown key "quiz[0].explanaton"`, 18, 5, `did you mean "explanation"`},
 		{"question without explanation", strings.Replace(good, "    explanation: Version 7 Unix, 1979.\n", "", 1), `missing "quiz[0].explanation"`, 11, 5, "why the right answer"},
 		{"empty explanation", strings.Replace(good, "explanation: Version 7 Unix, 1979.", "explanation:", 1), "quiz[0].explanation: must be non-empty text", 18, 17, ""},
 		{"answer out of range", strings.Replace(good, "answer: b", "answer: e", 1), `"e" is out of range: the question has 3 choices (a-c)`, 17, 13, ""},
@@ -129,7 +129,7 @@ func TestProblems(t *testing.T) {
 		{"bad id", strings.Replace(good, "id: chroot", "id: Chroot Lesson", 1), `not a valid id`, 2, 5, "lower-case"},
 		{"duplicate question id", strings.Replace(good, "id: hides", "id: year", 1), `duplicate question id "year"`, 19, 5, ""},
 		{"duplicate key", strings.Replace(good, "order: 3\n", "order: 3\norder: 4\n", 1), `key "order" is given twice`, 5, 1, ""},
-		{"no body", good[:strings.Index(good, "# chroot")], "no text after the front matter", 0, 0, ""},
+		{"no body", strings.TrimSuffix(good, "# chroot\n\nBody text.\n"), "no text after the front matter", 0, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, probs := Parse("03-chroot.md", []byte(tc.src))

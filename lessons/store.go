@@ -72,7 +72,7 @@ func (s *Store) Load() (p *Progress, notice string, err error) {
 	}
 	bak, err := s.moveAside()
 	if err != nil {
-		return nil, "", fmt.Errorf("progress file %s is unreadable (%v) and could not be kept aside: %w", s.Path, perr, err)
+		return nil, "", fmt.Errorf("progress file %s is unreadable (%w) and could not be kept aside: %w", s.Path, perr, err)
 	}
 	return NewProgress(), fmt.Sprintf("Your progress file could not be read (%v). It was kept as %s and kcna-lab started fresh.", perr, bak), nil
 }
@@ -93,7 +93,7 @@ func (s *Store) Save(p *Progress) error {
 		return fmt.Errorf("save progress: %w", err)
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op after the rename
+	defer func() { _ = os.Remove(tmp) }() // a no-op after the rename
 	if _, err := f.Write(append(b, '\n')); err != nil {
 		f.Close()
 		return fmt.Errorf("save progress: %w", err)
