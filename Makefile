@@ -1,0 +1,51 @@
+# kcna-lab — build, run and test. `make help` lists the targets.
+
+GO       ?= go
+BIN      := bin/kcna-lab
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+# Packages the tests need on a Debian/Ubuntu machine: tmux drives the
+# end-to-end test, busybox-static is the sandbox's default root filesystem.
+APT_PKGS := tmux busybox-static iproute2
+
+.PHONY: help build run test e2e lint bench deps check-go clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+build: check-go ## build bin/kcna-lab
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kcna-lab
+
+run: deps build ## set up what is missing, build, and open the course
+	./$(BIN)
+
+test: deps check-go ## every test: gofmt, vet, unit, sandbox (as root), TUI and end-to-end
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+e2e: deps check-go ## only the end-to-end test (the built binary in tmux at 80x24)
+	$(GO) test -count=1 -v ./e2e/
+
+lint: check-go ## golangci-lint (fetched through the Go module proxy)
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.2 run ./...
+
+bench: deps check-go ## benchmarks: TUI first frame and lesson switch, sandbox start
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+deps: ## install the Debian packages kcna-lab and its tests use (when root and missing)
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "note: not a Debian-like system; install these yourself if you want them:$$missing"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else \
+	  echo "note: run as root or install:$$missing"; exit 0; fi; \
+	echo "installing:$$missing"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null
+
+check-go:
+	@command -v $(GO) >/dev/null 2>&1 || { echo "Go 1.26 or later is needed: see https://go.dev/doc/install"; exit 1; }
+
+clean: ## remove build output
+	rm -rf bin
