@@ -52,6 +52,15 @@ func Load(fsys fs.FS, reg Registry) (*Course, Problems) {
 			Hint: "a lesson is a file named NN-slug.md with YAML front matter between --- lines"})
 	}
 	probs = append(probs, checkCourse(&course)...)
+	slices.SortStableFunc(probs, func(a, b Problem) int {
+		if a.File != b.File {
+			return strings.Compare(a.File, b.File)
+		}
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Col - b.Col
+	})
 	slices.SortStableFunc(course.Lessons, func(a, b *Lesson) int { return a.Order - b.Order })
 	return &course, probs
 }

@@ -1,6 +1,7 @@
 package lessons
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -105,6 +106,11 @@ func (p *Progress) RecordChallenge(lessonID, challengeID string, now time.Time) 
 	}
 }
 
+// RecordDemoRun counts a run of a lesson's live demo.
+func (p *Progress) RecordDemoRun(lessonID string) {
+	p.lesson(lessonID).DemoRuns++
+}
+
 // Answer returns the learner's latest answer to q, if any.
 func (p *Progress) Answer(q *Question) (Answer, bool) {
 	lp := p.Lessons[q.LessonID]
@@ -174,4 +180,26 @@ func (p *Progress) Completion(c *Course) float64 {
 		return 0
 	}
 	return float64(done) / float64(total)
+}
+
+// Clone returns a deep copy, so a snapshot can be saved in the background
+// while the original keeps changing.
+func (p *Progress) Clone() *Progress {
+	c := &Progress{Version: p.Version, Lessons: make(map[string]*LessonProgress, len(p.Lessons)),
+		Exams: slices.Clone(p.Exams)}
+	for id, lp := range p.Lessons {
+		cp := &LessonProgress{ReadAt: lp.ReadAt, DemoRuns: lp.DemoRuns}
+		if lp.Answers != nil {
+			cp.Answers = make(map[string]Answer, len(lp.Answers))
+			for q, a := range lp.Answers {
+				a.Picked = slices.Clone(a.Picked)
+				cp.Answers[q] = a
+			}
+		}
+		if lp.Challenges != nil {
+			cp.Challenges = maps.Clone(lp.Challenges)
+		}
+		c.Lessons[id] = cp
+	}
+	return c
 }

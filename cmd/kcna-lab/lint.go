@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
+)
+
+func newLintContentCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "lint-content DIR",
+		Short: "Check a directory of lessons and report every problem as file:line:col",
+		Long: `Check an instructor's lessons before using them with --content DIR. Every
+problem is reported as file:line:column with a hint, all at once: unknown or
+missing fields, duplicate ids, quiz answers out of range, questions with no
+explanation, and demo or challenge ids that kcna-lab does not implement.
+Exits 1 when there are problems, so it fits in CI.`,
+		Example: `  kcna-lab lint-content ./my-lessons
+  kcna-lab --content ./my-lessons`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			course, probs := lessons.LoadDir(args[0], demos.Builtin())
+			for _, p := range probs {
+				fmt.Fprintln(a.stdout, p)
+			}
+			if len(probs) > 0 {
+				fmt.Fprintf(a.stdout, "\n%d problem(s) in %s\n", len(probs), args[0])
+				return exitError{code: 1}
+			}
+			fmt.Fprintf(a.stdout, "%d lesson(s) in %s, no problems\n", len(course.Lessons), args[0])
+			return nil
+		},
+	}
+}

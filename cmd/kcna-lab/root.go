@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	"charm.land/fang/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/kcna-lab/kcna-lab/content"
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+// app is what every subcommand shares: the global flags and how to reach
+// the course and the learner's progress.
+type app struct {
+	contentDir string
+	stdin      io.Reader
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+// exitError carries a process's exit status through cobra without being
+// printed as an error: `kcna-lab run` exits with its command's status.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// run executes the CLI with args and returns the process exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := fang.Execute(ctx, root,
+		fang.WithVersion(buildVersion()),
+		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
+		fang.WithErrorHandler(handleError),
+	)
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		return 1
+	}
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kcna-lab",
+		Short: "Learn how containers really work, live on your own kernel",
+		Long: `kcna-lab is an interactive lab for the Container Orchestration part of the
+CNCF KCNA exam. Run it with no arguments in a terminal to open the course;
+every lesson explains a concept and then shows it live on your own Linux
+kernel: chroot jails, namespaces, cgroups, overlay filesystems and more.
+
+The subcommands below work without the full-screen app, for scripts,
+workshops and quick practice.`,
+		Example: `  # open the course
+  kcna-lab
+
+  # list the lessons and your progress
+  kcna-lab lessons
+
+  # read lesson 2 in the terminal
+  kcna-lab show 2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runTUI(cmd.Context())
+		},
+	}
+	root.PersistentFlags().StringVar(&a.contentDir, "content", "",
+		"load lessons from this `DIR` instead of the built-in course (see lint-content)")
+	root.AddCommand(
+		newLessonsCmd(a),
+		newShowCmd(a),
+		newProgressCmd(a),
+		newLintContentCmd(a),
+	)
+	return root
+}
+
+// course loads the built-in lessons, or the instructor's with --content.
+func (a *app) course() (*lessons.Course, error) {
+	reg := demos.Builtin()
+	if a.contentDir != "" {
+		c, probs := lessons.LoadDir(a.contentDir, reg)
+		if len(probs) > 0 {
+			return nil, fmt.Errorf("the lessons in %s have %d problem(s):\n%w\n\nFix them and try again; `kcna-lab lint-content %s` checks without starting", a.contentDir, len(probs), probs, a.contentDir)
+		}
+		return c, nil
+	}
+	c, probs := lessons.Load(content.FS, reg)
+	if len(probs) > 0 {
+		// The built-in course is tested; this is a broken build.
+		return nil, fmt.Errorf("the built-in course is broken (please report this):\n%w", probs)
+	}
+	return c, nil
+}
+
+// progress opens the learner's store and reads it. A notice (a corrupt file
+// kept aside) is printed to stderr once.
+func (a *app) progress() (*lessons.Store, *lessons.Progress, string, error) {
+	store, err := lessons.DefaultStore()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	p, notice, err := store.Load()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return store, p, notice, nil
+}
+
+func handleError(w io.Writer, styles fang.Styles, err error) {
+	var ee exitError
+	if errors.As(err, &ee) {
+		return // the command already said what happened
+	}
+	fang.DefaultErrorHandler(w, styles, err)
+}

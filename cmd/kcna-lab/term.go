@@ -1,0 +1,17 @@
+package main
+
+import (
+	"os"
+
+	"github.com/charmbracelet/x/term"
+)
+
+// terminal returns f as a file when it is a terminal, so tests that pass
+// buffers are treated like pipes.
+func terminal(f any) (*os.File, bool) {
+	file, ok := f.(*os.File)
+	if !ok || !term.IsTerminal(file.Fd()) {
+		return nil, false
+	}
+	return file, true
+}

@@ -1,0 +1,57 @@
+package tui
+
+import (
+	"github.com/charmbracelet/colorprofile"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+)
+
+// common is the state every screen shares. Screens hold a pointer to it;
+// only the root model changes size, colours and progress.
+type common struct {
+	opts     Options
+	course   *lessons.Course
+	progress *lessons.Progress
+	styles   Styles
+	keys     keyMap
+	renders  *renderCache
+
+	width, height int
+	dark          bool
+	profile       colorprofile.Profile
+	// saveErr is the latest failure to save progress, shown in the footer.
+	saveErr error
+}
+
+func newCommon(o Options) *common {
+	p := o.Progress
+	if p == nil {
+		p = lessons.NewProgress()
+	}
+	c := &common{
+		opts:     o,
+		course:   o.Course,
+		progress: p,
+		keys:     defaultKeys(),
+		renders:  newRenderCache(),
+		dark:     true, // until the terminal says otherwise
+		profile:  colorprofile.TrueColor,
+		width:    80,
+		height:   24,
+	}
+	c.styles = newStyles(c.dark)
+	return c
+}
+
+// glamourStyle is the Markdown style for the terminal: plain when colours
+// are off (NO_COLOR or a dumb terminal), else by background.
+func (c *common) glamourStyle() string {
+	switch {
+	case c.profile <= colorprofile.Ascii:
+		return "notty"
+	case c.dark:
+		return "dark"
+	default:
+		return "light"
+	}
+}

@@ -1,0 +1,223 @@
+package tui
+
+import (
+	gocontext "context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+// Messages shown when there is nothing live to run. They say plainly why:
+// the pane never shows invented output.
+const (
+	noSandboxDemo  = "This lesson's live demo needs kcna-lab's sandbox, which this build does not have yet. Read on: the text explains what the demo will show."
+	noSandboxShell = "A shell inside the lesson's sandbox needs kcna-lab's sandbox, which this build does not have yet."
+	noLessonDemo   = "This lesson has no live demo of its own: its ideas are shown live in the lessons that follow."
+)
+
+// maxLiveLines bounds the pane's memory on a chatty demo.
+const maxLiveLines = 500
+
+// livePane runs a lesson's demo and shows its event stream as it arrives.
+type livePane struct {
+	ctx           *common
+	lines         []string
+	running       bool
+	cancel        gocontext.CancelFunc
+	gen           int // tells a stopped run's late events from the current run's
+	width, height int
+}
+
+// liveMsg carries one event of a running demo, or its end.
+type liveMsg struct {
+	gen  int
+	ev   *event.Event
+	done bool
+	err  error
+	next tea.Cmd
+}
+
+func newLivePane(ctx *common) *livePane { return &livePane{ctx: ctx} }
+
+func (p *livePane) setSize(w, h int) { p.width, p.height = w, h }
+
+func (p *livePane) reset() { p.lines = nil }
+
+// stop cancels a running demo; its remaining events are ignored.
+func (p *livePane) stop() {
+	if p.cancel != nil {
+		p.cancel()
+		p.cancel = nil
+	}
+	p.running = false
+	p.gen++
+}
+
+// run starts the lesson's first demo, or says why there is none.
+func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
+	if p.running {
+		return nil
+	}
+	reg := p.ctx.opts.Registry
+	if reg == nil || len(reg.DemoIDs()) == 0 {
+		p.lines = []string{noSandboxDemo}
+		return nil
+	}
+	if len(l.Demos) == 0 {
+		p.lines = []string{noLessonDemo}
+		return nil
+	}
+	d, ok := reg.Demo(l.Demos[0])
+	if !ok {
+		p.lines = []string{fmt.Sprintf("The demo %q is not part of this build of kcna-lab.", l.Demos[0])}
+		return nil
+	}
+	p.stop()
+	ctx, cancel := gocontext.WithCancel(gocontext.Background())
+	p.cancel, p.running = cancel, true
+	p.lines = []string{p.ctx.styles.Title.Render("Running: " + d.Title)}
+	p.ctx.progress.RecordDemoRun(l.ID)
+
+	events := make(chan event.Event, 64)
+	result := make(chan error, 1)
+	go func() {
+		sink := event.SinkFunc(func(e event.Event) {
+			select {
+			case events <- e:
+			case <-ctx.Done():
+			}
+		})
+		err := d.Run(ctx, sink)
+		close(events)
+		result <- err
+	}()
+	gen := p.gen
+	var wait tea.Cmd
+	wait = func() tea.Msg {
+		e, ok := <-events
+		if !ok {
+			return liveMsg{gen: gen, done: true, err: <-result}
+		}
+		return liveMsg{gen: gen, ev: &e, next: wait}
+	}
+	return tea.Batch(wait, func() tea.Msg { return saveMsg{} })
+}
+
+// shell hands the terminal to a shell in the lesson's sandbox and comes back.
+func (p *livePane) shell(l *lessons.Lesson) tea.Cmd {
+	if p.ctx.opts.ShellCmd == nil {
+		p.lines = []string{noSandboxShell}
+		return nil
+	}
+	cmd, err := p.ctx.opts.ShellCmd(l.ID)
+	if err != nil {
+		p.lines = []string{p.ctx.styles.StepErr.Render("No shell: " + err.Error())}
+		return nil
+	}
+	gen := p.gen
+	return tea.ExecProcess(cmd, func(err error) tea.Msg {
+		return liveMsg{gen: gen, done: true, err: shellErr(err)}
+	})
+}
+
+func shellErr(err error) error {
+	if _, ok := err.(*exec.ExitError); ok {
+		return nil // the learner's last command failed; that is not ours to report
+	}
+	return err
+}
+
+func (p *livePane) update(msg liveMsg) tea.Cmd {
+	if msg.gen != p.gen {
+		return nil
+	}
+	if msg.ev != nil {
+		p.add(p.format(*msg.ev)...)
+		return msg.next
+	}
+	if msg.done {
+		p.running = false
+		if msg.err != nil {
+			p.add(p.ctx.styles.StepErr.Render("Cannot run here: " + msg.err.Error()))
+		} else {
+			p.add(p.ctx.styles.Subtle.Render("Done. Press r to run it again."))
+		}
+	}
+	return nil
+}
+
+func (p *livePane) add(lines ...string) {
+	p.lines = append(p.lines, lines...)
+	if over := len(p.lines) - maxLiveLines; over > 0 {
+		p.lines = p.lines[over:]
+	}
+}
+
+// format renders one event as the pane shows it: a step with its result and
+// timing, then the shell command that would do the same.
+func (p *livePane) format(e event.Event) []string {
+	st := p.ctx.styles
+	switch e.Kind {
+	case event.KindStep:
+		status := st.StepOK.Render("ok ")
+		if !e.OK() {
+			status = st.StepErr.Render("err")
+		}
+		out := []string{fmt.Sprintf("%s %s %s", status, e.Action, st.Subtle.Render(took(e.Took)))}
+		if e.Shell != "" {
+			out = append(out, st.Shell.Render("    $ "+e.Shell))
+		}
+		if !e.OK() {
+			out = append(out, st.StepErr.Render("    "+e.Err))
+		}
+		return out
+	case event.KindOutput:
+		return strings.Split(strings.TrimRight(e.Text, "\n"), "\n")
+	case event.KindNarration:
+		return []string{"", st.Title.Render(e.Text)}
+	case event.KindMetric:
+		if e.Metric == nil {
+			return nil
+		}
+		return []string{st.Subtle.Render(fmt.Sprintf("%s = %d %s", e.Metric.Name, e.Metric.Value, e.Metric.Unit))}
+	case event.KindOOM:
+		return []string{st.StepErr.Render("OOM: " + e.Text)}
+	case event.KindResult:
+		if e.Result == nil {
+			return nil
+		}
+		return []string{st.Subtle.Render(fmt.Sprintf("exit status %d", e.Result.ExitCode))}
+	}
+	return nil
+}
+
+func took(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return d.Round(10 * time.Microsecond).String()
+}
+
+// view shows the newest lines that fit, wrapped to the pane's width.
+func (p *livePane) view() string {
+	w := max(p.width-2, 10)
+	var wrapped []string
+	lines := p.lines
+	if len(lines) == 0 {
+		lines = []string{p.ctx.styles.Subtle.Render("Live pane. Press r to run this lesson's demo, s for a shell in its sandbox.")}
+	}
+	for _, l := range lines {
+		wrapped = append(wrapped, strings.Split(ansi.Wrap(l, w, " -/|"), "\n")...)
+	}
+	if over := len(wrapped) - p.height; over > 0 {
+		wrapped = wrapped[over:]
+	}
+	return p.ctx.styles.Pane.Width(p.width).Height(p.height).Render(strings.Join(wrapped, "\n"))
+}
