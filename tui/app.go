@@ -163,7 +163,8 @@ func (m Model) footer() string {
 	case quizScreen:
 		k = m.quiz.keys()
 	}
-	f := m.help.View(k)
+	// bubbles/help can overflow when even its ellipsis does not fit.
+	f := truncate(m.help.View(k), m.ctx.width)
 	if m.ctx.saveErr != nil {
 		f = m.ctx.styles.Wrong.Render("progress not saved: "+m.ctx.saveErr.Error()) + "\n" + f
 	}

@@ -1,0 +1,330 @@
+package tui
+
+import (
+	"bytes"
+	"image/color"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+)
+
+// testCourse is a small course of its own, so these tests do not change
+// when the built-in lessons do.
+func testCourse(t testing.TB) *lessons.Course {
+	t.Helper()
+	lesson := func(id, title string, order int) string {
+		return "---\nid: " + id + "\ntitle: " + title + "\norder: " + string(rune('0'+order)) + "\n" +
+			"domain: container-orchestration\nobjectives: [Understand " + title + "]\nquiz:\n" +
+			"  - id: single\n    prompt: Which is right?\n    choices: [wrong one, right one, wrong two]\n" +
+			"    answer: b\n    explanation: Because the second choice is the right one and the others are not.\n" +
+			"  - id: multi\n    prompt: Which two? Choose two.\n    choices: [yes, no, also yes]\n" +
+			"    answer: [a, c]\n    explanation: The first and the third are right.\n" +
+			"---\n# " + title + "\n\n" + strings.Repeat("Some text about "+title+". ", 200) + "\n"
+	}
+	fsys := fstest.MapFS{
+		"01-first.md":  {Data: []byte(lesson("first", "First lesson", 1))},
+		"02-second.md": {Data: []byte(lesson("second", "Second lesson", 2))},
+	}
+	c, probs := lessons.Load(fsys, nil)
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	return c
+}
+
+// fakeSaver records what the app saves.
+type fakeSaver struct {
+	mu    sync.Mutex
+	saved []*lessons.Progress
+	err   error
+}
+
+func (f *fakeSaver) Save(p *lessons.Progress) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saved = append(f.saved, p.Clone())
+	return f.err
+}
+
+func (f *fakeSaver) last() *lessons.Progress {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.saved) == 0 {
+		return nil
+	}
+	return f.saved[len(f.saved)-1]
+}
+
+// drive sends msgs through Update, running the commands they return (but
+// not tea.Quit or the terminal queries) the way the program would.
+func drive(t *testing.T, m tea.Model, msgs ...tea.Msg) tea.Model {
+	t.Helper()
+	for _, msg := range msgs {
+		m = run(t, m, msg, 0)
+	}
+	return m
+}
+
+func run(t *testing.T, m tea.Model, msg tea.Msg, depth int) tea.Model {
+	if depth > 20 {
+		t.Fatal("command loop")
+	}
+	m, cmd := m.Update(msg)
+	for _, next := range flatten(cmd) {
+		out := next()
+		switch out.(type) {
+		case nil, tea.QuitMsg:
+			continue
+		}
+		if _, isBatch := out.(tea.BatchMsg); isBatch {
+			for _, c := range out.(tea.BatchMsg) {
+				if r := c(); r != nil {
+					m = run(t, m, r, depth+1)
+				}
+			}
+			continue
+		}
+		m = run(t, m, out, depth+1)
+	}
+	return m
+}
+
+func flatten(cmd tea.Cmd) []tea.Cmd {
+	if cmd == nil {
+		return nil
+	}
+	return []tea.Cmd{cmd}
+}
+
+func press(s string) tea.Msg {
+	switch s {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab}
+	case "space":
+		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+	case "down":
+		return tea.KeyPressMsg{Code: tea.KeyDown}
+	}
+	return tea.KeyPressMsg{Code: rune(s[0]), Text: s}
+}
+
+func screenOf(m tea.Model) string { return m.View().Content }
+
+func newApp(t *testing.T, saver Saver) tea.Model {
+	t.Helper()
+	var m tea.Model = New(Options{Course: testCourse(t), Saver: saver, Progress: lessons.NewProgress()})
+	return drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
+}
+
+func TestCourseMapListsLessonsWithStatus(t *testing.T) {
+	m := newApp(t, nil)
+	s := screenOf(m)
+	for _, want := range []string{"First lesson", "Second lesson", "not started", "quiz 0/2", "0%"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("map does not show %q:\n%s", want, s)
+		}
+	}
+	m = drive(t, m, press("down"))
+	if lines := strings.Split(ansi.Strip(screenOf(m)), "\n"); !strings.Contains(find(lines, "Second"), ">") {
+		t.Errorf("cursor did not move to the second lesson:\n%s", screenOf(m))
+	}
+}
+
+func TestOpeningALessonMarksItReadAndSaves(t *testing.T) {
+	saver := &fakeSaver{}
+	m := drive(t, newApp(t, saver), press("enter"))
+	if s := screenOf(m); !strings.Contains(s, "Some text about First lesson") {
+		t.Fatalf("lesson text not shown:\n%s", s)
+	}
+	p := saver.last()
+	if p == nil || p.Lessons["first"] == nil || p.Lessons["first"].ReadAt.IsZero() {
+		t.Fatalf("opening the lesson was not saved: %+v", p)
+	}
+	m = drive(t, m, press("q"))
+	if s := screenOf(m); !strings.Contains(s, "in progress") {
+		t.Fatalf("map does not show the lesson in progress after reading:\n%s", s)
+	}
+}
+
+func TestLivePaneSaysPlainlyThatTheSandboxIsMissing(t *testing.T) {
+	m := drive(t, newApp(t, nil), press("enter"), press("r"))
+	s := strings.ReplaceAll(ansi.Strip(screenOf(m)), "│", "")
+	if !strings.Contains(strings.Join(strings.Fields(s), " "), "needs kcna-lab's sandbox, which this build does not have yet") {
+		t.Fatalf("live pane does not explain why there is no demo:\n%s", s)
+	}
+	m = drive(t, m, press("s"))
+	if s := strings.ReplaceAll(ansi.Strip(screenOf(m)), "│", ""); !strings.Contains(strings.Join(strings.Fields(s), " "), "A shell inside the lesson's sandbox needs") {
+		t.Fatalf("shell key does not explain why there is no shell:\n%s", s)
+	}
+}
+
+func TestQuizRightAndWrongWithExplanation(t *testing.T) {
+	saver := &fakeSaver{}
+	m := drive(t, newApp(t, saver), press("enter"), press("z"))
+	if s := screenOf(m); !strings.Contains(s, "Which is right?") || !strings.Contains(s, "question 1 of 2") {
+		t.Fatalf("quiz not shown:\n%s", s)
+	}
+	// Wrong first: pick a.
+	m = drive(t, m, press("a"), press("enter"))
+	s := ansi.Strip(screenOf(m))
+	if !strings.Contains(s, "Not quite. The answer is b.") || !strings.Contains(s, "Because the second choice") {
+		t.Fatalf("wrong answer feedback missing:\n%s", s)
+	}
+	if a, ok := saver.last().Answer(&testCourse(t).Lessons[0].Quiz[0]); !ok || a.Correct {
+		t.Fatalf("wrong answer not saved as wrong: %+v", a)
+	}
+	// The multiple-answer question: pick a and c with letters, submit.
+	m = drive(t, m, press("n"))
+	if s := ansi.Strip(screenOf(m)); !strings.Contains(s, "Choose 2") {
+		t.Fatalf("multi-answer question does not say how many to choose:\n%s", s)
+	}
+	m = drive(t, m, press("a"), press("down"), press("down"), press("space"), press("enter"))
+	if s := ansi.Strip(screenOf(m)); !strings.Contains(s, "Right.") || !strings.Contains(s, "The first and the third") {
+		t.Fatalf("right answer feedback missing:\n%s", s)
+	}
+	m = drive(t, m, press("n"))
+	if s := ansi.Strip(screenOf(m)); !strings.Contains(s, "You answered 1 of 2 right") {
+		t.Fatalf("summary missing:\n%s", s)
+	}
+	m = drive(t, m, press("enter"))
+	if s := ansi.Strip(screenOf(m)); !strings.Contains(s, "quiz 1/2") {
+		t.Fatalf("map does not show the score:\n%s", s)
+	}
+}
+
+func TestSaveFailureIsShownNotHidden(t *testing.T) {
+	saver := &fakeSaver{err: errors.New("disk full")}
+	m := drive(t, newApp(t, saver), press("enter"))
+	if s := screenOf(m); !strings.Contains(s, "progress not saved: disk full") {
+		t.Fatalf("save failure not shown:\n%s", s)
+	}
+}
+
+func TestEveryScreenFitsTheTerminal(t *testing.T) {
+	for _, size := range []tea.WindowSizeMsg{{Width: 80, Height: 24}, {Width: 200, Height: 50}, {Width: 60, Height: 15}} {
+		m := drive(t, New(Options{Course: testCourse(t)}), size)
+		screens := map[string]tea.Model{"map": m}
+		screens["reader"] = drive(t, m, press("enter"))
+		screens["live"] = drive(t, screens["reader"], press("tab"))
+		screens["quiz"] = drive(t, screens["reader"], press("z"))
+		screens["feedback"] = drive(t, screens["quiz"], press("a"), press("enter"))
+		screens["help"] = drive(t, screens["reader"], press("?"))
+		for name, sm := range screens {
+			lines := strings.Split(screenOf(sm), "\n")
+			if len(lines) > size.Height {
+				t.Errorf("%dx%d %s: %d lines, taller than the terminal", size.Width, size.Height, name, len(lines))
+			}
+			for i, l := range lines {
+				if w := ansi.StringWidth(l); w > size.Width {
+					t.Errorf("%dx%d %s: line %d is %d wide: %q", size.Width, size.Height, name, i, w, ansi.Strip(l))
+				}
+			}
+			// The footer (key help) ends the screen and must stay visible.
+			if last := ansi.Strip(strings.Join(lines[max(len(lines)-4, 0):], "\n")); !strings.Contains(last, "q") {
+				t.Errorf("%dx%d %s: footer not on the last line: %q", size.Width, size.Height, name, last)
+			}
+		}
+	}
+}
+
+func TestSideBySideOnWideTerminals(t *testing.T) {
+	m := drive(t, New(Options{Course: testCourse(t)}), tea.WindowSizeMsg{Width: 160, Height: 40}, press("enter"), press("tab"))
+	s := ansi.Strip(screenOf(m))
+	if !strings.Contains(s, "Some text about First lesson") || !strings.Contains(s, "Live pane") {
+		t.Fatalf("wide terminal does not show text and live pane together:\n%s", s)
+	}
+}
+
+func TestNoticeShownOnceOnTheMap(t *testing.T) {
+	m := drive(t, New(Options{Course: testCourse(t), Notice: "progress was corrupt; kept as x.bak"}), tea.WindowSizeMsg{Width: 80, Height: 24})
+	if !strings.Contains(screenOf(m), "kept as x.bak") {
+		t.Fatal("notice not shown")
+	}
+	m = drive(t, m, press("down"))
+	if strings.Contains(screenOf(m), "kept as x.bak") {
+		t.Fatal("notice still shown after a key")
+	}
+}
+
+func TestLightBackgroundAndNoColorChangeTheLessonStyle(t *testing.T) {
+	m := drive(t, New(Options{Course: testCourse(t)}), tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"))
+	app := m.(Model)
+	if app.ctx.glamourStyle() != "dark" {
+		t.Fatalf("default style %q, want dark", app.ctx.glamourStyle())
+	}
+	m = drive(t, m, tea.ColorProfileMsg{Profile: colorprofile.Ascii})
+	if s := m.(Model).ctx.glamourStyle(); s != "notty" {
+		t.Fatalf("with NO_COLOR's profile the style is %q, want notty", s)
+	}
+	m = drive(t, m, tea.ColorProfileMsg{Profile: colorprofile.TrueColor}, tea.BackgroundColorMsg{Color: color.White})
+	if s := m.(Model).ctx.glamourStyle(); s != "light" {
+		t.Fatalf("on a white background the style is %q, want light", s)
+	}
+}
+
+// TestTeatestOpenLessonQuizQuit drives the real program loop with the
+// colour profile pinned, the way a learner would.
+func TestTeatestOpenLessonQuizQuit(t *testing.T) {
+	saver := &fakeSaver{}
+	tm := teatest.NewTestModel(t, New(Options{Course: testCourse(t), Saver: saver}),
+		teatest.WithInitialTermSize(80, 24),
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
+	out := &screenLog{r: tm.Output()}
+	out.waitFor(t, "First lesson")
+	tm.Send(press("enter"))
+	out.waitFor(t, "Some text about")
+	tm.Send(press("z"))
+	out.waitFor(t, "Which is right?")
+	tm.Send(press("b"))
+	tm.Send(press("enter"))
+	out.waitFor(t, "Right.")
+	tm.Send(press("q"))
+	out.waitFor(t, "quiz 1/2")
+	tm.Send(press("q"))
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(Model)
+	out.waitFor(t, "")
+	if bytes.Contains(out.all.Bytes(), []byte("\x1b[38;")) {
+		t.Error("colour codes written although the profile is Ascii (NO_COLOR)")
+	}
+	right, total := final.ctx.progress.Score(final.ctx.course.Lessons[0])
+	if right != 1 || total != 2 {
+		t.Fatalf("final score %d/%d, want 1/2", right, total)
+	}
+}
+
+// screenLog keeps everything the program wrote, so later checks see it all.
+type screenLog struct {
+	r   io.Reader
+	all bytes.Buffer
+}
+
+func (l *screenLog) waitFor(t *testing.T, text string) {
+	t.Helper()
+	teatest.WaitFor(t, io.TeeReader(l.r, &l.all), func([]byte) bool { return bytes.Contains(l.all.Bytes(), []byte(text)) },
+		teatest.WithDuration(5*time.Second))
+}
+
+func find(lines []string, substr string) string {
+	for _, l := range lines {
+		if strings.Contains(l, substr) {
+			return l
+		}
+	}
+	return ""
+}
+
