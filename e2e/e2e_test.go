@@ -51,7 +51,9 @@ func (s *session) start(bin string, env ...string) {
 
 func (s *session) screen() string { return s.tmux("capture-pane", "-p", "-t", "main") }
 
-func (s *session) keys(keys ...string) { s.tmux(append([]string{"send-keys", "-t", "main"}, keys...)...) }
+func (s *session) keys(keys ...string) {
+	s.tmux(append([]string{"send-keys", "-t", "main"}, keys...)...)
+}
 
 // waitFor polls the screen until it shows text.
 func (s *session) waitFor(text string) string {

@@ -2,8 +2,8 @@ package tui
 
 import (
 	"bytes"
-	"image/color"
 	"errors"
+	"image/color"
 	"io"
 	"strings"
 	"sync"
@@ -327,4 +327,3 @@ func find(lines []string, substr string) string {
 	}
 	return ""
 }
-
