@@ -2,6 +2,7 @@ package tui
 
 import (
 	gocontext "context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -128,7 +129,7 @@ func (p *livePane) shell(l *lessons.Lesson) tea.Cmd {
 }
 
 func shellErr(err error) error {
-	if _, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		return nil // the learner's last command failed; that is not ours to report
 	}
 	return err

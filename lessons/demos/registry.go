@@ -70,6 +70,3 @@ func (r *Registry) DemoIDs() []string {
 	slices.Sort(ids)
 	return ids
 }
-
-func (r *Registry) addDemo(d Demo)   { r.demos[d.ID] = d }
-func (r *Registry) addCheck(c Check) { r.checks[c.ID] = c }
