@@ -1,6 +1,9 @@
 # kcna-lab — build, run and test. `make help` lists the targets.
 
 GO       ?= go
+# Static: the chroot lesson runs kcna-lab itself inside a busybox root
+# filesystem, which has no C library to load.
+export CGO_ENABLED = 0
 BIN      := bin/kcna-lab
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)

@@ -89,6 +89,14 @@ workshops and quick practice.`,
 		newShowCmd(a),
 		newProgressCmd(a),
 		newLintContentCmd(a),
+		newDemoCmd(a),
+		newRunCmd(a),
+		newShellCmd(a),
+		newExecCmd(a),
+		newPsCmd(a),
+		newStopCmd(a),
+		newDoctorCmd(a),
+		newCleanCmd(a),
 	)
 	return root
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
@@ -21,6 +22,12 @@ type Demo struct {
 	// Run performs the demo, emitting every step on sink. It returns an
 	// error that says plainly why the host cannot run it, if it cannot.
 	Run func(ctx context.Context, sink event.Sink) error
+	// Blocked says, from a doctor report, why this host cannot run the
+	// demo live ("" when it can).
+	Blocked func(r sandbox.Report) string
+	// ShellFlags are the `kcna-lab shell` flags for the sandbox a learner's
+	// `s` opens in the demo's lesson.
+	ShellFlags []string
 }
 
 // Verdict is the outcome of a challenge check.
@@ -46,6 +53,9 @@ type Registry struct {
 // this package adds its own.
 func Builtin() *Registry {
 	r := &Registry{demos: map[string]Demo{}, checks: map[string]Check{}}
+	for _, d := range []Demo{chrootDemo(), namespacesDemo()} {
+		r.demos[d.ID] = d
+	}
 	return r
 }
 

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kcna-lab/kcna-lab/sandbox"
+)
+
+func newCleanCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "clean",
+		Short: "Remove anything a killed kcna-lab left behind",
+		Long: `Every object a sandbox creates (processes, cgroup directories, mounts,
+network links, directories) is written to a journal before it is created and
+removed when the sandbox ends. If kcna-lab was killed with SIGKILL or the
+machine crashed, clean reads the journals whose kcna-lab is gone and removes
+what they list, newest first. It never touches a running sandbox, nor
+anything a journal does not name. kcna-lab also does this quietly when it
+starts a sandbox.`,
+		Example: `  sudo kcna-lab clean`,
+		Args:    cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			swept, err := sandbox.Clean()
+			for _, e := range swept {
+				fmt.Fprintf(a.stdout, "removed %s\n", e)
+			}
+			if err != nil {
+				return err
+			}
+			if len(swept) == 0 {
+				fmt.Fprintln(a.stdout, "Nothing to clean: no run of kcna-lab left anything behind.")
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+func newDemoCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "demo ID",
+		Short: "Run a lesson's live demo without the full-screen app",
+		Long: `Run one of the lessons' live demos in the terminal: each kernel-level step
+is printed beside the shell command that would do the same, with the output
+of the processes inside and a few sentences of narration. --json prints the
+same stream as one JSON object per line, for scripts and instructors' tools.
+
+Demos create real namespaces and mounts, so most need root (sudo) or a host
+that allows user namespaces: ` + "`kcna-lab doctor`" + ` says which can run here.`,
+		Example: `  sudo kcna-lab demo chroot-escape
+  sudo kcna-lab demo namespaces-tour --json`,
+		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return demos.Builtin().DemoIDs(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg := demos.Builtin()
+			d, ok := reg.Demo(args[0])
+			if !ok {
+				return fmt.Errorf("no demo called %q; the demos are: %s", args[0], strings.Join(reg.DemoIDs(), ", "))
+			}
+			var sink event.Sink
+			if asJSON {
+				sink = &jsonSink{w: a.stdout}
+			} else {
+				fmt.Fprintf(a.stdout, "%s\n", d.Title)
+				sink = newDemoSink(a.stdout)
+			}
+			if err := d.Run(cmd.Context(), sink); err != nil {
+				return fmt.Errorf("demo %s: %w", d.ID, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the event stream as JSON lines")
+	return cmd
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/sandbox"
+)
+
+// lessonReadiness is whether one lesson's demos can run live here.
+type lessonReadiness struct {
+	Lesson string `json:"lesson"`
+	Title  string `json:"title"`
+	Demo   string `json:"demo,omitempty"`
+	// Live is true when the demo can run here; Why says why not.
+	Live bool   `json:"live"`
+	Why  string `json:"why,omitempty"`
+}
+
+type doctorReport struct {
+	sandbox.Report
+	Lessons []lessonReadiness `json:"lessons"`
+}
+
+func newDoctorCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "What this host lets kcna-lab do, lesson by lesson, and why not",
+		Long: `Inspect this host without changing anything: the kernel, whether you are
+root, whether user namespaces are allowed (and which setting decides), the
+cgroup layout (v1, v2 or hybrid) and which controllers can be used, overlayfs,
+a static busybox for the default root filesystem, and for each lesson whether
+its demo can run live here, or exactly why not.`,
+		Example: `  kcna-lab doctor
+  sudo kcna-lab doctor --json`,
+		Args: cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			course, err := a.course()
+			if err != nil {
+				return err
+			}
+			rep := doctorReport{Report: sandbox.Doctor()}
+			rep.Lessons = readiness(course, demos.Builtin(), rep.Report)
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			writeDoctor(a.stdout, rep)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func readiness(c *lessons.Course, reg *demos.Registry, r sandbox.Report) []lessonReadiness {
+	var out []lessonReadiness
+	for _, l := range c.Lessons {
+		lr := lessonReadiness{Lesson: l.ID, Title: l.Title, Live: true}
+		if len(l.Demos) == 0 {
+			lr.Why = "no live demo in this lesson"
+			out = append(out, lr)
+			continue
+		}
+		for _, id := range l.Demos {
+			lr.Demo = id
+			d, ok := reg.Demo(id)
+			if !ok {
+				lr.Live, lr.Why = false, "the demo is not part of this build"
+				break
+			}
+			if d.Blocked != nil {
+				if why := d.Blocked(r); why != "" {
+					lr.Live, lr.Why = false, why
+					break
+				}
+			}
+		}
+		out = append(out, lr)
+	}
+	return out
+}
+
+func writeDoctor(w io.Writer, rep doctorReport) {
+	yes := func(problem string) string {
+		if problem == "" {
+			return "yes"
+		}
+		return "no: " + problem
+	}
+	who := "not root (rootless: a user namespace maps you to root inside)"
+	if rep.Root {
+		who = "root"
+	}
+	fmt.Fprintf(w, "kernel            %s\n", rep.Kernel)
+	fmt.Fprintf(w, "running as        %s\n", who)
+	fmt.Fprintf(w, "user namespaces   %s\n", yes(rep.UserNS))
+	fmt.Fprintf(w, "namespaces\n")
+	for _, n := range sandbox.AllNamespaces {
+		fmt.Fprintf(w, "  %-8s        %s\n", n, yes(rep.Namespaces[n]))
+	}
+	mode := rep.Cgroup.Mode
+	if mode == "" {
+		mode = "none found"
+	}
+	fmt.Fprintf(w, "cgroups           %s\n", mode)
+	names := make([]string, 0, len(rep.Cgroup.Controllers))
+	for n := range rep.Cgroup.Controllers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s        %s\n", n, rep.Cgroup.Controllers[n])
+	}
+	fmt.Fprintf(w, "  limits usable   %s\n", yes(rep.Cgroup.Problem))
+	fmt.Fprintf(w, "overlayfs         %s\n", yes(rep.Overlay))
+	if rep.Busybox != "" {
+		fmt.Fprintf(w, "static busybox    %s\n", rep.Busybox)
+	} else {
+		fmt.Fprintf(w, "static busybox    not found: the default root filesystem will copy host programs and their libraries instead (Debian/Ubuntu: apt install busybox-static)\n")
+	}
+	fmt.Fprintf(w, "\nlessons\n")
+	for _, l := range rep.Lessons {
+		switch {
+		case l.Demo == "":
+			fmt.Fprintf(w, "  %-24s %s\n", l.Lesson, l.Why)
+		case l.Live:
+			fmt.Fprintf(w, "  %-24s live demo %s: can run here\n", l.Lesson, l.Demo)
+		default:
+			fmt.Fprintf(w, "  %-24s live demo %s: cannot run here: %s\n", l.Lesson, l.Demo, l.Why)
+		}
+	}
+	if !rep.Root {
+		fmt.Fprintf(w, "\nSome demos need root; run them with sudo (progress is still saved in your home).\n")
+	}
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kcna-lab/kcna-lab/sandbox"
+	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+// sandboxFlags are the flags `run` and `shell` share.
+type sandboxFlags struct {
+	name, isolate, root, rootfs, hostname string
+	memory                                string
+	cpus                                  float64
+	pids                                  int64
+	volumes                               []string
+	detach, trace                         bool
+	detachedChild                         bool
+}
+
+func (f *sandboxFlags) register(cmd *cobra.Command, detach bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.name, "name", "", "name the sandbox, for `exec NAME` and `stop NAME` (default: a generated one)")
+	fl.StringVar(&f.isolate, "isolate", "all", "namespaces to create: a comma-separated `LIST` of pid,uts,mnt,ipc,net,user,cgroup,time, or all, or none")
+	fl.StringVar(&f.root, "root", "pivot", "how to change root: pivot (pivot_root, safe) or chroot (escapable; for the chroot lesson)")
+	fl.StringVar(&f.rootfs, "rootfs", "", "root filesystem: a `DIR`, FILE.tar or FILE.tar.gz (default: a busybox root built once in your cache dir)")
+	fl.StringVar(&f.hostname, "hostname", "", "hostname inside the sandbox (default: its name)")
+	fl.StringVar(&f.memory, "memory", "", "memory limit, e.g. 64M or 1G (cgroup memory.max / memory.limit_in_bytes)")
+	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit in CPUs, e.g. 0.5 for half of one (cgroup cpu.max / cfs_quota_us)")
+	fl.Int64Var(&f.pids, "pids", 0, "the most processes the sandbox may have (cgroup pids.max)")
+	fl.StringArrayVar(&f.volumes, "volume", nil, "mount a host directory inside: `HOST:CONTAINER[:ro]` (repeatable)")
+	fl.BoolVar(&f.trace, "trace", false, "print every kernel-level step to stderr, with the shell command that does the same")
+	if detach {
+		fl.BoolVar(&f.detach, "detach", false, "start the sandbox in the background and return; use exec, ps and stop with it")
+		fl.BoolVar(&f.detachedChild, "detached-child", false, "internal: the background half of --detach")
+		_ = fl.MarkHidden("detached-child")
+	}
+}
+
+func (f *sandboxFlags) spec(args []string) (sandbox.Spec, error) {
+	s := sandbox.Spec{Name: f.name, Args: args, Rootfs: f.rootfs, Hostname: f.hostname}
+	var err error
+	if s.Isolate, err = sandbox.ParseIsolate(f.isolate); err != nil {
+		return s, err
+	}
+	if s.Root, err = sandbox.ParseRootMode(f.root); err != nil {
+		return s, err
+	}
+	if f.memory != "" {
+		if s.Limits.MemoryBytes, err = cgroup.ParseMemory(f.memory); err != nil {
+			return s, err
+		}
+	}
+	if f.cpus < 0 || f.pids < 0 {
+		return s, errors.New("--cpus and --pids must be positive")
+	}
+	s.Limits.CPUs, s.Limits.Pids = f.cpus, f.pids
+	for _, v := range f.volumes {
+		vol, err := sandbox.ParseVolume(v)
+		if err != nil {
+			return s, err
+		}
+		s.Volumes = append(s.Volumes, vol)
+	}
+	return s, nil
+}
+
+func newRunCmd(a *app) *cobra.Command {
+	var f sandboxFlags
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- CMD [ARG...]",
+		Short: "Run a command in a sandbox: namespaces, a private root, cgroup limits",
+		Long: `Run CMD isolated on this kernel, the way a container runtime would: in new
+namespaces (all that the host allows, unless --isolate says otherwise), with a
+private root filesystem switched in by pivot_root, capabilities reduced to a
+container's default set, and cgroup limits if you ask for them.
+
+The exit status is CMD's own: its exit code, 128+N if signal N ended it, and
+137 when the kernel's OOM killer ended it for going over --memory (which
+kcna-lab reads from the cgroup, and reports, rather than guessing from 137).
+
+--trace prints each kernel-level step to stderr beside the shell command that
+would do the same. Everything kcna-lab creates is removed when CMD ends.`,
+		Example: `  # who am I, what is my hostname, which processes exist?
+  sudo kcna-lab run -- sh -c 'id; hostname; ps'
+
+  # watch every step
+  sudo kcna-lab run --trace -- hostname
+
+  # a 32 MiB memory limit, and a command that needs more
+  sudo kcna-lab run --memory 32M -- sh -c 'head -c 100m /dev/zero | tail'
+
+  # only new PID and UTS namespaces
+  sudo kcna-lab run --isolate pid,uts,mnt -- ps
+
+  # in the background, then look inside and stop it
+  sudo kcna-lab run --detach --name web -- sleep 600
+  sudo kcna-lab exec web -- ps
+  sudo kcna-lab stop web`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := f.spec(args)
+			if err != nil {
+				return err
+			}
+			if f.detach {
+				return a.detach(cmd.Context(), f.name)
+			}
+			return a.runSandbox(cmd.Context(), spec, f)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func newShellCmd(a *app) *cobra.Command {
+	var f sandboxFlags
+	cmd := &cobra.Command{
+		Use:   "shell [flags]",
+		Short: "An interactive shell inside a fresh sandbox",
+		Long: `Open /bin/sh inside a new sandbox, with the same flags as run. Look around:
+ps shows the sandbox's own processes with the shell near PID 1, hostname
+shows the sandbox's name, mount shows its own mount table. Leave with exit
+or Ctrl-D; everything is removed when you leave.`,
+		Example: `  sudo kcna-lab shell
+  sudo kcna-lab shell --memory 64M --pids 20 --hostname lab`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, err := f.spec([]string{"/bin/sh"})
+			if err != nil {
+				return err
+			}
+			if _, ok := terminal(a.stdin); !ok {
+				return errors.New("shell needs a terminal; for a one-off command use `kcna-lab run -- CMD`")
+			}
+			spec.Tty = true
+			return a.runSandbox(cmd.Context(), spec, f)
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+// runSandbox runs spec with the CLI's stdio and exits with its status.
+func (a *app) runSandbox(ctx context.Context, spec sandbox.Spec, f sandboxFlags) error {
+	spec.Stdin, spec.Stdout, spec.Stderr = a.stdin, a.stdout, a.stderr
+	var sink event.Sink = event.Discard
+	if f.trace {
+		sink = newTraceSink(a.stderr)
+	} else {
+		sink = event.SinkFunc(func(e event.Event) {
+			if e.Kind == event.KindOOM {
+				fmt.Fprintf(a.stderr, "kcna-lab: %s\n", e.Text)
+			}
+		})
+	}
+	if f.detachedChild {
+		return a.runDetachedChild(ctx, spec, sink)
+	}
+	res, err := sandbox.Run(ctx, spec, sink)
+	if err != nil {
+		if res.ExitCode == 127 {
+			fmt.Fprintf(a.stderr, "kcna-lab: %v\n", err)
+			return exitError{code: 127}
+		}
+		return err
+	}
+	if res.ExitCode != 0 {
+		return exitError{code: res.ExitCode}
+	}
+	return nil
+}
+
+// detach starts `kcna-lab run --detached-child ...` in a session of its
+// own; it owns the sandbox and cleans up when the command ends. It tells
+// us on fd 3 once the sandbox runs.
+func (a *app) detach(ctx context.Context, name string) error {
+	if name == "" {
+		return errors.New("--detach needs --name, so that you can reach the sandbox afterwards: e.g. --detach --name web")
+	}
+	// The same command line again, without --detach, as the background half.
+	i := slices.Index(os.Args, "run")
+	if i < 0 {
+		return errors.New("--detach: cannot find the run command in the command line")
+	}
+	args := []string{"run", "--detached-child"}
+	for j, arg := range os.Args[i+1:] {
+		if arg == "--" {
+			args = append(args, os.Args[i+1+j:]...)
+			break
+		}
+		if arg != "--detach" && arg != "--detach=true" {
+			args = append(args, arg)
+		}
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	child := exec.CommandContext(ctx, "/proc/self/exe", args...)
+	child.Stdin, child.Stdout, child.Stderr = null, null, null
+	child.ExtraFiles = []*os.File{w}
+	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := child.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("start the background sandbox: %w", err)
+	}
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if pid, ok := strings.CutPrefix(line, "ok "); ok {
+		_ = child.Process.Release()
+		fmt.Fprintf(a.stdout, "sandbox %s is running (init PID %s on the host)\n  look inside:  kcna-lab exec %s -- ps\n  stop it:      kcna-lab stop %s\n", name, pid, name, name)
+		return nil
+	}
+	_ = child.Wait()
+	if msg, ok := strings.CutPrefix(line, "error "); ok {
+		return errors.New(msg)
+	}
+	return errors.New("the background sandbox ended before it started; run it without --detach to see why")
+}
+
+func (a *app) runDetachedChild(ctx context.Context, spec sandbox.Spec, sink event.Sink) error {
+	ready := os.NewFile(3, "ready")
+	spec.Stdin, spec.Stdout, spec.Stderr = nil, io.Discard, io.Discard
+	sb, err := sandbox.Start(ctx, spec, sink)
+	if err != nil {
+		fmt.Fprintf(ready, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		ready.Close()
+		return err
+	}
+	fmt.Fprintf(ready, "ok %s\n", strconv.Itoa(sb.PID()))
+	ready.Close()
+	_, err = sb.Wait()
+	return err
+}

@@ -1,0 +1,219 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
+	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+)
+
+// Clean removes everything that sandboxes whose kcna-lab is gone (killed
+// with SIGKILL, a crashed machine) left behind, as their journals list
+// it, newest first. Journals of running sandboxes are not touched, and
+// nothing a journal does not name is.
+func Clean() ([]journal.Entry, error) {
+	dir := journalDir()
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	swept, err := journal.Sweep(dir, undo)
+	if err != nil {
+		return swept, fmt.Errorf("clean up after earlier runs: %w", err)
+	}
+	return swept, nil
+}
+
+// undo removes one journaled object, treating one already gone as done.
+func undo(e journal.Entry) error {
+	switch e.Kind {
+	case journal.Process:
+		return killProcess(e.PID, e.StartTime)
+	case journal.Cgroup:
+		return cgroup.Remove(e.Path)
+	case journal.Mount, journal.Netns:
+		if !ours(e.Path) {
+			return fmt.Errorf("refusing to unmount %s: not a kcna-lab path", e.Path)
+		}
+		if mounted, err := isMountPoint(e.Path); err != nil || !mounted {
+			if e.Kind == journal.Netns {
+				return removeIfExists(e.Path)
+			}
+			return err
+		}
+		if err := unix.Unmount(e.Path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("umount %s: %w", e.Path, err)
+		}
+		if e.Kind == journal.Netns {
+			return removeIfExists(e.Path)
+		}
+		return nil
+	case journal.Dir:
+		return removeDir(e.Path)
+	case journal.File:
+		if !ours(e.Path) {
+			return fmt.Errorf("refusing to remove %s: not a kcna-lab path", e.Path)
+		}
+		return removeIfExists(e.Path)
+	case journal.Link:
+		if !strings.HasPrefix(e.Name, "kl-") && !strings.HasPrefix(e.Name, "kcna-") {
+			return fmt.Errorf("refusing to delete link %s: not a kcna-lab name", e.Name)
+		}
+		if _, err := os.Stat("/sys/class/net/" + e.Name); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if out, err := exec.Command("ip", "link", "delete", e.Name).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip link delete %s: %v: %s", e.Name, err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown journal entry kind %q", e.Kind)
+}
+
+// ours says whether a path is one kcna-lab creates: in its state or
+// cache dir, or named with its prefix.
+func ours(p string) bool {
+	p = filepath.Clean(p)
+	if strings.HasPrefix(p, StateDir()+"/") {
+		return true
+	}
+	if c, err := CacheDir(); err == nil && strings.HasPrefix(p, c+"/") {
+		return true
+	}
+	base := filepath.Base(p)
+	return strings.HasPrefix(base, "kcna-") || strings.HasPrefix(base, "kl-")
+}
+
+// removeDir deletes a directory kcna-lab made, but never through a mount:
+// if anything is still mounted below it, deleting would reach into
+// whatever that mount shows (a volume is someone's real data).
+func removeDir(dir string) error {
+	if !ours(dir) {
+		return fmt.Errorf("refusing to remove %s: not a kcna-lab path", dir)
+	}
+	mounts, err := mountsUnder(dir)
+	if err != nil {
+		return err
+	}
+	if len(mounts) > 0 {
+		return fmt.Errorf("refusing to remove %s: %s is still mounted there", dir, mounts[0])
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}
+
+func removeIfExists(p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// killProcess kills pid if it is still the process the journal saw start.
+func killProcess(pid int, start uint64) error {
+	st, err := journal.ProcStartTime(pid)
+	if err != nil || st != start {
+		return nil // gone, or the PID now belongs to someone else
+	}
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kill %d: %w", pid, err)
+	}
+	// Give the kernel a moment to tear it down before its cgroup is removed.
+	for range 100 {
+		if st, err := journal.ProcStartTime(pid); err != nil || st != start || processState(pid) == "Z" {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+func processState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return ""
+	}
+	return s[i+2 : i+3]
+}
+
+// mountsUnder lists the mount points at or below dir, from the kernel.
+func mountsUnder(dir string) ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMount(fields[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	return out, sc.Err()
+}
+
+func isMountPoint(p string) (bool, error) {
+	m, err := mountsUnder(p)
+	if err != nil {
+		return false, err
+	}
+	for _, mp := range m {
+		if mp == p {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// unescapeMount decodes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%o", &v); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// signalIgnoreTTOU runs fn with SIGTTOU ignored: a background process
+// that changes the terminal's foreground group would otherwise be stopped.
+func signalIgnoreTTOU(fn func()) {
+	signal.Ignore(syscall.SIGTTOU)
+	defer signal.Reset(syscall.SIGTTOU)
+	fn()
+}

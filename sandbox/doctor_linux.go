@@ -1,0 +1,132 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
+	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
+)
+
+// Report is what this host lets kcna-lab do, as `kcna-lab doctor` shows it.
+type Report struct {
+	Kernel string `json:"kernel"`
+	Root   bool   `json:"root"`
+	// Namespaces maps each namespace to "" when it can be used here, or
+	// the reason it cannot.
+	Namespaces map[Namespace]string `json:"namespaces"`
+	// UserNS is "" when user namespaces are allowed, else the reason and
+	// the setting that decides.
+	UserNS string `json:"user_namespaces"`
+	Cgroup struct {
+		Mode        string            `json:"mode"`
+		Controllers map[string]string `json:"controllers"` // memory -> "v1" / "v2"
+		// Problem is "" when limits can be set, else why not.
+		Problem string `json:"problem,omitempty"`
+	} `json:"cgroup"`
+	Overlay string `json:"overlayfs"` // "" when available
+	Busybox string `json:"busybox"`   // the static busybox found, or ""
+}
+
+// Doctor inspects the host. It never changes anything.
+func Doctor() Report {
+	var r Report
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		r.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	r.Root = os.Geteuid() == 0
+	if err := UserNamespaceBlocked(); err != nil {
+		r.UserNS = err.Error()
+	}
+	avail := Available()
+	r.Namespaces = map[Namespace]string{}
+	for _, n := range AllNamespaces {
+		switch {
+		case !contains(avail, n):
+			r.Namespaces[n] = fmt.Sprintf("this kernel has no %s namespace (no /proc/self/ns/%s)", n, n)
+		case !r.Root && r.UserNS != "":
+			r.Namespaces[n] = "needs root or a user namespace: " + r.UserNS
+		case n == NSUser && r.UserNS != "":
+			r.Namespaces[n] = r.UserNS
+		default:
+			r.Namespaces[n] = ""
+		}
+	}
+	r.Cgroup.Controllers = map[string]string{}
+	if h, err := cgroup.Detect(); err != nil {
+		r.Cgroup.Problem = err.Error()
+	} else {
+		r.Cgroup.Mode = h.Mode()
+		for name, v := range h.Controllers() {
+			r.Cgroup.Controllers[name] = v.String()
+		}
+		if err := h.Usable(!r.Root); err != nil {
+			r.Cgroup.Problem = err.Error()
+		}
+	}
+	if !filesystemSupported("overlay") {
+		r.Overlay = "overlayfs is not in /proc/filesystems: load it with `modprobe overlay`"
+	}
+	r.Busybox = rootfs.StaticBusybox()
+	return r
+}
+
+// UserNamespaceBlocked says which setting, if any, stops the caller from
+// creating a user namespace, and how to change it.
+func UserNamespaceBlocked() error {
+	if v, err := readInt("/proc/sys/user/max_user_namespaces"); err == nil && v == 0 {
+		return errors.New("user namespaces are disabled: user.max_user_namespaces is 0; enable them with `sudo sysctl -w user.max_user_namespaces=15000`")
+	}
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	if v, err := readInt("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && v == 0 {
+		return errors.New("unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone is 0 (a Debian setting); enable them with `sudo sysctl -w kernel.unprivileged_userns_clone=1`, or run kcna-lab with sudo")
+	}
+	if v, err := readInt("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); err == nil && v == 1 {
+		return errors.New("AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10 and later); allow them with `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or add an AppArmor profile granting `userns` to kcna-lab, or run it with sudo")
+	}
+	return nil
+}
+
+func readInt(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+func filesystemSupported(name string) bool {
+	f, err := os.Open("/proc/filesystems")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 0 && fields[len(fields)-1] == name {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(ns []Namespace, n Namespace) bool {
+	for _, m := range ns {
+		if m == n {
+			return true
+		}
+	}
+	return false
+}

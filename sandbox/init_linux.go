@@ -1,0 +1,91 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+// Init runs the hidden roles of a re-executed kcna-lab. Call it first in
+// main, and in TestMain of any test that starts a sandbox (there
+// /proc/self/exe is the test binary). If this process is a sandbox's init
+// or the chroot-escape program, Init never returns.
+func Init() {
+	switch filepath.Base(os.Args[0]) {
+	case initArg0:
+		os.Exit(runInit())
+	case escapeArg0:
+		os.Exit(runEscape(os.Args[1:]))
+	}
+}
+
+// initFailed is the init's exit status when it could not build the
+// sandbox; the parent then reports the failed step, not a command status.
+const initFailed = 125
+
+// runInit is the sandbox's first process. It already lives in the new
+// namespaces (the parent cloned it so) and in its cgroup (the parent put
+// it there before sending the config). It builds the root filesystem from
+// inside, then starts the command and stays as its PID 1.
+func runInit() int {
+	sink := &lineSink{f: os.NewFile(fdEvents, "events")}
+	fail := func(err error) int {
+		sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
+		return initFailed
+	}
+	cfgFile := os.NewFile(fdConfig, "config")
+	var cfg initConfig
+	if err := json.NewDecoder(cfgFile).Decode(&cfg); err != nil {
+		return fail(fmt.Errorf("read the sandbox config from the parent: %w", err))
+	}
+	_ = cfgFile.Close()
+
+	// Not dumpable: processes in the sandbox can then not open
+	// /proc/1/exe, the kcna-lab binary on the host (runc's CVE-2019-5736).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fail(fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err))
+	}
+	// Kept open for the chroot-escape program, which is kcna-lab itself.
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return fail(fmt.Errorf("open /proc/self/exe: %w", err))
+	}
+	if err := buildRoot(&cfg, sink); err != nil {
+		return fail(err)
+	}
+	return newSupervisor(&cfg, sink, self).serve()
+}
+
+// lockMainThread keeps a sandbox init's main goroutine on the process's
+// main thread (LockOSThread in an init function does that), which serve
+// needs. Other processes are unaffected.
+func init() {
+	if filepath.Base(os.Args[0]) == initArg0 {
+		runtime.LockOSThread()
+	}
+}
+
+// lineSink writes events as JSON lines to the parent.
+type lineSink struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (s *lineSink) Emit(e event.Event) {
+	b, err := e.MarshalJSONLine()
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, _ = s.f.Write(b)
+}

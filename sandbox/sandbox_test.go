@@ -1,0 +1,478 @@
+//go:build linux
+
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kcna-lab/kcna-lab/sandbox"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
+)
+
+// TestMain lets the test binary act as a sandbox's init: in tests
+// /proc/self/exe is this binary, not kcna-lab.
+func TestMain(m *testing.M) {
+	sandbox.Init()
+	os.Exit(m.Run())
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: sandboxes create namespaces, mounts and cgroups (CI runs as root)")
+	}
+}
+
+// hostSnapshot is the host state a sandbox must leave as it found it.
+type hostSnapshot struct {
+	mounts  []string
+	cgroups []string
+	links   []string
+}
+
+func snapshot(t *testing.T) hostSnapshot {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s hostSnapshot
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 {
+			s.mounts = append(s.mounts, f[4])
+		}
+	}
+	s.cgroups, _ = filepath.Glob("/sys/fs/cgroup/*/kcna-lab/kcna-*")
+	more, _ := filepath.Glob("/sys/fs/cgroup/kcna-lab/kcna-*")
+	s.cgroups = append(s.cgroups, more...)
+	// The cgroup package's own tests may run meanwhile, under their names.
+	s.cgroups = slices.DeleteFunc(s.cgroups, func(p string) bool { return strings.HasPrefix(filepath.Base(p), "kcna-test-") })
+	s.links, _ = filepath.Glob("/sys/class/net/kl-*")
+	slices.Sort(s.mounts)
+	return s
+}
+
+// leaveNoTrace fails the test if the host differs after it from before.
+func leaveNoTrace(t *testing.T) {
+	t.Helper()
+	before := snapshot(t)
+	t.Cleanup(func() {
+		after := snapshot(t)
+		if !slices.Equal(before.mounts, after.mounts) {
+			t.Errorf("mount table changed:\nbefore %v\nafter  %v", before.mounts, after.mounts)
+		}
+		if !slices.Equal(before.cgroups, after.cgroups) {
+			t.Errorf("cgroup dirs left: before %v after %v", before.cgroups, after.cgroups)
+		}
+		if !slices.Equal(before.links, after.links) {
+			t.Errorf("links left: before %v after %v", before.links, after.links)
+		}
+		if left, _ := filepath.Glob(filepath.Join(sandbox.StateDir(), "sandboxes", "*")); len(left) > 0 {
+			t.Errorf("sandbox state left: %v", left)
+		}
+	})
+}
+
+// recorder keeps every event and the command's output.
+type recorder struct {
+	mu     sync.Mutex
+	events []event.Event
+	out    bytes.Buffer
+}
+
+func (r *recorder) Emit(e event.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	if e.Kind == event.KindOutput {
+		r.out.WriteString(e.Text)
+	}
+}
+
+func (r *recorder) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.out.String()
+}
+
+func (r *recorder) has(kind event.Kind) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.events {
+		if e.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func run(t *testing.T, spec sandbox.Spec) (sandbox.Result, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := sandbox.Run(ctx, spec, rec)
+	if err != nil {
+		t.Fatalf("run %v: %v", spec.Args, err)
+	}
+	return res, rec
+}
+
+// TestEachNamespaceDiffersFromTheHost starts a sandbox, reads the
+// identities in /proc/PID/ns of its command and compares them with ours.
+func TestEachNamespaceDiffersFromTheHost(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	rec := &recorder{}
+	sb, err := sandbox.Start(context.Background(), sandbox.Spec{Args: []string{"sleep", "30"}}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = sb.Signal(syscall.SIGKILL)
+		_, _ = sb.Wait()
+	}()
+	// The command is the init's child; find it through /proc.
+	var cmdPID int
+	for range 200 {
+		b, _ := os.ReadFile("/proc/" + itoa(sb.PID()) + "/task/" + itoa(sb.PID()) + "/children")
+		// Wait for the exec too: a vforked child enters the time
+		// namespace only when it execs.
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			if comm, _ := os.ReadFile("/proc/" + f[0] + "/comm"); strings.TrimSpace(string(comm)) == "sleep" {
+				cmdPID = atoi(f[0])
+				break
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if cmdPID == 0 {
+		t.Fatal("the sandbox's command did not start")
+	}
+	for _, n := range sandbox.Available() {
+		host, err := sandbox.NamespaceInode(os.Getpid(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inside, err := sandbox.NamespaceInode(cmdPID, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host == inside {
+			t.Errorf("%s namespace: the command shares the host's %s", n, host)
+		}
+	}
+}
+
+func TestHostnameChangesInsideOnly(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	before, _ := os.Hostname()
+	res, rec := run(t, sandbox.Spec{Args: []string{"hostname"}, Hostname: "kcna-test-host"})
+	if res.ExitCode != 0 || strings.TrimSpace(rec.output()) != "kcna-test-host" {
+		t.Fatalf("hostname inside = %q (exit %d)", rec.output(), res.ExitCode)
+	}
+	if after, _ := os.Hostname(); after != before {
+		t.Fatalf("the host's hostname changed from %q to %q", before, after)
+	}
+}
+
+func TestMountInsideIsAbsentOutside(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	sb, err := sandbox.Start(context.Background(), sandbox.Spec{Args: []string{"sleep", "30"}}, event.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = sb.Signal(syscall.SIGKILL)
+		_, _ = sb.Wait()
+	}()
+	// The init mounted /proc, /dev/pts and tmpfs dirs in the sandbox's
+	// root; its mount table shows them, the host's does not.
+	var inside []byte
+	for range 200 {
+		inside, _ = os.ReadFile("/proc/" + itoa(sb.PID()) + "/mountinfo")
+		if strings.Contains(string(inside), " /dev/pts ") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(string(inside), " /dev/pts ") || !strings.Contains(string(inside), " /proc ") {
+		t.Fatalf("the sandbox's mount table lacks its own /proc and /dev/pts:\n%s", inside)
+	}
+	host, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(host), "kcna-lab/sandboxes") {
+		t.Fatalf("a sandbox mount shows on the host:\n%s", host)
+	}
+}
+
+func TestNoHostPIDVisibleInside(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	res, rec := run(t, sandbox.Spec{Args: []string{"sh", "-c", "ls /proc | grep -E '^[0-9]+$'"}})
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d", res.ExitCode)
+	}
+	pids := strings.Fields(rec.output())
+	if len(pids) == 0 || len(pids) > 40 {
+		t.Fatalf("PIDs inside: %v", pids)
+	}
+	if !slices.Contains(pids, "1") {
+		t.Errorf("no PID 1 inside: %v", pids)
+	}
+	// Our own PID is a host PID; if it appears inside, its comm must not
+	// be this test binary's.
+	self := itoa(os.Getpid())
+	if slices.Contains(pids, self) && os.Getpid() > 200 {
+		t.Errorf("host PID %s is visible inside: %v", self, pids)
+	}
+}
+
+func TestProcKcoreIsMasked(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	res, rec := run(t, sandbox.Spec{Args: []string{"sh", "-c", "wc -c < /proc/keys; wc -c < /proc/timer_list; cat /proc/kcore 2>/dev/null | wc -c"}})
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", res.ExitCode, rec.output())
+	}
+	for _, n := range strings.Fields(rec.output()) {
+		if n != "0" {
+			t.Errorf("a masked /proc file is readable inside: sizes %q", rec.output())
+		}
+	}
+	if _, err := os.Stat("/proc/kcore"); err != nil {
+		t.Log("this kernel has no /proc/kcore; /proc/keys and /proc/timer_list were checked instead")
+	}
+}
+
+func TestMemoryLimitEndsAHogWithOOM(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	res, rec := run(t, sandbox.Spec{
+		Args:   []string{"sh", "-c", `x=$(head -c 200000000 /dev/zero | tr '\0' x); echo survived`},
+		Limits: sandbox.Limits{MemoryBytes: 32 << 20},
+	})
+	if res.ExitCode != 137 || !res.OOMKilled {
+		t.Fatalf("result %+v, want exit 137 with OOMKilled; output %q", res, rec.output())
+	}
+	if !rec.has(event.KindOOM) {
+		t.Fatal("no OOM event")
+	}
+}
+
+func TestPidsLimitStopsAForkBomb(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	res, rec := run(t, sandbox.Spec{
+		Args:   []string{"sh", "-c", `i=0; while [ $i -lt 100 ]; do sleep 5 & i=$((i+1)); done; echo all started`},
+		Limits: sandbox.Limits{Pids: 20},
+	})
+	if res.ExitCode == 0 || strings.Contains(rec.output(), "all started") {
+		t.Fatalf("100 processes started under pids.max=20: %+v %q", res, rec.output())
+	}
+	if !strings.Contains(rec.output(), "can't fork") {
+		t.Errorf("no fork failure reported: %q", rec.output())
+	}
+	if out, err := exec.Command("true").CombinedOutput(); err != nil {
+		t.Fatalf("the host cannot fork: %v %s", err, out)
+	}
+}
+
+func TestCPUQuotaThrottles(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	rec := &recorder{}
+	sb, err := sandbox.Start(context.Background(), sandbox.Spec{
+		Args:   []string{"sh", "-c", `end=$(( $(date +%s) + 1 )); while [ $(date +%s) -le $end ]; do :; done`},
+		Limits: sandbox.Limits{CPUs: 0.1},
+	}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	stat, err := sb.CPUStat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if stat["nr_throttled"] == 0 {
+		t.Fatalf("cpu.stat shows no throttling under a 0.1 CPU quota: %v", stat)
+	}
+}
+
+func TestEscapeFromChrootButNotFromPivot(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	if static, err := rootfs.IsStatic(os.Args[0]); err != nil || !static {
+		t.Skip("the escape program is this binary run inside a busybox root, so it must be static: build with CGO_ENABLED=0 (make test does)")
+	}
+	// In /tmp itself: the sandbox's root is an unprivileged user on the
+	// host, who could not enter t.TempDir() (mode 0700).
+	f, err := os.CreateTemp("", "kcna-host-only-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	probe := f.Name()
+	t.Cleanup(func() { os.Remove(probe) })
+	_ = os.Chmod(probe, 0o644)
+	res, rec := run(t, sandbox.Spec{Escape: true, Args: []string{probe}, Root: sandbox.RootChroot})
+	if res.ExitCode != 0 || !strings.Contains(rec.output(), "ESCAPED") {
+		t.Errorf("chroot mode: exit %d, want the escape to reach the host:\n%s", res.ExitCode, rec.output())
+	}
+	res, rec = run(t, sandbox.Spec{Escape: true, Args: []string{probe}, Root: sandbox.RootPivot})
+	if res.ExitCode != 3 || strings.Contains(rec.output(), "ESCAPED") {
+		t.Errorf("pivot mode: exit %d, the escape must fail:\n%s", res.ExitCode, rec.output())
+	}
+}
+
+func TestExitStatusIsFaithful(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	res, _ := run(t, sandbox.Spec{Args: []string{"sh", "-c", "exit 7"}})
+	if res.ExitCode != 7 {
+		t.Errorf("exit 7 gave %+v", res)
+	}
+	res, _ = run(t, sandbox.Spec{Args: []string{"sh", "-c", "kill -TERM $$"}})
+	if res.ExitCode != 128+15 || res.Signal != "SIGTERM" || res.OOMKilled {
+		t.Errorf("SIGTERM gave %+v", res)
+	}
+}
+
+func TestCleanSweepsAfterSIGKILL(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	// A child process runs a sandbox and is killed with SIGKILL midway,
+	// like a learner's kcna-lab; clean must then remove what it left.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSandboxThatSleeps$")
+	cmd.Env = append(os.Environ(), "KCNA_TEST_HELPER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf)
+	if !strings.Contains(string(buf[:n]), "started") {
+		t.Fatalf("helper said %q", buf[:n])
+	}
+	if left := snapshot(t); len(left.cgroups) == 0 {
+		t.Fatal("the helper's sandbox made no cgroup; the test would prove nothing")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	swept, err := sandbox.Clean()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(swept) == 0 {
+		t.Fatal("clean removed nothing")
+	}
+}
+
+// TestHelperSandboxThatSleeps is run by TestCleanSweepsAfterSIGKILL in a
+// child process.
+func TestHelperSandboxThatSleeps(t *testing.T) {
+	if os.Getenv("KCNA_TEST_HELPER") != "1" {
+		t.Skip("helper for TestCleanSweepsAfterSIGKILL")
+	}
+	sb, err := sandbox.Start(context.Background(), sandbox.Spec{Args: []string{"sleep", "60"}, Limits: sandbox.Limits{Pids: 50}}, event.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("started\n")
+	_, _ = sb.Wait()
+}
+
+func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
+
+func fmtInt(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for n > 0 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(b)
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func TestRootlessAsNobody(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	if err := sandbox.UserNamespaceBlocked(); err != nil {
+		t.Skip(err)
+	}
+	dir, err := os.MkdirTemp("", "kcna-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "sandbox.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "cache")
+	if err := os.Mkdir(cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, cache} {
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(bin, "-test.run=^TestHelperRootless$", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = []string{"KCNA_TEST_ROOTLESS=1", "XDG_CACHE_HOME=" + cache, "PATH=/usr/bin:/bin", "HOME=" + dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ROOTLESS OK") {
+		t.Fatalf("rootless run as nobody: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(os.TempDir(), "kcna-lab-65534")) })
+}
+
+// TestHelperRootless runs as nobody for TestRootlessAsNobody.
+func TestHelperRootless(t *testing.T) {
+	if os.Getenv("KCNA_TEST_ROOTLESS") != "1" {
+		t.Skip("helper for TestRootlessAsNobody")
+	}
+	res, rec := run(t, sandbox.Spec{Args: []string{"sh", "-c", "id -u; cat /proc/self/uid_map"}})
+	f := strings.Fields(rec.output())
+	if res.ExitCode != 0 || len(f) != 4 || f[0] != "0" || f[1] != "0" || f[2] != "65534" || f[3] != "1" {
+		t.Fatalf("inside: %q (exit %d); want uid 0 mapped to 65534", rec.output(), res.ExitCode)
+	}
+	os.Stdout.WriteString("ROOTLESS OK\n")
+}

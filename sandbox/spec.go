@@ -1,0 +1,124 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Spec describes one sandbox: what to run and how it is isolated.
+type Spec struct {
+	// Name identifies a running sandbox for `exec` and `stop`. Empty means
+	// a generated one. Host objects are named "kcna-" + Name.
+	Name string
+	// Args is the command and its arguments, run inside the sandbox.
+	Args []string
+	// Env is the command's environment; nil means a small default.
+	Env []string
+	// Isolate is the set of namespaces to create; nil means every one the
+	// host allows (see Available).
+	Isolate []Namespace
+	// Root is how the process is confined to its root filesystem.
+	Root RootMode
+	// Rootfs is a directory, a .tar or .tar.gz file, or "" for the default
+	// busybox root filesystem.
+	Rootfs string
+	// Hostname is set inside a new UTS namespace; "" means Name.
+	Hostname string
+	// Limits are the cgroup limits; the zero value sets none.
+	Limits Limits
+	// Volumes are host directories bind-mounted into the sandbox.
+	Volumes []Volume
+	// Stdin, Stdout and Stderr connect the command. A nil Stdout or Stderr
+	// sends that stream as output events instead; a nil Stdin is empty.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Tty says Stdin/Stdout/Stderr are the learner's terminal (`shell`):
+	// the sandbox takes the foreground and gives it back.
+	Tty bool
+	// Escape runs kcna-lab's own chroot-escape program inside instead of
+	// a command from the root filesystem; Args are then its arguments
+	// (paths to look for after the climb). It is the chroot lesson's demo:
+	// it gets out under RootChroot and stays in under RootPivot.
+	Escape bool
+}
+
+// RootMode is how a sandbox changes its root directory.
+type RootMode string
+
+// Root modes.
+const (
+	// RootPivot swaps the mount namespace's root with pivot_root(2) and
+	// detaches the old one, so nothing of the host's tree stays reachable.
+	RootPivot RootMode = "pivot"
+	// RootChroot only changes the process's root directory with chroot(2).
+	// The host's tree is still mounted behind it, which is why a process
+	// that may call chroot can climb out: the chroot lesson shows it.
+	RootChroot RootMode = "chroot"
+)
+
+// ParseRootMode reads the --root flag.
+func ParseRootMode(s string) (RootMode, error) {
+	switch RootMode(s) {
+	case "", RootPivot:
+		return RootPivot, nil
+	case RootChroot:
+		return RootChroot, nil
+	}
+	return "", fmt.Errorf("--root %q: unknown root mode; use pivot (the default, safe) or chroot (escapable, for the chroot lesson)", s)
+}
+
+// Limits are cgroup limits. Zero means no limit.
+type Limits struct {
+	MemoryBytes int64
+	// CPUs is a share of CPU time: 0.5 is half of one CPU.
+	CPUs float64
+	Pids int64
+}
+
+// Zero reports whether no limit is set.
+func (l Limits) Zero() bool { return l == Limits{} }
+
+// Volume is a host directory mounted inside the sandbox.
+type Volume struct {
+	Host, Target string
+	ReadOnly     bool
+}
+
+// ParseVolume reads HOST:CTR[:ro].
+func ParseVolume(s string) (Volume, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return Volume{}, fmt.Errorf("--volume %q: want HOST:CONTAINER or HOST:CONTAINER:ro, e.g. ./data:/data:ro", s)
+	}
+	v := Volume{Host: parts[0], Target: parts[1]}
+	if len(parts) == 3 {
+		if parts[2] != "ro" && parts[2] != "rw" {
+			return Volume{}, fmt.Errorf("--volume %q: the third part must be ro or rw, not %q", s, parts[2])
+		}
+		v.ReadOnly = parts[2] == "ro"
+	}
+	if !strings.HasPrefix(v.Target, "/") {
+		return Volume{}, fmt.Errorf("--volume %q: the path inside the sandbox must be absolute, e.g. /data", s)
+	}
+	if slices.Contains(strings.Split(v.Target, "/"), "..") {
+		return Volume{}, fmt.Errorf("--volume %q: the path inside the sandbox must not contain ..", s)
+	}
+	return v, nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`)
+
+// ValidateName checks a sandbox name.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("sandbox name %q: use 1 to 31 lower-case letters, digits and dashes, starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// hostID is the name of the sandbox's objects on the host; the prefix is
+// what lets `kcna-lab clean` recognise them and touch nothing else.
+func hostID(name string) string { return "kcna-" + name }

@@ -1,0 +1,645 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
+)
+
+// Run starts a sandbox, waits for its command and cleans up. The error is
+// about the sandbox itself; the command's own failure is in the Result.
+func Run(ctx context.Context, spec Spec, sink event.Sink) (Result, error) {
+	sb, err := Start(ctx, spec, sink)
+	if err != nil {
+		return Result{}, err
+	}
+	return sb.Wait()
+}
+
+// Sandbox is a running sandbox, seen from the process that started it.
+type Sandbox struct {
+	Name string
+	spec Spec
+	sink event.Sink
+
+	journal *journal.Journal
+	group   *cgroup.Group
+	cmd     *exec.Cmd
+	dir     string
+
+	events     chan struct{} // closed when the init's event stream ends
+	initResult *Result
+	initErr    string
+	stopSample chan struct{}
+	sampled    sync.WaitGroup
+	stopWatch  chan struct{}
+	cleanupMu  sync.Once
+}
+
+// rootMapBase is where root inside a user namespace lands on the host
+// when kcna-lab runs as root: 65536 IDs from here, the range most
+// distributions hand the first user in /etc/subuid. A process that got
+// out would be an unprivileged stranger to the host, not its root.
+const rootMapBase = 100000
+
+// Start builds the sandbox and starts its command; call Wait.
+func Start(ctx context.Context, spec Spec, sink event.Sink) (_ *Sandbox, err error) {
+	if sink == nil {
+		sink = event.Discard
+	}
+	c, err := resolve(spec)
+	if err != nil {
+		return nil, err
+	}
+	sb := &Sandbox{Name: c.Name, spec: c, sink: sink, events: make(chan struct{}), stopSample: make(chan struct{}), stopWatch: make(chan struct{})}
+
+	if err := os.MkdirAll(filepath.Join(StateDir(), "sandboxes"), 0o711); err != nil {
+		return nil, fmt.Errorf("create the state dir %s: %w", StateDir(), err)
+	}
+	_ = os.Chmod(StateDir(), 0o711) // MkdirAll keeps an existing dir's mode
+	if st, err := Find(c.Name); err == nil {
+		return nil, fmt.Errorf("a sandbox called %q is already running (init PID %d); stop it with `kcna-lab stop %s` or choose another --name", c.Name, st.InitPID, c.Name)
+	}
+	// A dead sandbox of the same name left its journal: sweep it first.
+	if _, err := Clean(); err != nil {
+		return nil, err
+	}
+	j, err := journal.Create(journalDir(), hostID(c.Name))
+	if err != nil {
+		return nil, err
+	}
+	sb.journal = j
+	defer func() {
+		if err != nil {
+			sb.cleanup()
+		}
+	}()
+
+	sb.dir = sandboxDir(c.Name)
+	if err := sb.record(journal.Entry{Kind: journal.Dir, Path: sb.dir, Shell: "rm -rf " + sb.dir}); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(sb.dir, "root"), 0o711); err != nil {
+		return nil, fmt.Errorf("create %s: %w", sb.dir, err)
+	}
+
+	userns := slices.Contains(c.Isolate, NSUser)
+	owner := -1
+	if userns && os.Geteuid() == 0 {
+		owner = rootMapBase
+		_ = os.Chown(filepath.Join(sb.dir, "root"), owner, owner)
+	}
+	fsDir, err := sb.prepareRootfs(owner)
+	if err != nil {
+		return nil, err
+	}
+	if err := sb.createCgroup(); err != nil {
+		return nil, err
+	}
+	if err := sb.startInit(ctx, fsDir, userns); err != nil {
+		return nil, err
+	}
+	return sb, nil
+}
+
+// resolve fills in the defaults of a Spec and checks it.
+func resolve(spec Spec) (Spec, error) {
+	if len(spec.Args) == 0 && !spec.Escape {
+		return spec, errors.New("no command to run; e.g. kcna-lab run -- /bin/sh -c 'hostname; ps'")
+	}
+	if spec.Name == "" {
+		b := make([]byte, 3)
+		_, _ = rand.Read(b)
+		spec.Name = "s" + hex.EncodeToString(b)
+	}
+	if err := ValidateName(spec.Name); err != nil {
+		return spec, err
+	}
+	if spec.Root == "" {
+		spec.Root = RootPivot
+	}
+	if spec.Isolate == nil {
+		spec.Isolate = DefaultIsolation()
+	}
+	has := func(n Namespace) bool { return slices.Contains(spec.Isolate, n) }
+	if spec.Root == RootPivot && !has(NSMount) {
+		return spec, errors.New("--root pivot needs a mount namespace (pivot_root would otherwise swap the host's own root): add mnt to --isolate, or use --root chroot")
+	}
+	if os.Geteuid() != 0 && !has(NSUser) {
+		return spec, errors.New("as a non-root user kcna-lab needs a user namespace to create the others: add user to --isolate (or run with sudo)")
+	}
+	if os.Geteuid() != 0 {
+		if err := UserNamespaceBlocked(); err != nil {
+			return spec, err
+		}
+	}
+	for _, n := range spec.Isolate {
+		if !slices.Contains(Available(), n) {
+			return spec, fmt.Errorf("this kernel has no %s namespace (/proc/self/ns/%s is missing); leave it out of --isolate", n, n)
+		}
+	}
+	if spec.Hostname == "" {
+		spec.Hostname = spec.Name
+	}
+	if spec.Env == nil {
+		spec.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "HOSTNAME=" + spec.Hostname, "PS1=[sandbox \\h \\w]# "}
+		if t := os.Getenv("TERM"); t != "" {
+			spec.Env = append(spec.Env, "TERM="+t)
+		}
+	}
+	for i, v := range spec.Volumes {
+		abs, err := filepath.Abs(v.Host)
+		if err != nil {
+			return spec, err
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return spec, fmt.Errorf("--volume %s: %w", v.Host, err)
+		}
+		if !fi.IsDir() {
+			return spec, fmt.Errorf("--volume %s: not a directory; volumes are directories", v.Host)
+		}
+		spec.Volumes[i].Host = abs
+	}
+	return spec, nil
+}
+
+// DefaultIsolation is every namespace this kernel has, without user when
+// running as root on a host that forbids user namespaces.
+func DefaultIsolation() []Namespace {
+	ns := Available()
+	if os.Geteuid() == 0 && UserNamespaceBlocked() != nil {
+		ns = slices.DeleteFunc(ns, func(n Namespace) bool { return n == NSUser })
+	}
+	return ns
+}
+
+func (sb *Sandbox) record(e journal.Entry) error { return sb.journal.Record(e) }
+
+func (sb *Sandbox) prepareRootfs(owner int) (string, error) {
+	cache, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	arg := sb.spec.Rootfs
+	dst := filepath.Join(sb.dir, "rootfs")
+	if arg != "" {
+		if fi, err := os.Stat(arg); err == nil && !fi.IsDir() {
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return "", err
+			}
+		}
+	}
+	dir, err := rootfs.Prepare(arg, cache, dst, owner, owner, sb.sink)
+	if err != nil {
+		return "", err
+	}
+	if dir == dst && owner >= 0 {
+		// Extracted files belong to the host's root, which the user
+		// namespace does not map; hand them to the sandbox's root.
+		err := filepath.WalkDir(dst, func(p string, _ fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, owner, owner)
+		})
+		if err != nil {
+			return "", fmt.Errorf("chown the extracted root filesystem: %w", err)
+		}
+	}
+	return dir, nil
+}
+
+func (sb *Sandbox) createCgroup() error {
+	lim := sb.spec.Limits
+	rootless := os.Geteuid() != 0
+	if rootless && lim.Zero() {
+		return nil // nothing to limit, and an unprivileged user may have no cgroup to write to
+	}
+	host, err := cgroup.Detect()
+	if err != nil {
+		if lim.Zero() {
+			return nil
+		}
+		return fmt.Errorf("limits need cgroups: %w", err)
+	}
+	if err := host.Usable(rootless); err != nil {
+		if lim.Zero() {
+			return nil
+		}
+		return err
+	}
+	g, err := host.Create(hostID(sb.Name), cgroup.Limits{MemoryBytes: lim.MemoryBytes, CPUs: lim.CPUs, Pids: lim.Pids}, sb.journal, sb.sink)
+	if err != nil {
+		return err
+	}
+	sb.group = g
+	return nil
+}
+
+// startInit clones the init into its namespaces, places it in the cgroup
+// and sends it the config that releases it.
+func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) error {
+	c := sb.spec
+	cfg := initConfig{
+		Args: c.Args, Env: c.Env, Hostname: c.Hostname,
+		Root: filepath.Join(sb.dir, "root"), Rootfs: fsDir, RootMode: c.Root,
+		ReadOnly: c.Rootfs == "", Isolate: c.Isolate, Tty: c.Tty, Escape: c.Escape,
+	}
+	cfg.Volumes = c.Volumes
+	extra := make([]*os.File, 3)
+
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+	evR, evW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer evW.Close()
+	sock := filepath.Join(sb.dir, "exec.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		evR.Close()
+		return fmt.Errorf("listen on %s: %w", sock, err)
+	}
+	ln.SetUnlinkOnClose(false)
+	lnFile, err := ln.File()
+	_ = ln.Close()
+	if err != nil {
+		evR.Close()
+		return err
+	}
+	defer lnFile.Close()
+	extra[0], extra[1], extra[2] = cfgR, evW, lnFile
+
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe",
+		Args: []string{initArg0},
+		// One OS thread for Go code keeps the init's thread count, which
+		// pids.max counts too, small.
+		Env:        []string{"GOMAXPROCS=1"},
+		ExtraFiles: extra,
+		Stdin:      c.Stdin,
+		Stdout:     c.Stdout,
+		Stderr:     c.Stderr,
+	}
+	if cmd.Stdout == nil {
+		cmd.Stdout = &outputWriter{sink: sb.sink, stream: "stdout"}
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = &outputWriter{sink: sb.sink, stream: "stderr"}
+	}
+	cmd.SysProcAttr = sb.sysProcAttr(userns)
+	sb.cmd = cmd
+
+	flags := describeClone(c.Isolate)
+	if err := event.Step(sb.sink, "clone("+flags.action+")", flags.shell, cmd.Start); err != nil {
+		evR.Close()
+		return explainCloneError(err, c.Isolate)
+	}
+	_ = evW.Close()
+	go sb.readEvents(evR)
+
+	pid := cmd.Process.Pid
+	start, _ := journal.ProcStartTime(pid)
+	if err := sb.record(journal.Entry{Kind: journal.Process, PID: pid, StartTime: start, Shell: fmt.Sprintf("kill -9 %d", pid)}); err != nil {
+		_ = cmd.Process.Kill()
+		return err
+	}
+	if userns {
+		event.Narrate(sb.sink, fmt.Sprintf("The user namespace maps root inside to %s on the host (see /proc/%d/uid_map).", describeMap(cmd.SysProcAttr.UidMappings), pid))
+	}
+	if sb.group != nil {
+		if err := sb.group.Add(pid, sb.sink); err != nil {
+			_ = cmd.Process.Kill()
+			return err
+		}
+	}
+	st := State{
+		Name: c.Name, Args: c.Args, Isolate: c.Isolate, Root: c.Root, Limits: c.Limits,
+		Created: time.Now(), InitPID: pid, InitStart: start, ExecSocket: sock,
+	}
+	if sb.group != nil {
+		st.Cgroups = sb.group.Paths()
+	}
+	if err := writeState(sb.dir, st); err != nil {
+		_ = cmd.Process.Kill()
+		return err
+	}
+	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("send the config to the sandbox's init: %w", err)
+	}
+	_ = cfgW.Close()
+
+	if sb.group != nil {
+		sb.sampled.Add(1)
+		go sb.sample()
+	}
+	go sb.watch(ctx)
+	return nil
+}
+
+func (sb *Sandbox) sysProcAttr(userns bool) *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{
+		Cloneflags: cloneFlags(sb.spec.Isolate),
+		// The init must not outlive kcna-lab; `clean` covers a kill -9.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	if slices.Contains(sb.spec.Isolate, NSMount) {
+		// Go then makes every mount private right after the clone, so
+		// nothing the sandbox mounts propagates back to the host.
+		attr.Unshareflags = syscall.CLONE_NEWNS
+	}
+	if sb.spec.Tty {
+		// The sandbox gets the terminal's foreground while it runs.
+		attr.Setpgid = true
+		attr.Foreground = true
+		attr.Ctty = 0
+	} else {
+		// Its own process group: a ^C at the terminal reaches kcna-lab,
+		// which stops the sandbox in order.
+		attr.Setpgid = true
+	}
+	if userns {
+		if os.Geteuid() == 0 {
+			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: rootMapBase, Size: 65536}}
+			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: rootMapBase, Size: 65536}}
+			attr.GidMappingsEnableSetgroups = true
+			// Host root is not in the map, so the child must become the
+			// namespace's root itself before it execs, or it would run
+			// as the overflow user with no capabilities.
+			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		} else {
+			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+			attr.GidMappingsEnableSetgroups = false
+		}
+	}
+	return attr
+}
+
+func describeMap(m []syscall.SysProcIDMap) string {
+	if len(m) == 0 {
+		return "nothing"
+	}
+	if m[0].Size == 1 {
+		return fmt.Sprintf("your own user (uid %d)", m[0].HostID)
+	}
+	return fmt.Sprintf("uids %d-%d, an unprivileged range", m[0].HostID, m[0].HostID+m[0].Size-1)
+}
+
+// cloneFlags are the namespaces created by clone itself. cgroup and time
+// are left to the init: a cgroup namespace takes its root from the
+// cgroup its creator is in (the init enters its cgroup only after the
+// clone), and a time namespace can only be entered by children.
+func cloneFlags(ns []Namespace) uintptr {
+	var f uintptr
+	for _, n := range ns {
+		switch n {
+		case NSPid:
+			f |= syscall.CLONE_NEWPID
+		case NSUTS:
+			f |= syscall.CLONE_NEWUTS
+		case NSMount:
+			f |= syscall.CLONE_NEWNS
+		case NSIPC:
+			f |= syscall.CLONE_NEWIPC
+		case NSNet:
+			f |= syscall.CLONE_NEWNET
+		case NSUser:
+			f |= syscall.CLONE_NEWUSER
+		}
+	}
+	return f
+}
+
+type cloneText struct{ action, shell string }
+
+func describeClone(ns []Namespace) cloneText {
+	var flags, opts []string
+	for _, n := range ns {
+		switch n {
+		case NSPid:
+			flags, opts = append(flags, "CLONE_NEWPID"), append(opts, "--pid")
+		case NSUTS:
+			flags, opts = append(flags, "CLONE_NEWUTS"), append(opts, "--uts")
+		case NSMount:
+			flags, opts = append(flags, "CLONE_NEWNS"), append(opts, "--mount")
+		case NSIPC:
+			flags, opts = append(flags, "CLONE_NEWIPC"), append(opts, "--ipc")
+		case NSNet:
+			flags, opts = append(flags, "CLONE_NEWNET"), append(opts, "--net")
+		case NSUser:
+			flags, opts = append(flags, "CLONE_NEWUSER"), append(opts, "--user --map-root-user")
+		}
+	}
+	if len(flags) == 0 {
+		return cloneText{"SIGCHLD", "kcna-lab init  # no new namespaces"}
+	}
+	return cloneText{strings.Join(flags, "|"), "unshare " + strings.Join(opts, " ") + " --fork"}
+}
+
+// explainCloneError turns EPERM/ENOSPC from clone into the setting that
+// caused it.
+func explainCloneError(err error, ns []Namespace) error {
+	if slices.Contains(ns, NSUser) {
+		if blocked := UserNamespaceBlocked(); blocked != nil {
+			return fmt.Errorf("create namespaces: %w; %v", err, blocked)
+		}
+	}
+	if errors.Is(err, syscall.EPERM) && os.Geteuid() != 0 {
+		return fmt.Errorf("create namespaces: %w; the kernel refused an unprivileged user namespace: run `kcna-lab doctor` to see which setting blocks it", err)
+	}
+	return fmt.Errorf("create namespaces (%s): %w", namesOf(ns), err)
+}
+
+// readEvents forwards the init's events to the sink, keeping its result.
+func (sb *Sandbox) readEvents(r io.ReadCloser) {
+	defer close(sb.events)
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var e event.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			continue
+		}
+		if e.Kind == event.KindResult {
+			if e.Err != "" {
+				sb.initErr = e.Err
+			}
+			if e.Result != nil {
+				r := *e.Result
+				sb.initResult = &r
+			}
+			continue // the parent emits the final result itself
+		}
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		sb.sink.Emit(e)
+	}
+}
+
+// sample emits the cgroup's usage a few times a second, for the gauges.
+func (sb *Sandbox) sample() {
+	defer sb.sampled.Done()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-sb.stopSample:
+			return
+		case <-t.C:
+			for _, m := range sb.group.Sample() {
+				m := m
+				sb.sink.Emit(event.Event{Time: time.Now(), Kind: event.KindMetric, Metric: &m})
+			}
+		}
+	}
+}
+
+// watch stops the sandbox when ctx ends: SIGTERM to the init, which passes
+// it on to the command, then SIGKILL after a grace period.
+func (sb *Sandbox) watch(ctx context.Context) {
+	select {
+	case <-sb.stopWatch:
+		return
+	case <-ctx.Done():
+	}
+	_ = sb.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-sb.stopWatch:
+	case <-time.After(3 * time.Second):
+		_ = sb.cmd.Process.Kill()
+	}
+}
+
+// Signal sends sig to the sandbox's init, which forwards it to the command.
+func (sb *Sandbox) Signal(sig os.Signal) error { return sb.cmd.Process.Signal(sig) }
+
+// CPUStat reads the sandbox's cpu.stat (throttling counters), if it has
+// a cgroup.
+func (sb *Sandbox) CPUStat() (map[string]int64, error) {
+	if sb.group == nil {
+		return nil, errors.New("this sandbox has no cgroup")
+	}
+	return sb.group.CPUStat()
+}
+
+// PID is the init's PID on the host.
+func (sb *Sandbox) PID() int { return sb.cmd.Process.Pid }
+
+// Wait waits for the command to end, reports the result and removes
+// everything the sandbox created.
+func (sb *Sandbox) Wait() (Result, error) {
+	waitErr := sb.cmd.Wait()
+	close(sb.stopWatch)
+	<-sb.events
+	close(sb.stopSample)
+	sb.sampled.Wait()
+	if sb.spec.Tty {
+		reclaimTerminal()
+	}
+
+	var res Result
+	switch {
+	case sb.initResult != nil:
+		res = *sb.initResult
+	case sb.cmd.ProcessState != nil:
+		ws, _ := sb.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		res = resultOf(unix.WaitStatus(ws))
+	default:
+		res = Result{ExitCode: 1}
+	}
+	var err error
+	if sb.initErr != "" && sb.initResult == nil {
+		if res.ExitCode == initFailed {
+			err = fmt.Errorf("build the sandbox: %s", sb.initErr)
+		} else {
+			err = errors.New(sb.initErr)
+		}
+	} else if sb.initResult == nil && waitErr != nil && sb.cmd.ProcessState == nil {
+		err = waitErr
+	}
+	if sb.group != nil {
+		if n, oerr := sb.group.OOMKills(); oerr == nil && n > 0 {
+			res.OOMKilled = true
+			sb.sink.Emit(event.Event{Time: time.Now(), Kind: event.KindOOM, Text: fmt.Sprintf("the kernel's OOM killer ended %d process(es): the cgroup hit its memory limit of %d bytes", n, sb.spec.Limits.MemoryBytes)})
+		}
+	}
+	if err == nil {
+		r := res
+		sb.sink.Emit(event.Event{Time: time.Now(), Kind: event.KindResult, Result: &r})
+	}
+	if cerr := sb.cleanup(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return res, err
+}
+
+// cleanup undoes everything in the journal, newest first.
+func (sb *Sandbox) cleanup() error {
+	var err error
+	sb.cleanupMu.Do(func() {
+		if sb.cmd != nil && sb.cmd.Process != nil && sb.cmd.ProcessState == nil {
+			_ = sb.cmd.Process.Kill()
+			_ = sb.cmd.Wait()
+		}
+		if sb.group != nil {
+			_ = sb.group.Destroy(sb.sink)
+		}
+		if sb.journal != nil {
+			err = sb.journal.Rollback(undo)
+		}
+	})
+	return err
+}
+
+// reclaimTerminal puts kcna-lab's own process group back in the
+// terminal's foreground after a shell that held it.
+func reclaimTerminal() {
+	signalIgnoreTTOU(func() {
+		_ = unix.IoctlSetPointerInt(0, unix.TIOCSPGRP, unix.Getpgrp())
+	})
+}
+
+// outputWriter turns the command's output into output events.
+type outputWriter struct {
+	sink   event.Sink
+	stream string
+}
+
+func (w *outputWriter) Write(p []byte) (int, error) {
+	w.sink.Emit(event.Event{Time: time.Now(), Kind: event.KindOutput, Stream: w.stream, Text: string(p)})
+	return len(p), nil
+}

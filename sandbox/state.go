@@ -1,0 +1,122 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+)
+
+// State is what `ps` shows of a running sandbox, kept in its state dir.
+type State struct {
+	Name      string      `json:"name"`
+	Args      []string    `json:"args"`
+	Isolate   []Namespace `json:"isolate"`
+	Root      RootMode    `json:"root_mode"`
+	Limits    Limits      `json:"limits"`
+	Created   time.Time   `json:"created"`
+	InitPID   int         `json:"init_pid"`
+	InitStart uint64      `json:"init_start"`
+	Cgroups   []string    `json:"cgroups,omitempty"`
+	// ExecSocket is where the sandbox's init takes exec requests.
+	ExecSocket string `json:"exec_socket"`
+}
+
+// Running reports whether the sandbox's init is still the same process.
+func (s State) Running() bool {
+	st, err := journal.ProcStartTime(s.InitPID)
+	return err == nil && st == s.InitStart
+}
+
+// StateDir is where kcna-lab keeps journals and running sandboxes:
+// /run/kcna-lab as root, else the user's runtime dir.
+func StateDir() string {
+	if os.Geteuid() == 0 {
+		return "/run/kcna-lab"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "kcna-lab")
+	}
+	return filepath.Join(os.TempDir(), "kcna-lab-"+strconv.Itoa(os.Geteuid()))
+}
+
+// CacheDir holds the default root filesystem, built once. Root's is
+// /var/cache/kcna-lab rather than /root/.cache: a sandbox's root user is
+// an unprivileged host user that could not walk into /root to reach it.
+func CacheDir() (string, error) {
+	if os.Geteuid() == 0 {
+		return "/var/cache/kcna-lab", nil
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "kcna-lab"), nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find a cache dir for the root filesystem (set XDG_CACHE_HOME): %w", err)
+	}
+	return filepath.Join(d, "kcna-lab"), nil
+}
+
+func journalDir() string            { return filepath.Join(StateDir(), "journals") }
+func sandboxDir(name string) string { return filepath.Join(StateDir(), "sandboxes", name) }
+
+// List returns the sandboxes that are running, by name.
+func List() ([]State, error) {
+	dirs, err := filepath.Glob(filepath.Join(StateDir(), "sandboxes", "*", "state.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []State
+	for _, p := range dirs {
+		st, err := readState(p)
+		if err != nil || !st.Running() {
+			continue // being created, or ended and about to be swept
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Find returns the running sandbox called name.
+func Find(name string) (State, error) {
+	if err := ValidateName(name); err != nil {
+		return State{}, err
+	}
+	st, err := readState(filepath.Join(sandboxDir(name), "state.json"))
+	if errors.Is(err, os.ErrNotExist) || (err == nil && !st.Running()) {
+		return State{}, fmt.Errorf("no running sandbox called %q; `kcna-lab ps` lists them", name)
+	}
+	return st, err
+}
+
+func readState(path string) (State, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return State{}, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return State{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// writeState saves st atomically, so `ps` never reads half a file.
+func writeState(dir string, st State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, ".state.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write sandbox state: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, "state.json"))
+}

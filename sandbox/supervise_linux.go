@@ -1,0 +1,260 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+// supervisor is the init after the root is built: PID 1 of the sandbox.
+// It starts the command, starts more processes on `exec` requests, reaps
+// every child (orphans are re-parented to PID 1), forwards signals, and
+// exits with the command's status, which ends the PID namespace.
+type supervisor struct {
+	cfg  *initConfig
+	sink event.Sink
+	self *os.File
+
+	// spawn carries fork requests to the one OS thread whose credentials
+	// the sandbox's processes inherit (see spawner).
+	spawn chan spawnRequest
+
+	mu       sync.Mutex
+	waiters  map[int]chan unix.WaitStatus
+	mainPID  int
+	mainDone chan unix.WaitStatus
+}
+
+type spawnRequest struct {
+	path   string
+	args   []string
+	env    []string
+	files  []uintptr
+	setsid bool
+	// wait receives the exit status; nil for none.
+	wait  chan unix.WaitStatus
+	reply chan spawnReply
+}
+
+type spawnReply struct {
+	pid int
+	err error
+}
+
+func newSupervisor(c *initConfig, sink event.Sink, self *os.File) *supervisor {
+	return &supervisor{
+		cfg: c, sink: sink, self: self,
+		spawn:   make(chan spawnRequest),
+		waiters: map[int]chan unix.WaitStatus{},
+	}
+}
+
+// serve runs the sandbox on the calling thread, which must be the main
+// thread locked by lockMainThread: time offsets can only be written for
+// the thread group leader (/proc/self/timens_offsets), and namespaces for
+// children, the capability bounding set and no_new_privs are per-thread.
+// So this thread sets them all and does every fork; children inherit
+// them from it.
+func (s *supervisor) serve() int {
+	if err := s.prepareThread(); err != nil {
+		s.sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
+		return initFailed
+	}
+	code := make(chan int, 1)
+	go func() { code <- s.run() }()
+	for {
+		select {
+		case c := <-code:
+			return c
+		case req := <-s.spawn:
+			s.fork(req)
+		}
+	}
+}
+
+// run starts the command and waits for it, returning the exit status in
+// the shell's convention.
+func (s *supervisor) run() int {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	if s.cfg.Tty {
+		// The terminal sends ^C and ^\ to the whole foreground group, the
+		// command included; forwarding them too would deliver them twice.
+		signal.Ignore(unix.SIGTTOU, unix.SIGTTIN, unix.SIGTSTP)
+	}
+
+	var path string
+	var args []string
+	if s.cfg.Escape {
+		path = fmt.Sprintf("/proc/self/fd/%d", s.self.Fd())
+		args = append([]string{escapeArg0}, s.cfg.Args...)
+	} else {
+		args = s.cfg.Args
+		p, err := lookPath(args[0], s.cfg.Env)
+		if err != nil {
+			s.sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
+			return 127
+		}
+		path = p
+	}
+	main := make(chan unix.WaitStatus, 1)
+	pid, err := s.start(path, args, s.cfg.Env, []uintptr{0, 1, 2}, false, main)
+	if err != nil {
+		s.sink.Emit(event.Event{Kind: event.KindResult, Err: fmt.Sprintf("start %s: %v", args[0], err)})
+		if errors.Is(err, unix.ENOENT) {
+			return 127
+		}
+		return 126
+	}
+	s.mu.Lock()
+	s.mainPID = pid
+	s.mu.Unlock()
+	go s.serveExec()
+
+	for {
+		select {
+		case ws := <-main:
+			r := resultOf(ws)
+			s.sink.Emit(event.Event{Kind: event.KindResult, Result: &r})
+			return r.ExitCode
+		case sig := <-sigs:
+			if sig == unix.SIGCHLD {
+				s.reap()
+				continue
+			}
+			if s.cfg.Tty && (sig == unix.SIGINT || sig == unix.SIGQUIT) {
+				continue
+			}
+			_ = unix.Kill(pid, sig.(syscall.Signal))
+		}
+	}
+}
+
+// start asks the spawner thread to fork and exec a process.
+func (s *supervisor) start(path string, args, env []string, files []uintptr, setsid bool, wait chan unix.WaitStatus) (int, error) {
+	reply := make(chan spawnReply, 1)
+	s.spawn <- spawnRequest{path: path, args: args, env: env, files: files, setsid: setsid, wait: wait, reply: reply}
+	r := <-reply
+	return r.pid, r.err
+}
+
+func (s *supervisor) fork(req spawnRequest) {
+	// A process started by `exec` gets a session of its own, so that a
+	// signal meant for it reaches its whole group and nothing else.
+	// The command of `shell` stays in the learner's terminal session,
+	// where its shell finds the terminal for job control.
+	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: &syscall.SysProcAttr{Setsid: req.setsid}}
+	s.mu.Lock() // hold off the reaper until the child is registered
+	pid, err := syscall.ForkExec(req.path, req.args, attr)
+	if err == nil && req.wait != nil {
+		s.waiters[pid] = req.wait
+	}
+	s.mu.Unlock()
+	req.reply <- spawnReply{pid: pid, err: err}
+}
+
+func (s *supervisor) prepareThread() error {
+	if s.cfg.has(NSCgroup) {
+		// Unshared here, after the parent moved us into our cgroup, so
+		// that the sandbox's cgroup is the root of its view.
+		if err := event.Step(s.sink, "unshare(CLONE_NEWCGROUP)", "unshare --cgroup", func() error {
+			return unix.Unshare(unix.CLONE_NEWCGROUP)
+		}); err != nil {
+			return err
+		}
+	}
+	if s.cfg.has(NSTime) {
+		if err := newTimeNamespace(s.sink); err != nil {
+			return err
+		}
+	}
+	if err := dropCapabilities(s.sink); err != nil {
+		return err
+	}
+	return event.Step(s.sink, "prctl(PR_SET_NO_NEW_PRIVS, 1)", "setpriv --no-new-privs", func() error {
+		return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	})
+}
+
+// newTimeNamespace creates a time namespace for the sandbox's processes
+// and sets its clocks back so that uptime inside starts near zero, like a
+// freshly booted machine. Offsets can be written only before any process
+// enters the namespace.
+func newTimeNamespace(sink event.Sink) error {
+	if err := event.Step(sink, "unshare(CLONE_NEWTIME)", "unshare --time", func() error {
+		return unix.Unshare(unix.CLONE_NEWTIME)
+	}); err != nil {
+		return err
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return err
+	}
+	var mono unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
+		return err
+	}
+	offsets := fmt.Sprintf("boottime %d 0\nmonotonic %d 0\n", -(ts.Sec - 1), -(mono.Sec - 1))
+	return event.Step(sink, "write /proc/self/timens_offsets", fmt.Sprintf("unshare --time --boottime %d --monotonic %d", -(ts.Sec-1), -(mono.Sec-1)), func() error {
+		return os.WriteFile("/proc/self/timens_offsets", []byte(offsets), 0)
+	})
+}
+
+// reap collects every exited child; orphans in the sandbox are
+// re-parented to PID 1, so without this they would stay zombies.
+func (s *supervisor) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+		s.mu.Lock()
+		if w, ok := s.waiters[pid]; ok {
+			delete(s.waiters, pid)
+			w <- ws
+		}
+		s.mu.Unlock()
+	}
+}
+
+// resultOf converts a wait status to the shell's convention.
+func resultOf(ws unix.WaitStatus) Result {
+	if ws.Signaled() {
+		sig := ws.Signal()
+		return Result{ExitCode: 128 + int(sig), Signal: unix.SignalName(sig)}
+	}
+	return Result{ExitCode: ws.ExitStatus()}
+}
+
+// lookPath finds a command in the PATH of the sandbox's environment,
+// inside the sandbox's root (this process already lives there).
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: command not found in the sandbox (PATH=%s)", name, path)
+}
