@@ -16,26 +16,6 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
 )
 
-// Report is what this host lets kcna-lab do, as `kcna-lab doctor` shows it.
-type Report struct {
-	Kernel string `json:"kernel"`
-	Root   bool   `json:"root"`
-	// Namespaces maps each namespace to "" when it can be used here, or
-	// the reason it cannot.
-	Namespaces map[Namespace]string `json:"namespaces"`
-	// UserNS is "" when user namespaces are allowed, else the reason and
-	// the setting that decides.
-	UserNS string `json:"user_namespaces"`
-	Cgroup struct {
-		Mode        string            `json:"mode"`
-		Controllers map[string]string `json:"controllers"` // memory -> "v1" / "v2"
-		// Problem is "" when limits can be set, else why not.
-		Problem string `json:"problem,omitempty"`
-	} `json:"cgroup"`
-	Overlay string `json:"overlayfs"` // "" when available
-	Busybox string `json:"busybox"`   // the static busybox found, or ""
-}
-
 // Doctor inspects the host. It never changes anything.
 func Doctor() Report {
 	var r Report

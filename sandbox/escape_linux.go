@@ -10,15 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// EscapeSource is the classic chroot escape in C, which runEscape performs
-// step by step; the chroot lesson shows it beside the live run.
-const EscapeSource = `int fd = open("/", O_RDONLY);   /* a handle on the current root      */
-chroot("/tmp");                   /* root is now /tmp; cwd is not in it  */
-fchdir(fd);                       /* step back to the old root...        */
-for (int i = 0; i < 64; i++)
-        chdir("..");              /* ...and climb: no root stops us      */
-chroot(".");                      /* make the real / our root            */`
-
 // runEscape is the chroot-escape program. It runs inside a sandbox (as
 // kcna-lab re-executed through a descriptor the init holds) and tries
 // the classic climb out of a chroot, printing each step. Under

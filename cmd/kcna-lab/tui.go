@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 
+	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"github.com/kcna-lab/kcna-lab/tui"
 )
@@ -34,5 +37,28 @@ func (a *app) runTUI(ctx context.Context) error {
 		Notice:   notice,
 		Registry: demos.Builtin(),
 		Version:  buildVersion(),
+		ShellCmd: func(lessonID string) (*exec.Cmd, error) {
+			return shellFor(course, lessonID)
+		},
 	})
+}
+
+// shellFor is `kcna-lab shell` with the flags of the lesson's demo, for
+// the TUI's `s`: the learner's terminal is handed to it and comes back.
+func shellFor(course *lessons.Course, lessonID string) (*exec.Cmd, error) {
+	l, ok := course.Lesson(lessonID)
+	if !ok {
+		return nil, fmt.Errorf("no lesson %q", lessonID)
+	}
+	args := []string{"shell"}
+	reg := demos.Builtin()
+	for _, id := range l.Demos {
+		if d, ok := reg.Demo(id); ok {
+			args = append(args, d.ShellFlags...)
+			break
+		}
+	}
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Env = os.Environ()
+	return cmd, nil
 }

@@ -41,10 +41,14 @@ func runNamespaces(ctx context.Context, sink event.Sink) error {
 			ids = append(ids, id)
 		}
 	}
-	event.Narrate(sink, fmt.Sprintf("On the host: hostname %q, %d processes in /proc, and these namespaces:\n%s", hostName, procs, strings.Join(ids, "\n")))
+	release, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return err
+	}
+	event.Narrate(sink, fmt.Sprintf("On the host: kernel %s, hostname %q, %d processes in /proc, and these namespaces:\n%s", strings.TrimSpace(string(release)), hostName, procs, strings.Join(ids, "\n")))
 
 	event.Narrate(sink, fmt.Sprintf("Inside a sandbox with every namespace this host allows and the hostname %q:", sandboxHostname))
-	script := `echo "hostname: $(hostname)"; echo "processes:"; ps; echo "namespaces:"; for n in pid uts mnt ipc net user cgroup time; do readlink /proc/self/ns/$n; done`
+	script := `echo "kernel: $(uname -r)"; echo "hostname: $(hostname)"; echo "processes:"; ps; echo "namespaces:"; for n in pid uts mnt ipc net user cgroup time; do readlink /proc/self/ns/$n; done`
 	spec := sandbox.Spec{Args: []string{"sh", "-c", script}, Hostname: sandboxHostname}
 	res, err := sandbox.Run(ctx, spec, sink)
 	if err != nil {
@@ -57,7 +61,7 @@ func runNamespaces(ctx context.Context, sink event.Sink) error {
 	if err != nil {
 		return err
 	}
-	event.Narrate(sink, fmt.Sprintf("Back on the host the hostname is still %q. Inside, ps saw only the sandbox's own processes, with kcna-lab's init as PID 1 (the first process of a PID namespace, like a pod's pause container), and every namespace link above names a different namespace from the host's.", after))
+	event.Narrate(sink, fmt.Sprintf("Back on the host the hostname is still %q. The kernel is the same one inside and out: a container is host processes with a different view, not a machine of its own. Inside, ps saw only the sandbox's own processes, with kcna-lab's init as PID 1 (the first process of a PID namespace, like a pod's pause container), and every namespace link above names a different namespace from the host's.", after))
 	return nil
 }
 

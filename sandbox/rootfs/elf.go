@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -258,14 +259,15 @@ func (r *resolver) deps(path string) ([]string, error) {
 	for len(queue) > 0 {
 		it := queue[0]
 		queue = queue[1:]
+		// The chain of DT_RPATHs (this object's, then its loaders') is
+		// searched only if this object has no DT_RUNPATH, but is passed on
+		// to its dependencies either way.
+		chain := slices.Concat(searchPath(it.obj.rpath, it.path), it.inherited)
 		var rpath []string
 		if len(it.obj.runpath) == 0 {
-			rpath = append(searchPath(it.obj.rpath, it.path), it.inherited...)
+			rpath = chain
 		}
-		dirs := append(append(append(rpath[:len(rpath):len(rpath)],
-			searchPath(it.obj.runpath, it.path)...),
-			r.confDirs...),
-			defaultDirs(exe.class, exe.machine)...)
+		dirs := slices.Concat(rpath, searchPath(it.obj.runpath, it.path), r.confDirs, defaultDirs(exe.class, exe.machine))
 		for _, name := range it.obj.needed {
 			if seenName[name] {
 				continue
@@ -276,7 +278,7 @@ func (r *resolver) deps(path string) ([]string, error) {
 				return nil, fmt.Errorf("%s: library %s needed by %s: %w", path, name, it.path, err)
 			}
 			add(lib)
-			queue = append(queue, item{path: lib, obj: obj, inherited: rpath})
+			queue = append(queue, item{path: lib, obj: obj, inherited: chain})
 		}
 	}
 	return out, nil

@@ -136,9 +136,13 @@ var skeletonLinks = [][2]string{
 // osName goes into /etc/os-release, so `cat /etc/os-release` inside the
 // sandbox shows the learner which rootfs they are in.
 func skeleton(dir, osName string, sink event.Sink) error {
+	var links []string
+	for _, l := range skeletonLinks {
+		links = append(links, fmt.Sprintf("ln -s %s %s", l[0], l[1]))
+	}
 	err := event.Step(sink,
-		fmt.Sprintf("mkdir(%s, 0755) in %s", strings.Join(skeletonDirs, ", "), dir),
-		fmt.Sprintf("cd %s && mkdir -p %s && chmod 1777 tmp var/tmp && ln -s bin sbin", dir, strings.Join(skeletonDirs, " ")),
+		fmt.Sprintf("mkdir(%s, 0755) and symlink(sbin, usr/bin, usr/sbin, etc/mtab) in %s", strings.Join(skeletonDirs, ", "), dir),
+		fmt.Sprintf("cd %s && mkdir -p %s && chmod 1777 tmp var/tmp && %s", dir, strings.Join(skeletonDirs, " "), strings.Join(links, " && ")),
 		func() error {
 			if err := os.Chmod(dir, 0o755); err != nil { // MkdirTemp made it 0700
 				return err
@@ -286,8 +290,11 @@ func Prepare(arg, cacheDir, dst string, uid, gid int, sink event.Sink) (string, 
 		return "", fmt.Errorf("--rootfs %s: not a directory or a .tar, .tar.gz or .tgz archive", arg)
 	}
 
+	if dst == "" {
+		return "", fmt.Errorf("--rootfs %s: no directory to extract the archive into", arg)
+	}
 	if err := checkEmptyDir(dst); err != nil {
-		return "", fmt.Errorf("--rootfs %s: extraction target %w", arg, err)
+		return "", fmt.Errorf("--rootfs %s: extraction target: %w", arg, err)
 	}
 	f, err := os.Open(abs)
 	if err != nil {

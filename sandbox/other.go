@@ -1,0 +1,58 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"os"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+)
+
+// errNeedsLinux is what every sandbox operation says off Linux: the
+// features it teaches are Linux kernel features.
+var errNeedsLinux = errors.New("kcna-lab's sandbox needs Linux: namespaces, cgroups and pivot_root are Linux kernel features; run it in a Linux VM")
+
+// Init does nothing off Linux.
+func Init() {}
+
+// Sandbox is a running sandbox; off Linux there are none.
+type Sandbox struct{ Name string }
+
+// Run needs Linux.
+func Run(context.Context, Spec, event.Sink) (Result, error) { return Result{}, errNeedsLinux }
+
+// Start needs Linux.
+func Start(context.Context, Spec, event.Sink) (*Sandbox, error) { return nil, errNeedsLinux }
+
+// Wait needs Linux.
+func (*Sandbox) Wait() (Result, error) { return Result{}, errNeedsLinux }
+
+// PID needs Linux.
+func (*Sandbox) PID() int { return 0 }
+
+// Signal needs Linux.
+func (*Sandbox) Signal(os.Signal) error { return errNeedsLinux }
+
+// Exec needs Linux.
+func Exec(context.Context, string, []string, *os.File, *os.File, *os.File, bool) (Result, error) {
+	return Result{}, errNeedsLinux
+}
+
+// Clean has nothing to do off Linux.
+func Clean() ([]journal.Entry, error) { return nil, nil }
+
+// Doctor reports that nothing can run here.
+func Doctor() Report {
+	r := Report{Namespaces: map[Namespace]string{}, UserNS: errNeedsLinux.Error()}
+	for _, n := range AllNamespaces {
+		r.Namespaces[n] = errNeedsLinux.Error()
+	}
+	r.Cgroup.Problem = errNeedsLinux.Error()
+	return r
+}
+
+// UserNamespaceBlocked: off Linux there are none.
+func UserNamespaceBlocked() error { return errNeedsLinux }
