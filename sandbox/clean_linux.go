@@ -75,7 +75,7 @@ func undo(e journal.Entry) error {
 			return nil
 		}
 		if out, err := exec.Command("ip", "link", "delete", e.Name).CombinedOutput(); err != nil {
-			return fmt.Errorf("ip link delete %s: %v: %s", e.Name, err, strings.TrimSpace(string(out)))
+			return fmt.Errorf("ip link delete %s: %w: %s", e.Name, err, strings.TrimSpace(string(out)))
 		}
 		return nil
 	}

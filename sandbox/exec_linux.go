@@ -33,7 +33,7 @@ func Exec(ctx context.Context, name string, args []string, stdin, stdout, stderr
 	if err != nil {
 		return Result{}, fmt.Errorf("connect to sandbox %s at %s: %w", name, st.ExecSocket, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	req, err := json.Marshal(execRequest{Args: args, Tty: tty})
 	if err != nil {
 		return Result{}, err
@@ -100,7 +100,7 @@ func (s *supervisor) serveExec() {
 }
 
 func (s *supervisor) handleExec(conn *net.UnixConn) {
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	reply := func(r execReply) {
 		b, _ := json.Marshal(r)
 		_, _ = conn.Write(append(b, '\n'))

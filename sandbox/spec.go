@@ -104,7 +104,7 @@ func ParseVolume(s string) (Volume, error) {
 		return Volume{}, fmt.Errorf("--volume %q: the path inside the sandbox must be absolute, e.g. /data", s)
 	}
 	if slices.Contains(strings.Split(v.Target, "/"), "..") {
-		return Volume{}, fmt.Errorf("--volume %q: the path inside the sandbox must not contain ..", s)
+		return Volume{}, fmt.Errorf("--volume %q: the path inside the sandbox must not contain a \"..\" element", s)
 	}
 	return v, nil
 }

@@ -95,7 +95,7 @@ func Start(ctx context.Context, spec Spec, sink event.Sink) (_ *Sandbox, err err
 	sb.journal = j
 	defer func() {
 		if err != nil {
-			sb.cleanup()
+			_ = sb.cleanup()
 		}
 	}()
 
@@ -473,7 +473,7 @@ func describeClone(ns []Namespace) cloneText {
 func explainCloneError(err error, ns []Namespace) error {
 	if slices.Contains(ns, NSUser) {
 		if blocked := UserNamespaceBlocked(); blocked != nil {
-			return fmt.Errorf("create namespaces: %w; %v", err, blocked)
+			return fmt.Errorf("create namespaces: %w; %w", err, blocked)
 		}
 	}
 	if errors.Is(err, syscall.EPERM) && os.Geteuid() != 0 {

@@ -30,10 +30,9 @@ type supervisor struct {
 	// the sandbox's processes inherit (see spawner).
 	spawn chan spawnRequest
 
-	mu       sync.Mutex
-	waiters  map[int]chan unix.WaitStatus
-	mainPID  int
-	mainDone chan unix.WaitStatus
+	mu      sync.Mutex
+	waiters map[int]chan unix.WaitStatus
+	mainPID int
 }
 
 type spawnRequest struct {

@@ -157,7 +157,7 @@ or Ctrl-D; everything is removed when you leave.`,
 // runSandbox runs spec with the CLI's stdio and exits with its status.
 func (a *app) runSandbox(ctx context.Context, spec sandbox.Spec, f sandboxFlags) error {
 	spec.Stdin, spec.Stdout, spec.Stderr = a.stdin, a.stdout, a.stderr
-	var sink event.Sink = event.Discard
+	var sink event.Sink
 	if f.trace {
 		sink = newTraceSink(a.stderr)
 	} else {

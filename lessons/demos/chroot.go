@@ -48,7 +48,7 @@ func runChroot(ctx context.Context, sink event.Sink) error {
 		return fmt.Errorf("create the probe file: %w", err)
 	}
 	probe.Close()
-	defer os.Remove(probe.Name())
+	defer func() { _ = os.Remove(probe.Name()) }()
 	if err := os.Chmod(probe.Name(), 0o644); err != nil {
 		return err
 	}

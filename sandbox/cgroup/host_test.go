@@ -154,7 +154,7 @@ func TestPlanV1(t *testing.T) {
 // isFS reports whether path is the root of a filesystem with magic number m.
 func isFS(path string, m int64) bool {
 	var fs syscall.Statfs_t
-	return syscall.Statfs(path, &fs) == nil && int64(fs.Type) == m
+	return syscall.Statfs(path, &fs) == nil && fs.Type == m
 }
 
 func TestDetectThisHost(t *testing.T) {

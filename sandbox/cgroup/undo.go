@@ -67,7 +67,7 @@ func Remove(dir string) error {
 		}
 		return fmt.Errorf("statfs %s: %w", clean, err)
 	}
-	if t := int64(fs.Type); t != cgroupMagic && t != cgroup2Magic {
+	if t := fs.Type; t != cgroupMagic && t != cgroup2Magic {
 		return fmt.Errorf("refuse to remove %s: not on a cgroup filesystem", dir)
 	}
 	if base == parentName {

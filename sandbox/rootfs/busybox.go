@@ -144,7 +144,7 @@ func appletLike(tok []byte) bool {
 		return false
 	}
 	for _, c := range tok {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '[') {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.' && c != '[' {
 			return false
 		}
 	}

@@ -62,7 +62,7 @@ func Default(cacheDir string, uid, gid int, sink event.Sink) (string, error) {
 	keep := false
 	defer func() {
 		if !keep {
-			os.RemoveAll(tmp)
+			_ = os.RemoveAll(tmp)
 		}
 	}()
 
@@ -256,7 +256,7 @@ func removeStaleBuilds(cacheDir string) {
 	matches, _ := filepath.Glob(filepath.Join(cacheDir, "."+layoutName+"-*.tmp"))
 	for _, m := range matches {
 		if fi, err := os.Lstat(m); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > staleAfter {
-			os.RemoveAll(m)
+			_ = os.RemoveAll(m)
 		}
 	}
 }
