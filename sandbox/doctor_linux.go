@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,7 +32,7 @@ func Doctor() Report {
 	r.Namespaces = map[Namespace]string{}
 	for _, n := range AllNamespaces {
 		switch {
-		case !contains(avail, n):
+		case !slices.Contains(avail, n):
 			r.Namespaces[n] = fmt.Sprintf("this kernel has no %s namespace (no /proc/self/ns/%s)", n, n)
 		case !r.Root && r.UserNS != "":
 			r.Namespaces[n] = "needs root or a user namespace: " + r.UserNS
@@ -96,15 +97,6 @@ func filesystemSupported(name string) bool {
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) > 0 && fields[len(fields)-1] == name {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(ns []Namespace, n Namespace) bool {
-	for _, m := range ns {
-		if m == n {
 			return true
 		}
 	}

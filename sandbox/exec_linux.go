@@ -48,9 +48,13 @@ func Exec(ctx context.Context, name string, args []string, stdin, stdout, stderr
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
 		for {
 			select {
+			case <-done:
+				return
 			case s := <-sigs:
 				b, _ := json.Marshal(map[string]int{"signal": int(s.(syscall.Signal))})
 				_, _ = conn.Write(append(b, '\n'))

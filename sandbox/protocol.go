@@ -1,5 +1,7 @@
 package sandbox
 
+import "slices"
+
 // The parent and the sandbox's init talk over three inherited descriptors:
 // the parent writes an initConfig on fd 3 (and the init starts only when
 // it arrives, so the parent can place it in its cgroup first); the init
@@ -36,14 +38,7 @@ type initConfig struct {
 	Escape bool `json:"escape,omitempty"`
 }
 
-func (c *initConfig) has(n Namespace) bool {
-	for _, m := range c.Isolate {
-		if m == n {
-			return true
-		}
-	}
-	return false
-}
+func (c *initConfig) has(n Namespace) bool { return slices.Contains(c.Isolate, n) }
 
 // execRequest asks a running sandbox's init to start a process; the
 // process's stdin, stdout and stderr travel beside it as SCM_RIGHTS.

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 )
 
 // Spec describes one sandbox: what to run and how it is isolated.
@@ -70,16 +72,8 @@ func ParseRootMode(s string) (RootMode, error) {
 	return "", fmt.Errorf("--root %q: unknown root mode; use pivot (the default, safe) or chroot (escapable, for the chroot lesson)", s)
 }
 
-// Limits are cgroup limits. Zero means no limit.
-type Limits struct {
-	MemoryBytes int64
-	// CPUs is a share of CPU time: 0.5 is half of one CPU.
-	CPUs float64
-	Pids int64
-}
-
-// Zero reports whether no limit is set.
-func (l Limits) Zero() bool { return l == Limits{} }
+// Limits are cgroup limits (memory bytes, CPUs, pids); zero means none.
+type Limits = cgroup.Limits
 
 // Volume is a host directory mounted inside the sandbox.
 type Volume struct {

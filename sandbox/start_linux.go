@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -157,8 +156,9 @@ func resolve(spec Spec) (Spec, error) {
 			return spec, err
 		}
 	}
+	avail := Available()
 	for _, n := range spec.Isolate {
-		if !slices.Contains(Available(), n) {
+		if !slices.Contains(avail, n) {
 			return spec, fmt.Errorf("this kernel has no %s namespace (/proc/self/ns/%s is missing); leave it out of --isolate", n, n)
 		}
 	}
@@ -214,24 +214,9 @@ func (sb *Sandbox) prepareRootfs(owner int) (string, error) {
 			}
 		}
 	}
-	dir, err := rootfs.Prepare(arg, cache, dst, owner, owner, sb.sink)
-	if err != nil {
-		return "", err
-	}
-	if dir == dst && owner >= 0 {
-		// Extracted files belong to the host's root, which the user
-		// namespace does not map; hand them to the sandbox's root.
-		err := filepath.WalkDir(dst, func(p string, _ fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, owner, owner)
-		})
-		if err != nil {
-			return "", fmt.Errorf("chown the extracted root filesystem: %w", err)
-		}
-	}
-	return dir, nil
+	// Prepare chowns what it builds or extracts to owner, the sandbox's
+	// root on the host.
+	return rootfs.Prepare(arg, cache, dst, owner, owner, sb.sink)
 }
 
 func (sb *Sandbox) createCgroup() error {
@@ -253,7 +238,7 @@ func (sb *Sandbox) createCgroup() error {
 		}
 		return err
 	}
-	g, err := host.Create(hostID(sb.Name), cgroup.Limits{MemoryBytes: lim.MemoryBytes, CPUs: lim.CPUs, Pids: lim.Pids}, sb.journal, sb.sink)
+	g, err := host.Create(hostID(sb.Name), lim, sb.journal, sb.sink)
 	if err != nil {
 		return err
 	}
@@ -379,16 +364,11 @@ func (sb *Sandbox) sysProcAttr(userns bool) *syscall.SysProcAttr {
 		// nothing the sandbox mounts propagates back to the host.
 		attr.Unshareflags = syscall.CLONE_NEWNS
 	}
-	if sb.spec.Tty {
-		// The sandbox gets the terminal's foreground while it runs.
-		attr.Setpgid = true
-		attr.Foreground = true
-		attr.Ctty = 0
-	} else {
-		// Its own process group: a ^C at the terminal reaches kcna-lab,
-		// which stops the sandbox in order.
-		attr.Setpgid = true
-	}
+	// Its own process group: without a terminal, a ^C reaches only
+	// kcna-lab, which stops the sandbox in order; with one (`shell`), the
+	// group takes the terminal's foreground while it runs.
+	attr.Setpgid = true
+	attr.Foreground = sb.spec.Tty
 	if userns {
 		if os.Geteuid() == 0 {
 			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: rootMapBase, Size: 65536}}
@@ -417,26 +397,30 @@ func describeMap(m []syscall.SysProcIDMap) string {
 	return fmt.Sprintf("uids %d-%d, an unprivileged range", m[0].HostID, m[0].HostID+m[0].Size-1)
 }
 
-// cloneFlags are the namespaces created by clone itself. cgroup and time
-// are left to the init: a cgroup namespace takes its root from the
-// cgroup its creator is in (the init enters its cgroup only after the
-// clone), and a time namespace can only be entered by children.
+// cloneNamespaces are the namespaces clone itself creates, with the flag,
+// its name and unshare(1)'s option. cgroup and time are left to the init:
+// a cgroup namespace takes its root from the cgroup its creator is in (the
+// init enters its cgroup only after the clone), and a time namespace can
+// only be entered by children.
+var cloneNamespaces = []struct {
+	ns     Namespace
+	flag   uintptr
+	name   string
+	option string
+}{
+	{NSPid, syscall.CLONE_NEWPID, "CLONE_NEWPID", "--pid"},
+	{NSUTS, syscall.CLONE_NEWUTS, "CLONE_NEWUTS", "--uts"},
+	{NSMount, syscall.CLONE_NEWNS, "CLONE_NEWNS", "--mount"},
+	{NSIPC, syscall.CLONE_NEWIPC, "CLONE_NEWIPC", "--ipc"},
+	{NSNet, syscall.CLONE_NEWNET, "CLONE_NEWNET", "--net"},
+	{NSUser, syscall.CLONE_NEWUSER, "CLONE_NEWUSER", "--user --map-root-user"},
+}
+
 func cloneFlags(ns []Namespace) uintptr {
 	var f uintptr
-	for _, n := range ns {
-		switch n {
-		case NSPid:
-			f |= syscall.CLONE_NEWPID
-		case NSUTS:
-			f |= syscall.CLONE_NEWUTS
-		case NSMount:
-			f |= syscall.CLONE_NEWNS
-		case NSIPC:
-			f |= syscall.CLONE_NEWIPC
-		case NSNet:
-			f |= syscall.CLONE_NEWNET
-		case NSUser:
-			f |= syscall.CLONE_NEWUSER
+	for _, c := range cloneNamespaces {
+		if slices.Contains(ns, c.ns) {
+			f |= c.flag
 		}
 	}
 	return f
@@ -446,20 +430,9 @@ type cloneText struct{ action, shell string }
 
 func describeClone(ns []Namespace) cloneText {
 	var flags, opts []string
-	for _, n := range ns {
-		switch n {
-		case NSPid:
-			flags, opts = append(flags, "CLONE_NEWPID"), append(opts, "--pid")
-		case NSUTS:
-			flags, opts = append(flags, "CLONE_NEWUTS"), append(opts, "--uts")
-		case NSMount:
-			flags, opts = append(flags, "CLONE_NEWNS"), append(opts, "--mount")
-		case NSIPC:
-			flags, opts = append(flags, "CLONE_NEWIPC"), append(opts, "--ipc")
-		case NSNet:
-			flags, opts = append(flags, "CLONE_NEWNET"), append(opts, "--net")
-		case NSUser:
-			flags, opts = append(flags, "CLONE_NEWUSER"), append(opts, "--user --map-root-user")
+	for _, c := range cloneNamespaces {
+		if slices.Contains(ns, c.ns) {
+			flags, opts = append(flags, c.name), append(opts, c.option)
 		}
 	}
 	if len(flags) == 0 {

@@ -71,7 +71,7 @@ func runChroot(ctx context.Context, sink event.Sink) error {
 	}
 	pivotEscaped := res.ExitCode == 0
 
-	event.Narrate(sink, fmt.Sprintf("Result: under chroot the escape %s; under pivot_root it %s. chroot changes what one process calls /; it is not a security boundary on its own. Container runtimes use pivot_root in a new mount namespace, and drop CAP_SYS_CHROOT-like powers where they can.",
+	event.Narrate(sink, fmt.Sprintf("Result: under chroot the escape %s; under pivot_root it %s. chroot changes what one process calls /; it is not a security boundary on its own. Container runtimes use pivot_root in a new mount namespace and detach the old root, which is why Docker can leave CAP_SYS_CHROOT in its default capability set: there is nothing above the root left to climb to.",
 		verdict(chrootEscaped), verdict(pivotEscaped)))
 	return nil
 }

@@ -61,7 +61,7 @@ func runNamespaces(ctx context.Context, sink event.Sink) error {
 	if err != nil {
 		return err
 	}
-	event.Narrate(sink, fmt.Sprintf("Back on the host the hostname is still %q. The kernel is the same one inside and out: a container is host processes with a different view, not a machine of its own. Inside, ps saw only the sandbox's own processes, with kcna-lab's init as PID 1 (the first process of a PID namespace, like a pod's pause container), and every namespace link above names a different namespace from the host's.", after))
+	event.Narrate(sink, fmt.Sprintf("Back on the host the hostname is still %q. The kernel is the same one inside and out: a container is host processes with a different view, not a machine of its own. Inside, ps saw only the sandbox's own processes, with kcna-lab's init as PID 1 (the first process of a PID namespace, which reaps orphans and whose exit ends every process in it), and every namespace link above names a different namespace from the host's.", after))
 	return nil
 }
 
