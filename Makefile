@@ -1,7 +1,7 @@
 # kcna-lab — build, run and test. `make help` lists the targets.
 
 GO       ?= go
-# Static: the chroot lesson runs kcna-lab itself inside a busybox root
+# Static: the chroot lesson runs kcna-lab-init inside a busybox root
 # filesystem, which has no C library to load.
 export CGO_ENABLED = 0
 BIN      := bin/kcna-lab
@@ -16,8 +16,9 @@ APT_PKGS := tmux busybox-static iproute2
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-build: check-go ## build bin/kcna-lab
+build: check-go ## build bin/kcna-lab and bin/kcna-lab-init, the sandboxes' small first process
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kcna-lab
+	$(GO) build -trimpath -ldflags '-s -w' -o $(BIN)-init ./cmd/kcna-lab-init
 
 run: deps build ## set up what is missing, build, and open the course
 	./$(BIN)

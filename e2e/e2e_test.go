@@ -72,12 +72,18 @@ func (s *session) waitFor(text string) string {
 	}
 }
 
+// build makes kcna-lab and, beside it, kcna-lab-init, as `make build`
+// does, both static.
 func build(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "kcna-lab")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/kcna-lab").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kcna-lab")
+	for _, b := range [][2]string{{bin, "../cmd/kcna-lab"}, {bin + "-init", "../cmd/kcna-lab-init"}} {
+		cmd := exec.Command("go", "build", "-o", b[0], b[1])
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", b[1], err, out)
+		}
 	}
 	return bin
 }

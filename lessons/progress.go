@@ -44,10 +44,84 @@ type Answer struct {
 
 // ExamResult is one mock exam taken.
 type ExamResult struct {
-	At      time.Time `json:"at"`
-	Score   int       `json:"score"`
-	Total   int       `json:"total"`
-	Seconds int       `json:"seconds"`
+	// At is when the exam started.
+	At    time.Time `json:"at"`
+	Score int       `json:"score"`
+	Total int       `json:"total"`
+	// Seconds is the time taken, LimitSeconds the time allowed.
+	Seconds      int  `json:"seconds"`
+	LimitSeconds int  `json:"limit_seconds,omitempty"`
+	PassPercent  int  `json:"pass_percent,omitempty"`
+	Passed       bool `json:"passed"`
+	// TimedOut is set when the deadline ended the exam.
+	TimedOut bool `json:"timed_out,omitempty"`
+	// Seed draws the same exam again (kcna-lab exam --seed).
+	Seed      int64         `json:"seed"`
+	Domains   []DomainScore `json:"domains,omitempty"`
+	Questions []ExamAnswer  `json:"questions,omitempty"`
+}
+
+// DomainScore is an exam's score in one KCNA domain.
+type DomainScore struct {
+	Domain string `json:"domain"`
+	Right  int    `json:"right"`
+	Total  int    `json:"total"`
+}
+
+// ExamAnswer is one question of an exam taken. Choice indexes refer to the
+// choices as the lesson lists them (0 = a); Order, when the exam showed them
+// shuffled, maps each shown position to such an index.
+type ExamAnswer struct {
+	// ID is the question's Key: "lesson/question".
+	ID      string `json:"id"`
+	Domain  string `json:"domain"`
+	Order   []int  `json:"order,omitempty"`
+	Given   []int  `json:"given"`
+	Correct []int  `json:"correct"`
+	Right   bool   `json:"right"`
+}
+
+// Percent is the score as a whole percentage, rounded down so that a
+// result just under the pass mark never shows as on it.
+func (r ExamResult) Percent() int {
+	if r.Total == 0 {
+		return 0
+	}
+	return r.Score * 100 / r.Total
+}
+
+// MaxExamHistory is how many exam results progress keeps; older ones are
+// dropped.
+const MaxExamHistory = 20
+
+// RecordExam keeps an exam's result, dropping the oldest beyond
+// MaxExamHistory.
+func (p *Progress) RecordExam(r ExamResult) {
+	p.Exams = append(p.Exams, cloneExam(r))
+	if n := len(p.Exams); n > MaxExamHistory {
+		p.Exams = slices.Clone(p.Exams[n-MaxExamHistory:])
+	}
+}
+
+// LastExam is the most recent exam result, if any.
+func (p *Progress) LastExam() (ExamResult, bool) {
+	if len(p.Exams) == 0 {
+		return ExamResult{}, false
+	}
+	return p.Exams[len(p.Exams)-1], true
+}
+
+func cloneExam(r ExamResult) ExamResult {
+	r.Domains = slices.Clone(r.Domains)
+	qs := make([]ExamAnswer, len(r.Questions))
+	for i, a := range r.Questions {
+		a.Order, a.Given, a.Correct = slices.Clone(a.Order), slices.Clone(a.Given), slices.Clone(a.Correct)
+		qs[i] = a
+	}
+	if r.Questions != nil {
+		r.Questions = qs
+	}
+	return r
 }
 
 // Status is where a learner stands in a lesson.
@@ -104,6 +178,16 @@ func (p *Progress) RecordChallenge(lessonID, challengeID string, now time.Time) 
 	if _, done := lp.Challenges[challengeID]; !done {
 		lp.Challenges[challengeID] = now
 	}
+}
+
+// Passed reports whether the challenge has been passed.
+func (p *Progress) Passed(lessonID, challengeID string) bool {
+	lp, ok := p.Lessons[lessonID]
+	if !ok {
+		return false
+	}
+	_, done := lp.Challenges[challengeID]
+	return done
 }
 
 // RecordDemoRun counts a run of a lesson's live demo.
@@ -187,6 +271,9 @@ func (p *Progress) Completion(c *Course) float64 {
 func (p *Progress) Clone() *Progress {
 	c := &Progress{Version: p.Version, Lessons: make(map[string]*LessonProgress, len(p.Lessons)),
 		Exams: slices.Clone(p.Exams)}
+	for i := range c.Exams {
+		c.Exams[i] = cloneExam(c.Exams[i])
+	}
 	for id, lp := range p.Lessons {
 		cp := &LessonProgress{ReadAt: lp.ReadAt, DemoRuns: lp.DemoRuns}
 		if lp.Answers != nil {

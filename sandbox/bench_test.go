@@ -32,6 +32,7 @@ func BenchmarkStartToExit(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
 	}
+	useInitProgram(b)
 	for b.Loop() {
 		res, err := sandbox.Run(context.Background(), benchSpec(), event.Discard)
 		if err != nil || res.ExitCode != 0 {
@@ -48,6 +49,7 @@ func TestCompareStartup(t *testing.T) {
 		t.Skip("a benchmark: run with KCNA_BENCH=1 (make bench)")
 	}
 	needRoot(t)
+	useInitProgram(t)
 	cache, err := sandbox.CacheDir()
 	if err != nil {
 		t.Fatal(err)
@@ -114,3 +116,17 @@ func TestCompareStartup(t *testing.T) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// useInitProgram builds kcna-lab-init and makes sandboxes use it, as the
+// kcna-lab that `make build` makes does: the benchmark measures what
+// learners run, not this test binary acting as the init.
+func useInitProgram(tb testing.TB) {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "kcna-lab-init")
+	build := exec.Command("go", "build", "-o", bin, "github.com/kcna-lab/kcna-lab/cmd/kcna-lab-init")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("build kcna-lab-init: %v\n%s", err, out)
+	}
+	tb.Setenv(sandbox.InitProgramEnv, bin)
+}

@@ -5,6 +5,7 @@ package sandbox
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,11 +34,43 @@ func DefaultCapabilities() []string {
 	return names
 }
 
+// CapabilityNames decodes a capability mask, as in the CapEff or CapBnd
+// line of /proc/PID/status (hexadecimal), into names like "cap_net_raw".
+func CapabilityNames(mask uint64) []string {
+	var out []string
+	for c := uintptr(0); c < 64; c++ {
+		if mask&(1<<c) != 0 {
+			out = append(out, capName(c))
+		}
+	}
+	return out
+}
+
+// CapabilityBit is the bit of a capability named "NET_RAW", "net_raw" or
+// "CAP_NET_RAW" in a /proc/PID/status mask.
+func CapabilityBit(name string) (int, error) {
+	c, err := capabilityNumber(name)
+	return int(c), err
+}
+
+func capabilityNumber(name string) (uintptr, error) {
+	want := strings.ToLower(strings.TrimSpace(name))
+	if !strings.HasPrefix(want, "cap_") {
+		want = "cap_" + want
+	}
+	for c, n := range capNames {
+		if n == want {
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("capability %q: unknown; use a name from capabilities(7) such as NET_RAW, SYS_CHROOT or CHOWN (the sandbox keeps: %s)", name, strings.Join(DefaultCapabilities(), ", "))
+}
+
 // dropCapabilities reduces the calling thread's bounding set and its
-// permitted, effective and inheritable sets to defaultCaps. A process
-// forked from this thread inherits them, and execve as root then grants
-// exactly the bounding set.
-func dropCapabilities(sink event.Sink) error {
+// permitted, effective and inheritable sets to defaultCaps minus drop. A
+// process forked from this thread inherits them, and execve as root then
+// grants exactly the bounding set.
+func dropCapabilities(sink event.Sink, drop []uintptr) error {
 	last, err := lastCap()
 	if err != nil {
 		return err
@@ -45,10 +78,21 @@ func dropCapabilities(sink event.Sink) error {
 	keep := map[uintptr]bool{}
 	var mask [2]uint32
 	for _, c := range defaultCaps {
+		if slices.Contains(drop, c) {
+			continue
+		}
 		keep[c] = true
 		mask[c/32] |= 1 << (c % 32)
 	}
-	if err := event.Step(sink, "prctl(PR_CAPBSET_DROP, ...) for every capability but the default set", "capsh --drop="+strings.Join(dropListPreview(last, keep), ","), func() error {
+	what := "every capability but the default set"
+	if len(drop) > 0 {
+		names := make([]string, len(drop))
+		for i, c := range drop {
+			names[i] = capName(c)
+		}
+		what += " and " + strings.Join(names, ", ")
+	}
+	if err := event.Step(sink, "prctl(PR_CAPBSET_DROP, ...) for "+what, "capsh --drop="+strings.Join(dropListPreview(last, keep), ","), func() error {
 		for c := uintptr(0); c <= last; c++ {
 			if keep[c] {
 				continue

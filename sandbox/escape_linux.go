@@ -75,6 +75,20 @@ func runEscape(probes []string) int {
 	return 3
 }
 
+// runEscapeShell is the escape program as a learner runs it: the climb,
+// then /bin/sh in the root it reached (the host's, under chroot).
+func runEscapeShell() int {
+	code := runEscape(nil)
+	if code != 0 {
+		return code
+	}
+	fmt.Println("starting /bin/sh with the root it reached; `exit` to go back")
+	sh := "/bin/sh"
+	err := unix.Exec(sh, []string{"sh"}, os.Environ())
+	fmt.Printf("exec %s: %v\n", sh, err)
+	return 1
+}
+
 func listRoot() (string, error) {
 	entries, err := os.ReadDir("/")
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -25,6 +26,10 @@ func Init() {
 		os.Exit(runInit())
 	case escapeArg0:
 		os.Exit(runEscape(os.Args[1:]))
+	case escapeTool:
+		// Run by a learner inside a chroot-mode sandbox: after the climb,
+		// a shell in whatever root it reached.
+		os.Exit(runEscapeShell())
 	}
 }
 
@@ -37,9 +42,13 @@ const initFailed = 125
 // it there before sending the config). It builds the root filesystem from
 // inside, then starts the command and stays as its PID 1.
 func runInit() int {
-	sink := &lineSink{f: os.NewFile(fdEvents, "events")}
+	// Set-up events are held back and sent in one write just before the
+	// command starts: a pipe write per step, each waking the parent, cost
+	// more than the steps themselves.
+	sink := &lineSink{f: os.NewFile(fdEvents, "events"), held: true}
 	fail := func(err error) int {
 		sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
+		sink.Release()
 		return initFailed
 	}
 	cfgFile := os.NewFile(fdConfig, "config")
@@ -48,16 +57,24 @@ func runInit() int {
 		return fail(fmt.Errorf("read the sandbox config from the parent: %w", err))
 	}
 	_ = cfgFile.Close()
+	if cfg.Protocol != protocolVersion {
+		exe, _ := os.Executable()
+		return fail(fmt.Errorf("the sandbox init %s is from another build of kcna-lab (protocol %d, want %d): rebuild both with `make build`, or remove it to let kcna-lab act as its own init", exe, cfg.Protocol, protocolVersion))
+	}
 
 	// Not dumpable: processes in the sandbox can then not open
 	// /proc/1/exe, the kcna-lab binary on the host (runc's CVE-2019-5736).
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fail(fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err))
 	}
-	// Kept open for the chroot-escape program, which is kcna-lab itself.
-	self, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return fail(fmt.Errorf("open /proc/self/exe: %w", err))
+	// Kept open for the chroot-escape program, which is this binary.
+	var self *os.File
+	if cfg.Escape {
+		f, err := os.Open("/proc/self/exe")
+		if err != nil {
+			return fail(fmt.Errorf("open /proc/self/exe: %w", err))
+		}
+		self = f
 	}
 	if err := buildRoot(&cfg, sink); err != nil {
 		return fail(err)
@@ -74,18 +91,38 @@ func init() {
 	}
 }
 
-// lineSink writes events as JSON lines to the parent.
+// lineSink writes events as JSON lines to the parent. While held it
+// gathers them; Release sends what it has and ends holding.
 type lineSink struct {
-	mu sync.Mutex
-	f  *os.File
+	mu   sync.Mutex
+	f    *os.File
+	held bool
+	buf  []byte
 }
 
 func (s *lineSink) Emit(e event.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
 	b, err := e.MarshalJSONLine()
 	if err != nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.held {
+		s.buf = append(s.buf, b...)
+		return
+	}
 	_, _ = s.f.Write(b)
+}
+
+// Release sends the held events and lets later ones through at once.
+func (s *lineSink) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.buf) > 0 {
+		_, _ = s.f.Write(s.buf)
+	}
+	s.buf, s.held = nil, false
 }

@@ -79,8 +79,15 @@ func buildRoot(c *initConfig, sink event.Sink) error {
 		}
 	}
 	for _, v := range c.Volumes {
-		if err := mountVolume(root, v, sink); err != nil {
+		if err := mountVolume(root, v, v.Host, sink); err != nil {
 			return err
+		}
+	}
+	if c.RootMode == RootChroot && c.ReadOnly {
+		// A convenience for the lesson, not part of the isolation: the
+		// sandbox runs without it when the program cannot be reached.
+		if err := mountEscapeTool(root, sink); err != nil {
+			event.Narrate(sink, fmt.Sprintf("The escape program is not available in this sandbox (%v): the sandbox's root user cannot reach kcna-lab-init where it is installed.", err))
 		}
 	}
 	if c.ReadOnly {
@@ -94,6 +101,34 @@ func buildRoot(c *initConfig, sink event.Sink) error {
 		return err
 	}
 	return maskProc(sink)
+}
+
+// mountEscapeTool puts this program, read-only, at /run/kcna/escape in a
+// chroot-mode sandbox, so that the chroot lesson's learners can run the
+// classic escape themselves. /run is the sandbox's own tmpfs.
+func mountEscapeTool(root string, sink event.Sink) error {
+	target := filepath.Join(root, escapeDir, escapeTool)
+	return event.Step(sink, fmt.Sprintf("mount(readlink(\"/proc/self/exe\"), %q, MS_BIND|MS_RDONLY)", target),
+		fmt.Sprintf("touch %s && mount --bind -o ro $(command -v kcna-lab-init) %s", target, target), func() error {
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(target, nil, 0o755); err != nil {
+				return err
+			}
+			// By its path, not through the /proc/self/exe link: when this
+			// program was started through that link (kcna-lab as its own
+			// init), the link leads to the host's mount namespace, which a
+			// bind mount may not take its source from.
+			self, err := os.Readlink("/proc/self/exe")
+			if err != nil {
+				return err
+			}
+			if err := unix.Mount(self, target, "", unix.MS_BIND, ""); err != nil {
+				return err
+			}
+			return remountReadOnly(target)
+		})
 }
 
 // switchRoot makes c.Root the process's "/", by pivot_root or chroot.
@@ -237,7 +272,7 @@ func mountOptions(flags uintptr, data string) string {
 	return strings.Join(o, ",")
 }
 
-func mountVolume(root string, v Volume, sink event.Sink) error {
+func mountVolume(root string, v Volume, source string, sink event.Sink) error {
 	target, err := inRoot(root, v.Target)
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", v.Target, err)
@@ -246,7 +281,7 @@ func mountVolume(root string, v Volume, sink event.Sink) error {
 		if err := os.MkdirAll(target, 0o755); err != nil {
 			return err
 		}
-		return unix.Mount(v.Host, target, "", unix.MS_BIND|unix.MS_REC, "")
+		return unix.Mount(source, target, "", unix.MS_BIND|unix.MS_REC, "")
 	}); err != nil {
 		return err
 	}

@@ -56,3 +56,26 @@ func Doctor() Report {
 
 // UserNamespaceBlocked: off Linux there are none.
 func UserNamespaceBlocked() error { return errNeedsLinux }
+
+// InitProgram: off Linux there is no sandbox init.
+func InitProgram() string { return "" }
+
+// CapabilityNames: capabilities are Linux's.
+func CapabilityNames(uint64) []string { return nil }
+
+// CapabilityBit: capabilities are Linux's.
+func CapabilityBit(string) (int, error) { return 0, errNeedsLinux }
+
+// ExecOutput needs Linux.
+func ExecOutput(context.Context, string, ...string) (string, Result, error) {
+	return "", Result{}, errNeedsLinux
+}
+
+// Isolate: off Linux there are no namespaces.
+func (*Sandbox) Isolate() []Namespace { return nil }
+
+// Cgroups: off Linux there are no cgroups.
+func (*Sandbox) Cgroups() []string { return nil }
+
+// CPUStat needs Linux.
+func (*Sandbox) CPUStat() (map[string]int64, error) { return nil, errNeedsLinux }

@@ -1,6 +1,10 @@
 package sandbox
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
 
 // The parent and the sandbox's init talk over three inherited descriptors:
 // the parent writes an initConfig on fd 3 (and the init starts only when
@@ -18,10 +22,24 @@ const (
 const (
 	initArg0   = "kcna-lab-init"
 	escapeArg0 = "kcna-lab-escape"
+	// escapeTool is the name under which a chroot-mode sandbox finds the
+	// escape program on its PATH (in escapeDir), for learners to run.
+	escapeTool = "escape"
+	escapeDir  = "/run/kcna"
 )
+
+// kindReady is the init's last set-up event, not forwarded: the sandbox
+// is built and its command about to start.
+const kindReady event.Kind = "ready"
+
+// protocolVersion changes whenever initConfig or the events' meaning
+// does, so that a kcna-lab-init left from another build refuses plainly
+// instead of misreading its config.
+const protocolVersion = 3
 
 // initConfig is everything the init needs to build the sandbox from inside.
 type initConfig struct {
+	Protocol int      `json:"protocol"`
 	Args     []string `json:"args"`
 	Env      []string `json:"env"`
 	Hostname string   `json:"hostname,omitempty"`
@@ -36,6 +54,10 @@ type initConfig struct {
 	Tty      bool        `json:"tty"`
 	// Escape re-executes kcna-lab inside as the chroot-escape program.
 	Escape bool `json:"escape,omitempty"`
+	// Hold: no command; PID 1 waits to be stopped (Spec.Hold).
+	Hold bool `json:"hold,omitempty"`
+	// CapDrop are capability numbers to take out of the default set.
+	CapDrop []uintptr `json:"cap_drop,omitempty"`
 }
 
 func (c *initConfig) has(n Namespace) bool { return slices.Contains(c.Isolate, n) }

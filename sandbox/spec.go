@@ -45,7 +45,26 @@ type Spec struct {
 	// (paths to look for after the climb). It is the chroot lesson's demo:
 	// it gets out under RootChroot and stays in under RootPivot.
 	Escape bool
+	// Hold starts no command: the sandbox's init holds its namespaces
+	// until it is stopped, like a Kubernetes pod's pause container, and
+	// `exec` starts processes in it.
+	Hold bool
+	// Overlay gives the sandbox a writable layer over its root filesystem
+	// (overlayfs), which it loses when it ends, as a container does.
+	Overlay bool
+	// Layers are read-only directories stacked over the root filesystem,
+	// the last on top; they imply Overlay.
+	Layers []string
+	// CapDrop removes capabilities (e.g. "NET_RAW") from the default set
+	// the sandbox's processes keep.
+	CapDrop []string
 }
+
+// RootMapBase is where root inside a user namespace lands on the host
+// when kcna-lab runs as root: 65536 IDs from here, the range most
+// distributions hand the first user in /etc/subuid. A process that got
+// out would be an unprivileged stranger to the host, not its root.
+const RootMapBase = 100000
 
 // RootMode is how a sandbox changes its root directory.
 type RootMode string

@@ -26,6 +26,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
 )
 
@@ -47,10 +48,13 @@ type Sandbox struct {
 
 	journal *journal.Journal
 	group   *cgroup.Group
+	layers  *overlay.FS // nil without --overlay or --layer
 	cmd     *exec.Cmd
 	dir     string
 
 	events     chan struct{} // closed when the init's event stream ends
+	ready      chan struct{} // closed when the init has built the sandbox
+	readyOnce  sync.Once
 	initResult *Result
 	initErr    string
 	stopSample chan struct{}
@@ -58,12 +62,6 @@ type Sandbox struct {
 	stopWatch  chan struct{}
 	cleanupMu  sync.Once
 }
-
-// rootMapBase is where root inside a user namespace lands on the host
-// when kcna-lab runs as root: 65536 IDs from here, the range most
-// distributions hand the first user in /etc/subuid. A process that got
-// out would be an unprivileged stranger to the host, not its root.
-const rootMapBase = 100000
 
 // Start builds the sandbox and starts its command; call Wait.
 func Start(ctx context.Context, spec Spec, sink event.Sink) (_ *Sandbox, err error) {
@@ -74,7 +72,7 @@ func Start(ctx context.Context, spec Spec, sink event.Sink) (_ *Sandbox, err err
 	if err != nil {
 		return nil, err
 	}
-	sb := &Sandbox{Name: c.Name, spec: c, sink: sink, events: make(chan struct{}), stopSample: make(chan struct{}), stopWatch: make(chan struct{})}
+	sb := &Sandbox{Name: c.Name, spec: c, sink: sink, events: make(chan struct{}), ready: make(chan struct{}), stopSample: make(chan struct{}), stopWatch: make(chan struct{})}
 
 	if err := os.MkdirAll(filepath.Join(StateDir(), "sandboxes"), 0o711); err != nil {
 		return nil, fmt.Errorf("create the state dir %s: %w", StateDir(), err)
@@ -109,12 +107,23 @@ func Start(ctx context.Context, spec Spec, sink event.Sink) (_ *Sandbox, err err
 	userns := slices.Contains(c.Isolate, NSUser)
 	owner := -1
 	if userns && os.Geteuid() == 0 {
-		owner = rootMapBase
+		owner = RootMapBase
 		_ = os.Chown(filepath.Join(sb.dir, "root"), owner, owner)
 	}
 	fsDir, err := sb.prepareRootfs(owner)
 	if err != nil {
 		return nil, err
+	}
+	if c.Rootfs == "" && !c.Overlay && missingTargets(fsDir, c.Volumes) {
+		// The default root filesystem is shared and read-only: a volume's
+		// mount point that it lacks is made in a writable layer instead.
+		event.Narrate(sb.sink, "A volume's mount point is missing from the shared root filesystem, so the sandbox gets a writable layer to make it in.")
+		c.Overlay = true
+	}
+	if c.Overlay || len(c.Layers) > 0 {
+		if fsDir, err = sb.mountLayers(fsDir, owner); err != nil {
+			return nil, err
+		}
 	}
 	if err := sb.createCgroup(); err != nil {
 		return nil, err
@@ -122,12 +131,19 @@ func Start(ctx context.Context, spec Spec, sink event.Sink) (_ *Sandbox, err err
 	if err := sb.startInit(ctx, fsDir, userns); err != nil {
 		return nil, err
 	}
+	// Started means built: a caller may look inside at once (a check
+	// reading /proc/PID/root, an exec).
+	select {
+	case <-sb.ready:
+	case <-sb.events: // the init ended first; Wait reports why
+	case <-ctx.Done():
+	}
 	return sb, nil
 }
 
 // resolve fills in the defaults of a Spec and checks it.
 func resolve(spec Spec) (Spec, error) {
-	if len(spec.Args) == 0 && !spec.Escape {
+	if len(spec.Args) == 0 && !spec.Escape && !spec.Hold {
 		return spec, errors.New("no command to run; e.g. kcna-lab run -- /bin/sh -c 'hostname; ps'")
 	}
 	if spec.Name == "" {
@@ -169,6 +185,25 @@ func resolve(spec Spec) (Spec, error) {
 		spec.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "HOSTNAME=" + spec.Hostname, "PS1=[sandbox \\h \\w]# "}
 		if t := os.Getenv("TERM"); t != "" {
 			spec.Env = append(spec.Env, "TERM="+t)
+		}
+		if spec.Root == RootChroot {
+			// Where the init mounts the escape program for the chroot lesson.
+			spec.Env[0] += ":" + escapeDir
+		}
+	}
+	for i, l := range spec.Layers {
+		abs, err := filepath.Abs(l)
+		if err != nil {
+			return spec, err
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return spec, fmt.Errorf("--layer %s: not a directory; a layer is a directory whose files are laid over the root filesystem", l)
+		}
+		spec.Layers[i] = abs
+	}
+	for _, name := range spec.CapDrop {
+		if _, err := capabilityNumber(name); err != nil {
+			return spec, err
 		}
 	}
 	for i, v := range spec.Volumes {
@@ -219,6 +254,40 @@ func (sb *Sandbox) prepareRootfs(owner int) (string, error) {
 	return rootfs.Prepare(arg, cache, dst, owner, owner, sb.sink)
 }
 
+// missingTargets reports whether a volume's mount point is not yet in the
+// root filesystem.
+func missingTargets(rootfs string, vols []Volume) bool {
+	for _, v := range vols {
+		if _, err := os.Lstat(filepath.Join(rootfs, v.Target)); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// mountLayers stacks the --layer directories (the last given on top) over
+// the root filesystem with a writable upper layer, as a container runtime
+// does with an image's layers, and returns the merged view. It is mounted
+// here, on the host, before the clone: inside a user namespace this
+// kernel may refuse overlayfs.
+func (sb *Sandbox) mountLayers(rootfs string, owner int) (string, error) {
+	lower := []string{rootfs}
+	for _, l := range sb.spec.Layers {
+		lower = append([]string{l}, lower...) // overlayfs lists the top-most first
+	}
+	uid := max(owner, 0)
+	if os.Geteuid() != 0 {
+		uid = os.Geteuid()
+	}
+	fs, err := overlay.Mount(overlay.Spec{Lower: lower, Dir: filepath.Join(sb.dir, "layers"), UID: uid, GID: uid}, sb.journal, sb.sink)
+	if err != nil {
+		return "", err
+	}
+	sb.layers = fs
+	event.Narrate(sb.sink, fmt.Sprintf("The root filesystem is now %d read-only layer(s) plus a writable upper layer at %s: what the sandbox writes lands there, and goes when the sandbox does.", len(lower), fs.Upper))
+	return fs.Merged, nil
+}
+
 func (sb *Sandbox) createCgroup() error {
 	lim := sb.spec.Limits
 	rootless := os.Geteuid() != 0
@@ -251,9 +320,14 @@ func (sb *Sandbox) createCgroup() error {
 func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) error {
 	c := sb.spec
 	cfg := initConfig{
-		Args: c.Args, Env: c.Env, Hostname: c.Hostname,
+		Protocol: protocolVersion,
+		Args:     c.Args, Env: c.Env, Hostname: c.Hostname,
 		Root: filepath.Join(sb.dir, "root"), Rootfs: fsDir, RootMode: c.Root,
-		ReadOnly: c.Rootfs == "", Isolate: c.Isolate, Tty: c.Tty, Escape: c.Escape,
+		ReadOnly: c.Rootfs == "" && sb.layers == nil, Isolate: c.Isolate, Tty: c.Tty, Escape: c.Escape, Hold: c.Hold,
+	}
+	for _, name := range c.CapDrop {
+		n, _ := capabilityNumber(name) // checked by resolve
+		cfg.CapDrop = append(cfg.CapDrop, n)
 	}
 	cfg.Volumes = c.Volumes
 	extra := make([]*os.File, 3)
@@ -286,7 +360,7 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 	extra[0], extra[1], extra[2] = cfgR, evW, lnFile
 
 	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
+		Path: InitProgram(),
 		Args: []string{initArg0},
 		// One OS thread for Go code keeps the init's thread count, which
 		// pids.max counts too, small.
@@ -335,6 +409,9 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 	if sb.group != nil {
 		st.Cgroups = sb.group.Paths()
 	}
+	if sb.layers != nil {
+		st.Layers = &LayersState{Dir: sb.layers.Dir, Lower: sb.layers.Lower}
+	}
 	if err := writeState(sb.dir, st); err != nil {
 		_ = cmd.Process.Kill()
 		return err
@@ -371,8 +448,8 @@ func (sb *Sandbox) sysProcAttr(userns bool) *syscall.SysProcAttr {
 	attr.Foreground = sb.spec.Tty
 	if userns {
 		if os.Geteuid() == 0 {
-			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: rootMapBase, Size: 65536}}
-			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: rootMapBase, Size: 65536}}
+			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: RootMapBase, Size: 65536}}
+			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: RootMapBase, Size: 65536}}
 			attr.GidMappingsEnableSetgroups = true
 			// Host root is not in the map, so the child must become the
 			// namespace's root itself before it execs, or it would run
@@ -466,6 +543,10 @@ func (sb *Sandbox) readEvents(r io.ReadCloser) {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			continue
 		}
+		if e.Kind == kindReady {
+			sb.readyOnce.Do(func() { close(sb.ready) })
+			continue
+		}
 		if e.Kind == event.KindResult {
 			if e.Err != "" {
 				sb.initErr = e.Err
@@ -531,6 +612,18 @@ func (sb *Sandbox) CPUStat() (map[string]int64, error) {
 
 // PID is the init's PID on the host.
 func (sb *Sandbox) PID() int { return sb.cmd.Process.Pid }
+
+// Isolate is the set of namespaces the sandbox has.
+func (sb *Sandbox) Isolate() []Namespace { return slices.Clone(sb.spec.Isolate) }
+
+// Cgroups are the sandbox's cgroup directories (one per v1 controller, or
+// one on v2); none when it has no cgroup.
+func (sb *Sandbox) Cgroups() []string {
+	if sb.group == nil {
+		return nil
+	}
+	return sb.group.Paths()
+}
 
 // Wait waits for the command to end, reports the result and removes
 // everything the sandbox created.

@@ -26,6 +26,14 @@ type State struct {
 	Cgroups   []string    `json:"cgroups,omitempty"`
 	// ExecSocket is where the sandbox's init takes exec requests.
 	ExecSocket string `json:"exec_socket"`
+	// Layers is the overlay root filesystem, when there is one.
+	Layers *LayersState `json:"layers,omitempty"`
+}
+
+// LayersState locates a sandbox's overlay: overlay.Open(Dir, Lower).
+type LayersState struct {
+	Dir   string   `json:"dir"`
+	Lower []string `json:"lower"`
 }
 
 // Running reports whether the sandbox's init is still the same process.

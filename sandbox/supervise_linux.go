@@ -66,8 +66,16 @@ func newSupervisor(c *initConfig, sink event.Sink, self *os.File) *supervisor {
 // So this thread sets them all and does every fork; children inherit
 // them from it.
 func (s *supervisor) serve() int {
-	if err := s.prepareThread(); err != nil {
+	err := s.prepareThread()
+	if err != nil {
 		s.sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
+	} else {
+		s.sink.Emit(event.Event{Kind: kindReady})
+	}
+	if r, ok := s.sink.(interface{ Release() }); ok {
+		r.Release()
+	}
+	if err != nil {
 		return initFailed
 	}
 	code := make(chan int, 1)
@@ -93,6 +101,9 @@ func (s *supervisor) run() int {
 		signal.Ignore(unix.SIGTTOU, unix.SIGTTIN, unix.SIGTSTP)
 	}
 
+	if s.cfg.Hold {
+		return s.hold(sigs)
+	}
 	var path string
 	var args []string
 	if s.cfg.Escape {
@@ -140,6 +151,25 @@ func (s *supervisor) run() int {
 	}
 }
 
+// hold is PID 1 with no command of its own, like a pod's pause
+// container: it serves exec requests and reaps until it is told to stop.
+func (s *supervisor) hold(sigs chan os.Signal) int {
+	event.Narrate(s.sink, "The init holds the sandbox's namespaces and waits; `kcna-lab exec` starts processes in it.")
+	go s.serveExec()
+	for sig := range sigs {
+		if sig == unix.SIGCHLD {
+			s.reap()
+			continue
+		}
+		if sig == unix.SIGTERM || sig == unix.SIGINT || sig == unix.SIGHUP {
+			r := Result{}
+			s.sink.Emit(event.Event{Kind: event.KindResult, Result: &r})
+			return 0
+		}
+	}
+	return 0
+}
+
 // start asks the spawner thread to fork and exec a process.
 func (s *supervisor) start(path string, args, env []string, files []uintptr, setsid bool, wait chan unix.WaitStatus) (int, error) {
 	reply := make(chan spawnReply, 1)
@@ -178,7 +208,7 @@ func (s *supervisor) prepareThread() error {
 			return err
 		}
 	}
-	if err := dropCapabilities(s.sink); err != nil {
+	if err := dropCapabilities(s.sink, s.cfg.CapDrop); err != nil {
 		return err
 	}
 	return event.Step(s.sink, "prctl(PR_SET_NO_NEW_PRIVS, 1)", "setpriv --no-new-privs", func() error {

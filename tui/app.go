@@ -19,6 +19,7 @@ type Model struct {
 	cmap   *courseMap
 	reader *reader
 	quiz   *quiz
+	exam   *mockExam
 	help   help.Model
 	// now is the clock, replaceable in tests.
 	now func() time.Time
@@ -30,6 +31,7 @@ const (
 	mapScreen screen = iota
 	readerScreen
 	quizScreen
+	examScreen
 )
 
 // Navigation between screens, sent by the screens as commands.
@@ -49,6 +51,7 @@ func New(o Options) Model {
 	m.cmap = newCourseMap(ctx)
 	m.reader = newReader(ctx)
 	m.quiz = newQuiz(ctx)
+	m.exam = newMockExam(ctx)
 	m.help.Styles = help.DefaultStyles(ctx.dark)
 	m.resize()
 	return m
@@ -91,6 +94,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.screen == mapScreen && key.Matches(msg, m.ctx.keys.Quit) {
 			return m, tea.Quit
 		}
+		if m.screen == mapScreen && key.Matches(msg, m.ctx.keys.Exam) {
+			m.screen = examScreen
+			return m, m.exam.open(m.now())
+		}
 	case openLessonMsg:
 		m.screen = readerScreen
 		changed := m.reader.open(msg.index, m.now())
@@ -121,6 +128,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.reader.update(msg)
 	case quizScreen:
 		cmd = m.quiz.update(msg, m.now())
+	case examScreen:
+		cmd = m.exam.update(msg, m.now())
 	}
 	return m, cmd
 }
@@ -145,6 +154,8 @@ func (m Model) View() tea.View {
 		body = m.reader.view()
 	case quizScreen:
 		body = m.quiz.view()
+	case examScreen:
+		body = m.exam.view()
 	}
 	body = lipgloss.NewStyle().Height(m.bodyHeight()).MaxHeight(m.bodyHeight()).Render(body)
 	v := tea.NewView(body + "\n" + m.footer())
@@ -157,11 +168,13 @@ func (m Model) footer() string {
 	var k helpKeys
 	switch m.screen {
 	case mapScreen:
-		k = m.cmap.keys()
+		k = withExamKey(m.cmap.keys(), m.ctx.keys.Exam)
 	case readerScreen:
 		k = m.reader.keys()
 	case quizScreen:
 		k = m.quiz.keys()
+	case examScreen:
+		k = m.exam.keyHelp()
 	}
 	// bubbles/help can overflow when even its ellipsis does not fit.
 	f := truncate(m.help.View(k), m.ctx.width)
@@ -182,6 +195,7 @@ func (m *Model) resize() {
 	m.cmap.setSize(m.ctx.width, h)
 	m.reader.setSize(m.ctx.width, h)
 	m.quiz.setSize(m.ctx.width, h)
+	m.exam.setSize(m.ctx.width, h)
 }
 
 func (m *Model) restyle() {

@@ -18,8 +18,8 @@ import (
 // Messages shown when there is nothing live to run. They say plainly why:
 // the pane never shows invented output.
 const (
-	noSandboxDemo  = "This lesson's live demo needs kcna-lab's sandbox, which this build does not have yet. Read on: the text explains what the demo will show."
-	noSandboxShell = "A shell inside the lesson's sandbox needs kcna-lab's sandbox, which this build does not have yet."
+	noSandboxDemo  = "This kcna-lab was started without its demos, so nothing runs live here. Read on: the text explains what the demo shows."
+	noSandboxShell = "This kcna-lab was started without a way to open a sandbox shell."
 	noLessonDemo   = "This lesson has no live demo of its own: its ideas are shown live in the lessons that follow."
 )
 
@@ -28,8 +28,11 @@ const maxLiveLines = 500
 
 // livePane runs a lesson's demo and shows its event stream as it arrives.
 type livePane struct {
-	ctx           *common
-	lines         []string
+	ctx   *common
+	lines []string
+	// gauges hold the latest sample of each cgroup counter, drawn as bars
+	// above the stream rather than as a line per sample.
+	gauges        []event.Metric
 	running       bool
 	cancel        gocontext.CancelFunc
 	gen           int // tells a stopped run's late events from the current run's
@@ -49,7 +52,7 @@ func newLivePane(ctx *common) *livePane { return &livePane{ctx: ctx} }
 
 func (p *livePane) setSize(w, h int) { p.width, p.height = w, h }
 
-func (p *livePane) reset() { p.lines = nil }
+func (p *livePane) reset() { p.lines, p.gauges = nil, nil }
 
 // stop cancels a running demo; its remaining events are ignored.
 func (p *livePane) stop() {
@@ -84,6 +87,7 @@ func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
 	ctx, cancel := gocontext.WithCancel(gocontext.Background())
 	p.cancel, p.running = cancel, true
 	p.lines = []string{p.ctx.styles.Title.Render("Running: " + d.Title)}
+	p.gauges = nil
 	p.ctx.progress.RecordDemoRun(l.ID)
 
 	events := make(chan event.Event, 64)
@@ -140,6 +144,9 @@ func (p *livePane) update(msg liveMsg) tea.Cmd {
 		return nil
 	}
 	if msg.ev != nil {
+		if m := msg.ev.Metric; msg.ev.Kind == event.KindMetric && m != nil {
+			p.gauge(*m)
+		}
 		p.add(p.format(*msg.ev)...)
 		return msg.next
 	}
@@ -184,10 +191,16 @@ func (p *livePane) format(e event.Event) []string {
 	case event.KindNarration:
 		return []string{"", st.Title.Render(e.Text)}
 	case event.KindMetric:
-		if e.Metric == nil {
+		return nil // drawn as a gauge
+	case event.KindCompare:
+		if e.Compare == nil {
 			return nil
 		}
-		return []string{st.Subtle.Render(fmt.Sprintf("%s = %d %s", e.Metric.Name, e.Metric.Value, e.Metric.Unit))}
+		out := []string{"", st.Title.Render(e.Compare.Title)}
+		for _, l := range e.Compare.Lines(max(p.width-2, 20)) {
+			out = append(out, st.Shell.Render(l))
+		}
+		return out
 	case event.KindOOM:
 		return []string{st.StepErr.Render("OOM: " + e.Text)}
 	case event.KindResult:
@@ -206,9 +219,49 @@ func took(d time.Duration) string {
 	return d.Round(10 * time.Microsecond).String()
 }
 
-// view shows the newest lines that fit, wrapped to the pane's width.
+// gauge keeps the newest sample of m's counter.
+func (p *livePane) gauge(m event.Metric) {
+	for i := range p.gauges {
+		if p.gauges[i].Name == m.Name {
+			p.gauges[i] = m
+			return
+		}
+	}
+	p.gauges = append(p.gauges, m)
+}
+
+// gaugeLine draws one counter against its limit, e.g.
+// "memory.current ████████░░░░  27.1 MiB of 32.0 MiB".
+func (p *livePane) gaugeLine(m event.Metric, width int) string {
+	st := p.ctx.styles
+	value := func(v int64) string {
+		if m.Unit == "bytes" {
+			return fmt.Sprintf("%.1f MiB", float64(v)/(1<<20))
+		}
+		return fmt.Sprint(v)
+	}
+	label := fmt.Sprintf("%-15s", m.Name)
+	if m.Limit <= 0 {
+		return label + " " + value(m.Value) + st.Subtle.Render(" (no limit)")
+	}
+	text := fmt.Sprintf(" %s of %s", value(m.Value), value(m.Limit))
+	bar := max(width-len(label)-len(text)-2, 5)
+	filled := min(int(float64(bar)*float64(m.Value)/float64(m.Limit)+0.5), bar)
+	style := st.StepOK
+	if m.Value*10 >= m.Limit*9 {
+		style = st.StepErr
+	}
+	return label + " " + style.Render(strings.Repeat("█", filled)) + st.Subtle.Render(strings.Repeat("░", bar-filled)) + text
+}
+
+// view shows the gauges, then the newest lines that fit, wrapped to the
+// pane's width.
 func (p *livePane) view() string {
 	w := max(p.width-2, 10)
+	var top []string
+	for _, m := range p.gauges {
+		top = append(top, p.gaugeLine(m, w))
+	}
 	var wrapped []string
 	lines := p.lines
 	if len(lines) == 0 {
@@ -217,8 +270,8 @@ func (p *livePane) view() string {
 	for _, l := range lines {
 		wrapped = append(wrapped, strings.Split(ansi.Wrap(l, w, " -/|"), "\n")...)
 	}
-	if over := len(wrapped) - p.height; over > 0 {
-		wrapped = wrapped[over:]
+	if over := len(wrapped) + len(top) - p.height; over > 0 {
+		wrapped = wrapped[min(over, len(wrapped)):]
 	}
-	return p.ctx.styles.Pane.Width(p.width).Height(p.height).Render(strings.Join(wrapped, "\n"))
+	return p.ctx.styles.Pane.Width(p.width).Height(p.height).Render(strings.Join(append(top, wrapped...), "\n"))
 }

@@ -18,6 +18,9 @@ type reader struct {
 	vp       viewport.Model
 	live     *livePane
 	showLive bool
+	// challenge takes the live pane's place while showChallenge is set.
+	challenge     *challengePane
+	showChallenge bool
 	// rendered is the lesson+width+style now in the viewport, so a resize
 	// to the same size does not reset the scroll position.
 	rendered      renderKey
@@ -29,7 +32,7 @@ type reader struct {
 const sideBySide = 120
 
 func newReader(ctx *common) *reader {
-	return &reader{ctx: ctx, vp: viewport.New(), live: newLivePane(ctx)}
+	return &reader{ctx: ctx, vp: viewport.New(), live: newLivePane(ctx), challenge: newChallengePane(ctx)}
 }
 
 // open shows lesson i from the top and marks it read. It reports whether
@@ -61,8 +64,10 @@ func (r *reader) layout() {
 	if r.showLive && r.width >= sideBySide {
 		textW = r.width / 2
 		r.live.setSize(r.width-textW, r.height-1)
+		r.challenge.setSize(r.width-textW, r.height-1)
 	} else {
 		r.live.setSize(r.width, r.height-1)
+		r.challenge.setSize(r.width, r.height-1)
 	}
 	r.vp.SetWidth(textW)
 	r.vp.SetHeight(r.height - 1)
@@ -82,9 +87,15 @@ func (r *reader) layout() {
 
 func (r *reader) keys() helpKeys {
 	k := r.ctx.keys
+	if r.showChallenge {
+		return helpKeys{
+			short: append(r.challenge.keys(), k.Shell, k.Back),
+			full:  append(r.challenge.keys(), k.Shell, k.Challenge, k.Live, k.Back, k.Help),
+		}
+	}
 	return helpKeys{
-		short: []key.Binding{k.Live, k.Run, k.Quiz, k.Next, k.Back, k.Help},
-		full:  []key.Binding{k.Up, k.Down, k.Live, k.Run, k.Shell, k.Quiz, k.Next, k.Back, k.Help},
+		short: []key.Binding{k.Live, k.Run, k.Challenge, k.Quiz, k.Next, k.Back, k.Help},
+		full:  []key.Binding{k.Up, k.Down, k.Live, k.Run, k.Shell, k.Challenge, k.Quiz, k.Next, k.Back, k.Help},
 	}
 }
 
@@ -92,19 +103,35 @@ func (r *reader) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case liveMsg:
 		return r.live.update(msg)
+	case checkedMsg:
+		return r.challenge.update(msg)
 	case tea.KeyPressMsg:
 		k := r.ctx.keys
 		n := len(r.ctx.course.Lessons)
+		if r.showChallenge && !key.Matches(msg, k.Back, k.Shell, k.Challenge, k.Live) {
+			return r.challenge.update(msg)
+		}
 		switch {
+		case key.Matches(msg, k.Back) && r.showChallenge:
+			r.showChallenge = false
+			return nil
 		case key.Matches(msg, k.Back):
 			return func() tea.Msg { return backMsg{} }
+		case key.Matches(msg, k.Challenge):
+			r.showChallenge = !r.showChallenge
+			r.showLive = r.showChallenge
+			r.challenge.show(r.ctx.course.Lessons[r.index])
+			r.rendered = renderKey{}
+			r.layout()
+			return nil
 		case key.Matches(msg, k.Live):
+			r.showChallenge = false
 			r.showLive = !r.showLive
 			r.rendered = renderKey{}
 			r.layout()
 			return nil
 		case key.Matches(msg, k.Run):
-			r.showLive = true
+			r.showLive, r.showChallenge = true, false
 			r.rendered = renderKey{}
 			r.layout()
 			return r.live.run(r.ctx.course.Lessons[r.index])
@@ -136,12 +163,16 @@ func (r *reader) view() string {
 	st := r.ctx.styles
 	header := st.Title.Render(fmt.Sprintf("%d. %s", l.Order, l.Title)) +
 		st.Subtle.Render(fmt.Sprintf("  %3.0f%%", 100*r.vp.ScrollPercent()))
+	pane := r.live.view
+	if r.showChallenge {
+		pane = r.challenge.view
+	}
 	var body string
 	switch {
 	case r.showLive && r.width >= sideBySide:
-		body = lipgloss.JoinHorizontal(lipgloss.Top, r.vp.View(), r.live.view())
+		body = lipgloss.JoinHorizontal(lipgloss.Top, r.vp.View(), pane())
 	case r.showLive:
-		body = r.live.view()
+		body = pane()
 	default:
 		body = r.vp.View()
 	}

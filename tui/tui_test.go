@@ -2,6 +2,7 @@ package tui
 
 import (
 	"bytes"
+	gocontext "context"
 	"errors"
 	"image/color"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
 )
 
 // testCourse is a small course of its own, so these tests do not change
@@ -164,11 +166,11 @@ func TestOpeningALessonMarksItReadAndSaves(t *testing.T) {
 func TestLivePaneSaysPlainlyThatTheSandboxIsMissing(t *testing.T) {
 	m := drive(t, newApp(t, nil), press("enter"), press("r"))
 	s := strings.ReplaceAll(ansi.Strip(screenOf(m)), "│", "")
-	if !strings.Contains(strings.Join(strings.Fields(s), " "), "needs kcna-lab's sandbox, which this build does not have yet") {
+	if !strings.Contains(strings.Join(strings.Fields(s), " "), "started without its demos, so nothing runs live here") {
 		t.Fatalf("live pane does not explain why there is no demo:\n%s", s)
 	}
 	m = drive(t, m, press("s"))
-	if s := strings.ReplaceAll(ansi.Strip(screenOf(m)), "│", ""); !strings.Contains(strings.Join(strings.Fields(s), " "), "A shell inside the lesson's sandbox needs") {
+	if s := strings.ReplaceAll(ansi.Strip(screenOf(m)), "│", ""); !strings.Contains(strings.Join(strings.Fields(s), " "), "started without a way to open a sandbox shell") {
 		t.Fatalf("shell key does not explain why there is no shell:\n%s", s)
 	}
 }
@@ -326,4 +328,46 @@ func find(lines []string, substr string) string {
 		}
 	}
 	return ""
+}
+
+func TestChallengePaneHintsCheckAndSolution(t *testing.T) {
+	src := "---\nid: only\ntitle: Only lesson\norder: 1\ndomain: container-orchestration\nobjectives: [Try]\n" +
+		"challenges:\n  - id: make-it\n    title: Make it\n    task: Make the thing.\n    hints: [Look left., Look right.]\n    solution: Do it.\n" +
+		"---\n# Only\n\nText.\n"
+	var passed bool
+	reg := demos.NewRegistry(nil, []demos.Check{{ID: "make-it", Verify: func(gocontext.Context) (demos.Verdict, error) {
+		if passed {
+			return demos.Verdict{Passed: true, Detail: "the thing exists"}, nil
+		}
+		return demos.Verdict{Detail: "no thing yet"}, nil
+	}}})
+	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	saver := &fakeSaver{}
+	var m tea.Model = New(Options{Course: c, Saver: saver, Progress: lessons.NewProgress(), Registry: reg})
+	m = drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("c"))
+	flat := func() string {
+		return strings.Join(strings.Fields(strings.ReplaceAll(ansi.Strip(screenOf(m)), "│", "")), " ")
+	}
+	if s := flat(); !strings.Contains(s, "Make the thing.") || strings.Contains(s, "Look left.") || strings.Contains(s, "Do it.") {
+		t.Fatalf("the pane should show the task and neither hints nor the solution yet:\n%s", s)
+	}
+	m = drive(t, m, press("h"))
+	if s := flat(); !strings.Contains(s, "Hint 1: Look left.") || strings.Contains(s, "Look right.") {
+		t.Fatalf("h should reveal exactly one hint:\n%s", s)
+	}
+	m = drive(t, m, press("enter"))
+	if s := flat(); !strings.Contains(s, "Not yet: no thing yet") {
+		t.Fatalf("a failing check should say what it found:\n%s", s)
+	}
+	passed = true
+	m = drive(t, m, press("enter"))
+	if s := flat(); !strings.Contains(s, "Passed: the thing exists") || !strings.Contains(s, "Do it.") {
+		t.Fatalf("a pass should say so and show the solution:\n%s", s)
+	}
+	if p := saver.last(); p == nil || !p.Passed("only", "make-it") {
+		t.Fatalf("the pass was not saved: %+v", p)
+	}
 }

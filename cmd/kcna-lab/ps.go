@@ -27,11 +27,9 @@ pause container holds.`,
   sudo kcna-lab exec web -- sh`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in, inOK := a.stdin.(*os.File)
-			out, outOK := a.stdout.(*os.File)
-			errf, errOK := a.stderr.(*os.File)
-			if !inOK || !outOK || !errOK {
-				return errors.New("exec passes its own stdin, stdout and stderr to the sandbox; run it from a shell")
+			in, out, errf, err := a.files()
+			if err != nil {
+				return err
 			}
 			_, tty := terminal(a.stdin)
 			res, err := sandbox.Exec(cmd.Context(), args[0], args[1:], in, out, errf, tty)
@@ -44,6 +42,18 @@ pause container holds.`,
 			return nil
 		},
 	}
+}
+
+// files are the CLI's stdin, stdout and stderr as files, which exec
+// passes to the sandbox.
+func (a *app) files() (in, out, errf *os.File, err error) {
+	in, inOK := a.stdin.(*os.File)
+	out, outOK := a.stdout.(*os.File)
+	errf, errOK := a.stderr.(*os.File)
+	if !inOK || !outOK || !errOK {
+		return nil, nil, nil, errors.New("exec passes its own stdin, stdout and stderr to the sandbox; run it from a shell")
+	}
+	return in, out, errf, nil
 }
 
 func newPsCmd(a *app) *cobra.Command {

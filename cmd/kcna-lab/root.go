@@ -94,9 +94,14 @@ workshops and quick practice.`,
 		newShellCmd(a),
 		newExecCmd(a),
 		newPsCmd(a),
+		newLayersCmd(a),
+		newChallengeCmd(a),
+		newOCICmd(a),
 		newStopCmd(a),
 		newDoctorCmd(a),
 		newCleanCmd(a),
+		newQuizCmd(a),
+		newExamCmd(a),
 	)
 	return root
 }

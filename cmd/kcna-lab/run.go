@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
@@ -26,8 +27,9 @@ type sandboxFlags struct {
 	memory                                string
 	cpus                                  float64
 	pids                                  int64
-	volumes                               []string
-	detach, trace                         bool
+	volumes, capDrop                      []string
+	layers                                []string
+	detach, trace, keep, overlay          bool
 	detachedChild                         bool
 }
 
@@ -42,6 +44,9 @@ func (f *sandboxFlags) register(cmd *cobra.Command, detach bool) {
 	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit in CPUs, e.g. 0.5 for half of one (cgroup cpu.max / cfs_quota_us)")
 	fl.Int64Var(&f.pids, "pids", 0, "the most processes the sandbox may have (cgroup pids.max)")
 	fl.StringArrayVar(&f.volumes, "volume", nil, "mount a host directory inside: `HOST:CONTAINER[:ro]` (repeatable)")
+	fl.BoolVar(&f.overlay, "overlay", false, "give the sandbox a writable layer over its root filesystem (overlayfs); `kcna-lab layers NAME` shows what it holds")
+	fl.StringArrayVar(&f.layers, "layer", nil, "lay a read-only `DIR` over the root filesystem, like an image layer (repeatable, the last on top; implies --overlay)")
+	fl.StringSliceVar(&f.capDrop, "cap-drop", nil, "take capabilities out of the default set, e.g. NET_RAW or NET_RAW,CHOWN")
 	fl.BoolVar(&f.trace, "trace", false, "print every kernel-level step to stderr, with the shell command that does the same")
 	if detach {
 		fl.BoolVar(&f.detach, "detach", false, "start the sandbox in the background and return; use exec, ps and stop with it")
@@ -51,7 +56,7 @@ func (f *sandboxFlags) register(cmd *cobra.Command, detach bool) {
 }
 
 func (f *sandboxFlags) spec(args []string) (sandbox.Spec, error) {
-	s := sandbox.Spec{Name: f.name, Args: args, Rootfs: f.rootfs, Hostname: f.hostname}
+	s := sandbox.Spec{Name: f.name, Args: args, Rootfs: f.rootfs, Hostname: f.hostname, CapDrop: f.capDrop, Hold: len(args) == 0, Overlay: f.overlay, Layers: f.layers}
 	var err error
 	if s.Isolate, err = sandbox.ParseIsolate(f.isolate); err != nil {
 		return s, err
@@ -109,15 +114,23 @@ would do the same. Everything kcna-lab creates is removed when CMD ends.`,
   # in the background, then look inside and stop it
   sudo kcna-lab run --detach --name web -- sleep 600
   sudo kcna-lab exec web -- ps
-  sudo kcna-lab stop web`,
-		Args: cobra.MinimumNArgs(1),
+  sudo kcna-lab stop web
+
+  # no command: PID 1 only holds the namespaces, like a pod's pause container
+  sudo kcna-lab run --detach --name pod
+
+  # without CAP_NET_RAW (ping needs it)
+  sudo kcna-lab run --cap-drop NET_RAW -- grep Cap /proc/self/status`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !f.detach && !f.detachedChild {
+				return errors.New("no command to run: give one after --, e.g. kcna-lab run -- hostname (only --detach may leave it out, to hold an empty sandbox)")
+			}
 			spec, err := f.spec(args)
 			if err != nil {
 				return err
 			}
 			if f.detach {
-				return a.detach(cmd.Context(), f.name)
+				return a.detach(cmd.Context(), f.name, append(append([]string{"run", "--detached-child"}, setFlags(cmd, "detach")...), dashArgs(args)...))
 			}
 			return a.runSandbox(cmd.Context(), spec, f)
 		},
@@ -134,9 +147,16 @@ func newShellCmd(a *app) *cobra.Command {
 		Long: `Open /bin/sh inside a new sandbox, with the same flags as run. Look around:
 ps shows the sandbox's own processes with the shell near PID 1, hostname
 shows the sandbox's name, mount shows its own mount table. Leave with exit
-or Ctrl-D; everything is removed when you leave.`,
+or Ctrl-D; everything is removed when you leave.
+
+With --keep (and --name) the sandbox stays after you leave, and the same
+command joins it again: that is how a lesson's challenge keeps what you did
+until kcna-lab checks it. Stop it with kcna-lab stop NAME.`,
 		Example: `  sudo kcna-lab shell
-  sudo kcna-lab shell --memory 64M --pids 20 --hostname lab`,
+  sudo kcna-lab shell --memory 64M --pids 20 --hostname lab
+
+  # a sandbox that outlives the shell; run it again to go back in
+  sudo kcna-lab shell --name lab --keep`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := f.spec([]string{"/bin/sh"})
@@ -146,11 +166,15 @@ or Ctrl-D; everything is removed when you leave.`,
 			if _, ok := terminal(a.stdin); !ok {
 				return errors.New("shell needs a terminal; for a one-off command use `kcna-lab run -- CMD`")
 			}
+			if f.keep {
+				return a.keptShell(cmd, f)
+			}
 			spec.Tty = true
 			return a.runSandbox(cmd.Context(), spec, f)
 		},
 	}
 	f.register(cmd, false)
+	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the sandbox (named by --name) after the shell exits, and join it if it is already running")
 	return cmd
 }
 
@@ -184,27 +208,68 @@ func (a *app) runSandbox(ctx context.Context, spec sandbox.Spec, f sandboxFlags)
 	return nil
 }
 
-// detach starts `kcna-lab run --detached-child ...` in a session of its
-// own; it owns the sandbox and cleans up when the command ends. It tells
-// us on fd 3 once the sandbox runs.
-func (a *app) detach(ctx context.Context, name string) error {
+// keptShell joins the sandbox --name if it runs, else starts it in the
+// background holding its namespaces, then runs /bin/sh in it with exec.
+func (a *app) keptShell(cmd *cobra.Command, f sandboxFlags) error {
+	if f.name == "" {
+		return errors.New("--keep needs --name, so that you can come back to the sandbox: e.g. --name lab --keep")
+	}
+	if _, err := sandbox.Find(f.name); err != nil {
+		args := append([]string{"run", "--detached-child"}, setFlags(cmd, "keep")...)
+		if err := a.detach(cmd.Context(), f.name, args); err != nil {
+			return err
+		}
+	} else if len(setFlags(cmd, "keep", "name")) > 0 {
+		fmt.Fprintf(a.stderr, "kcna-lab: joining the running sandbox %s; its other flags were fixed when it started\n", f.name)
+	}
+	in, out, errf, err := a.files()
+	if err != nil {
+		return err
+	}
+	res, err := sandbox.Exec(cmd.Context(), f.name, []string{"/bin/sh"}, in, out, errf, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "kcna-lab: sandbox %s keeps running; `kcna-lab shell --name %s --keep` joins it again, `kcna-lab stop %s` ends it\n", f.name, f.name, f.name)
+	if res.ExitCode != 0 {
+		return exitError{code: res.ExitCode}
+	}
+	return nil
+}
+
+// setFlags are the flags given on cmd's command line, as arguments again,
+// leaving out skip.
+func setFlags(cmd *cobra.Command, skip ...string) []string {
+	var out []string
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if slices.Contains(skip, fl.Name) {
+			return
+		}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				out = append(out, "--"+fl.Name+"="+v)
+			}
+			return
+		}
+		out = append(out, "--"+fl.Name+"="+fl.Value.String())
+	})
+	return out
+}
+
+// dashArgs puts a command after "--", so its own flags stay its own.
+func dashArgs(args []string) []string {
+	if len(args) == 0 {
+		return nil
+	}
+	return append([]string{"--"}, args...)
+}
+
+// detach starts `kcna-lab run --detached-child ...` (args) in a session of
+// its own; it owns the sandbox and cleans up when the command ends. It
+// tells us on fd 3 once the sandbox runs.
+func (a *app) detach(ctx context.Context, name string, args []string) error {
 	if name == "" {
 		return errors.New("--detach needs --name, so that you can reach the sandbox afterwards: e.g. --detach --name web")
-	}
-	// The same command line again, without --detach, as the background half.
-	i := slices.Index(os.Args, "run")
-	if i < 0 {
-		return errors.New("--detach: cannot find the run command in the command line")
-	}
-	args := []string{"run", "--detached-child"}
-	for j, arg := range os.Args[i+1:] {
-		if arg == "--" {
-			args = append(args, os.Args[i+1+j:]...)
-			break
-		}
-		if arg != "--detach" && arg != "--detach=true" {
-			args = append(args, arg)
-		}
 	}
 	r, w, err := os.Pipe()
 	if err != nil {

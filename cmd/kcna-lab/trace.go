@@ -47,6 +47,13 @@ func (t *traceSink) Emit(e event.Event) {
 		}
 	case event.KindOOM:
 		fmt.Fprintf(t.w, "  OOM: %s\n", e.Text)
+	case event.KindCompare:
+		if c := e.Compare; c != nil {
+			fmt.Fprintf(t.w, "\n%s\n", c.Title)
+			for _, l := range c.Lines(78) {
+				fmt.Fprintf(t.w, "  %s\n", l)
+			}
+		}
 	case event.KindMetric:
 		// Samples are for the TUI's gauges; a text trace would drown in them.
 	case event.KindResult:

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/tui"
 )
 
@@ -30,6 +32,7 @@ func (a *app) runTUI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer a.mentionKeptSandboxes()
 	return tui.Run(ctx, tui.Options{
 		Course:   course,
 		Progress: p,
@@ -41,6 +44,21 @@ func (a *app) runTUI(ctx context.Context) error {
 			return shellFor(course, lessonID)
 		},
 	})
+}
+
+// mentionKeptSandboxes says which sandboxes are still running after the
+// course closes: a lesson's `s` keeps its sandbox for the challenge check,
+// and nothing should keep running unnoticed.
+func (a *app) mentionKeptSandboxes() {
+	list, err := sandbox.List()
+	if err != nil || len(list) == 0 {
+		return
+	}
+	names := make([]string, len(list))
+	for i, s := range list {
+		names[i] = s.Name
+	}
+	fmt.Fprintf(a.stderr, "kcna-lab: still running: %s. `kcna-lab ps` lists them, `kcna-lab stop NAME` ends one.\n", strings.Join(names, ", "))
 }
 
 // shellFor is `kcna-lab shell` with the flags of the lesson's demo, for

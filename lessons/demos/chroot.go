@@ -24,7 +24,7 @@ func chrootDemo() Demo {
 		Blocked: func(r sandbox.Report) string {
 			return needsNamespaces(r, sandbox.NSMount)
 		},
-		ShellFlags: []string{"--root", "chroot", "--hostname", "jail"},
+		ShellFlags: []string{"--name", "lab-chroot", "--keep", "--root", "chroot"},
 	}
 }
 
@@ -53,8 +53,8 @@ func runChroot(ctx context.Context, sink event.Sink) error {
 		return err
 	}
 
-	if static, err := rootfs.IsStatic("/proc/self/exe"); err != nil || !static {
-		return errors.New("the escape program is kcna-lab itself, run inside a busybox root with no C library, so kcna-lab must be built static: CGO_ENABLED=0 (make build does this)")
+	if static, err := rootfs.IsStatic(sandbox.InitProgram()); err != nil || !static {
+		return errors.New("the escape program is kcna-lab's sandbox init, run inside a busybox root with no C library, so it must be built static: CGO_ENABLED=0 (make build does this)")
 	}
 	event.Narrate(sink, "The escape, in C:\n"+sandbox.EscapeSource)
 	event.Narrate(sink, fmt.Sprintf("First under --root chroot. The host's tree is still mounted behind the jail. The program looks for %s, a file that exists only on the host:", probe.Name()))

@@ -4,77 +4,129 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
-// namespacesDemo puts the host's view next to the sandbox's: processes,
-// hostname and the namespace identities in /proc/PID/ns.
+// namespacesDemo puts the host's view next to the sandbox's for each of
+// the eight namespaces, every line as the kernel reports it on each side.
 func namespacesDemo() Demo {
 	return Demo{
 		ID:    "namespaces-tour",
-		Title: "The same kernel, two views: host and sandbox",
+		Title: "Eight namespaces, two views: host and sandbox side by side",
 		Run:   runNamespaces,
 		Blocked: func(r sandbox.Report) string {
 			return needsNamespaces(r, sandbox.NSPid, sandbox.NSUTS, sandbox.NSMount)
 		},
-		ShellFlags: []string{"--hostname", "inside"},
+		ShellFlags: []string{"--name", "lab-ns", "--keep", "--hostname", "kcna-inside"},
 	}
 }
 
 const sandboxHostname = "kcna-inside"
 
 func runNamespaces(ctx context.Context, sink event.Sink) error {
-	hostName, err := os.Hostname()
+	name := demoName("tour")
+	event.Narrate(sink, fmt.Sprintf("Start a sandbox with every namespace this host allows and the hostname %q. Its init holds the namespaces while we look at them from both sides.", sandboxHostname))
+	sb, stop, err := held(ctx, sandbox.Spec{Name: name, Hostname: sandboxHostname}, sink)
 	if err != nil {
 		return err
 	}
-	procs, err := countProcesses()
-	if err != nil {
-		return err
-	}
-	var ids []string
-	for _, n := range sandbox.AllNamespaces {
-		if id, err := sandbox.NamespaceInode(os.Getpid(), n); err == nil {
-			ids = append(ids, id)
-		}
-	}
-	release, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		return err
-	}
-	event.Narrate(sink, fmt.Sprintf("On the host: kernel %s, hostname %q, %d processes in /proc, and these namespaces:\n%s", strings.TrimSpace(string(release)), hostName, procs, strings.Join(ids, "\n")))
+	defer stop()
+	isolated := sb.Isolate()
 
-	event.Narrate(sink, fmt.Sprintf("Inside a sandbox with every namespace this host allows and the hostname %q:", sandboxHostname))
-	script := `echo "kernel: $(uname -r)"; echo "hostname: $(hostname)"; echo "processes:"; ps; echo "namespaces:"; for n in pid uts mnt ipc net user cgroup time; do readlink /proc/self/ns/$n; done`
-	spec := sandbox.Spec{Args: []string{"sh", "-c", script}, Hostname: sandboxHostname}
-	res, err := sandbox.Run(ctx, spec, sink)
+	// The sandbox's side is asked of a process started inside: the time
+	// namespace holds only the init's children, not the init itself.
+	var hostIDs []string
+	script := "for n in"
+	for _, n := range sandbox.AllNamespaces {
+		h, _ := sandbox.NamespaceInode(os.Getpid(), n)
+		hostIDs = append(hostIDs, h)
+		script += " " + string(n)
+	}
+	boxIDs, err := inside(ctx, name, "sh", "-c", script+"; do readlink /proc/self/ns/$n; done")
 	if err != nil {
 		return err
 	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("the command inside the sandbox exited with %d", res.ExitCode)
+	event.SideBySide(sink, fmt.Sprintf("Namespace identities: readlink /proc/self/ns/* (the sandbox's init is host PID %d; a different inode is a different namespace)", sb.PID()), hostIDs, boxIDs)
+
+	type view struct {
+		ns          sandbox.Namespace
+		title, note string
+		host        func() ([]string, error)
+		box         []string // command run inside
+	}
+	views := []view{
+		{sandbox.NSPid, "pid: the process list", "Inside, kcna-lab's init is PID 1 and ps sees nothing of the host: the PID namespace numbers processes afresh and shows only its own.",
+			func() ([]string, error) { return hostProcesses(8) }, []string{"ps"}},
+		{sandbox.NSUTS, "uts: the hostname", "The same uname(2) call answers differently on each side; the host's hostname is untouched.",
+			func() ([]string, error) { h, err := os.Hostname(); return []string{h}, err }, []string{"hostname"}},
+		{sandbox.NSNet, "net: the network interfaces (/proc/net/dev)", "A new network namespace starts with only a loopback interface; a runtime adds a veth pair to connect it (lesson 10).",
+			func() ([]string, error) { return interfaces(readTrim("/proc/net/dev")), nil }, []string{"cat", "/proc/net/dev"}},
+		{sandbox.NSMount, "mnt: the mount table (/proc/self/mountinfo, mount points)", "The sandbox has its own mount table: its root is the busybox filesystem, with its own /proc, /dev and /sys.",
+			func() ([]string, error) { return mountPoints(readTrim("/proc/self/mountinfo")), nil }, []string{"cat", "/proc/self/mountinfo"}},
+		{sandbox.NSUser, "user: who root is (/proc/self/uid_map: inside, outside, count)", "Inside, uid 0 is root; the map says which host uids those really are — an unprivileged range when kcna-lab runs as root.",
+			func() ([]string, error) { return []string{readTrim("/proc/self/uid_map")}, nil }, []string{"cat", "/proc/self/uid_map"}},
+		{sandbox.NSCgroup, "cgroup: where the process sits (/proc/self/cgroup)", "The cgroup namespace makes the sandbox's own cgroup look like the root, \"/\".",
+			func() ([]string, error) { return lines(readTrim("/proc/self/cgroup")), nil }, []string{"cat", "/proc/self/cgroup"}},
+		{sandbox.NSTime, "time: seconds since boot (/proc/uptime)", "The time namespace shifts CLOCK_BOOTTIME and CLOCK_MONOTONIC: the sandbox's uptime starts near zero, the wall clock is the same.",
+			func() ([]string, error) { return []string{readTrim("/proc/uptime")}, nil }, []string{"cat", "/proc/uptime"}},
+	}
+	for _, v := range views {
+		if !slices.Contains(isolated, v.ns) {
+			event.Narrate(sink, fmt.Sprintf("%s: this sandbox has no %s namespace here, so it shares the host's.", v.title, v.ns))
+			continue
+		}
+		host, err := v.host()
+		if err != nil {
+			return err
+		}
+		box, err := inside(ctx, name, v.box...)
+		if err != nil {
+			return err
+		}
+		switch v.ns {
+		case sandbox.NSNet:
+			box = interfaces(strings.Join(box, "\n"))
+		case sandbox.NSMount:
+			box = mountPoints(strings.Join(box, "\n"))
+		}
+		event.SideBySide(sink, v.title, host, box)
+		event.Narrate(sink, v.note)
+	}
+	if slices.Contains(isolated, sandbox.NSIPC) {
+		event.Narrate(sink, "ipc: System V message queues, semaphores and shared memory, and POSIX message queues, are per IPC namespace: a queue made inside (see /proc/sysvipc/msg) cannot be opened from outside. Its identity differs above.")
 	}
 	after, err := os.Hostname()
 	if err != nil {
 		return err
 	}
-	event.Narrate(sink, fmt.Sprintf("Back on the host the hostname is still %q. The kernel is the same one inside and out: a container is host processes with a different view, not a machine of its own. Inside, ps saw only the sandbox's own processes, with kcna-lab's init as PID 1 (the first process of a PID namespace, which reaps orphans and whose exit ends every process in it), and every namespace link above names a different namespace from the host's.", after))
+	event.Narrate(sink, fmt.Sprintf("Back on the host the hostname is still %q. One kernel, two views: a container is host processes whose namespaces give them their own view of each of these resources.", after))
 	return nil
 }
 
-func countProcesses() (int, error) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, e := range entries {
-		if e.Name()[0] >= '0' && e.Name()[0] <= '9' {
-			n++
+// interfaces picks the interface names out of /proc/net/dev.
+func interfaces(dev string) []string {
+	var out []string
+	for _, l := range lines(dev) {
+		if name, _, ok := strings.Cut(l, ":"); ok && !strings.Contains(name, "|") {
+			out = append(out, strings.TrimSpace(name))
 		}
 	}
-	return n, nil
+	return out
+}
+
+// mountPoints picks the mount points out of mountinfo: the first ones and
+// how many in all.
+func mountPoints(mountinfo string) []string {
+	all := lines(mountinfo)
+	var out []string
+	for _, l := range all {
+		if f := strings.Fields(l); len(f) > 4 && len(out) < 8 {
+			out = append(out, f[4])
+		}
+	}
+	return append(out, fmt.Sprintf("(%d mounts in all)", len(all)))
 }

@@ -52,9 +52,20 @@ type Registry struct {
 // Builtin is every demo and check built into kcna-lab. Each lesson's file in
 // this package adds its own.
 func Builtin() *Registry {
+	return NewRegistry(
+		[]Demo{dependenciesDemo(), sharedKernelDemo(), chrootDemo(), namespacesDemo(), cgroupsDemo(), ociDemo(), layersDemo(), securityDemo()},
+		append(checks(), ociBundleCheck()))
+}
+
+// NewRegistry holds the given demos and checks; instructors' tools and
+// tests use it, kcna-lab itself uses Builtin.
+func NewRegistry(ds []Demo, cs []Check) *Registry {
 	r := &Registry{demos: map[string]Demo{}, checks: map[string]Check{}}
-	for _, d := range []Demo{chrootDemo(), namespacesDemo()} {
+	for _, d := range ds {
 		r.demos[d.ID] = d
+	}
+	for _, c := range cs {
+		r.checks[c.ID] = c
 	}
 	return r
 }

@@ -7,6 +7,7 @@ package event
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,9 @@ const (
 	KindOOM Kind = "oom"
 	// KindResult is the last event of a run: Result.
 	KindResult Kind = "result"
+	// KindCompare puts two views of the same thing side by side, such as
+	// the host's process list and the sandbox's: Compare.
+	KindCompare Kind = "compare"
 )
 
 // Event is one thing a learner can read about a sandbox.
@@ -49,8 +53,22 @@ type Event struct {
 	// Text is output or narration.
 	Text string `json:"text,omitempty"`
 
-	Metric *Metric `json:"metric,omitempty"`
-	Result *Result `json:"result,omitempty"`
+	Metric  *Metric  `json:"metric,omitempty"`
+	Result  *Result  `json:"result,omitempty"`
+	Compare *Compare `json:"compare,omitempty"`
+}
+
+// Compare is two columns under one title, each as the kernel reported it.
+type Compare struct {
+	Title string `json:"title"`
+	Left  Column `json:"left"`
+	Right Column `json:"right"`
+}
+
+// Column is one side of a Compare.
+type Column struct {
+	Title string   `json:"title"`
+	Lines []string `json:"lines"`
 }
 
 // OK reports whether a step succeeded.
@@ -111,6 +129,15 @@ func Narrate(sink Sink, text string) {
 	sink.Emit(Event{Time: time.Now(), Kind: KindNarration, Text: text})
 }
 
+// SideBySide emits a Compare of the host's view (left) and the sandbox's.
+func SideBySide(sink Sink, title string, host, sandbox []string) {
+	sink.Emit(Event{Time: time.Now(), Kind: KindCompare, Compare: &Compare{
+		Title: title,
+		Left:  Column{Title: "host", Lines: host},
+		Right: Column{Title: "sandbox", Lines: sandbox},
+	}})
+}
+
 // MarshalJSONLine encodes e as one line of JSON, the form used by
 // `kcna-lab demo --json` and between a sandbox's init and its parent.
 func (e Event) MarshalJSONLine() ([]byte, error) {
@@ -119,4 +146,30 @@ func (e Event) MarshalJSONLine() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// Lines lays the two columns side by side in width cells: a header row,
+// then the lines, each cell cut to fit. Both renderers, the TUI and the
+// text trace, draw a Compare with it.
+func (c Compare) Lines(width int) []string {
+	col := max((width-3)/2, 8)
+	cell := func(s string) string {
+		r := []rune(strings.ReplaceAll(s, "\t", " "))
+		if len(r) > col {
+			r = append(r[:col-1], '…')
+		}
+		return string(r) + strings.Repeat(" ", col-len(r))
+	}
+	out := []string{cell(c.Left.Title) + " │ " + cell(c.Right.Title), strings.Repeat("─", col) + "─┼─" + strings.Repeat("─", col)}
+	for i := range max(len(c.Left.Lines), len(c.Right.Lines)) {
+		var l, r string
+		if i < len(c.Left.Lines) {
+			l = c.Left.Lines[i]
+		}
+		if i < len(c.Right.Lines) {
+			r = c.Right.Lines[i]
+		}
+		out = append(out, strings.TrimRight(cell(l)+" │ "+cell(r), " "))
+	}
+	return out
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
+)
+
+func newChallengeCmd(a *app) *cobra.Command {
+	var hints int
+	var check, solution bool
+	cmd := &cobra.Command{
+		Use:   "challenge [ID]",
+		Short: "The lessons' hands-on challenges: read one, get hints, check it",
+		Long: `Every lesson ends in a hands-on challenge: a task you do on your own kernel,
+in a sandbox or with kcna-lab's commands. --check then verifies it from live
+state — a running sandbox's hostname, cgroup files, upper layer or process
+capabilities — never from what you typed. A pass is kept in your progress.
+
+Without an ID, the challenges are listed. Hints come one at a time: --hint 1,
+then --hint 2 if you need it. --solution shows the answer; try first.`,
+		Example: `  kcna-lab challenge
+  kcna-lab challenge set-hostname
+  kcna-lab challenge set-hostname --hint 1
+  sudo kcna-lab challenge set-hostname --check
+  kcna-lab challenge set-hostname --solution`,
+		Args: cobra.MaximumNArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			c, err := a.course()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var ids []string
+			for _, l := range c.Lessons {
+				for _, ch := range l.Challenges {
+					ids = append(ids, ch.ID)
+				}
+			}
+			return ids, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			course, err := a.course()
+			if err != nil {
+				return err
+			}
+			store, p, notice, err := a.progress()
+			if err != nil {
+				return err
+			}
+			if notice != "" {
+				fmt.Fprintln(a.stderr, notice)
+			}
+			if len(args) == 0 {
+				return listChallenges(a, course, p)
+			}
+			l, ch, err := findChallenge(course, args[0])
+			if err != nil {
+				return err
+			}
+			switch {
+			case check:
+				c, ok := demos.Builtin().Check(ch.ID)
+				if !ok {
+					return fmt.Errorf("challenge %s has no check in this build of kcna-lab", ch.ID)
+				}
+				v, err := c.Verify(cmd.Context())
+				if err != nil {
+					return fmt.Errorf("check %s: %w", ch.ID, err)
+				}
+				if !v.Passed {
+					fmt.Fprintf(a.stdout, "Not yet: %s\n", v.Detail)
+					return exitError{code: 1}
+				}
+				fmt.Fprintf(a.stdout, "Passed: %s\n", v.Detail)
+				p.RecordChallenge(l.ID, ch.ID, time.Now())
+				if err := store.Save(p); err != nil {
+					return fmt.Errorf("the challenge passed, but saving your progress failed: %w", err)
+				}
+				return nil
+			case solution:
+				fmt.Fprintf(a.stdout, "Solution to %q:\n\n%s\n", ch.Title, ch.Solution)
+				return nil
+			case hints > 0:
+				if len(ch.Hints) == 0 {
+					fmt.Fprintln(a.stdout, "This challenge has no hints; --solution shows the answer.")
+					return nil
+				}
+				for i, h := range ch.Hints[:min(hints, len(ch.Hints))] {
+					fmt.Fprintf(a.stdout, "Hint %d of %d: %s\n\n", i+1, len(ch.Hints), h)
+				}
+				if hints < len(ch.Hints) {
+					fmt.Fprintf(a.stdout, "More: --hint %d\n", hints+1)
+				}
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "%s (lesson %d, %s)\n\n%s\n\n", ch.Title, l.Order, l.Title, ch.Task)
+			fmt.Fprintf(a.stdout, "When it is done:  kcna-lab challenge %s --check\n", ch.ID)
+			if len(ch.Hints) > 0 {
+				fmt.Fprintf(a.stdout, "Stuck?            kcna-lab challenge %s --hint 1   (%d hints)\n", ch.ID, len(ch.Hints))
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&hints, "hint", 0, "show hints 1 to `N`")
+	fl.BoolVar(&check, "check", false, "check the challenge against live state and record a pass")
+	fl.BoolVar(&solution, "solution", false, "show the solution")
+	cmd.MarkFlagsMutuallyExclusive("hint", "check", "solution")
+	return cmd
+}
+
+func listChallenges(a *app, c *lessons.Course, p *lessons.Progress) error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LESSON\tID\tTITLE\tSTATUS")
+	for _, l := range c.Lessons {
+		for _, ch := range l.Challenges {
+			status := "to do"
+			if p.Passed(l.ID, ch.ID) {
+				status = "passed"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", l.Order, ch.ID, ch.Title, status)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, "\nkcna-lab challenge ID shows one.")
+	return nil
+}
+
+func findChallenge(c *lessons.Course, id string) (*lessons.Lesson, lessons.Challenge, error) {
+	var ids []string
+	for _, l := range c.Lessons {
+		for _, ch := range l.Challenges {
+			if ch.ID == id {
+				return l, ch, nil
+			}
+			ids = append(ids, ch.ID)
+		}
+	}
+	return nil, lessons.Challenge{}, errors.New("no challenge called " + id + "; the challenges are: " + strings.Join(ids, ", "))
+}

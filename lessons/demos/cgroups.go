@@ -1,0 +1,157 @@
+package demos
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kcna-lab/kcna-lab/sandbox"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+// cgroupsDemo puts each limit to the test: memory until the OOM killer
+// ends the hog, pids until forks fail, cpu until the scheduler throttles.
+func cgroupsDemo() Demo {
+	return Demo{
+		ID:    "cgroup-limits",
+		Title: "cgroups at work: an OOM kill, a contained fork bomb, CPU throttling",
+		Run:   runCgroups,
+		Blocked: func(r sandbox.Report) string {
+			if why := needsNamespaces(r, sandbox.NSPid, sandbox.NSMount); why != "" {
+				return why
+			}
+			return r.Cgroup.Problem
+		},
+		ShellFlags: []string{"--name", "lab-cgroups", "--keep", "--memory", "64M", "--pids", "32"},
+	}
+}
+
+// memoryHog grows a shell variable by 1 MiB at a time, so that the gauge
+// can be seen filling before the kernel steps in.
+const memoryHog = `x=; i=0; while :; do x="$x$(head -c 1048576 /dev/zero | tr '\0' a)"; i=$((i+1)); echo "holding $i MiB"; done`
+
+func runCgroups(ctx context.Context, sink event.Sink) error {
+	if err := oomPart(ctx, sink); err != nil {
+		return err
+	}
+	if err := pidsPart(ctx, sink); err != nil {
+		return err
+	}
+	return cpuPart(ctx, sink)
+}
+
+func oomPart(ctx context.Context, sink event.Sink) error {
+	event.Narrate(sink, "1. Memory. A sandbox limited to 32 MiB runs a shell that holds one more MiB each round. The gauge is memory.current (v2) or memory.usage_in_bytes (v1) against the limit:")
+	quiet := event.SinkFunc(func(e event.Event) {
+		if e.Kind == event.KindOutput {
+			return // "holding N MiB", many times over
+		}
+		sink.Emit(e)
+	})
+	res, err := sandbox.Run(ctx, sandbox.Spec{Args: []string{"sh", "-c", memoryHog}, Limits: sandbox.Limits{MemoryBytes: 32 << 20}}, quiet)
+	if err != nil {
+		return err
+	}
+	if res.OOMKilled {
+		event.Narrate(sink, fmt.Sprintf("Exit status %d = 128 + 9: SIGKILL, sent by the kernel's OOM killer when the cgroup could not stay under its limit. kcna-lab knows it was the OOM killer because the cgroup's counter says so (memory.events oom_kill on v2, memory.oom_control oom_kill on v1), not because of the number: `kill -9` gives 137 too.", res.ExitCode))
+	} else {
+		event.Narrate(sink, fmt.Sprintf("The hog ended with %d and no OOM kill was counted: on this host something else stopped it first.", res.ExitCode))
+	}
+	return nil
+}
+
+func pidsPart(ctx context.Context, sink event.Sink) error {
+	event.Narrate(sink, "2. Processes. A sandbox limited to 20 tasks (pids.max counts every process and thread in the cgroup, kcna-lab's init included) tries to start 40 background sleeps:")
+	name := demoName("bomb")
+	sb, stop, err := held(ctx, sandbox.Spec{Name: name, Limits: sandbox.Limits{Pids: 20}}, sink)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	out, _, err := sandbox.ExecOutput(ctx, name, "sh", "-c", `i=0; while [ $i -lt 40 ]; do sleep 60 >/dev/null 2>&1 & i=$((i+1)); done; echo "tried to start 40 sleeps"`)
+	if err != nil {
+		return err
+	}
+	dir := controllerDir(sb.Cgroups(), "pids")
+	inside := countRepeats(lines(out))
+	if len(inside) == 0 {
+		// busybox sh gives up at the first fork the kernel refuses.
+		inside = []string{"the shell stopped at its first", "refused fork, before it could", "print anything"}
+	}
+	cg := []string{
+		"pids.max     = " + readTrim(filepath.Join(dir, "pids.max")),
+		"pids.current = " + readTrim(filepath.Join(dir, "pids.current")),
+		"pids.events  : " + readTrim(filepath.Join(dir, "pids.events")),
+	}
+	hostFork := "the host can still fork: /bin/true ran"
+	if err := exec.CommandContext(ctx, "/bin/true").Run(); err != nil {
+		hostFork = "the host could not fork: " + err.Error()
+	}
+	event.SideBySide(sink, "The sandbox's cgroup, read from the host | what the shell inside saw", append(cg, hostFork), inside)
+	event.Narrate(sink, "fork() failed with EAGAIN once the cgroup reached pids.max; pids.events counts each refusal as \"max\". A fork bomb inside stops there, and nothing outside the cgroup is affected.")
+	return nil
+}
+
+func cpuPart(ctx context.Context, sink event.Sink) error {
+	event.Narrate(sink, "3. CPU. A sandbox limited to 0.2 CPUs (a quota of 20ms in every 100ms period: cpu.max \"20000 100000\" on v2, cpu.cfs_quota_us=20000 on v1) spins for two seconds:")
+	name := demoName("cpu")
+	sb, stop, err := held(ctx, sandbox.Spec{Name: name, Limits: sandbox.Limits{CPUs: 0.2}}, sink)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	start := time.Now()
+	if _, _, err := sandbox.ExecOutput(ctx, name, "sh", "-c", `end=$(($(date +%s)+2)); while [ $(date +%s) -lt $end ]; do :; done`); err != nil {
+		return err
+	}
+	stat, err := sb.CPUStat()
+	if err != nil {
+		return err
+	}
+	var rows []string
+	for _, k := range []string{"nr_periods", "nr_throttled", "throttled_usec", "throttled_time", "usage_usec"} {
+		if v, ok := stat[k]; ok {
+			rows = append(rows, fmt.Sprintf("%-15s %d", k, v))
+		}
+	}
+	event.SideBySide(sink, fmt.Sprintf("cpu.stat after %.1fs of spinning", time.Since(start).Seconds()), rows, []string{"a busy loop that never sleeps", "", "it ran only while its quota", "lasted; the scheduler paused it", "for the rest of each period"})
+	event.Narrate(sink, "nr_throttled counts the periods in which the cgroup used up its quota and was paused. Kubernetes turns a container's CPU limit into exactly this quota. Namespaces limit what a process sees; cgroups limit what it uses.")
+	return nil
+}
+
+// controllerDir picks a controller's directory from a sandbox's cgroup
+// paths: on v1 the one under that controller's hierarchy, on v2 the one.
+func controllerDir(paths []string, controller string) string {
+	for _, p := range paths {
+		if strings.Contains(p, "/"+controller+"/") || strings.Contains(p, "/"+controller+",") || strings.Contains(p, ","+controller+"/") {
+			return p
+		}
+	}
+	if len(paths) > 0 {
+		return paths[len(paths)-1]
+	}
+	return os.DevNull
+}
+
+// countRepeats folds runs of the same line into one with a count, so that
+// forty "can't fork" messages read as one.
+func countRepeats(in []string) []string {
+	var out []string
+	for i := 0; i < len(in); {
+		j := i
+		for j < len(in) && in[j] == in[i] {
+			j++
+		}
+		if n := j - i; n > 1 {
+			out = append(out, fmt.Sprintf("%s (x%d)", in[i], n))
+		} else {
+			out = append(out, in[i])
+		}
+		i = j
+	}
+	return out
+}

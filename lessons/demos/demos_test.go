@@ -1,0 +1,210 @@
+//go:build linux
+
+package demos
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/kcna-lab/kcna-lab/sandbox"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+// TestMain lets this test binary act as a sandbox's init.
+func TestMain(m *testing.M) {
+	sandbox.Init()
+	os.Exit(m.Run())
+}
+
+// recorder keeps a demo's events for the test to check.
+type recorder struct {
+	mu     sync.Mutex
+	events []event.Event
+}
+
+func (r *recorder) Emit(e event.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+// compare returns the side-by-side view whose title starts with prefix.
+func (r *recorder) compare(t *testing.T, prefix string) event.Compare {
+	t.Helper()
+	for _, e := range r.events {
+		if e.Kind == event.KindCompare && strings.HasPrefix(e.Compare.Title, prefix) {
+			return *e.Compare
+		}
+	}
+	t.Fatalf("no side-by-side view titled %q", prefix)
+	return event.Compare{}
+}
+
+func (r *recorder) of(kind event.Kind) []event.Event {
+	var out []event.Event
+	for _, e := range r.events {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// runDemo runs a registered demo as root and returns its events.
+func runDemo(t *testing.T, id string) *recorder {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: demos create namespaces, mounts and cgroups (CI runs as root)")
+	}
+	d, ok := Builtin().Demo(id)
+	if !ok {
+		t.Fatalf("demo %s is not registered", id)
+	}
+	if why := d.Blocked(sandbox.Doctor()); why != "" {
+		t.Skipf("this host cannot run %s: %s", id, why)
+	}
+	rec := &recorder{}
+	if err := d.Run(context.Background(), rec); err != nil {
+		t.Fatalf("%s: %v", id, err)
+	}
+	for _, e := range rec.of(event.KindStep) {
+		if !e.OK() {
+			t.Errorf("%s: step %s failed: %s", id, e.Action, e.Err)
+		}
+	}
+	return rec
+}
+
+func TestNamespacesTour(t *testing.T) {
+	rec := runDemo(t, "namespaces-tour")
+	ids := rec.compare(t, "Namespace identities")
+	for i := range ids.Left.Lines {
+		if ids.Left.Lines[i] == ids.Right.Lines[i] {
+			t.Errorf("namespace %s is the same inside and out: %s", ids.Left.Lines[i], ids.Right.Lines[i])
+		}
+	}
+	ps := rec.compare(t, "pid:")
+	if len(ps.Right.Lines) < 2 || !strings.Contains(ps.Right.Lines[1], "1 ") {
+		t.Errorf("ps inside does not start with PID 1: %q", ps.Right.Lines)
+	}
+	host, _ := os.Hostname()
+	uts := rec.compare(t, "uts:")
+	if uts.Left.Lines[0] != host || uts.Right.Lines[0] != sandboxHostname {
+		t.Errorf("hostnames: host %q sandbox %q", uts.Left.Lines, uts.Right.Lines)
+	}
+	net := rec.compare(t, "net:")
+	if strings.Join(net.Right.Lines, ",") != "lo" {
+		t.Errorf("interfaces inside: %q, want only lo", net.Right.Lines)
+	}
+}
+
+func TestDependencies(t *testing.T) {
+	rec := runDemo(t, "dependencies")
+	c := rec.compare(t, "The same questions")
+	release := readTrim("/proc/sys/kernel/osrelease")
+	if !contains(c.Right.Lines, "kernel: "+release) || !contains(c.Left.Lines, "kernel: "+release) {
+		t.Errorf("both sides should report the host's kernel %s:\n%q\n%q", release, c.Left.Lines, c.Right.Lines)
+	}
+}
+
+func TestSharedKernel(t *testing.T) {
+	rec := runDemo(t, "shared-kernel")
+	c := rec.compare(t, "uname -r")
+	if strings.Join(c.Left.Lines, "|") != strings.Join(c.Right.Lines, "|") {
+		t.Errorf("uname inside differs from the host's: %q vs %q", c.Left.Lines, c.Right.Lines)
+	}
+	first := rec.compare(t, "The sandbox's first process")
+	if !strings.HasPrefix(first.Right.Lines[0], "PID 1") {
+		t.Errorf("the sandbox's first process should be PID 1 inside: %q", first.Right.Lines)
+	}
+}
+
+func TestCgroupLimits(t *testing.T) {
+	rec := runDemo(t, "cgroup-limits")
+	if len(rec.of(event.KindOOM)) == 0 {
+		t.Error("no OOM event: the 32M memory hog was not OOM-killed")
+	}
+	oom := false
+	for _, e := range rec.of(event.KindResult) {
+		if e.Result != nil && e.Result.OOMKilled && e.Result.ExitCode == 137 {
+			oom = true
+		}
+	}
+	if !oom {
+		t.Error("no result with exit 137 and OOMKilled")
+	}
+	if len(rec.of(event.KindMetric)) == 0 {
+		t.Error("no metric samples for the gauges")
+	}
+	pids := rec.compare(t, "The sandbox's cgroup")
+	if !contains(pids.Left.Lines, "pids.max     = 20") {
+		t.Errorf("pids.max should read 20: %q", pids.Left.Lines)
+	}
+	if !strings.Contains(strings.Join(pids.Left.Lines, "\n"), "host can still fork") {
+		t.Errorf("the host could not fork: %q", pids.Left.Lines)
+	}
+	if n := numberAfter(strings.Join(pids.Left.Lines, " "), "max "); n <= 0 {
+		t.Errorf("pids.events shows no refused fork: %q", pids.Left.Lines)
+	}
+	cpu := rec.compare(t, "cpu.stat after")
+	if n := numberAfter(strings.Join(cpu.Left.Lines, " "), "nr_throttled"); n <= 0 {
+		t.Errorf("cpu.stat shows no throttling: %q", cpu.Left.Lines)
+	}
+}
+
+func TestOverlayLayers(t *testing.T) {
+	rec := runDemo(t, "overlay-layers")
+	c := rec.compare(t, "What the sandbox did")
+	got := strings.Join(c.Right.Lines, "\n")
+	for _, want := range []string{"added     /hello.txt", "copied-up /app/config", "whiteout  /app/README"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the upper layer should show %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	rec := runDemo(t, "capabilities")
+	c := rec.compare(t, "CapEff")
+	inside := strings.Join(c.Right.Lines, " ")
+	if strings.Contains(inside, "cap_sys_admin") || !strings.Contains(inside, "cap_chown") {
+		t.Errorf("the sandbox's capabilities are not the default set: %s", inside)
+	}
+	probe := strings.Join(rec.compare(t, "Writing to the image").Right.Lines, "\n")
+	for _, want := range []string{"Read-only file system", "/proc/keys: 0 bytes"} {
+		if !strings.Contains(probe, want) {
+			t.Errorf("inside, want %q in:\n%s", want, probe)
+		}
+	}
+}
+
+func contains(lines []string, s string) bool {
+	for _, l := range lines {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+// numberAfter is the number that follows the first key in s, or -1.
+func numberAfter(s, key string) int {
+	i := strings.Index(s, key)
+	if i < 0 {
+		return -1
+	}
+	n, ok := -1, false
+	for _, r := range strings.TrimLeft(s[i+len(key):], " =:") {
+		if r < '0' || r > '9' {
+			break
+		}
+		if !ok {
+			n, ok = 0, true
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n
+}

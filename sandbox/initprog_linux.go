@@ -1,0 +1,48 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitProgramEnv names an environment variable that, when set, is the
+// path of the program to run as every sandbox's init (tests and the
+// benchmark point it at a freshly built kcna-lab-init).
+const InitProgramEnv = "KCNA_LAB_INIT"
+
+// InitProgram is the binary a sandbox's init runs: $KCNA_LAB_INIT, else
+// kcna-lab-init beside the running binary (`make build` puts it there),
+// else the running binary itself. The small one matters because an init
+// pays its program's whole start-up before the sandbox's first step:
+// kcna-lab carries the TUI's Markdown renderer, whose package
+// initialisation alone takes tens of milliseconds. It is also the
+// chroot-escape program, so it must be static (CGO_ENABLED=0).
+func InitProgram() string {
+	if p := os.Getenv(InitProgramEnv); p != "" {
+		return p
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), initArg0)
+		if trustedProgram(p) {
+			return p
+		}
+	}
+	return "/proc/self/exe"
+}
+
+// trustedProgram reports whether p is an executable file that only its
+// owner, who is root or the caller, can change: a sandbox's init runs
+// with the caller's privileges, so nobody else may swap it.
+func trustedProgram(p string) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return false
+	}
+	uid := uint32(os.Geteuid())
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 &&
+		st.Mode&0o022 == 0 && (st.Uid == 0 || st.Uid == uid)
+}

@@ -1,0 +1,58 @@
+package mesh
+
+import (
+	"io"
+	"net/http"
+	"testing"
+)
+
+// The cost of a mesh, on loopback: one keep-alive client sending GETs one
+// after another, straight to the app, then through the caller's sidecar and
+// the callee's sidecar (two extra proxy hops), in plaintext and in mTLS.
+// `go test -run '^$' -bench . ./sandbox/mesh/`; the ratio of ns/op is what
+// a sidecar costs per request.
+
+func BenchmarkDirect(b *testing.B) {
+	app := newApp(b, "reviews", "v1", nil)
+	benchGet(b, app.URL+"/", "reviews")
+}
+
+func BenchmarkThroughSidecar(b *testing.B) {
+	benchMesh(b, false)
+}
+
+func BenchmarkThroughSidecarMTLS(b *testing.B) {
+	benchMesh(b, true)
+}
+
+func benchMesh(b *testing.B, mtls bool) {
+	m := newMesh(b)
+	// The learner's events are built as in real use, then dropped, rather
+	// than piling up in memory for b.N requests.
+	m.sink.drop = true
+	frontend := m.sidecar("frontend", "v1", newApp(b, "frontend", "v1", nil))
+	m.sidecar("reviews", "v1", newApp(b, "reviews", "v1", nil))
+	m.push(Rules{MTLS: mtls})
+	benchGet(b, "http://"+frontend.OutboundAddr()+"/", "reviews")
+}
+
+func benchGet(b *testing.B, url, host string) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Host = host
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatal(resp.Status)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}

@@ -1,0 +1,666 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+)
+
+// mockExam is the timed mock exam: a start page, the questions one at a
+// time under a countdown, an overview to jump between them and submit, the
+// results, and a review of every question.
+type mockExam struct {
+	ctx  *common
+	keys examKeyMap
+	page examPage
+
+	exam   *lessons.Exam
+	err    error // why there is no exam (a course without questions)
+	picks  [][]int
+	marked []bool
+	q      int // the question shown
+	cursor int // the choice under the cursor
+	cell   int // the overview's cursor
+
+	started, deadline, now time.Time
+	// gen numbers the running exam; a tick of an older one is dropped.
+	gen  int
+	tick func(gen int) tea.Cmd
+
+	result     *lessons.ExamResult
+	review     []lessons.ReviewItem
+	r          int      // the review item shown
+	wrongOnly  bool     // review only what was not right
+	reviewBack examPage // where esc leaves the review for
+	scroll     int
+
+	width, height int
+}
+
+type examPage int
+
+const (
+	examStart examPage = iota
+	examQuestion
+	examOverview
+	examResults
+	examReview
+)
+
+// examTickMsg is the countdown's heartbeat.
+type examTickMsg struct{ gen int }
+
+func newMockExam(ctx *common) *mockExam {
+	return &mockExam{ctx: ctx, keys: newExamKeys(), tick: examTick}
+}
+
+func examTick(gen int) tea.Cmd {
+	return tea.Tick(time.Second, func(time.Time) tea.Msg { return examTickMsg{gen: gen} })
+}
+
+// examKeyMap is the exam's own keys; only Exam, which opens it from the
+// course map, is in the shared keyMap.
+type examKeyMap struct {
+	Start, Up, Down, Pick, Answer, Prev, Next, Mark, Overview key.Binding
+	Go, Submit, Review, WrongOnly, Scroll, Back, Done         key.Binding
+}
+
+func newExamKeys() examKeyMap {
+	return examKeyMap{
+		Start:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start the clock")),
+		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "move")),
+		Down:      key.NewBinding(key.WithKeys("down", "j")),
+		Pick:      key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pick")),
+		Answer:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "next")),
+		Prev:      key.NewBinding(key.WithKeys("left", "shift+tab", "p"), key.WithHelp("←/→", "prev/next")),
+		Next:      key.NewBinding(key.WithKeys("right", "tab", "n")),
+		Mark:      key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mark")),
+		Overview:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "submit")),
+		Go:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "go to question")),
+		Submit:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "submit")),
+		Review:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "review")),
+		WrongOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wrong only")),
+		Scroll:    key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "scroll")),
+		Back:      key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("q/esc", "back")),
+		Done:      key.NewBinding(key.WithKeys("enter", "esc", "q"), key.WithHelp("enter", "back to the course")),
+	}
+}
+
+// withExamKey adds the key that opens the exam to the course map's help,
+// before its last two (quit and more keys).
+func withExamKey(h helpKeys, exam key.Binding) helpKeys {
+	add := func(bs []key.Binding) []key.Binding {
+		i := max(len(bs)-2, 0)
+		return slices.Insert(slices.Clone(bs), i, exam)
+	}
+	return helpKeys{short: add(h.short), full: add(h.full)}
+}
+
+func (z *mockExam) setSize(w, h int) { z.width, z.height = w, h }
+
+// open shows the start page of a freshly drawn exam.
+func (z *mockExam) open(now time.Time) tea.Cmd {
+	*z = mockExam{ctx: z.ctx, keys: z.keys, tick: z.tick, gen: z.gen + 1, width: z.width, height: z.height, now: now}
+	z.exam, z.err = lessons.NewExam(z.ctx.course, lessons.ExamOptions{Seed: now.UnixNano()})
+	if z.err == nil {
+		z.picks = make([][]int, len(z.exam.Items))
+		z.marked = make([]bool, len(z.exam.Items))
+	}
+	return nil
+}
+
+func (z *mockExam) running() bool { return z.page == examQuestion || z.page == examOverview }
+
+func (z *mockExam) keyHelp() helpKeys {
+	k := z.keys
+	var b []key.Binding
+	switch z.page {
+	case examStart:
+		b = []key.Binding{k.Back}
+		if z.err == nil {
+			b = []key.Binding{k.Start, k.Back}
+		}
+		if _, ok := z.ctx.progress.LastExam(); ok {
+			b = slices.Insert(b, len(b)-1, k.Review)
+		}
+	case examQuestion:
+		// Most needed first: narrow terminals cut the end.
+		b = []key.Binding{k.Up, k.Pick, k.Answer, k.Overview, k.Mark, k.Prev}
+	case examOverview:
+		b = []key.Binding{k.Up, k.Go, k.Submit, bindingHelp(k.Back, "esc", "back to the question")}
+	case examResults:
+		b = []key.Binding{k.Review, k.Done}
+	case examReview:
+		b = []key.Binding{k.Prev, k.Scroll, k.WrongOnly, k.Back}
+	}
+	return helpKeys{short: b, full: b}
+}
+
+func bindingHelp(b key.Binding, keys, desc string) key.Binding {
+	b.SetHelp(keys, desc)
+	return b
+}
+
+func (z *mockExam) update(msg tea.Msg, now time.Time) tea.Cmd {
+	z.now = now
+	switch msg := msg.(type) {
+	case examTickMsg:
+		if msg.gen != z.gen || !z.running() {
+			return nil
+		}
+		if !now.Before(z.deadline) {
+			return z.submit(now, true)
+		}
+		return z.tick(z.gen)
+	case tea.KeyPressMsg:
+		if z.running() && !now.Before(z.deadline) {
+			return z.submit(now, true) // nothing is taken after the deadline
+		}
+		switch z.page {
+		case examStart:
+			return z.updateStart(msg, now)
+		case examQuestion:
+			z.updateQuestion(msg)
+		case examOverview:
+			return z.updateOverview(msg, now)
+		case examResults:
+			return z.updateResults(msg)
+		case examReview:
+			z.updateReview(msg)
+		}
+	}
+	return nil
+}
+
+func (z *mockExam) updateStart(km tea.KeyPressMsg, now time.Time) tea.Cmd {
+	k := z.keys
+	switch {
+	case key.Matches(km, k.Back):
+		return back
+	case key.Matches(km, k.Review):
+		if r, ok := z.ctx.progress.LastExam(); ok {
+			z.showReview(r, examStart)
+		}
+	case key.Matches(km, k.Start) && z.err == nil:
+		z.started, z.deadline = now, now.Add(z.exam.Duration)
+		z.page, z.q, z.cursor, z.scroll = examQuestion, 0, 0, 0
+		z.gen++
+		return z.tick(z.gen)
+	}
+	return nil
+}
+
+func back() tea.Msg { return backMsg{} }
+
+func (z *mockExam) item() lessons.ExamItem { return z.exam.Items[z.q] }
+
+func (z *mockExam) updateQuestion(km tea.KeyPressMsg) {
+	k := z.keys
+	it := z.item()
+	n := len(it.Order)
+	// A letter of one of this question's choices always picks it.
+	if s := km.String(); len(s) == 1 && s[0] >= 'a' && int(s[0]-'a') < n {
+		z.cursor = int(s[0] - 'a')
+		z.pick(z.cursor)
+		return
+	}
+	switch {
+	case key.Matches(km, k.Up):
+		z.cursor = (z.cursor - 1 + n) % n
+	case key.Matches(km, k.Down):
+		z.cursor = (z.cursor + 1) % n
+	case key.Matches(km, k.Pick):
+		z.pick(z.cursor)
+	case key.Matches(km, k.Answer):
+		if !it.Q.Multi() {
+			z.picks[z.q] = []int{z.cursor}
+		}
+		if z.q == len(z.exam.Items)-1 {
+			z.showOverview()
+		} else {
+			z.goTo(z.q + 1)
+		}
+	case key.Matches(km, k.Next):
+		if z.q < len(z.exam.Items)-1 {
+			z.goTo(z.q + 1)
+		}
+	case key.Matches(km, k.Prev):
+		if z.q > 0 {
+			z.goTo(z.q - 1)
+		}
+	case key.Matches(km, k.Mark):
+		z.marked[z.q] = !z.marked[z.q]
+	case key.Matches(km, k.Overview):
+		z.showOverview()
+	}
+}
+
+// pick chooses a choice: the only one for a single-answer question (again
+// to take it back), one more or one less for a multiple-answer one.
+func (z *mockExam) pick(i int) {
+	p := z.picks[z.q]
+	switch {
+	case slices.Contains(p, i):
+		p = slices.DeleteFunc(slices.Clone(p), func(x int) bool { return x == i })
+	case z.item().Q.Multi():
+		p = append(slices.Clone(p), i)
+		slices.Sort(p)
+	default:
+		p = []int{i}
+	}
+	z.picks[z.q] = p
+}
+
+func (z *mockExam) goTo(q int) {
+	z.page, z.q, z.scroll = examQuestion, q, 0
+	z.cursor = 0
+	if p := z.picks[q]; len(p) > 0 {
+		z.cursor = p[0]
+	}
+}
+
+func (z *mockExam) showOverview() {
+	z.page, z.cell = examOverview, z.q
+}
+
+// columns is how many overview cells fit across.
+func (z *mockExam) columns() int { return max(min((z.width-2)/8, 10), 1) }
+
+func (z *mockExam) updateOverview(km tea.KeyPressMsg, now time.Time) tea.Cmd {
+	k := z.keys
+	n := len(z.exam.Items)
+	cols := z.columns()
+	switch {
+	case key.Matches(km, k.Submit):
+		return z.submit(now, false)
+	case key.Matches(km, k.Go):
+		z.goTo(z.cell)
+	case km.String() == "esc":
+		z.goTo(z.q)
+	case key.Matches(km, k.Prev):
+		z.cell = max(z.cell-1, 0)
+	case key.Matches(km, k.Next):
+		z.cell = min(z.cell+1, n-1)
+	case key.Matches(km, k.Up):
+		if z.cell-cols >= 0 {
+			z.cell -= cols
+		}
+	case key.Matches(km, k.Down):
+		if z.cell+cols < n {
+			z.cell += cols
+		}
+	}
+	return nil
+}
+
+// submit scores the exam, keeps the result in progress and shows it.
+func (z *mockExam) submit(now time.Time, timedOut bool) tea.Cmd {
+	r := z.exam.Grade(z.picks, z.started, now, timedOut)
+	z.ctx.progress.RecordExam(r)
+	z.result = &r
+	z.review = r.Review(z.ctx.course)
+	z.page = examResults
+	z.gen++ // stops the countdown
+	return func() tea.Msg { return saveMsg{} }
+}
+
+func (z *mockExam) updateResults(km tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(km, z.keys.Review):
+		z.showReview(*z.result, examResults)
+	case key.Matches(km, z.keys.Done):
+		return back
+	}
+	return nil
+}
+
+func (z *mockExam) showReview(r lessons.ExamResult, from examPage) {
+	z.review = r.Review(z.ctx.course)
+	z.page, z.reviewBack, z.r, z.scroll, z.wrongOnly = examReview, from, 0, 0, false
+	if z.result == nil || from == examStart {
+		z.result = &r
+	}
+}
+
+// shown are the review items on view: all, or only those not right.
+func (z *mockExam) shown() []int {
+	var out []int
+	for i, it := range z.review {
+		if !z.wrongOnly || !it.Answer.Right {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (z *mockExam) updateReview(km tea.KeyPressMsg) {
+	k := z.keys
+	shown := z.shown()
+	pos := max(slices.Index(shown, z.r), 0)
+	switch {
+	case key.Matches(km, k.Back):
+		z.page = z.reviewBack
+	case key.Matches(km, k.Next):
+		if pos+1 < len(shown) {
+			z.r, z.scroll = shown[pos+1], 0
+		}
+	case key.Matches(km, k.Prev):
+		if pos > 0 {
+			z.r, z.scroll = shown[pos-1], 0
+		}
+	case key.Matches(km, k.Down):
+		z.scroll++
+	case key.Matches(km, k.Up):
+		z.scroll = max(z.scroll-1, 0)
+	case key.Matches(km, k.WrongOnly):
+		z.wrongOnly = !z.wrongOnly
+		if s := z.shown(); len(s) > 0 && !slices.Contains(s, z.r) {
+			z.r = s[0]
+		}
+		z.scroll = 0
+	}
+}
+
+// view draws the page. Text is plain and wrapped here; nothing is rendered
+// as Markdown.
+func (z *mockExam) view() string {
+	var header, body []string
+	focus := -1
+	switch z.page {
+	case examStart:
+		header, body = z.viewStart()
+	case examQuestion:
+		header, body, focus = z.viewQuestion()
+	case examOverview:
+		header, body, focus = z.viewOverview()
+	case examResults:
+		header, body = z.viewResults()
+	case examReview:
+		header, body = z.viewReview()
+	}
+	h := max(z.height-len(header), 1)
+	if focus >= 0 {
+		// Keep the focused line on screen.
+		if focus < z.scroll {
+			z.scroll = focus
+		}
+		if focus >= z.scroll+h {
+			z.scroll = focus - h + 1
+		}
+	}
+	z.scroll = max(min(z.scroll, len(body)-h), 0)
+	end := min(z.scroll+h, len(body))
+	lines := append(slices.Clip(header), body[z.scroll:end]...)
+	return truncate(strings.Join(lines, "\n"), z.width)
+}
+
+func (z *mockExam) wrapWidth() int { return max(z.width-2, 20) }
+
+// wrap breaks plain text to the screen's width as lines.
+func (z *mockExam) wrap(s string, indent int) []string {
+	pad := strings.Repeat(" ", indent)
+	lines := strings.Split(ansi.Wrap(strings.TrimSpace(s), z.wrapWidth()-indent, " "), "\n")
+	for i := range lines {
+		lines[i] = pad + lines[i]
+	}
+	return lines
+}
+
+// titleBar is a title with text on the right, e.g. the time left.
+func (z *mockExam) titleBar(title, right string) string {
+	gap := z.width - lipgloss.Width(title) - lipgloss.Width(right)
+	if gap < 1 {
+		return title + " " + right
+	}
+	return title + strings.Repeat(" ", gap) + right
+}
+
+func (z *mockExam) clock() string {
+	left := z.deadline.Sub(z.now)
+	text := lessons.ClockText(left) + " left"
+	if left < 5*time.Minute {
+		return z.ctx.styles.Wrong.Render(text)
+	}
+	return z.ctx.styles.Title.Render(text)
+}
+
+func (z *mockExam) viewStart() (header, body []string) {
+	st := z.ctx.styles
+	header = []string{st.Title.Render("Mock KCNA exam"), ""}
+	if z.err != nil {
+		body = append(body, z.wrap("There is no exam to take: "+z.err.Error()+". Add questions to the lessons first.", 0)...)
+		return header, body
+	}
+	e := z.exam
+	body = append(body, z.wrap(fmt.Sprintf("%d questions drawn from every lesson, weighted by KCNA domain:", len(e.Items)), 0)...)
+	for _, d := range e.DomainCounts() {
+		body = append(body, fmt.Sprintf("  %-34s %3d", d.Domain, d.Total))
+	}
+	body = append(body, "",
+		fmt.Sprintf("Time:       %s (%s a question)", lessons.ClockText(e.Duration), lessons.ClockText(lessons.ExamTimePerQuestion)),
+		fmt.Sprintf("Pass mark:  %d%%", e.PassPercent),
+		"")
+	body = append(body, z.wrap("As on the real exam, a multiple-answer question counts only when every right choice and no wrong one is picked. Answers can be changed and questions marked for review until you submit; at the deadline the exam is submitted as it stands.", 0)...)
+	if r, ok := z.ctx.progress.LastExam(); ok {
+		body = append(body, "", fmt.Sprintf("Last exam: %d of %d (%d%%), %s, on %s.", r.Score, r.Total, r.Percent(),
+			passWord(st, r), r.At.Local().Format("2006-01-02 15:04")))
+	}
+	body = append(body, "", st.Subtle.Render("Press enter to start the clock."))
+	return header, body
+}
+
+func passWord(st Styles, r lessons.ExamResult) string {
+	if r.Passed {
+		return st.Right.Render("PASS")
+	}
+	return st.Wrong.Render("FAIL")
+}
+
+// counts is how many questions are answered and marked.
+func (z *mockExam) counts() (answered, marked int) {
+	for i := range z.picks {
+		if len(z.picks[i]) > 0 {
+			answered++
+		}
+		if z.marked[i] {
+			marked++
+		}
+	}
+	return answered, marked
+}
+
+func (z *mockExam) viewQuestion() (header, body []string, focus int) {
+	st := z.ctx.styles
+	it := z.item()
+	answered, marked := z.counts()
+	title := st.Title.Render(fmt.Sprintf("Question %d of %d", z.q+1, len(z.exam.Items))) +
+		st.Subtle.Render(fmt.Sprintf("  answered %d · marked %d", answered, marked))
+	sub := st.Subtle.Render(it.Domain)
+	if z.marked[z.q] {
+		sub += "  " + st.Notice.Render("[marked for review]")
+	}
+	header = []string{z.titleBar(title, z.clock()), sub, ""}
+	body = z.wrap(it.Q.Prompt, 0)
+	hint := "Pick one: press its letter, or move to it and press enter."
+	if it.Q.Multi() {
+		hint = fmt.Sprintf("Choose %d: press each one's letter (or space on it), then enter.", len(it.Q.Answers))
+	}
+	for _, l := range z.wrap(hint, 0) {
+		body = append(body, st.Subtle.Render(l))
+	}
+	body = append(body, "")
+	box := "( )"
+	if it.Q.Multi() {
+		box = "[ ]"
+	}
+	focus = len(body)
+	for i, c := range it.Choices() {
+		b := box
+		if slices.Contains(z.picks[z.q], i) {
+			b = box[:1] + "x" + box[2:]
+		}
+		cursor := "  "
+		if i == z.cursor {
+			cursor = st.Selected.Render("> ")
+			focus = len(body)
+		}
+		lines := strings.Split(ansi.Wrap(fmt.Sprintf("%s %s) %s", b, lessons.Letter(i), c), z.wrapWidth()-2, " "), "\n")
+		for j, l := range lines {
+			if j == 0 {
+				body = append(body, cursor+l)
+			} else {
+				body = append(body, "         "+l)
+			}
+		}
+	}
+	return header, body, focus
+}
+
+func (z *mockExam) viewOverview() (header, body []string, focus int) {
+	st := z.ctx.styles
+	answered, marked := z.counts()
+	n := len(z.exam.Items)
+	header = []string{
+		z.titleBar(st.Title.Render("Overview"), z.clock()),
+		fmt.Sprintf("%d of %d answered · %d not answered · %d marked for review", answered, n, n-answered, marked),
+		"",
+	}
+	cols := z.columns()
+	var row strings.Builder
+	for i := range n {
+		state := "."
+		if len(z.picks[i]) > 0 {
+			state = "x"
+		}
+		if z.marked[i] {
+			state += "*"
+		}
+		cell := fmt.Sprintf("%2d %-2s", i+1, state)
+		if i == z.cell {
+			cell = st.Selected.Render("[" + cell + "]")
+			focus = len(body)
+		} else {
+			cell = " " + cell + " "
+		}
+		row.WriteString(cell + " ")
+		if (i+1)%cols == 0 || i == n-1 {
+			body = append(body, strings.TrimRight(row.String(), " "))
+			row.Reset()
+		}
+	}
+	body = append(body, "", st.Subtle.Render("x answered   . not answered   * marked for review"), "")
+	if answered < n {
+		body = append(body, z.wrap(fmt.Sprintf("%d question(s) have no answer; unanswered questions count as wrong.", n-answered), 0)...)
+	}
+	body = append(body, z.wrap("Press s to submit the exam, or enter to go to a question.", 0)...)
+	return header, body, focus
+}
+
+func (z *mockExam) viewResults() (header, body []string) {
+	st := z.ctx.styles
+	r := z.result
+	header = []string{st.Title.Render("Mock exam results"), ""}
+	body = append(body,
+		fmt.Sprintf("%s  %d of %d right (%d%%); the pass mark is %d%%.", passWord(st, *r), r.Score, r.Total, r.Percent(), r.PassPercent))
+	took := fmt.Sprintf("Time: %s of %s", lessons.ClockText(time.Duration(r.Seconds)*time.Second),
+		lessons.ClockText(time.Duration(r.LimitSeconds)*time.Second))
+	if r.TimedOut {
+		took += st.Notice.Render("  time ran out: submitted at the deadline")
+	}
+	body = append(body, took, "", st.Title.Render("By domain"))
+	for _, d := range r.Domains {
+		pct := 0
+		if d.Total > 0 {
+			pct = d.Right * 100 / d.Total
+		}
+		line := fmt.Sprintf("  %-34s %3d/%-3d %3d%%", d.Domain, d.Right, d.Total, pct)
+		body = append(body, line)
+	}
+	body = append(body, "")
+	for _, l := range z.wrap("Saved to your progress. Press r to review every question: your answer, the right one, and why.", 0) {
+		body = append(body, st.Subtle.Render(l))
+	}
+	return header, body
+}
+
+func (z *mockExam) viewReview() (header, body []string) {
+	st := z.ctx.styles
+	shown := z.shown()
+	if len(shown) == 0 {
+		return []string{st.Title.Render("Review"), ""}, []string{"Every answer was right: nothing to review. Press w to see them all."}
+	}
+	it := z.review[z.r]
+	verdict := st.Right.Render("RIGHT")
+	switch {
+	case len(it.Given) == 0:
+		verdict = st.Wrong.Render("NOT ANSWERED")
+	case !it.Answer.Right:
+		verdict = st.Wrong.Render("WRONG")
+	}
+	pos := max(slices.Index(shown, z.r), 0)
+	title := st.Title.Render(fmt.Sprintf("Review %d of %d", pos+1, len(shown)))
+	if z.wrongOnly {
+		title += st.Subtle.Render(" (not right only)")
+	}
+	header = []string{
+		z.titleBar(title, fmt.Sprintf("question %d · %s", it.Number, verdict)),
+		st.Subtle.Render(it.Answer.Domain + " · " + it.Answer.ID),
+		"",
+	}
+	if it.Question == nil {
+		body = append(body, "This question is no longer in the course, or has changed since.")
+	} else {
+		body = append(body, z.wrap(it.Question.Prompt, 0)...)
+		body = append(body, "")
+		for i, c := range it.Choices {
+			var tags []string
+			if slices.Contains(it.Given, i) {
+				tags = append(tags, "your answer")
+			}
+			if slices.Contains(it.Correct, i) {
+				tags = append(tags, "right answer")
+			}
+			text := fmt.Sprintf("%s) %s", lessons.Letter(i), c)
+			if len(tags) > 0 {
+				text += "  <- " + strings.Join(tags, ", ")
+			}
+			lines := z.wrap(text, 2)
+			style := lipgloss.NewStyle()
+			switch {
+			case slices.Contains(it.Correct, i):
+				style = st.Right
+			case slices.Contains(it.Given, i):
+				style = st.Wrong
+			}
+			for _, l := range lines {
+				body = append(body, style.Render(l))
+			}
+		}
+	}
+	given := "none"
+	if len(it.Given) > 0 {
+		given = letters(it.Given)
+	}
+	body = append(body, "", fmt.Sprintf("Your answer: %s   Right answer: %s", given, letters(it.Correct)))
+	if it.Question != nil {
+		body = append(body, "")
+		body = append(body, z.wrap(it.Question.Explanation, 0)...)
+	}
+	return header, body
+}
+
+func letters(idx []int) string {
+	ls := make([]string, len(idx))
+	for i, x := range idx {
+		ls[i] = lessons.Letter(x)
+	}
+	return strings.Join(ls, ", ")
+}
