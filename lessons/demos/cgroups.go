@@ -1,12 +1,14 @@
 package demos
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
@@ -66,18 +68,27 @@ func oomPart(ctx context.Context, sink event.Sink) error {
 
 func pidsPart(ctx context.Context, sink event.Sink) error {
 	event.Narrate(sink, "2. Processes. A sandbox limited to 20 tasks (pids.max counts every process and thread in the cgroup, kcna-lab's init included) tries to start 40 background sleeps:")
-	name := demoName("bomb")
-	sb, stop, err := held(ctx, sandbox.Spec{Name: name, Limits: sandbox.Limits{Pids: 20}}, sink)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	out, _, err := sandbox.ExecOutput(ctx, name, "sh", "-c", `i=0; while [ $i -lt 40 ]; do sleep 60 >/dev/null 2>&1 & i=$((i+1)); done; echo "tried to start 40 sleeps"`)
+	// The bomb is the sandbox's own command, not an exec: the init then
+	// needs no new thread while the cgroup is full.
+	var buf bytes.Buffer
+	sb, err := sandbox.Start(ctx, sandbox.Spec{
+		Name: demoName("bomb"), Limits: sandbox.Limits{Pids: 20}, Stdout: &buf, Stderr: &buf,
+		Args: []string{"sh", "-c", `i=0; while [ $i -lt 40 ]; do sleep 60 >/dev/null 2>&1 & i=$((i+1)); done; echo "tried to start 40 sleeps"`},
+	}, sink)
 	if err != nil {
 		return err
 	}
 	dir := controllerDir(sb.Cgroups(), "pids")
-	inside := countRepeats(lines(out))
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !strings.HasSuffix(readTrim(filepath.Join(dir, "pids.events")), "max 0") {
+			break
+		}
+	}
+	// The sleeps would keep the sandbox for a minute; the buffer is read
+	// once its writers are gone.
+	_ = sb.Signal(syscall.SIGKILL)
+	_, _ = sb.Wait()
+	inside := countRepeats(lines(buf.String()))
 	if len(inside) == 0 {
 		// busybox sh gives up at the first fork the kernel refuses.
 		inside = []string{"the shell stopped at its first", "refused fork, before it could", "print anything"}
