@@ -84,6 +84,12 @@ func pidsPart(ctx context.Context, sink event.Sink) error {
 			break
 		}
 	}
+
+	cg := []string{
+		"pids.max     = " + readTrim(filepath.Join(dir, "pids.max")),
+		"pids.current = " + readTrim(filepath.Join(dir, "pids.current")),
+		"pids.events  : " + readTrim(filepath.Join(dir, "pids.events")),
+	}
 	// The sleeps would keep the sandbox for a minute; the buffer is read
 	// once its writers are gone.
 	_ = sb.Signal(syscall.SIGKILL)
@@ -92,11 +98,6 @@ func pidsPart(ctx context.Context, sink event.Sink) error {
 	if len(inside) == 0 {
 		// busybox sh gives up at the first fork the kernel refuses.
 		inside = []string{"the shell stopped at its first", "refused fork, before it could", "print anything"}
-	}
-	cg := []string{
-		"pids.max     = " + readTrim(filepath.Join(dir, "pids.max")),
-		"pids.current = " + readTrim(filepath.Join(dir, "pids.current")),
-		"pids.events  : " + readTrim(filepath.Join(dir, "pids.events")),
 	}
 	hostFork := "the host can still fork: /bin/true ran"
 	if err := exec.CommandContext(ctx, "/bin/true").Run(); err != nil {
