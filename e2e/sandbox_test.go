@@ -57,6 +57,13 @@ func TestSandboxCommands(t *testing.T) {
 		t.Fatalf("run --detach: exit %d, %q", code, out)
 	}
 	t.Cleanup(func() { kl(t, bin, "stop", "--timeout", "1s", "e2e-web") })
+	// The sandbox's first process is the small kcna-lab-init beside the
+	// binary, as the host's /proc says, not kcna-lab run again.
+	if pid := initPID(t, out); pid != "" {
+		if exe, err := os.Readlink("/proc/" + pid + "/exe"); err != nil || exe != bin+"-init" {
+			t.Errorf("the init of e2e-web runs %q (%v), want %s", exe, err, bin+"-init")
+		}
+	}
 	if out, _ := kl(t, bin, "ps"); !strings.Contains(out, "e2e-web") || !strings.Contains(out, "sleep 60") {
 		t.Errorf("ps does not list the sandbox:\n%s", out)
 	}
@@ -92,4 +99,15 @@ func TestSandboxCommands(t *testing.T) {
 	if out, code := kl(t, bin, "clean"); code != 0 || !strings.Contains(out, "Nothing to clean") {
 		t.Errorf("clean after tidy runs: exit %d, %q", code, out)
 	}
+}
+
+// initPID picks the init's host PID out of `run --detach`'s message.
+func initPID(t *testing.T, out string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(out, "init PID ")
+	if f := strings.Fields(rest); ok && len(f) > 0 {
+		return f[0]
+	}
+	t.Errorf("no init PID in %q", out)
+	return ""
 }

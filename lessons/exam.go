@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -375,6 +376,23 @@ type ReviewItem struct {
 	Choices []string
 	// Given and Correct are shown positions (0 = a), sorted.
 	Given, Correct []int
+}
+
+// ChoiceLine is choice i as a review shows it: "b) text", marked
+// "<- your answer, right answer" as it applies.
+func (it ReviewItem) ChoiceLine(i int) string {
+	var tags []string
+	if slices.Contains(it.Given, i) {
+		tags = append(tags, "your answer")
+	}
+	if slices.Contains(it.Correct, i) {
+		tags = append(tags, "right answer")
+	}
+	line := Letter(i) + ") " + it.Choices[i]
+	if len(tags) > 0 {
+		line += "  <- " + strings.Join(tags, ", ")
+	}
+	return line
 }
 
 // Review pairs each answer of r with its question in c.

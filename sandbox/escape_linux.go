@@ -11,7 +11,8 @@ import (
 )
 
 // runEscape is the chroot-escape program. It runs inside a sandbox (as
-// kcna-lab re-executed through a descriptor the init holds) and tries
+// the init program run again through a descriptor the init holds, or as
+// /run/kcna/escape in a chroot sandbox) and tries
 // the classic climb out of a chroot, printing each step. Under
 // RootChroot the host's tree is still mounted behind the jail and the
 // climb reaches it; under RootPivot the old root was detached and ".."

@@ -68,7 +68,7 @@ func buildRoot(c *initConfig, sink event.Sink) error {
 	if c.ReadOnly {
 		// A read-only root keeps the shared, cached root filesystem
 		// pristine; these are where a program expects to write.
-		for _, d := range []string{"/tmp", "/root", "/run", "/home"} {
+		for _, d := range scratchDirs {
 			mode := "mode=755"
 			if d == "/tmp" {
 				mode = "mode=1777"
@@ -329,18 +329,6 @@ func remountReadOnly(path string) error {
 	keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
 	return unix.Mount("", path, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|keep, "")
 }
-
-// The paths runc masks or makes read-only by default: they reveal or
-// change host state (kernel memory, keys, timers) that a container must
-// not touch, even though /proc itself is the container's own.
-var (
-	maskedPaths = []string{
-		"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-	}
-	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
-)
 
 func maskProc(sink event.Sink) error {
 	for _, p := range maskedPaths {

@@ -3,7 +3,6 @@
 package sandbox_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -86,37 +84,17 @@ func leaveNoTrace(t *testing.T) {
 }
 
 // recorder keeps every event and the command's output.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-	out    bytes.Buffer
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	if e.Kind == event.KindOutput {
-		r.out.WriteString(e.Text)
-	}
-}
+type recorder struct{ event.Recorder }
 
 func (r *recorder) output() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.out.String()
+	var b strings.Builder
+	for _, e := range r.Of(event.KindOutput) {
+		b.WriteString(e.Text)
+	}
+	return b.String()
 }
 
-func (r *recorder) has(kind event.Kind) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.events {
-		if e.Kind == kind {
-			return true
-		}
-	}
-	return false
-}
+func (r *recorder) has(kind event.Kind) bool { return len(r.Of(kind)) > 0 }
 
 func run(t *testing.T, spec sandbox.Spec) (sandbox.Result, *recorder) {
 	t.Helper()

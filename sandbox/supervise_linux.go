@@ -23,7 +23,7 @@ import (
 // exits with the command's status, which ends the PID namespace.
 type supervisor struct {
 	cfg  *initConfig
-	sink event.Sink
+	sink *lineSink
 	self *os.File
 
 	// spawn carries fork requests to the one OS thread whose credentials
@@ -51,7 +51,7 @@ type spawnReply struct {
 	err error
 }
 
-func newSupervisor(c *initConfig, sink event.Sink, self *os.File) *supervisor {
+func newSupervisor(c *initConfig, sink *lineSink, self *os.File) *supervisor {
 	return &supervisor{
 		cfg: c, sink: sink, self: self,
 		spawn:   make(chan spawnRequest),
@@ -72,9 +72,7 @@ func (s *supervisor) serve() int {
 	} else {
 		s.sink.Emit(event.Event{Kind: kindReady})
 	}
-	if r, ok := s.sink.(interface{ Release() }); ok {
-		r.Release()
-	}
+	s.sink.Release()
 	if err != nil {
 		return initFailed
 	}

@@ -620,19 +620,8 @@ func (z *mockExam) viewReview() (header, body []string) {
 	} else {
 		body = append(body, z.wrap(it.Question.Prompt, 0)...)
 		body = append(body, "")
-		for i, c := range it.Choices {
-			var tags []string
-			if slices.Contains(it.Given, i) {
-				tags = append(tags, "your answer")
-			}
-			if slices.Contains(it.Correct, i) {
-				tags = append(tags, "right answer")
-			}
-			text := fmt.Sprintf("%s) %s", lessons.Letter(i), c)
-			if len(tags) > 0 {
-				text += "  <- " + strings.Join(tags, ", ")
-			}
-			lines := z.wrap(text, 2)
+		for i := range it.Choices {
+			lines := z.wrap(it.ChoiceLine(i), 2)
 			style := lipgloss.NewStyle()
 			switch {
 			case slices.Contains(it.Correct, i):

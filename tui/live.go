@@ -23,12 +23,22 @@ const (
 	noLessonDemo   = "This lesson has no live demo of its own: its ideas are shown live in the lessons that follow."
 )
 
-// maxLiveLines bounds the pane's memory on a chatty demo.
-const maxLiveLines = 500
+// maxLiveEntries bounds the pane's memory on a chatty demo.
+const maxLiveEntries = 500
+
+// liveEntry is one thing in the pane: an event, laid out when it is
+// shown (a side-by-side view takes the pane's width), or a message.
+type liveEntry struct {
+	ev   *event.Event
+	text string
+}
 
 // livePane runs a lesson's demo and shows its event stream as it arrives.
 type livePane struct {
-	ctx   *common
+	ctx     *common
+	entries []liveEntry
+	// lines are the entries laid out and wrapped for the pane's width,
+	// kept up to date by add and setSize so that view only slices them.
 	lines []string
 	// gauges hold the latest sample of each cgroup counter, drawn as bars
 	// above the stream rather than as a line per sample.
@@ -50,9 +60,47 @@ type liveMsg struct {
 
 func newLivePane(ctx *common) *livePane { return &livePane{ctx: ctx} }
 
-func (p *livePane) setSize(w, h int) { p.width, p.height = w, h }
+func (p *livePane) setSize(w, h int) {
+	if w != p.width {
+		p.width = w
+		p.relayout()
+	}
+	p.height = h
+}
 
-func (p *livePane) reset() { p.lines, p.gauges = nil, nil }
+func (p *livePane) reset() { p.entries, p.lines, p.gauges = nil, nil, nil }
+
+// say replaces what the pane shows with messages.
+func (p *livePane) say(texts ...string) {
+	p.reset()
+	for _, t := range texts {
+		p.add(liveEntry{text: t})
+	}
+}
+
+// textWidth is the width lines are wrapped to inside the pane's border.
+func (p *livePane) textWidth() int { return max(p.width-2, 10) }
+
+// relayout lays every entry out again, after a change of width.
+func (p *livePane) relayout() {
+	p.lines = nil
+	for _, e := range p.entries {
+		p.lines = append(p.lines, p.layout(e)...)
+	}
+}
+
+// layout renders one entry for the pane's width.
+func (p *livePane) layout(e liveEntry) []string {
+	src := []string{e.text}
+	if e.ev != nil {
+		src = p.format(*e.ev)
+	}
+	var out []string
+	for _, l := range src {
+		out = append(out, strings.Split(ansi.Wrap(l, p.textWidth(), " -/|"), "\n")...)
+	}
+	return out
+}
 
 // stop cancels a running demo; its remaining events are ignored.
 func (p *livePane) stop() {
@@ -71,23 +119,22 @@ func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
 	}
 	reg := p.ctx.opts.Registry
 	if reg == nil || len(reg.DemoIDs()) == 0 {
-		p.lines = []string{noSandboxDemo}
+		p.say(noSandboxDemo)
 		return nil
 	}
 	if len(l.Demos) == 0 {
-		p.lines = []string{noLessonDemo}
+		p.say(noLessonDemo)
 		return nil
 	}
 	d, ok := reg.Demo(l.Demos[0])
 	if !ok {
-		p.lines = []string{fmt.Sprintf("The demo %q is not part of this build of kcna-lab.", l.Demos[0])}
+		p.say(fmt.Sprintf("The demo %q is not part of this build of kcna-lab.", l.Demos[0]))
 		return nil
 	}
 	p.stop()
 	ctx, cancel := gocontext.WithCancel(gocontext.Background())
 	p.cancel, p.running = cancel, true
-	p.lines = []string{p.ctx.styles.Title.Render("Running: " + d.Title)}
-	p.gauges = nil
+	p.say(p.ctx.styles.Title.Render("Running: " + d.Title))
 	p.ctx.progress.RecordDemoRun(l.ID)
 
 	events := make(chan event.Event, 64)
@@ -118,12 +165,12 @@ func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
 // shell hands the terminal to a shell in the lesson's sandbox and comes back.
 func (p *livePane) shell(l *lessons.Lesson) tea.Cmd {
 	if p.ctx.opts.ShellCmd == nil {
-		p.lines = []string{noSandboxShell}
+		p.say(noSandboxShell)
 		return nil
 	}
 	cmd, err := p.ctx.opts.ShellCmd(l.ID)
 	if err != nil {
-		p.lines = []string{p.ctx.styles.StepErr.Render("No shell: " + err.Error())}
+		p.say(p.ctx.styles.StepErr.Render("No shell: " + err.Error()))
 		return nil
 	}
 	gen := p.gen
@@ -147,25 +194,28 @@ func (p *livePane) update(msg liveMsg) tea.Cmd {
 		if m := msg.ev.Metric; msg.ev.Kind == event.KindMetric && m != nil {
 			p.gauge(*m)
 		}
-		p.add(p.format(*msg.ev)...)
+		p.add(liveEntry{ev: msg.ev})
 		return msg.next
 	}
 	if msg.done {
 		p.running = false
 		if msg.err != nil {
-			p.add(p.ctx.styles.StepErr.Render("Cannot run here: " + msg.err.Error()))
+			p.add(liveEntry{text: p.ctx.styles.StepErr.Render("Cannot run here: " + msg.err.Error())})
 		} else {
-			p.add(p.ctx.styles.Subtle.Render("Done. Press r to run it again."))
+			p.add(liveEntry{text: p.ctx.styles.Subtle.Render("Done. Press r to run it again.")})
 		}
 	}
 	return nil
 }
 
-func (p *livePane) add(lines ...string) {
-	p.lines = append(p.lines, lines...)
-	if over := len(p.lines) - maxLiveLines; over > 0 {
-		p.lines = p.lines[over:]
+func (p *livePane) add(e liveEntry) {
+	p.entries = append(p.entries, e)
+	if over := len(p.entries) - maxLiveEntries; over > 0 {
+		p.entries = p.entries[over:]
+		p.relayout()
+		return
 	}
+	p.lines = append(p.lines, p.layout(e)...)
 }
 
 // format renders one event as the pane shows it: a step with its result and
@@ -197,7 +247,7 @@ func (p *livePane) format(e event.Event) []string {
 			return nil
 		}
 		out := []string{"", st.Title.Render(e.Compare.Title)}
-		for _, l := range e.Compare.Lines(max(p.width-2, 20)) {
+		for _, l := range e.Compare.Lines(p.textWidth()) {
 			out = append(out, st.Shell.Render(l))
 		}
 		return out
@@ -257,18 +307,13 @@ func (p *livePane) gaugeLine(m event.Metric, width int) string {
 // view shows the gauges, then the newest lines that fit, wrapped to the
 // pane's width.
 func (p *livePane) view() string {
-	w := max(p.width-2, 10)
 	var top []string
 	for _, m := range p.gauges {
-		top = append(top, p.gaugeLine(m, w))
+		top = append(top, p.gaugeLine(m, p.textWidth()))
 	}
-	var wrapped []string
-	lines := p.lines
-	if len(lines) == 0 {
-		lines = []string{p.ctx.styles.Subtle.Render("Live pane. Press r to run this lesson's demo, s for a shell in its sandbox.")}
-	}
-	for _, l := range lines {
-		wrapped = append(wrapped, strings.Split(ansi.Wrap(l, w, " -/|"), "\n")...)
+	wrapped := p.lines
+	if len(p.entries) == 0 {
+		wrapped = p.layout(liveEntry{text: p.ctx.styles.Subtle.Render("Live pane. Press r to run this lesson's demo, s for a shell in its sandbox.")})
 	}
 	if over := len(wrapped) + len(top) - p.height; over > 0 {
 		wrapped = wrapped[min(over, len(wrapped)):]

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // testCourse is a small course of its own, so these tests do not change
@@ -369,5 +370,36 @@ func TestChallengePaneHintsCheckAndSolution(t *testing.T) {
 	}
 	if p := saver.last(); p == nil || !p.Passed("only", "make-it") {
 		t.Fatalf("the pass was not saved: %+v", p)
+	}
+}
+
+// TestLivePaneLaysOutSideBySideAndGaugesForItsWidth: a side-by-side view
+// is laid out again when the pane's width changes, and a memory sample
+// becomes a gauge rather than a line.
+func TestLivePaneLaysOutSideBySideAndGaugesForItsWidth(t *testing.T) {
+	p := newLivePane(newCommon(Options{Course: testCourse(t), Progress: lessons.NewProgress()}))
+	p.setSize(60, 20)
+	cmp := event.Event{Kind: event.KindCompare, Compare: &event.Compare{Title: "hostnames",
+		Left: event.Column{Title: "host", Lines: []string{"vm"}}, Right: event.Column{Title: "sandbox", Lines: []string{"kcna-box"}}}}
+	p.update(liveMsg{ev: &cmp})
+	mem := event.Event{Kind: event.KindMetric, Metric: &event.Metric{Name: "memory.current", Value: 30 << 20, Limit: 32 << 20, Unit: "bytes"}}
+	p.update(liveMsg{ev: &mem})
+	widest := func() int {
+		w := 0
+		for _, l := range strings.Split(ansi.Strip(p.view()), "\n") {
+			if strings.Contains(l, "kcna-box") {
+				w = max(w, ansi.StringWidth(strings.TrimRight(strings.Trim(l, "│ "), " ")))
+			}
+		}
+		return w
+	}
+	narrow := widest()
+	p.setSize(100, 20)
+	if wide := widest(); wide <= narrow {
+		t.Errorf("the side-by-side row did not widen with the pane: %d then %d cells", narrow, wide)
+	}
+	v := ansi.Strip(p.view())
+	if !strings.Contains(v, "memory.current") || !strings.Contains(v, "30.0 MiB of 32.0 MiB") || !strings.Contains(v, "█") {
+		t.Errorf("no memory gauge:\n%s", v)
 	}
 }

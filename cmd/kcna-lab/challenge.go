@@ -50,12 +50,9 @@ then --hint 2 if you need it. --solution shows the answer; try first.`,
 			if err != nil {
 				return err
 			}
-			store, p, notice, err := a.progress()
+			store, p, err := a.progress()
 			if err != nil {
 				return err
-			}
-			if notice != "" {
-				fmt.Fprintln(a.stderr, notice)
 			}
 			if len(args) == 0 {
 				return listChallenges(a, course, p)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,12 +76,9 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
 			if err != nil {
 				return err
 			}
-			store, p, notice, err := a.progress()
+			store, p, err := a.progress()
 			if err != nil {
 				return err
-			}
-			if notice != "" {
-				fmt.Fprintln(a.stderr, notice)
 			}
 			if review {
 				r, ok := p.LastExam()
@@ -265,19 +261,8 @@ func writeExamReview(w io.Writer, items []lessons.ReviewItem) {
 			fmt.Fprintln(w, "    This question is no longer in the course (or has changed).")
 		} else {
 			fmt.Fprintln(w, wrapIndent(it.Question.Prompt, 4))
-			for i, c := range it.Choices {
-				var tags []string
-				if slices.Contains(it.Given, i) {
-					tags = append(tags, "your answer")
-				}
-				if slices.Contains(it.Correct, i) {
-					tags = append(tags, "right answer")
-				}
-				line := lessons.Letter(i) + ") " + c
-				if len(tags) > 0 {
-					line += "   <- " + strings.Join(tags, ", ")
-				}
-				fmt.Fprintln(w, wrapHanging(line, 6, 3))
+			for i := range it.Choices {
+				fmt.Fprintln(w, wrapHanging(it.ChoiceLine(i), 6, 3))
 			}
 		}
 		given := "none"

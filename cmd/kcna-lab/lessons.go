@@ -23,12 +23,9 @@ func newLessonsCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, p, notice, err := a.progress()
+			_, p, err := a.progress()
 			if err != nil {
 				return err
-			}
-			if notice != "" {
-				fmt.Fprintln(a.stderr, notice)
 			}
 			if asJSON {
 				return writeLessonsJSON(a, course, p)

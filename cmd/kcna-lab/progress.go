@@ -21,12 +21,9 @@ reset by mistake can be undone by renaming it back.`,
   kcna-lab progress --reset`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, p, notice, err := a.progress()
+			store, p, err := a.progress()
 			if err != nil {
 				return err
-			}
-			if notice != "" {
-				fmt.Fprintln(a.stderr, notice)
 			}
 			if reset {
 				bak, err := store.Reset()

@@ -86,12 +86,9 @@ pipe or a script. For a timed exam weighted like the real one, see
 			if count > 0 && count < len(qs) {
 				qs = qs[:count]
 			}
-			store, p, notice, err := a.progress()
+			store, p, err := a.progress()
 			if err != nil {
 				return err
-			}
-			if notice != "" {
-				fmt.Fprintln(a.stderr, notice)
 			}
 			return runQuiz(cmd.Context(), a, course, title, qs, store, p)
 		},

@@ -124,9 +124,18 @@ func (a *app) course() (*lessons.Course, error) {
 	return c, nil
 }
 
-// progress opens the learner's store and reads it. A notice (a corrupt file
-// kept aside) is printed to stderr once.
-func (a *app) progress() (*lessons.Store, *lessons.Progress, string, error) {
+// progress opens the learner's store and reads it, printing to stderr a
+// notice (a corrupt file kept aside) if there is one.
+func (a *app) progress() (*lessons.Store, *lessons.Progress, error) {
+	store, p, notice, err := a.openProgress()
+	if notice != "" {
+		fmt.Fprintln(a.stderr, notice)
+	}
+	return store, p, err
+}
+
+// openProgress is progress for the TUI, which shows the notice itself.
+func (a *app) openProgress() (*lessons.Store, *lessons.Progress, string, error) {
 	store, err := lessons.DefaultStore()
 	if err != nil {
 		return nil, nil, "", err

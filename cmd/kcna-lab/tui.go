@@ -28,7 +28,7 @@ func (a *app) runTUI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, p, notice, err := a.progress()
+	store, p, notice, err := a.openProgress()
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,6 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
@@ -62,17 +60,9 @@ func start(t *testing.T, spec sandbox.Spec) (stop func()) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CI runs as root)")
 	}
-	spec.Hold = true
-	sb, err := sandbox.Start(context.Background(), spec, event.Discard)
+	_, stop, err := held(context.Background(), spec, event.Discard)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = sb.Signal(syscall.SIGTERM)
-			_, _ = sb.Wait()
-		})
 	}
 	t.Cleanup(stop)
 	return stop

@@ -5,8 +5,8 @@ package demos
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
@@ -20,37 +20,18 @@ func TestMain(m *testing.M) {
 }
 
 // recorder keeps a demo's events for the test to check.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
+type recorder struct{ event.Recorder }
 
 // compare returns the side-by-side view whose title starts with prefix.
 func (r *recorder) compare(t *testing.T, prefix string) event.Compare {
 	t.Helper()
-	for _, e := range r.events {
-		if e.Kind == event.KindCompare && strings.HasPrefix(e.Compare.Title, prefix) {
+	for _, e := range r.Of(event.KindCompare) {
+		if strings.HasPrefix(e.Compare.Title, prefix) {
 			return *e.Compare
 		}
 	}
 	t.Fatalf("no side-by-side view titled %q", prefix)
 	return event.Compare{}
-}
-
-func (r *recorder) of(kind event.Kind) []event.Event {
-	var out []event.Event
-	for _, e := range r.events {
-		if e.Kind == kind {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // runDemo runs a registered demo as root and returns its events.
@@ -70,7 +51,7 @@ func runDemo(t *testing.T, id string) *recorder {
 	if err := d.Run(context.Background(), rec); err != nil {
 		t.Fatalf("%s: %v", id, err)
 	}
-	for _, e := range rec.of(event.KindStep) {
+	for _, e := range rec.Of(event.KindStep) {
 		if !e.OK() {
 			t.Errorf("%s: step %s failed: %s", id, e.Action, e.Err)
 		}
@@ -99,6 +80,31 @@ func TestNamespacesTour(t *testing.T) {
 	if strings.Join(net.Right.Lines, ",") != "lo" {
 		t.Errorf("interfaces inside: %q, want only lo", net.Right.Lines)
 	}
+	// The narration says the sandbox's cgroup looks like the root and its
+	// uptime starts near zero: what the kernel showed inside must agree.
+	for _, l := range rec.compare(t, "cgroup:").Right.Lines {
+		if !strings.HasSuffix(l, ":/") {
+			t.Errorf("inside the cgroup namespace %q is not the root", l)
+		}
+	}
+	up := rec.compare(t, "time:")
+	hostUp, box := seconds(up.Left.Lines[0]), seconds(up.Right.Lines[0])
+	if box < 0 || box > 60 || box >= hostUp {
+		t.Errorf("uptime inside %v s, on the host %v s: the time namespace should start the sandbox's near zero", box, hostUp)
+	}
+}
+
+// seconds is the first number of a /proc/uptime line, or -1.
+func seconds(line string) float64 {
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 func TestDependencies(t *testing.T) {
@@ -124,11 +130,11 @@ func TestSharedKernel(t *testing.T) {
 
 func TestCgroupLimits(t *testing.T) {
 	rec := runDemo(t, "cgroup-limits")
-	if len(rec.of(event.KindOOM)) == 0 {
+	if len(rec.Of(event.KindOOM)) == 0 {
 		t.Error("no OOM event: the 32M memory hog was not OOM-killed")
 	}
 	oom := false
-	for _, e := range rec.of(event.KindResult) {
+	for _, e := range rec.Of(event.KindResult) {
 		if e.Result != nil && e.Result.OOMKilled && e.Result.ExitCode == 137 {
 			oom = true
 		}
@@ -136,7 +142,7 @@ func TestCgroupLimits(t *testing.T) {
 	if !oom {
 		t.Error("no result with exit 137 and OOMKilled")
 	}
-	if len(rec.of(event.KindMetric)) == 0 {
+	if len(rec.Of(event.KindMetric)) == 0 {
 		t.Error("no metric samples for the gauges")
 	}
 	pids := rec.compare(t, "The sandbox's cgroup")

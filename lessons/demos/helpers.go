@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
@@ -24,7 +25,8 @@ func capture(ctx context.Context, spec sandbox.Spec, sink event.Sink) (string, s
 }
 
 // held starts a sandbox whose init only holds its namespaces, so a demo
-// can look at it from both sides; stop ends it and removes everything.
+// can look at it from both sides; stop ends it and removes everything,
+// and may be called more than once.
 func held(ctx context.Context, spec sandbox.Spec, sink event.Sink) (sb *sandbox.Sandbox, stop func(), err error) {
 	spec.Hold = true
 	spec.Args = nil
@@ -32,10 +34,10 @@ func held(ctx context.Context, spec sandbox.Spec, sink event.Sink) (sb *sandbox.
 	if err != nil {
 		return nil, nil, err
 	}
-	return sb, func() {
+	return sb, sync.OnceFunc(func() {
 		_ = sb.Signal(syscall.SIGTERM)
 		_, _ = sb.Wait()
-	}, nil
+	}), nil
 }
 
 // inside runs a command in the named sandbox and returns its output lines.

@@ -53,7 +53,12 @@ func runDependencies(ctx context.Context, sink event.Sink) error {
 		host = append(host, "  "+l)
 	}
 	event.SideBySide(sink, "The same questions, asked on the host and inside a sandbox with its own root filesystem", host, lines(out))
-	event.Narrate(sink, "Inside, the answers come from the sandbox's root filesystem — a small busybox one, where ls is a link to one statically linked program that needs no shared libraries — but the kernel release is the host's: a container packages the user-space dependencies and shares the kernel. That is why an image built for one distribution runs on another's kernel.")
+	from := "a small busybox one, where ls is a link to one statically linked program that needs no shared libraries"
+	if !strings.Contains(out, "busybox") {
+		// The fallback root filesystem (no static busybox on this host).
+		from = "one kcna-lab filled with copies of this host's programs and the libraries their ELF headers name"
+	}
+	event.Narrate(sink, "Inside, the answers come from the sandbox's root filesystem — "+from+" — but the kernel release is the host's: a container packages the user-space dependencies and shares the kernel. That is why an image built for one distribution runs on another's kernel.")
 	return nil
 }
 

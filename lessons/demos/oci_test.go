@@ -39,7 +39,7 @@ func TestOCIRuntime(t *testing.T) {
 		t.Errorf("resources: %q", res.Left.Lines)
 	}
 	var config string
-	for _, e := range rec.of(event.KindOutput) {
+	for _, e := range rec.Of(event.KindOutput) {
 		if strings.Contains(e.Text, `"ociVersion"`) {
 			config = e.Text
 		}

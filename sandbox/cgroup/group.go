@@ -45,7 +45,7 @@ func (h *Host) Create(name string, lim Limits, j *journal.Journal, sink event.Si
 	if j == nil {
 		return nil, fmt.Errorf("create cgroup %s: no journal to record it in", name)
 	}
-	if err := lim.validate(); err != nil {
+	if err := lim.Validate(); err != nil {
 		return nil, err
 	}
 	plan, err := h.plan(name, lim)
@@ -241,15 +241,15 @@ func (g *Group) setLimits(lim Limits, sink event.Sink) error {
 	}
 	if lim.CPUs > 0 {
 		d := g.dirs[g.ctl["cpu"]]
-		q := strconv.FormatInt(lim.quota(), 10)
+		q := strconv.FormatInt(lim.Quota(), 10)
 		if d.version == V1 {
-			if err := write(sink, filepath.Join(d.path, "cpu.cfs_period_us"), strconv.Itoa(cpuPeriod)); err != nil {
+			if err := write(sink, filepath.Join(d.path, "cpu.cfs_period_us"), strconv.Itoa(CPUPeriod)); err != nil {
 				return err
 			}
 			if err := write(sink, filepath.Join(d.path, "cpu.cfs_quota_us"), q); err != nil {
 				return err
 			}
-		} else if err := write(sink, filepath.Join(d.path, "cpu.max"), q+" "+strconv.Itoa(cpuPeriod)); err != nil {
+		} else if err := write(sink, filepath.Join(d.path, "cpu.max"), q+" "+strconv.Itoa(CPUPeriod)); err != nil {
 			return err
 		}
 	}

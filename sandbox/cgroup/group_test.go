@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,26 +19,13 @@ import (
 )
 
 // recorder is a Sink that keeps every event.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
+type recorder struct{ event.Recorder }
 
 // steps returns the Action of every step, in order.
 func (r *recorder) steps() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []string
-	for _, e := range r.events {
-		if e.Kind == event.KindStep {
-			out = append(out, e.Action)
-		}
+	for _, e := range r.Of(event.KindStep) {
+		out = append(out, e.Action)
 	}
 	return out
 }
@@ -184,7 +170,7 @@ func TestCreateWritesLimits(t *testing.T) {
 	}
 	want[filepath.Join(pids.path, "pids.max")] = "20"
 
-	for _, e := range rec.events {
+	for _, e := range rec.Events() {
 		t.Logf("%s: %s | %s %s", e.Kind, e.Text, e.Shell, e.Err)
 	}
 	steps := rec.steps()

@@ -224,15 +224,15 @@ func TestLimits(t *testing.T) {
 	if !(Limits{}).Zero() || (Limits{Pids: 1}).Zero() {
 		t.Error("Zero() is wrong")
 	}
-	if q := (Limits{CPUs: 0.5}).quota(); q != 50000 {
+	if q := (Limits{CPUs: 0.5}).Quota(); q != 50000 {
 		t.Errorf("quota(0.5) = %d, want 50000", q)
 	}
 	for _, l := range []Limits{{MemoryBytes: -1}, {Pids: -1}, {CPUs: -1}, {CPUs: 0.001}} {
-		if err := l.validate(); err == nil {
+		if err := l.Validate(); err == nil {
 			t.Errorf("validate(%+v) = nil, want an error", l)
 		}
 	}
-	if err := (Limits{CPUs: 0.01}).validate(); err != nil {
+	if err := (Limits{CPUs: 0.01}).Validate(); err != nil {
 		t.Errorf("validate(0.01 CPUs) = %v", err)
 	}
 }

@@ -21,18 +21,18 @@ type Limits struct {
 // Zero reports whether no limit is set.
 func (l Limits) Zero() bool { return l == Limits{} }
 
-// cpuPeriod is the CFS period, in µs, against which CPUs becomes a quota.
+// CPUPeriod is the CFS period, in µs, against which CPUs becomes a quota.
 // 100ms is the kernel's default.
-const cpuPeriod = 100000
+const CPUPeriod = 100000
 
 // minQuota is the smallest CFS quota the kernel accepts, in µs.
 const minQuota = 1000
 
-// quota turns CPUs into a CFS quota per cpuPeriod.
-func (l Limits) quota() int64 { return int64(math.Round(l.CPUs * cpuPeriod)) }
+// Quota turns CPUs into a CFS quota, in µs per CPUPeriod.
+func (l Limits) Quota() int64 { return int64(math.Round(l.CPUs * CPUPeriod)) }
 
-// validate rejects limits the kernel would refuse, before anything is created.
-func (l Limits) validate() error {
+// Validate rejects limits the kernel would refuse, before anything is created.
+func (l Limits) Validate() error {
 	switch {
 	case l.MemoryBytes < 0:
 		return fmt.Errorf("memory limit %d: must not be negative", l.MemoryBytes)
@@ -40,10 +40,10 @@ func (l Limits) validate() error {
 		return fmt.Errorf("pids limit %d: must not be negative", l.Pids)
 	case math.IsNaN(l.CPUs) || math.IsInf(l.CPUs, 0) || l.CPUs < 0:
 		return fmt.Errorf("cpu limit %v: must be a positive number of CPUs", l.CPUs)
-	case l.CPUs > 0 && l.quota() < minQuota:
+	case l.CPUs > 0 && l.Quota() < minQuota:
 		return fmt.Errorf("cpu limit %v: too small; the kernel needs a quota of at least %dµs per %dµs period, i.e. --cpus %.2f",
-			l.CPUs, minQuota, cpuPeriod, float64(minQuota)/cpuPeriod)
-	case l.quota() > math.MaxInt32*int64(cpuPeriod):
+			l.CPUs, minQuota, CPUPeriod, float64(minQuota)/CPUPeriod)
+	case l.Quota() > math.MaxInt32*int64(CPUPeriod):
 		return fmt.Errorf("cpu limit %v: too large", l.CPUs)
 	}
 	return nil

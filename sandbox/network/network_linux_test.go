@@ -55,28 +55,9 @@ func TestAllocate(t *testing.T) {
 
 // recorder keeps the events a test's network steps emit, to check them
 // and to show them when a test fails.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
+type recorder struct{ event.Recorder }
 
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-func (r *recorder) steps() []event.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []event.Event
-	for _, e := range r.events {
-		if e.Kind == event.KindStep {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+func (r *recorder) steps() []event.Event { return r.Of(event.KindStep) }
 
 func (r *recorder) hasShell(prefix string) bool {
 	for _, e := range r.steps() {
@@ -136,7 +117,7 @@ func newLab(t *testing.T) *lab {
 			t.Errorf("journal rollback: %v", err)
 		}
 		if t.Failed() {
-			for _, e := range l.rec.events {
+			for _, e := range l.rec.Events() {
 				t.Logf("event %s %s | %s %s", e.Kind, e.Action+e.Text, e.Shell, e.Err)
 			}
 		}

@@ -21,41 +21,10 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
+	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
 )
-
-// RootMapBase is where root inside a user namespace lands on the host when
-// kcna-lab runs as root (sandbox/start_linux.go, rootMapBase): 65536 ids
-// from here.
-const RootMapBase = 100000
-
-// cpuPeriod is the CFS period, in µs, against which --cpus becomes a quota
-// (sandbox/cgroup/limits.go).
-const cpuPeriod = 100000
-
-// The paths kcna-lab masks or makes read-only inside /proc and /sys: a copy
-// of maskedPaths and readonlyPaths in sandbox/mounts_linux.go (unexported
-// there), which follow runc's defaults. oci_test.go reads that file and
-// fails when the two drift apart.
-var (
-	maskedPaths = []string{
-		"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-	}
-	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
-)
-
-// MaskedPaths are the paths kcna-lab hides from a sandbox (linux.maskedPaths).
-func MaskedPaths() []string { return slices.Clone(maskedPaths) }
-
-// ReadonlyPaths are the paths kcna-lab makes read-only (linux.readonlyPaths).
-func ReadonlyPaths() []string { return slices.Clone(readonlyPaths) }
-
-// readOnlyDirs are the tmpfs directories kcna-lab mounts over a read-only
-// root filesystem, where programs expect to write (sandbox/mounts_linux.go).
-var readOnlyDirs = []string{"/tmp", "/root", "/run", "/home"}
 
 // nsTypes maps kcna-lab's namespace names to the runtime spec's types,
 // in the order kcna-lab lists them.
@@ -158,8 +127,8 @@ func Config(spec sandbox.Spec, rootfs string) (*specs.Spec, error) {
 		},
 		Root: &specs.Root{Path: rootfs, Readonly: readOnly},
 		Linux: &specs.Linux{
-			MaskedPaths:   MaskedPaths(),
-			ReadonlyPaths: ReadonlyPaths(),
+			MaskedPaths:   sandbox.MaskedPaths(),
+			ReadonlyPaths: sandbox.ReadonlyPaths(),
 		},
 	}
 	if has(sandbox.NSUTS) {
@@ -176,7 +145,7 @@ func Config(spec sandbox.Spec, rootfs string) (*specs.Spec, error) {
 		}
 	}
 	if has(sandbox.NSUser) {
-		uid, gid, size := uint32(RootMapBase), uint32(RootMapBase), uint32(65536)
+		uid, gid, size := uint32(sandbox.RootMapBase), uint32(sandbox.RootMapBase), uint32(65536)
 		if rootless {
 			uid, gid, size = uint32(os.Geteuid()), uint32(os.Getegid()), 1
 		}
@@ -258,7 +227,7 @@ func mounts(spec sandbox.Spec, has func(sandbox.Namespace) bool, readOnly bool) 
 		ms = append(ms, specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "nodev", "noexec", "ro"}})
 	}
 	if readOnly {
-		for _, d := range readOnlyDirs {
+		for _, d := range sandbox.ScratchDirs() {
 			mode := "mode=755"
 			if d == "/tmp" {
 				mode = "mode=1777"
@@ -292,6 +261,10 @@ func resources(l sandbox.Limits) (*specs.LinuxResources, error) {
 	if l.Zero() {
 		return nil, nil
 	}
+	// The same checks kcna-lab makes before it creates a cgroup.
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
 	r := &specs.LinuxResources{}
 	if l.MemoryBytes > 0 {
 		limit := l.MemoryBytes
@@ -302,11 +275,8 @@ func resources(l sandbox.Limits) (*specs.LinuxResources, error) {
 		r.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &swap}
 	}
 	if l.CPUs > 0 {
-		quota := int64(math.Round(l.CPUs * cpuPeriod))
-		if quota < 1000 {
-			return nil, fmt.Errorf("--cpus %v: too small; the kernel needs a quota of at least 1000µs per %dµs period, i.e. --cpus 0.01", l.CPUs, cpuPeriod)
-		}
-		period := uint64(cpuPeriod)
+		quota := l.Quota()
+		period := uint64(cgroup.CPUPeriod)
 		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
 	}
 	if l.Pids > 0 {
@@ -500,7 +470,7 @@ func PrepareRootfs(spec sandbox.Spec, dst string, sink event.Sink) (string, erro
 	}
 	owner := -1
 	if os.Geteuid() == 0 && slices.Contains(isolate, sandbox.NSUser) {
-		owner = RootMapBase
+		owner = sandbox.RootMapBase
 	}
 	cache, err := sandbox.CacheDir()
 	if err != nil {

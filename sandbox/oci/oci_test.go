@@ -6,14 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -210,44 +206,12 @@ func TestConfigRefuses(t *testing.T) {
 	}
 }
 
-// TestMaskedPathsMatchSandbox keeps this package's copy of the masked and
-// read-only paths equal to the lists kcna-lab applies, which are
-// unexported in sandbox/mounts_linux.go: the test reads them from there.
+// TestMaskedPathsMatchSandbox: config.json lists exactly what kcna-lab's
+// init masks and makes read-only.
 func TestMaskedPathsMatchSandbox(t *testing.T) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join("..", "mounts_linux.go"), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lists := map[string][]string{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		vs, ok := n.(*ast.ValueSpec)
-		if !ok || len(vs.Names) != 1 || len(vs.Values) != 1 {
-			return true
-		}
-		lit, ok := vs.Values[0].(*ast.CompositeLit)
-		if !ok {
-			return true
-		}
-		var items []string
-		for _, e := range lit.Elts {
-			if b, ok := e.(*ast.BasicLit); ok && b.Kind == token.STRING {
-				s, _ := strconv.Unquote(b.Value)
-				items = append(items, s)
-			}
-		}
-		lists[vs.Names[0].Name] = items
-		return true
-	})
-	if got, want := MaskedPaths(), lists["maskedPaths"]; !slices.Equal(got, want) {
-		t.Errorf("maskedPaths here %v, kcna-lab applies %v", got, want)
-	}
-	if got, want := ReadonlyPaths(), lists["readonlyPaths"]; !slices.Equal(got, want) {
-		t.Errorf("readonlyPaths here %v, kcna-lab applies %v", got, want)
-	}
 	cfg := mustConfig(t, lessonSpec(), "")
-	if !slices.Equal(cfg.Linux.MaskedPaths, maskedPaths) || !slices.Equal(cfg.Linux.ReadonlyPaths, readonlyPaths) {
-		t.Errorf("Config's lists %v %v", cfg.Linux.MaskedPaths, cfg.Linux.ReadonlyPaths)
+	if !slices.Equal(cfg.Linux.MaskedPaths, sandbox.MaskedPaths()) || !slices.Equal(cfg.Linux.ReadonlyPaths, sandbox.ReadonlyPaths()) {
+		t.Errorf("Config's lists %v %v, kcna-lab applies %v %v", cfg.Linux.MaskedPaths, cfg.Linux.ReadonlyPaths, sandbox.MaskedPaths(), sandbox.ReadonlyPaths())
 	}
 }
 
@@ -268,17 +232,17 @@ func TestMaskedPathsCoverRunc(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range def.Linux.MaskedPaths {
-		if !slices.Contains(maskedPaths, p) {
+		if !slices.Contains(sandbox.MaskedPaths(), p) {
 			t.Errorf("runc masks %s by default; kcna-lab does not", p)
 		}
 	}
 	for _, p := range def.Linux.ReadonlyPaths {
-		if !slices.Contains(readonlyPaths, p) {
+		if !slices.Contains(sandbox.ReadonlyPaths(), p) {
 			t.Errorf("runc makes %s read-only by default; kcna-lab does not", p)
 		}
 	}
 	var extra []string
-	for _, p := range maskedPaths {
+	for _, p := range sandbox.MaskedPaths() {
 		if !slices.Contains(def.Linux.MaskedPaths, p) {
 			extra = append(extra, p)
 		}

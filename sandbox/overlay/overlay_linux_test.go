@@ -281,8 +281,8 @@ func TestRefusesReservedCharacters(t *testing.T) {
 				t.Fatalf("Mount = %v; want a refusal naming %q", err, c.char)
 			}
 			exists(t, c.dir, false)
-			if e := j.Entries(); len(e) > 0 || len(rec.events) > 0 {
-				t.Errorf("refused, yet journaled %v and emitted %v", e, rec.events)
+			if e := j.Entries(); len(e) > 0 || len(rec.Events()) > 0 {
+				t.Errorf("refused, yet journaled %v and emitted %v", e, rec.Events())
 			}
 		})
 	}
@@ -552,23 +552,12 @@ func appendFile(p, s string) error {
 }
 
 // recorder is a Sink that keeps every event.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
+type recorder struct{ event.Recorder }
 
 // has reports a successful step with exactly this shell equivalent.
 func (r *recorder) has(shell string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.events {
-		if e.Kind == event.KindStep && e.Shell == shell && e.OK() {
+	for _, e := range r.Of(event.KindStep) {
+		if e.Shell == shell && e.OK() {
 			return true
 		}
 	}
@@ -576,10 +565,8 @@ func (r *recorder) has(shell string) bool {
 }
 
 func (r *recorder) steps() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var b strings.Builder
-	for _, e := range r.events {
+	for _, e := range r.Events() {
 		fmt.Fprintf(&b, "%s | %s | %s\n", e.Action, e.Shell, e.Err)
 	}
 	return b.String()

@@ -17,25 +17,12 @@ import (
 )
 
 // recorder is a Sink that keeps every event.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
+type recorder struct{ event.Recorder }
 
 func (r *recorder) text(kind event.Kind) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var b strings.Builder
-	for _, e := range r.events {
-		if e.Kind == kind {
-			b.WriteString(e.Text + e.Action + "\n")
-		}
+	for _, e := range r.Of(kind) {
+		b.WriteString(e.Text + e.Action + "\n")
 	}
 	return b.String()
 }
@@ -83,7 +70,7 @@ func TestDefault(t *testing.T) {
 	if n := rec.text(event.KindNarration); !strings.Contains(n, "static busybox "+bb) {
 		t.Errorf("narration does not name the source:\n%s", n)
 	}
-	for _, e := range rec.events {
+	for _, e := range rec.Events() {
 		if e.Kind == event.KindStep && !e.OK() {
 			t.Errorf("step %q failed: %s", e.Action, e.Err)
 		}
