@@ -18,6 +18,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 // Clean removes everything that sandboxes whose kcna-lab is gone (killed
@@ -32,6 +33,13 @@ func Clean() ([]journal.Entry, error) {
 	swept, err := journal.Sweep(dir, undo)
 	if err != nil {
 		return swept, fmt.Errorf("clean up after earlier runs: %w", err)
+	}
+	// The bridge is shared, so no journal owns it: it goes once no
+	// running sandbox is plugged into it.
+	if os.Geteuid() == 0 {
+		if err := network.PruneAll(nil); err != nil {
+			return swept, fmt.Errorf("clean up bridges after earlier runs: %w", err)
+		}
 	}
 	return swept, nil
 }

@@ -83,6 +83,11 @@ func buildRoot(c *initConfig, sink event.Sink) error {
 			return err
 		}
 	}
+	if c.ResolvConf != "" {
+		if err := mountResolvConf(root, c.ResolvConf, sink); err != nil {
+			return err
+		}
+	}
 	if c.RootMode == RootChroot && c.ReadOnly {
 		// A convenience for the lesson, not part of the isolation: the
 		// sandbox runs without it when the program cannot be reached.
@@ -287,6 +292,29 @@ func mountVolume(root string, v Volume, source string, sink event.Sink) error {
 	}
 	if !v.ReadOnly {
 		return nil
+	}
+	return event.Step(sink, fmt.Sprintf("mount(%q, MS_REMOUNT|MS_BIND|MS_RDONLY)", target), "mount -o remount,bind,ro "+target, func() error {
+		return remountReadOnly(target)
+	})
+}
+
+// mountResolvConf binds the sandbox's resolver file over its
+// /etc/resolv.conf, read-only, as Docker does. A root filesystem without
+// that file keeps its own: the mount point is not made in a learner's
+// directory, and `nslookup NAME 127.0.0.11` still reaches the server.
+func mountResolvConf(root, source string, sink event.Sink) error {
+	target, err := inRoot(root, "/etc/resolv.conf")
+	if err != nil {
+		return fmt.Errorf("resolv.conf: %w", err)
+	}
+	if fi, err := os.Lstat(target); err != nil || !fi.Mode().IsRegular() {
+		event.Narrate(sink, "This root filesystem has no /etc/resolv.conf to mount the resolver file over; ask the DNS server directly: nslookup NAME 127.0.0.11.")
+		return nil
+	}
+	if err := event.Step(sink, fmt.Sprintf("mount(%q, %q, MS_BIND)", source, target), fmt.Sprintf("mount --bind %s %s", source, target), func() error {
+		return unix.Mount(source, target, "", unix.MS_BIND, "")
+	}); err != nil {
+		return err
 	}
 	return event.Step(sink, fmt.Sprintf("mount(%q, MS_REMOUNT|MS_BIND|MS_RDONLY)", target), "mount -o remount,bind,ro "+target, func() error {
 		return remountReadOnly(target)

@@ -35,7 +35,7 @@ const kindReady event.Kind = "ready"
 // protocolVersion changes whenever initConfig or the events' meaning
 // does, so that a kcna-lab-init left from another build refuses plainly
 // instead of misreading its config.
-const protocolVersion = 3
+const protocolVersion = 4
 
 // initConfig is everything the init needs to build the sandbox from inside.
 type initConfig struct {
@@ -58,6 +58,9 @@ type initConfig struct {
 	Hold bool `json:"hold,omitempty"`
 	// CapDrop are capability numbers to take out of the default set.
 	CapDrop []uintptr `json:"cap_drop,omitempty"`
+	// ResolvConf is a host file bound over /etc/resolv.conf: a sandbox
+	// on a bridge names kcna-lab's DNS server in it.
+	ResolvConf string `json:"resolv_conf,omitempty"`
 }
 
 func (c *initConfig) has(n Namespace) bool { return slices.Contains(c.Isolate, n) }

@@ -3,11 +3,13 @@ package sandbox
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
+	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 // Spec describes one sandbox: what to run and how it is isolated.
@@ -58,6 +60,24 @@ type Spec struct {
 	// CapDrop removes capabilities (e.g. "NET_RAW") from the default set
 	// the sandbox's processes keep.
 	CapDrop []string
+	// Net plugs the sandbox into a bridge (--net bridge): an address of
+	// its own, a default route, DNS for NAME.kcna.local and published
+	// ports. Nil leaves its network namespace with loopback only.
+	Net *Net
+	// Node is the orchestrator's node the sandbox is scheduled on: its
+	// cgroup is made under the node's, whose limits are the node's
+	// capacity. "" puts it directly under kcna-lab.
+	Node string
+}
+
+// Net is how a sandbox joins a bridge network.
+type Net struct {
+	// Bridge and Subnet: "" and the zero prefix mean network.DefaultBridge
+	// and network.DefaultSubnet.
+	Bridge string
+	Subnet netip.Prefix
+	// Publish forwards 127.0.0.1:HostPort on the host to the sandbox.
+	Publish []network.PortMapping
 }
 
 // RootMapBase is where root inside a user namespace lands on the host

@@ -26,6 +26,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/sandbox/network"
 	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
 )
@@ -49,8 +50,12 @@ type Sandbox struct {
 	journal *journal.Journal
 	group   *cgroup.Group
 	layers  *overlay.FS // nil without --overlay or --layer
-	cmd     *exec.Cmd
-	dir     string
+	// endpoint and closers are the sandbox's place on a bridge and the
+	// servers (DNS, published ports) that run for it in this process.
+	endpoint *network.Endpoint
+	closers  []io.Closer
+	cmd      *exec.Cmd
+	dir      string
 
 	events     chan struct{} // closed when the init's event stream ends
 	ready      chan struct{} // closed when the init has built the sandbox
@@ -402,9 +407,18 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 			return err
 		}
 	}
+	if c.Net != nil {
+		if err := sb.attachNetwork(pid, &cfg); err != nil {
+			_ = cmd.Process.Kill()
+			return err
+		}
+	}
 	st := State{
 		Name: c.Name, Args: c.Args, Isolate: c.Isolate, Root: c.Root, Limits: c.Limits,
 		Created: time.Now(), InitPID: pid, InitStart: start, ExecSocket: sock,
+	}
+	if ep := sb.endpoint; ep != nil {
+		st.Net = &NetState{Bridge: ep.Bridge, IP: ep.IP, Publish: c.Net.Publish}
 	}
 	if sb.group != nil {
 		st.Cgroups = sb.group.Paths()
@@ -680,6 +694,9 @@ func (sb *Sandbox) cleanup() error {
 		if sb.cmd != nil && sb.cmd.Process != nil && sb.cmd.ProcessState == nil {
 			_ = sb.cmd.Process.Kill()
 			_ = sb.cmd.Wait()
+		}
+		if err := sb.detachNetwork(); err != nil {
+			event.Narrate(sb.sink, fmt.Sprintf("Taking %s off its bridge: %v (kcna-lab clean retries).", sb.Name, err))
 		}
 		if sb.group != nil {
 			_ = sb.group.Destroy(sb.sink)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 // State is what `ps` shows of a running sandbox, kept in its state dir.
@@ -28,6 +30,15 @@ type State struct {
 	ExecSocket string `json:"exec_socket"`
 	// Layers is the overlay root filesystem, when there is one.
 	Layers *LayersState `json:"layers,omitempty"`
+	// Net is the sandbox's place on a bridge, with --net bridge.
+	Net *NetState `json:"net,omitempty"`
+}
+
+// NetState is where a sandbox on a bridge can be reached.
+type NetState struct {
+	Bridge  string                `json:"bridge"`
+	IP      netip.Addr            `json:"ip"`
+	Publish []network.PortMapping `json:"publish,omitempty"`
 }
 
 // LayersState locates a sandbox's overlay: overlay.Open(Dir, Lower).

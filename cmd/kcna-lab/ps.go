@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -72,17 +73,33 @@ func newPsCmd(a *app) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tINIT PID\tUP\tNAMESPACES\tCOMMAND")
+			fmt.Fprintln(tw, "NAME\tINIT PID\tUP\tNAMESPACES\tNETWORK\tCOMMAND")
 			for _, s := range list {
 				ns := make([]string, len(s.Isolate))
 				for i, n := range s.Isolate {
 					ns[i] = string(n)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", s.Name, s.InitPID, time.Since(s.Created).Round(time.Second), strings.Join(ns, ","), strings.Join(s.Args, " "))
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, s.InitPID, time.Since(s.Created).Round(time.Second), strings.Join(ns, ","), describeNet(s), strings.Join(s.Args, " "))
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+// describeNet is ps's NETWORK column: the address on the bridge and the
+// published ports, as `docker ps` shows them.
+func describeNet(s sandbox.State) string {
+	if s.Net == nil {
+		if slices.Contains(s.Isolate, sandbox.NSNet) {
+			return "lo only"
+		}
+		return "host"
+	}
+	out := s.Net.IP.String()
+	for _, m := range s.Net.Publish {
+		out += fmt.Sprintf(" 127.0.0.1:%d->%d", m.HostPort, m.ContainerPort)
+	}
+	return out
 }
 
 func newStopCmd(a *app) *cobra.Command {

@@ -19,6 +19,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 // sandboxFlags are the flags `run` and `shell` share.
@@ -28,7 +29,8 @@ type sandboxFlags struct {
 	cpus                                  float64
 	pids                                  int64
 	volumes, capDrop                      []string
-	layers                                []string
+	layers, publish                       []string
+	net, bridge, subnet                   string
 	detach, trace, keep, overlay          bool
 	detachedChild                         bool
 }
@@ -47,6 +49,10 @@ func (f *sandboxFlags) register(cmd *cobra.Command, detach bool) {
 	fl.BoolVar(&f.overlay, "overlay", false, "give the sandbox a writable layer over its root filesystem (overlayfs); `kcna-lab layers NAME` shows what it holds")
 	fl.StringArrayVar(&f.layers, "layer", nil, "lay a read-only `DIR` over the root filesystem, like an image layer (repeatable, the last on top; implies --overlay)")
 	fl.StringSliceVar(&f.capDrop, "cap-drop", nil, "take capabilities out of the default set, e.g. NET_RAW or NET_RAW,CHOWN")
+	fl.StringVar(&f.net, "net", "none", "network: none (loopback only, in its own namespace) or bridge (an address on kcna-lab's bridge, DNS for NAME.kcna.local)")
+	fl.StringVar(&f.subnet, "subnet", "", "with --net bridge: the bridge's IPv4 `CIDR` (default "+network.DefaultSubnet.String()+", clear of Docker's and Kubernetes' usual ranges)")
+	fl.StringVar(&f.bridge, "bridge", "", "with --net bridge: the bridge's `NAME`, starting kl- or kcna- (default "+network.DefaultBridge+")")
+	fl.StringArrayVar(&f.publish, "publish", nil, "with --net bridge: forward 127.0.0.1:`HOSTPORT:CTRPORT` on the host to the sandbox (repeatable)")
 	fl.BoolVar(&f.trace, "trace", false, "print every kernel-level step to stderr, with the shell command that does the same")
 	if detach {
 		fl.BoolVar(&f.detach, "detach", false, "start the sandbox in the background and return; use exec, ps and stop with it")
@@ -80,7 +86,38 @@ func (f *sandboxFlags) spec(args []string) (sandbox.Spec, error) {
 		}
 		s.Volumes = append(s.Volumes, vol)
 	}
-	return s, nil
+	s.Net, err = f.network()
+	return s, err
+}
+
+// network reads --net, --bridge, --subnet and --publish.
+func (f *sandboxFlags) network() (*sandbox.Net, error) {
+	switch f.net {
+	case "", "none":
+		if f.subnet != "" || f.bridge != "" || len(f.publish) > 0 {
+			return nil, errors.New("--subnet, --bridge and --publish need --net bridge: a sandbox with only loopback has nothing to publish")
+		}
+		return nil, nil
+	case "bridge":
+	default:
+		return nil, fmt.Errorf("--net %q: use none (loopback only) or bridge (kcna-lab's bridge, %s)", f.net, network.DefaultBridge)
+	}
+	n := &sandbox.Net{Bridge: f.bridge}
+	if f.subnet != "" {
+		p, err := network.ParseSubnet(f.subnet)
+		if err != nil {
+			return nil, err
+		}
+		n.Subnet = p
+	}
+	for _, p := range f.publish {
+		m, err := network.ParsePublish(p)
+		if err != nil {
+			return nil, err
+		}
+		n.Publish = append(n.Publish, m)
+	}
+	return n, nil
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -120,7 +157,12 @@ would do the same. Everything kcna-lab creates is removed when CMD ends.`,
   sudo kcna-lab run --detach --name pod
 
   # without CAP_NET_RAW (ping needs it)
-  sudo kcna-lab run --cap-drop NET_RAW -- grep Cap /proc/self/status`,
+  sudo kcna-lab run --cap-drop NET_RAW -- grep Cap /proc/self/status
+
+  # two sandboxes on a bridge: one serves, the other finds it by name
+  sudo kcna-lab run --detach --name web --net bridge --publish 8080:80 -- httpd -f -p 80 -h /etc
+  sudo kcna-lab run --net bridge -- wget -qO- http://web.kcna.local/hostname
+  curl http://127.0.0.1:8080/hostname      # the published port, from the host`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && !f.detach && !f.detachedChild {
 				return errors.New("no command to run: give one after --, e.g. kcna-lab run -- hostname (only --detach may leave it out, to hold an empty sandbox)")

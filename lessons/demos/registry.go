@@ -52,9 +52,25 @@ type Registry struct {
 // Builtin is every demo and check built into kcna-lab. Each lesson's file in
 // this package adds its own.
 func Builtin() *Registry {
-	return NewRegistry(
-		[]Demo{dependenciesDemo(), sharedKernelDemo(), chrootDemo(), namespacesDemo(), cgroupsDemo(), ociDemo(), layersDemo(), securityDemo()},
-		append(checks(), ociBundleCheck()))
+	ds := []Demo{dependenciesDemo(), sharedKernelDemo(), chrootDemo(), namespacesDemo(), cgroupsDemo(), ociDemo(), layersDemo(), securityDemo()}
+	cs := append(checks(), ociBundleCheck())
+	// Part 2 of the course: one file per lesson, each owning its demos
+	// and checks.
+	for _, part := range []struct {
+		demos  func() []Demo
+		checks func() []Check
+	}{
+		{orchestrationDemos, orchestrationChecks},
+		{networkingDemos, networkingChecks},
+		{discoveryDemos, discoveryChecks},
+		{meshDemos, meshChecks},
+		{storageDemos, storageChecks},
+		{troubleshootDemos, troubleshootChecks},
+	} {
+		ds = append(ds, part.demos()...)
+		cs = append(cs, part.checks()...)
+	}
+	return NewRegistry(ds, cs)
 }
 
 // NewRegistry holds the given demos and checks; instructors' tools and

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -395,6 +397,28 @@ func Prune(bridge string, sink event.Sink) error {
 		}
 	}
 	return nil
+}
+
+// PruneAll prunes every bridge kcna-lab has leases for, and the default
+// one if it exists: what `kcna-lab clean` runs after a crash. With neither,
+// it touches nothing, not even the lock files.
+func PruneAll(sink event.Sink) error {
+	var bridges []string
+	if _, err := os.Stat("/sys/class/net/" + DefaultBridge); err == nil {
+		bridges = append(bridges, DefaultBridge)
+	}
+	files, _ := filepath.Glob(filepath.Join(stateDir(), "*.json"))
+	for _, f := range files {
+		b := strings.TrimSuffix(filepath.Base(f), ".json")
+		if validLinkName(b) == nil && !slices.Contains(bridges, b) {
+			bridges = append(bridges, b)
+		}
+	}
+	var errs []error
+	for _, b := range bridges {
+		errs = append(errs, Prune(b, sink))
+	}
+	return errors.Join(errs...)
 }
 
 // ensureBridge returns the bridge, making it (or fixing its address and

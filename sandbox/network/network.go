@@ -189,8 +189,8 @@ type LinkInfo struct {
 
 // PortMapping is a parsed --publish HOSTPORT:CTRPORT.
 type PortMapping struct {
-	HostPort      int
-	ContainerPort int
+	HostPort      int `json:"host_port"`
+	ContainerPort int `json:"container_port"`
 }
 
 // String gives the mapping back in --publish form.

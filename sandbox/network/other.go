@@ -26,6 +26,9 @@ func (*Endpoint) Detach(event.Sink) error { return errNeedsLinux }
 // Prune needs Linux.
 func Prune(string, event.Sink) error { return errNeedsLinux }
 
+// PruneAll needs Linux.
+func PruneAll(event.Sink) error { return errNeedsLinux }
+
 // ServeDNS needs Linux.
 func ServeDNS(int, func(string) (netip.Addr, bool)) (io.Closer, error) { return nil, errNeedsLinux }
 

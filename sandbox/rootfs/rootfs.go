@@ -21,14 +21,14 @@ import (
 
 // layoutName names the cached default rootfs. Bump the suffix whenever the
 // layout or contents change, so old caches are not reused.
-const layoutName = "rootfs-v1"
+const layoutName = "rootfs-v2"
 
 // staleAfter is how old an abandoned build directory (from a crash) must be
 // before Default deletes it; a real build takes seconds.
 const staleAfter = time.Hour
 
 // Default returns the default root filesystem, building it once into
-// cacheDir (e.g. ~/.cache/kcna-lab) as cacheDir/rootfs-v1.
+// cacheDir (e.g. ~/.cache/kcna-lab) as cacheDir/rootfs-v2.
 //
 // It is built in a temporary directory next to it and renamed into place,
 // so a crash never leaves a half-built rootfs, and two concurrent builds do
@@ -179,6 +179,9 @@ func skeleton(dir, osName string, sink event.Sink) error {
 		{"etc/group", "root:x:0:\nnogroup:x:65534:\n"},
 		{"etc/hostname", "kcna-lab\n"},
 		{"etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+		// The mount point for the resolver file of a sandbox on a bridge
+		// (--net bridge); without one, there is no DNS server to name.
+		{"etc/resolv.conf", "# No resolver: this sandbox has no network but loopback.\n"},
 		{"etc/os-release", fmt.Sprintf("NAME=%q\nPRETTY_NAME=%q\nID=kcna-lab\nVERSION_ID=%q\n",
 			osName, osName, strings.TrimPrefix(layoutName, "rootfs-"))},
 	}

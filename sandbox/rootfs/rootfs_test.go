@@ -64,7 +64,7 @@ func TestDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(cache, "rootfs-v1"); dir != want {
+	if want := filepath.Join(cache, "rootfs-v2"); dir != want {
 		t.Fatalf("Default = %s, want %s", dir, want)
 	}
 	if n := rec.text(event.KindNarration); !strings.Contains(n, "static busybox "+bb) {
@@ -129,7 +129,7 @@ func TestDefault(t *testing.T) {
 			}
 		}
 	}
-	if left, _ := filepath.Glob(filepath.Join(cache, ".rootfs-v1-*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(cache, ".rootfs-v2-*")); len(left) > 0 {
 		t.Errorf("build directories left behind: %v", left)
 	}
 
@@ -205,7 +205,7 @@ func TestDefaultConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	for i := range n {
-		if errs[i] != nil || dirs[i] != filepath.Join(cache, "rootfs-v1") {
+		if errs[i] != nil || dirs[i] != filepath.Join(cache, "rootfs-v2") {
 			t.Errorf("build %d: %q, %v", i, dirs[i], errs[i])
 		}
 	}
@@ -214,12 +214,12 @@ func TestDefaultConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(ents) != 1 {
-		t.Errorf("cache holds %d entries, want only rootfs-v1", len(ents))
+		t.Errorf("cache holds %d entries, want only rootfs-v2", len(ents))
 	}
-	if _, err := os.Lstat(filepath.Join(cache, "rootfs-v1/bin/sh")); err != nil {
+	if _, err := os.Lstat(filepath.Join(cache, "rootfs-v2/bin/sh")); err != nil {
 		t.Error(err)
 	}
-	if _, err := os.Lstat(filepath.Join(cache, "rootfs-v1/rootfs-v1")); err == nil {
+	if _, err := os.Lstat(filepath.Join(cache, "rootfs-v2/rootfs-v2")); err == nil {
 		t.Error("a build was renamed into the finished rootfs")
 	}
 }
@@ -227,8 +227,8 @@ func TestDefaultConcurrent(t *testing.T) {
 func TestDefaultRemovesOnlyStaleBuilds(t *testing.T) {
 	needBusybox(t)
 	cache := t.TempDir()
-	fresh := filepath.Join(cache, ".rootfs-v1-fresh.tmp")
-	stale := filepath.Join(cache, ".rootfs-v1-stale.tmp")
+	fresh := filepath.Join(cache, ".rootfs-v2-fresh.tmp")
+	stale := filepath.Join(cache, ".rootfs-v2-stale.tmp")
 	for _, d := range []string{fresh, stale} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
@@ -357,7 +357,7 @@ func TestPrepare(t *testing.T) {
 		needBusybox(t)
 		cache := t.TempDir()
 		got, err := Prepare("", cache, "", -1, -1, event.Discard)
-		if err != nil || got != filepath.Join(cache, "rootfs-v1") {
+		if err != nil || got != filepath.Join(cache, "rootfs-v2") {
 			t.Errorf("Prepare(\"\") = %q, %v", got, err)
 		}
 	})
