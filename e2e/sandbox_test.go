@@ -52,7 +52,7 @@ func TestSandboxCommands(t *testing.T) {
 		t.Errorf("bad --isolate: exit %d, output %q", code, out)
 	}
 
-	out, code := kl(t, bin, "run", "--detach", "--name", "e2e-web", "--", "sleep", "60")
+	out, code := kl(t, bin, "run", "--detach", "--name", "e2e-web", "--", "sh", "-c", "echo hello from e2e-web; exec sleep 60")
 	if code != 0 || !strings.Contains(out, "e2e-web is running") {
 		t.Fatalf("run --detach: exit %d, %q", code, out)
 	}
@@ -64,8 +64,11 @@ func TestSandboxCommands(t *testing.T) {
 			t.Errorf("the init of e2e-web runs %q (%v), want %s", exe, err, bin+"-init")
 		}
 	}
-	if out, _ := kl(t, bin, "ps"); !strings.Contains(out, "e2e-web") || !strings.Contains(out, "sleep 60") {
+	if out, _ := kl(t, bin, "ps"); !strings.Contains(out, "e2e-web") || !strings.Contains(out, "exec sleep 60") {
 		t.Errorf("ps does not list the sandbox:\n%s", out)
+	}
+	if out, code := kl(t, bin, "logs", "e2e-web"); code != 0 || !strings.Contains(out, "hello from e2e-web") {
+		t.Errorf("logs: exit %d, %q; want what the background command printed", code, out)
 	}
 	out, code = kl(t, bin, "exec", "e2e-web", "--", "sh", "-c", "hostname; ps")
 	if code != 0 || !strings.Contains(out, "e2e-web") || !strings.Contains(out, "sleep 60") {
@@ -96,8 +99,12 @@ func TestSandboxCommands(t *testing.T) {
 	if out, code := kl(t, bin, "demo", "namespaces-tour", "--json"); code != 0 || !strings.Contains(out, `"kind":"result"`) {
 		t.Errorf("demo --json: exit %d\n%s", code, out)
 	}
+	// Only the ended sandbox's log is left for clean to remove.
+	if out, code := kl(t, bin, "clean"); code != 0 || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.Contains(out, "removed the log") || !strings.Contains(out, "e2e-web.log") {
+		t.Errorf("clean after tidy runs: exit %d, %q; want only e2e-web's log removed", code, out)
+	}
 	if out, code := kl(t, bin, "clean"); code != 0 || !strings.Contains(out, "Nothing to clean") {
-		t.Errorf("clean after tidy runs: exit %d, %q", code, out)
+		t.Errorf("a second clean: exit %d, %q", code, out)
 	}
 }
 

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
-	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 // Clean removes everything that sandboxes whose kcna-lab is gone (killed
@@ -34,11 +34,11 @@ func Clean() ([]journal.Entry, error) {
 	if err != nil {
 		return swept, fmt.Errorf("clean up after earlier runs: %w", err)
 	}
-	// The bridge is shared, so no journal owns it: it goes once no
-	// running sandbox is plugged into it.
-	if os.Geteuid() == 0 {
-		if err := network.PruneAll(nil); err != nil {
-			return swept, fmt.Errorf("clean up bridges after earlier runs: %w", err)
+	// A bridge is shared, so no journal owns it: it goes once no running
+	// sandbox is plugged into it.
+	if p := networkPlugin(); p != nil && os.Geteuid() == 0 {
+		if err := p.Prune(event.Discard); err != nil {
+			return swept, fmt.Errorf("clean up networks after earlier runs: %w", err)
 		}
 	}
 	return swept, nil

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
-	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 // Spec describes one sandbox: what to run and how it is isolated.
@@ -77,8 +76,17 @@ type Net struct {
 	Bridge string
 	Subnet netip.Prefix
 	// Publish forwards 127.0.0.1:HostPort on the host to the sandbox.
-	Publish []network.PortMapping
+	Publish []PortMapping
 }
+
+// PortMapping is a published port, --publish HOSTPORT:CTRPORT.
+type PortMapping struct {
+	HostPort      int `json:"host_port"`
+	ContainerPort int `json:"container_port"`
+}
+
+// String gives the mapping back in --publish form.
+func (m PortMapping) String() string { return fmt.Sprintf("%d:%d", m.HostPort, m.ContainerPort) }
 
 // RootMapBase is where root inside a user namespace lands on the host
 // when kcna-lab runs as root: 65536 IDs from here, the range most

@@ -26,7 +26,6 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
-	"github.com/kcna-lab/kcna-lab/sandbox/network"
 	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
 )
@@ -50,10 +49,9 @@ type Sandbox struct {
 	journal *journal.Journal
 	group   *cgroup.Group
 	layers  *overlay.FS // nil without --overlay or --layer
-	// endpoint and closers are the sandbox's place on a bridge and the
-	// servers (DNS, published ports) that run for it in this process.
-	endpoint *network.Endpoint
-	closers  []io.Closer
+	// net is the sandbox's place on a network, with what serves it from
+	// this process (DNS, published ports); nil without Spec.Net.
+	net *Attachment
 	cmd      *exec.Cmd
 	dir      string
 
@@ -66,6 +64,10 @@ type Sandbox struct {
 	sampled    sync.WaitGroup
 	stopWatch  chan struct{}
 	cleanupMu  sync.Once
+
+	waitOnce  sync.Once
+	result    Result
+	resultErr error
 }
 
 // Start builds the sandbox and starts its command; call Wait.
@@ -417,8 +419,8 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 		Name: c.Name, Args: c.Args, Isolate: c.Isolate, Root: c.Root, Limits: c.Limits,
 		Created: time.Now(), InitPID: pid, InitStart: start, ExecSocket: sock,
 	}
-	if ep := sb.endpoint; ep != nil {
-		st.Net = &NetState{Bridge: ep.Bridge, IP: ep.IP, Publish: c.Net.Publish}
+	if a := sb.net; a != nil {
+		st.Net = &NetState{Bridge: a.Bridge, IP: a.IP, Publish: c.Net.Publish}
 	}
 	if sb.group != nil {
 		st.Cgroups = sb.group.Paths()
@@ -640,8 +642,14 @@ func (sb *Sandbox) Cgroups() []string {
 }
 
 // Wait waits for the command to end, reports the result and removes
-// everything the sandbox created.
+// everything the sandbox created. Calling it again, from any goroutine,
+// returns the same result.
 func (sb *Sandbox) Wait() (Result, error) {
+	sb.waitOnce.Do(func() { sb.result, sb.resultErr = sb.wait() })
+	return sb.result, sb.resultErr
+}
+
+func (sb *Sandbox) wait() (Result, error) {
 	waitErr := sb.cmd.Wait()
 	close(sb.stopWatch)
 	<-sb.events

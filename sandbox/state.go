@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
-	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 // State is what `ps` shows of a running sandbox, kept in its state dir.
@@ -38,7 +38,7 @@ type State struct {
 type NetState struct {
 	Bridge  string                `json:"bridge"`
 	IP      netip.Addr            `json:"ip"`
-	Publish []network.PortMapping `json:"publish,omitempty"`
+	Publish []PortMapping `json:"publish,omitempty"`
 }
 
 // LayersState locates a sandbox's overlay: overlay.Open(Dir, Lower).
@@ -138,4 +138,29 @@ func writeState(dir string, st State) error {
 		return fmt.Errorf("write sandbox state: %w", err)
 	}
 	return os.Rename(tmp, filepath.Join(dir, "state.json"))
+}
+
+// LogPath is where a background sandbox's output goes (`kcna-lab logs`).
+// It stays after the sandbox ends, so a learner can read why it stopped,
+// until the next sandbox of that name starts or `kcna-lab clean` runs.
+func LogPath(name string) string { return filepath.Join(StateDir(), "logs", name+".log") }
+
+// RemoveLogs deletes the logs of sandboxes that are no longer running.
+func RemoveLogs() ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(StateDir(), "logs", "*.log"))
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".log")
+		if st, err := Find(name); err == nil && st.Running() {
+			continue
+		}
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, err
+		}
+		removed = append(removed, f)
+	}
+	return removed, nil
 }

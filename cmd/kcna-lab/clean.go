@@ -18,7 +18,8 @@ removed when the sandbox ends. If kcna-lab was killed with SIGKILL or the
 machine crashed, clean reads the journals whose kcna-lab is gone and removes
 what they list, newest first. It never touches a running sandbox, nor
 anything a journal does not name. kcna-lab also does this quietly when it
-starts a sandbox.`,
+starts a sandbox. clean also deletes the logs (` + "`kcna-lab logs`" + `) of background
+sandboxes that have ended.`,
 		Example: `  sudo kcna-lab clean`,
 		Args:    cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
@@ -29,7 +30,14 @@ starts a sandbox.`,
 			if err != nil {
 				return err
 			}
-			if len(swept) == 0 {
+			logs, err := sandbox.RemoveLogs()
+			for _, l := range logs {
+				fmt.Fprintf(a.stdout, "removed the log %s\n", l)
+			}
+			if err != nil {
+				return fmt.Errorf("remove the logs of ended sandboxes: %w", err)
+			}
+			if len(swept) == 0 && len(logs) == 0 {
 				fmt.Fprintln(a.stdout, "Nothing to clean: no run of kcna-lab left anything behind.")
 			}
 			return nil

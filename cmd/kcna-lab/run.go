@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -336,7 +335,7 @@ func (a *app) detach(ctx context.Context, name string, args []string) error {
 	line = strings.TrimSpace(line)
 	if pid, ok := strings.CutPrefix(line, "ok "); ok {
 		_ = child.Process.Release()
-		fmt.Fprintf(a.stdout, "sandbox %s is running (init PID %s on the host)\n  look inside:  kcna-lab exec %s -- ps\n  stop it:      kcna-lab stop %s\n", name, pid, name, name)
+		fmt.Fprintf(a.stdout, "sandbox %s is running (init PID %s on the host)\n  look inside:  kcna-lab exec %s -- ps\n  its output:   kcna-lab logs %s\n  stop it:      kcna-lab stop %s\n", name, pid, name, name, name)
 		return nil
 	}
 	_ = child.Wait()
@@ -348,7 +347,17 @@ func (a *app) detach(ctx context.Context, name string, args []string) error {
 
 func (a *app) runDetachedChild(ctx context.Context, spec sandbox.Spec, sink event.Sink) error {
 	ready := os.NewFile(3, "ready")
-	spec.Stdin, spec.Stdout, spec.Stderr = nil, io.Discard, io.Discard
+	log, err := openLog(spec.Name)
+	if err != nil {
+		fmt.Fprintf(ready, "error %s\n", err)
+		ready.Close()
+		return err
+	}
+	defer log.Close()
+	// One writer for both streams: exec.Cmd then writes to it from one
+	// goroutine at a time, which keeps lines whole and the cap shared.
+	out := &cappedWriter{w: log, n: logLimit}
+	spec.Stdin, spec.Stdout, spec.Stderr = nil, out, out
 	sb, err := sandbox.Start(ctx, spec, sink)
 	if err != nil {
 		fmt.Fprintf(ready, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))

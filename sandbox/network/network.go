@@ -16,6 +16,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"github.com/kcna-lab/kcna-lab/sandbox"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -187,14 +188,9 @@ type LinkInfo struct {
 	PID     int
 }
 
-// PortMapping is a parsed --publish HOSTPORT:CTRPORT.
-type PortMapping struct {
-	HostPort      int `json:"host_port"`
-	ContainerPort int `json:"container_port"`
-}
-
-// String gives the mapping back in --publish form.
-func (m PortMapping) String() string { return fmt.Sprintf("%d:%d", m.HostPort, m.ContainerPort) }
+// PortMapping is a parsed --publish HOSTPORT:CTRPORT; the sandbox's type,
+// which a Spec carries.
+type PortMapping = sandbox.PortMapping
 
 // ParsePublish reads a --publish value: HOSTPORT:CTRPORT, optionally with
 // a 127.0.0.1: prefix or a /tcp suffix, as in Docker's -p.

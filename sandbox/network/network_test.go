@@ -66,10 +66,10 @@ func TestParseSubnet(t *testing.T) {
 
 func TestParsePublish(t *testing.T) {
 	for in, want := range map[string]PortMapping{
-		"8080:80":           {8080, 80},
-		"127.0.0.1:8080:80": {8080, 80},
-		"8080:80/tcp":       {8080, 80},
-		"1:65535":           {1, 65535},
+		"8080:80":           {HostPort: 8080, ContainerPort: 80},
+		"127.0.0.1:8080:80": {HostPort: 8080, ContainerPort: 80},
+		"8080:80/tcp":       {HostPort: 8080, ContainerPort: 80},
+		"1:65535":           {HostPort: 1, ContainerPort: 65535},
 	} {
 		got, err := ParsePublish(in)
 		if err != nil || got != want {
@@ -92,10 +92,10 @@ func TestParsePublish(t *testing.T) {
 			t.Errorf("ParsePublish(%q) = %v, want an error saying %q", in, err, want)
 		}
 	}
-	if got, err := ParsePublish(" 8080:80 "); err != nil || got != (PortMapping{8080, 80}) {
+	if got, err := ParsePublish(" 8080:80 "); err != nil || got != (PortMapping{HostPort: 8080, ContainerPort: 80}) {
 		t.Errorf("ParsePublish with spaces = %v, %v", got, err)
 	}
-	if s := (PortMapping{8080, 80}).String(); s != "8080:80" {
+	if s := (PortMapping{HostPort: 8080, ContainerPort: 80}).String(); s != "8080:80" {
 		t.Errorf("String = %q", s)
 	}
 }

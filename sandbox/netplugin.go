@@ -1,0 +1,55 @@
+package sandbox
+
+import (
+	"io"
+	"net/netip"
+	"sync"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+)
+
+// NetworkPlugin connects a sandbox's network namespace to a network, as a
+// CNI plugin does for a container runtime: the runtime creates the
+// namespace, the plugin is handed it (here the init's PID, before the
+// command starts) and plugs it in. Package sandbox/network is the plugin
+// for --net bridge; it registers itself when imported.
+//
+// The indirection keeps the network's code (netlink, a DNS server) out of
+// every program that imports package sandbox, the sandbox's own small
+// init above all, whose start-up time is paid by every sandbox.
+type NetworkPlugin interface {
+	// Attach plugs the network namespace of pid into n, journaling in j
+	// what it creates on the host before it creates it.
+	Attach(n Net, name string, pid int, j *journal.Journal, sink event.Sink) (*Attachment, error)
+	// Prune removes what crashed runs left that no journal owns (a
+	// bridge with no sandbox on it).
+	Prune(sink event.Sink) error
+}
+
+// Attachment is a sandbox's place on a network.
+type Attachment struct {
+	Bridge string
+	IP     netip.Addr
+	// ResolvConf, if set, is mounted over the sandbox's /etc/resolv.conf.
+	ResolvConf []byte
+	// Closers end what serves the sandbox from this process (its DNS
+	// server, published ports) and take it off the network, in order.
+	Closers []io.Closer
+}
+
+// plugins holds the one network plugin. It is written once, by the
+// plugin package's init, and only read afterwards (the database/sql
+// driver pattern).
+var plugins struct {
+	once   sync.Once
+	plugin NetworkPlugin
+}
+
+// RegisterNetwork makes p the plugin for Spec.Net. Only the first call
+// counts.
+func RegisterNetwork(p NetworkPlugin) {
+	plugins.once.Do(func() { plugins.plugin = p })
+}
+
+func networkPlugin() NetworkPlugin { return plugins.plugin }
