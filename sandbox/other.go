@@ -79,3 +79,6 @@ func (*Sandbox) Cgroups() []string { return nil }
 
 // CPUStat needs Linux.
 func (*Sandbox) CPUStat() (map[string]int64, error) { return nil, errNeedsLinux }
+
+// DefaultIsolation: off Linux there are no namespaces.
+func DefaultIsolation() []Namespace { return nil }

@@ -52,8 +52,8 @@ type Sandbox struct {
 	// net is the sandbox's place on a network, with what serves it from
 	// this process (DNS, published ports); nil without Spec.Net.
 	net *Attachment
-	cmd      *exec.Cmd
-	dir      string
+	cmd *exec.Cmd
+	dir string
 
 	events     chan struct{} // closed when the init's event stream ends
 	ready      chan struct{} // closed when the init has built the sandbox
@@ -296,25 +296,30 @@ func (sb *Sandbox) mountLayers(rootfs string, owner int) (string, error) {
 }
 
 func (sb *Sandbox) createCgroup() error {
-	lim := sb.spec.Limits
+	lim, node := sb.spec.Limits, sb.spec.Node
+	// A sandbox on a node needs its group even without limits of its own:
+	// the group, inside the node's, is what puts it under the node's.
+	need := !lim.Zero() || node != ""
 	rootless := os.Geteuid() != 0
-	if rootless && lim.Zero() {
+	if rootless && !need {
 		return nil // nothing to limit, and an unprivileged user may have no cgroup to write to
 	}
 	host, err := cgroup.Detect()
 	if err != nil {
-		if lim.Zero() {
+		if !need {
 			return nil
 		}
-		return fmt.Errorf("limits need cgroups: %w", err)
+		return fmt.Errorf("limits and nodes need cgroups: %w", err)
 	}
 	if err := host.Usable(rootless); err != nil {
-		if lim.Zero() {
+		if !need {
 			return nil
 		}
 		return err
 	}
-	g, err := host.Create(hostID(sb.Name), lim, sb.journal, sb.sink)
+	// CreateIn with no node is Create; with one, it refuses a node whose
+	// cgroup is missing and says to start `kcna-lab orchestrate`.
+	g, err := host.CreateIn(node, hostID(sb.Name), lim, sb.journal, sb.sink)
 	if err != nil {
 		return err
 	}

@@ -12,19 +12,25 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // challengePane shows a lesson's hands-on challenge: the task, hints one
 // at a time, a check against live state, and the solution after a pass or
 // when asked for.
 type challengePane struct {
-	ctx           *common
-	lesson        *lessons.Lesson
-	index         int // which of the lesson's challenges
-	hints         int // how many are shown
-	solution      bool
-	checking      bool
-	verdict       *demos.Verdict
+	ctx      *common
+	lesson   *lessons.Lesson
+	index    int // which of the lesson's challenges
+	hints    int // how many are shown
+	solution bool
+	checking bool
+	verdict  *demos.Verdict
+	// settingUp is true while the challenge's Setup builds its broken
+	// scenario; setup is what it said, setupErr why it could not.
+	settingUp     bool
+	setup         string
+	setupErr      error
 	err           error
 	width, height int
 }
@@ -36,7 +42,15 @@ type checkedMsg struct {
 	err               error
 }
 
-var challengeKeys = struct{ Check, Hint, Solution, Next key.Binding }{
+// setUpMsg carries a challenge setup's outcome back to the pane.
+type setUpMsg struct {
+	lesson, challenge string
+	text              string
+	err               error
+}
+
+var challengeKeys = struct{ Check, Hint, Solution, Next, Setup key.Binding }{
+	Setup:    key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "set up the broken scenario")),
 	Check:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "check")),
 	Hint:     key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hint")),
 	Solution: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "answer")),
@@ -63,6 +77,13 @@ func (c *challengePane) current() (lessons.Challenge, bool) {
 
 func (c *challengePane) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case setUpMsg:
+		ch, ok := c.current()
+		if !ok || c.lesson.ID != msg.lesson || ch.ID != msg.challenge {
+			return nil
+		}
+		c.settingUp, c.setup, c.setupErr = false, msg.text, msg.err
+		c.forgetVerdict()
 	case checkedMsg:
 		ch, ok := c.current()
 		if !ok || c.lesson.ID != msg.lesson || ch.ID != msg.challenge {
@@ -80,6 +101,8 @@ func (c *challengePane) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		switch {
+		case key.Matches(msg, challengeKeys.Setup) && c.hasSetup(ch) && !c.settingUp:
+			return c.runSetup(ch)
 		case key.Matches(msg, challengeKeys.Check) && !c.checking:
 			return c.check(ch)
 		case key.Matches(msg, challengeKeys.Hint) && c.hints < len(ch.Hints):
@@ -92,6 +115,14 @@ func (c *challengePane) update(msg tea.Msg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// forgetVerdict drops the last check's outcome, once the live state it
+// was about may have changed; a check still running reports as usual.
+func (c *challengePane) forgetVerdict() {
+	if !c.checking {
+		c.verdict, c.err = nil, nil
+	}
 }
 
 // check runs the challenge's check off the UI goroutine.
@@ -116,8 +147,37 @@ func (c *challengePane) check(ch lessons.Challenge) tea.Cmd {
 	}
 }
 
+// hasSetup reports whether the challenge starts from a scenario that
+// kcna-lab builds (the troubleshooting lesson's).
+func (c *challengePane) hasSetup(ch lessons.Challenge) bool {
+	if c.ctx.opts.Registry == nil {
+		return false
+	}
+	chk, ok := c.ctx.opts.Registry.Check(ch.ID)
+	return ok && chk.Setup != nil
+}
+
+// runSetup builds the challenge's broken scenario off the UI goroutine.
+// Its steps are not shown: what matters to the learner is the message
+// saying what is broken and where to look.
+func (c *challengePane) runSetup(ch lessons.Challenge) tea.Cmd {
+	chk, _ := c.ctx.opts.Registry.Check(ch.ID)
+	c.settingUp, c.setup, c.setupErr = true, "", nil
+	lessonID := c.lesson.ID
+	return func() tea.Msg {
+		ctx, cancel := gocontext.WithTimeout(gocontext.Background(), 2*time.Minute)
+		defer cancel()
+		text, err := chk.Setup(ctx, event.Discard)
+		return setUpMsg{lesson: lessonID, challenge: ch.ID, text: text, err: err}
+	}
+}
+
 func (c *challengePane) keys() []key.Binding {
-	return []key.Binding{challengeKeys.Check, challengeKeys.Hint, challengeKeys.Solution, challengeKeys.Next}
+	k := []key.Binding{challengeKeys.Check, challengeKeys.Hint, challengeKeys.Solution, challengeKeys.Next}
+	if ch, ok := c.current(); ok && c.hasSetup(ch) {
+		k = append([]key.Binding{challengeKeys.Setup}, k...)
+	}
+	return k
 }
 
 func (c *challengePane) view() string {
@@ -136,6 +196,14 @@ func (c *challengePane) view() string {
 			title += "  " + st.StepOK.Render("passed")
 		}
 		out = append(out, st.Title.Render(title), "", ch.Task, "")
+		switch {
+		case c.settingUp:
+			out = append(out, st.Subtle.Render("Setting up the broken scenario..."), "")
+		case c.setupErr != nil:
+			out = append(out, st.StepErr.Render("The setup could not run: "+c.setupErr.Error()), "")
+		case c.setup != "":
+			out = append(out, st.Subtle.Render("Set up: ")+c.setup, "")
+		}
 		for i := range c.hints {
 			out = append(out, st.Subtle.Render(fmt.Sprintf("Hint %d: ", i+1))+ch.Hints[i], "")
 		}
@@ -153,7 +221,11 @@ func (c *challengePane) view() string {
 			if c.hints < len(ch.Hints) {
 				more = fmt.Sprintf(", h for a hint (%d left)", len(ch.Hints)-c.hints)
 			}
-			out = append(out, st.Subtle.Render("s opens the lesson's sandbox shell; enter checks"+more+", a shows the answer."))
+			first := "s opens the lesson's sandbox shell"
+			if c.hasSetup(ch) && c.setup == "" {
+				first = "S sets up the broken scenario, s opens a shell"
+			}
+			out = append(out, st.Subtle.Render(first+"; enter checks"+more+", a shows the answer."))
 		}
 		if c.solution {
 			out = append(out, "", st.Title.Render("Solution"), ch.Solution)
@@ -161,10 +233,19 @@ func (c *challengePane) view() string {
 	}
 	var wrapped []string
 	for _, l := range out {
-		wrapped = append(wrapped, strings.Split(ansi.Wrap(l, w, " -/"), "\n")...)
+		wrapped = append(wrapped, strings.Split(wrapWhole(l, w), "\n")...)
 	}
 	if over := len(wrapped) - c.height; over > 0 {
 		wrapped = wrapped[over:]
 	}
 	return st.Pane.Width(c.width).Height(c.height).Render(strings.Join(wrapped, "\n"))
+}
+
+// wrapWhole wraps s to w cells at spaces and slashes, but not after a
+// hyphen as ansi.Wrap always does: tasks and verdicts hold commands, and a
+// break there turns --name into "-" and "-name", kcna-lab into "kcna-" and
+// "lab". A word longer than w is still cut.
+func wrapWhole(s string, w int) string {
+	const keep = "\u2011" // non-breaking hyphen, as wide as "-"
+	return strings.ReplaceAll(ansi.Wrap(strings.ReplaceAll(s, "-", keep), w, " /"), keep, "-")
 }

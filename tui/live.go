@@ -162,6 +162,11 @@ func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
 	return tea.Batch(wait, func() tea.Msg { return saveMsg{} })
 }
 
+// shellDoneMsg says the shell in the lesson's sandbox has ended and the
+// terminal is the app's again. It is not a demo's end: a demo running
+// meanwhile goes on.
+type shellDoneMsg struct{ err error }
+
 // shell hands the terminal to a shell in the lesson's sandbox and comes back.
 func (p *livePane) shell(l *lessons.Lesson) tea.Cmd {
 	if p.ctx.opts.ShellCmd == nil {
@@ -173,10 +178,16 @@ func (p *livePane) shell(l *lessons.Lesson) tea.Cmd {
 		p.say(p.ctx.styles.StepErr.Render("No shell: " + err.Error()))
 		return nil
 	}
-	gen := p.gen
 	return tea.ExecProcess(cmd, func(err error) tea.Msg {
-		return liveMsg{gen: gen, done: true, err: shellErr(err)}
+		return shellDoneMsg{err: shellErr(err)}
 	})
+}
+
+// shellDone shows why the shell could not run, if it could not.
+func (p *livePane) shellDone(msg shellDoneMsg) {
+	if msg.err != nil {
+		p.add(liveEntry{text: p.ctx.styles.StepErr.Render("No shell: " + msg.err.Error())})
+	}
 }
 
 func shellErr(err error) error {

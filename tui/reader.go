@@ -105,6 +105,12 @@ func (r *reader) update(msg tea.Msg) tea.Cmd {
 		return r.live.update(msg)
 	case checkedMsg:
 		return r.challenge.update(msg)
+	case shellDoneMsg:
+		// What the learner did in the shell changed the live state an
+		// earlier verdict was about: it no longer holds.
+		r.live.shellDone(msg)
+		r.challenge.forgetVerdict()
+		return nil
 	case tea.KeyPressMsg:
 		k := r.ctx.keys
 		n := len(r.ctx.course.Lessons)

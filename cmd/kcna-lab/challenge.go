@@ -15,7 +15,7 @@ import (
 
 func newChallengeCmd(a *app) *cobra.Command {
 	var hints int
-	var check, solution bool
+	var check, solution, setup bool
 	cmd := &cobra.Command{
 		Use:   "challenge [ID]",
 		Short: "The lessons' hands-on challenges: read one, get hints, check it",
@@ -25,12 +25,17 @@ state — a running sandbox's hostname, cgroup files, upper layer or process
 capabilities — never from what you typed. A pass is kept in your progress.
 
 Without an ID, the challenges are listed. Hints come one at a time: --hint 1,
-then --hint 2 if you need it. --solution shows the answer; try first.`,
+then --hint 2 if you need it. --solution shows the answer; try first.
+
+A troubleshooting challenge starts from something broken: --setup builds it
+(sandboxes left running for you to diagnose) and says where to look. Run it
+again to start over.`,
 		Example: `  kcna-lab challenge
   kcna-lab challenge set-hostname
   kcna-lab challenge set-hostname --hint 1
   sudo kcna-lab challenge set-hostname --check
-  kcna-lab challenge set-hostname --solution`,
+  kcna-lab challenge set-hostname --solution
+  sudo kcna-lab challenge fix-oom --setup`,
 		Args: cobra.MaximumNArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			c, err := a.course()
@@ -62,6 +67,8 @@ then --hint 2 if you need it. --solution shows the answer; try first.`,
 				return err
 			}
 			switch {
+			case setup:
+				return runSetup(cmd, a, ch.ID)
 			case check:
 				c, ok := demos.Builtin().Check(ch.ID)
 				if !ok {
@@ -98,6 +105,9 @@ then --hint 2 if you need it. --solution shows the answer; try first.`,
 				return nil
 			}
 			fmt.Fprintf(a.stdout, "%s (lesson %d, %s)\n\n%s\n\n", ch.Title, l.Order, l.Title, ch.Task)
+			if c, ok := demos.Builtin().Check(ch.ID); ok && c.Setup != nil {
+				fmt.Fprintf(a.stdout, "Start here:        sudo kcna-lab challenge %s --setup   (builds the broken scenario)\n", ch.ID)
+			}
 			fmt.Fprintf(a.stdout, "When it is done:  kcna-lab challenge %s --check\n", ch.ID)
 			if len(ch.Hints) > 0 {
 				fmt.Fprintf(a.stdout, "Stuck?            kcna-lab challenge %s --hint 1   (%d hints)\n", ch.ID, len(ch.Hints))
@@ -109,8 +119,24 @@ then --hint 2 if you need it. --solution shows the answer; try first.`,
 	fl.IntVar(&hints, "hint", 0, "show hints 1 to `N`")
 	fl.BoolVar(&check, "check", false, "check the challenge against live state and record a pass")
 	fl.BoolVar(&solution, "solution", false, "show the solution")
-	cmd.MarkFlagsMutuallyExclusive("hint", "check", "solution")
+	fl.BoolVar(&setup, "setup", false, "build the broken scenario a troubleshooting challenge starts from")
+	cmd.MarkFlagsMutuallyExclusive("hint", "check", "solution", "setup")
 	return cmd
+}
+
+// runSetup builds a challenge's broken scenario, printing each step as
+// --trace does, and says what is broken.
+func runSetup(cmd *cobra.Command, a *app, id string) error {
+	c, ok := demos.Builtin().Check(id)
+	if !ok || c.Setup == nil {
+		return fmt.Errorf("challenge %s has nothing to set up: do its task as written (kcna-lab challenge %s)", id, id)
+	}
+	msg, err := c.Setup(cmd.Context(), newTraceSink(a.stderr))
+	if err != nil {
+		return fmt.Errorf("set up challenge %s: %w", id, err)
+	}
+	fmt.Fprintf(a.stdout, "%s\n\nWhen it is fixed:  kcna-lab challenge %s --check\n", msg, id)
+	return nil
 }
 
 func listChallenges(a *app, c *lessons.Course, p *lessons.Progress) error {

@@ -101,8 +101,10 @@ workshops and quick practice.`,
 		newStopCmd(a),
 		newDoctorCmd(a),
 		newCleanCmd(a),
+		newOrchestrateCmd(a),
 		newQuizCmd(a),
 		newExamCmd(a),
+		newMeshCmd(a),
 	)
 	return root
 }

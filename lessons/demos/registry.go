@@ -41,6 +41,10 @@ type Verdict struct {
 type Check struct {
 	ID     string
 	Verify func(ctx context.Context) (Verdict, error)
+	// Setup, if set, builds the broken state a troubleshooting challenge
+	// starts from (in sandboxes that outlive the call) and returns what
+	// is broken and where to look. It may be run again to start over.
+	Setup func(ctx context.Context, sink event.Sink) (string, error)
 }
 
 // Registry is a set of demos and checks, by id.

@@ -36,6 +36,22 @@ type dir struct {
 // limit, so that Sample has something to read; a controller that is missing
 // only matters if lim asks for it. On failure, what was made is removed.
 func (h *Host) Create(name string, lim Limits, j *journal.Journal, sink event.Sink) (*Group, error) {
+	return h.create(name, lim, where{}, j, sink)
+}
+
+// where says where a group goes: directly under kcna-lab (the zero
+// value), or inside a node's group; and whether it is a node itself.
+type where struct {
+	// node is the node (its name, not its directory) to create the group
+	// in; "" means directly under kcna-lab.
+	node string
+	// isNode makes the group a node: a directory in every hierarchy,
+	// whether or not capacity limits it there, so that any sandbox can be
+	// placed under it, and (on v2) its controllers handed down to them.
+	isNode bool
+}
+
+func (h *Host) create(name string, lim Limits, at where, j *journal.Journal, sink event.Sink) (*Group, error) {
 	if sink == nil {
 		sink = event.Discard
 	}
@@ -48,7 +64,7 @@ func (h *Host) Create(name string, lim Limits, j *journal.Journal, sink event.Si
 	if err := lim.Validate(); err != nil {
 		return nil, err
 	}
-	plan, err := h.plan(name, lim)
+	plan, err := h.planAt(name, lim, at)
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup %s: %w", name, err)
 	}
@@ -59,7 +75,7 @@ func (h *Host) Create(name string, lim Limits, j *journal.Journal, sink event.Si
 			return nil, fmt.Errorf("create cgroup %s: %s already exists (in use by another sandbox, or left by a crashed run, which `kcna-lab clean` removes)", name, d.path)
 		}
 	}
-	narrate(sink, plan)
+	narrate(sink, plan, at)
 
 	g := &Group{name: name, ctl: map[string]int{}}
 	fail := func(err error) (*Group, error) {
@@ -69,7 +85,11 @@ func (h *Host) Create(name string, lim Limits, j *journal.Journal, sink event.Si
 		return nil, fmt.Errorf("create cgroup %s: %w", name, err)
 	}
 	for _, d := range plan.dirs {
-		if err := h.prepareParent(d, plan.ctls[d.path], sink); err != nil {
+		prepare := h.prepareParent
+		if at.node != "" {
+			prepare = prepareNode
+		}
+		if err := prepare(d, plan.ctls[d.path], sink); err != nil {
 			return fail(err)
 		}
 		if err := j.Record(journal.Entry{Kind: journal.Cgroup, Path: d.path, Shell: "rmdir " + d.path}); err != nil {
@@ -88,6 +108,17 @@ func (h *Host) Create(name string, lim Limits, j *journal.Journal, sink event.Si
 	if err := g.setLimits(lim, sink); err != nil {
 		return fail(err)
 	}
+	if at.isNode {
+		// A node's sandboxes are its children: on v2 they can only use
+		// the controllers it hands down. v1 has no such step.
+		for _, d := range g.dirs {
+			if d.version == V2 {
+				if err := enable(d.path, plan.ctls[d.path], sink); err != nil {
+					return fail(err)
+				}
+			}
+		}
+	}
 	return g, nil
 }
 
@@ -99,7 +130,10 @@ type plan struct {
 
 // plan decides the group's directories: as root under each hierarchy's
 // root, rootless under the delegated v2 subtree.
-func (h *Host) plan(name string, lim Limits) (plan, error) {
+func (h *Host) plan(name string, lim Limits) (plan, error) { return h.planAt(name, lim, where{}) }
+
+// planAt is plan for a group at a place: under kcna-lab, or inside a node.
+func (h *Host) planAt(name string, lim Limits, at where) (plan, error) {
 	p := plan{ctls: map[string][]string{}}
 	have := h.Controllers()
 	limited := map[string]bool{"memory": lim.MemoryBytes > 0, "cpu": lim.CPUs > 0, "pids": lim.Pids > 0}
@@ -112,8 +146,11 @@ func (h *Host) plan(name string, lim Limits) (plan, error) {
 			}
 			continue
 		}
-		if !limited[c] && c == "cpu" {
-			continue // cpu has nothing to sample without a limit
+		if !limited[c] && c == "cpu" && !at.isNode {
+			// cpu has nothing to sample without a limit. A node has a
+			// directory for it all the same: a sandbox placed in the node
+			// may have a CPU limit, and its directory goes under the node's.
+			continue
 		}
 		var parent string
 		switch {
@@ -137,6 +174,13 @@ func (h *Host) plan(name string, lim Limits) (plan, error) {
 			parent = h.v2
 		}
 		path := filepath.Join(parent, parentName, name)
+		if at.node != "" {
+			node := filepath.Join(parent, parentName, NodeDir(at.node))
+			if !exists(node) {
+				return plan{}, fmt.Errorf("node %s has no cgroup: %s does not exist (a node's cgroup lives only while the orchestrator that made it runs: start one with `sudo kcna-lab orchestrate`)", at.node, node)
+			}
+			path = filepath.Join(node, name)
+		}
 		if _, seen := p.ctls[path]; !seen {
 			p.dirs = append(p.dirs, dir{path: path, version: v})
 		}
@@ -147,19 +191,34 @@ func (h *Host) plan(name string, lim Limits) (plan, error) {
 
 // narrate explains, once per hierarchy version, why the group's
 // directories are where they are.
-func narrate(sink event.Sink, p plan) {
+func narrate(sink event.Sink, p plan, at where) {
+	switch {
+	case at.isNode:
+		event.Narrate(sink, "A node is a cgroup too: its limits are the node's capacity, and the kernel holds every sandbox placed inside it to them, all together.")
+	case at.node != "":
+		event.Narrate(sink, fmt.Sprintf("The sandbox is scheduled on node %s, so its cgroup goes inside the node's: its own limits bound it, the node's bound it with its neighbours.", at.node))
+	}
+	who := "the sandbox"
+	if at.isNode {
+		who = "the node"
+	}
 	var v1 []string
 	for _, d := range p.dirs {
 		if d.version == V1 {
-			v1 = append(v1, filepath.Dir(filepath.Dir(d.path)))
+			// The hierarchy's root: above kcna-lab (and the node, if any).
+			root := filepath.Dir(filepath.Dir(d.path))
+			if at.node != "" {
+				root = filepath.Dir(root)
+			}
+			v1 = append(v1, root)
 			continue
 		}
-		event.Narrate(sink, fmt.Sprintf("cgroup v2: one unified hierarchy, one directory for the sandbox; each parent must first hand %s down through cgroup.subtree_control.",
-			strings.Join(p.ctls[d.path], ", ")))
+		event.Narrate(sink, fmt.Sprintf("cgroup v2: one unified hierarchy, one directory for %s; each parent must first hand %s down through cgroup.subtree_control.",
+			who, strings.Join(p.ctls[d.path], ", ")))
 	}
 	if len(v1) > 0 {
-		event.Narrate(sink, fmt.Sprintf("cgroup v1: each controller has its own hierarchy (%s), so the sandbox gets one directory in each; limits are plain files in them.",
-			strings.Join(v1, ", ")))
+		event.Narrate(sink, fmt.Sprintf("cgroup v1: each controller has its own hierarchy (%s), so %s gets one directory in each; limits are plain files in them.",
+			strings.Join(v1, ", "), who))
 	}
 }
 

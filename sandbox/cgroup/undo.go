@@ -49,8 +49,13 @@ func (g *Group) Destroy(sink event.Sink) error {
 // Remove kills the processes in one cgroup directory and removes it, for
 // undoing the journal of a crashed run. A directory already gone is
 // success. It refuses any path not under /sys/fs/cgroup, not on a cgroup
-// filesystem, or whose name does not start with "kcna-" or "kl-": it must
-// never touch a cgroup kcna-lab did not create.
+// filesystem, whose name does not start with "kcna-" or "kl-", or that is
+// not where kcna-lab makes groups (in kcna-lab, or in a node's kcna-node-*
+// inside it): it must never touch a cgroup kcna-lab did not create.
+//
+// A node's directory holds its sandboxes' groups: removing it removes
+// them first (and kills what they hold), so a crashed orchestrator's node
+// goes whole, whichever of its journals is swept first.
 func Remove(dir string) error {
 	clean := filepath.Clean(dir)
 	base := filepath.Base(clean)
@@ -59,6 +64,11 @@ func Remove(dir string) error {
 	}
 	if !strings.HasPrefix(base, "kcna-") && !strings.HasPrefix(base, "kl-") {
 		return fmt.Errorf("refuse to remove cgroup %s: kcna-lab names its cgroups kcna-* or kl-*, not %s", dir, base)
+	}
+	parent := filepath.Base(filepath.Dir(clean))
+	inNode := strings.HasPrefix(parent, NodePrefix) && filepath.Base(filepath.Dir(filepath.Dir(clean))) == parentName
+	if base != parentName && parent != parentName && !inNode {
+		return fmt.Errorf("refuse to remove cgroup %s: kcna-lab makes groups in %s/ or in a node's %s*/ inside it, not in %s/", dir, parentName, NodePrefix, parent)
 	}
 	var fs syscall.Statfs_t
 	if err := syscall.Statfs(clean, &fs); err != nil {

@@ -22,8 +22,8 @@ import (
 //     the rules and the endpoint table, then every later change; it sends
 //     back its events and request records, which the control plane passes
 //     on to its own sink and Stats. This is a tiny cousin of Envoy's xDS.
-//   - an admin client's (the CLI): one request (push, get-rules, stats),
-//     one reply, as often as it likes.
+//   - an admin client's (the CLI): one request (push, get-rules, stats,
+//     get-endpoints), one reply, as often as it likes.
 //
 // Anyone who can open the socket can change the rules and, by saying hello,
 // obtain a certificate for any service, so whoever creates the listener must
@@ -125,6 +125,11 @@ func (cp *ControlPlane) ServeConn(c net.Conn) error {
 			err = w.send(message{Type: msgRules, Rules: &r})
 		case msgStats:
 			err = w.send(message{Type: msgStats, Stats: cp.Stats()})
+		case msgGetEndpoints:
+			cp.mu.Lock()
+			eps := cp.endpointsLocked()
+			cp.mu.Unlock()
+			err = w.send(message{Type: msgEndpoints, Endpoints: eps})
 		default:
 			err = w.send(message{Type: msgError, Error: fmt.Sprintf("unknown message type %q", msg.Type)})
 		}
@@ -284,6 +289,13 @@ func (c *Client) Stats() ([]StatsRow, error) {
 	return reply.Stats, err
 }
 
+// Endpoints returns the registry: every service's running instances and
+// their sidecars' inbound addresses, as the control plane pushes it.
+func (c *Client) Endpoints() (map[string][]Endpoint, error) {
+	reply, err := c.call(message{Type: msgGetEndpoints}, msgEndpoints)
+	return reply.Endpoints, err
+}
+
 func (c *Client) call(req message, want string) (message, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -321,14 +333,16 @@ const (
 	msgHello     = "hello"     // sidecar → control plane: Endpoint
 	msgIdentity  = "identity"  // control plane → sidecar: Identity
 	msgRules     = "rules"     // control plane → sidecar or admin: Rules
-	msgEndpoints = "endpoints" // control plane → sidecar: Endpoints
+	msgEndpoints = "endpoints" // control plane → sidecar or admin: Endpoints
 	msgEvent     = "event"     // sidecar → control plane: Event
 	msgRequest   = "request"   // sidecar → control plane: Request
 	msgPush      = "push"      // admin → control plane: Rules; reply ok or error
 	msgGetRules  = "get-rules" // admin → control plane; reply rules
 	msgStats     = "stats"     // admin → control plane; reply stats
-	msgOK        = "ok"
-	msgError     = "error"
+	// admin → control plane; reply endpoints
+	msgGetEndpoints = "get-endpoints"
+	msgOK           = "ok"
+	msgError        = "error"
 )
 
 // Timeouts on the socket: a write that takes this long means the other
