@@ -36,8 +36,8 @@ type State struct {
 
 // NetState is where a sandbox on a bridge can be reached.
 type NetState struct {
-	Bridge  string                `json:"bridge"`
-	IP      netip.Addr            `json:"ip"`
+	Bridge  string        `json:"bridge"`
+	IP      netip.Addr    `json:"ip"`
 	Publish []PortMapping `json:"publish,omitempty"`
 }
 
