@@ -7,5 +7,11 @@
 // (demo). Everything the sandbox creates is written to a journal first and
 // undone in reverse order; see package sandbox/journal.
 //
+// This package is the parent side, the process that starts a sandbox. The
+// inside, the sandbox's init (root building, capabilities, PID 1), is
+// package sandbox/initproc, kept apart so that kcna-lab-init links only
+// what it uses; the types both sides share (Namespace, RootMode, Volume)
+// are defined there and aliased here.
+//
 // sandbox knows nothing of lessons or the TUI.
 package sandbox

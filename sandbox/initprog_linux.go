@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
 )
 
 // InitProgramEnv names an environment variable that, when set, is the
@@ -26,7 +28,7 @@ func InitProgram() string {
 		return p
 	}
 	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), initArg0)
+		p := filepath.Join(filepath.Dir(exe), initproc.Arg0)
 		if trustedProgram(p) {
 			return p
 		}

@@ -5,51 +5,28 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
 )
 
-// Namespace is one kind of Linux namespace.
-type Namespace string
+// Namespace is one kind of Linux namespace; Describe says what it
+// isolates. The init uses it too, so it is defined there.
+type Namespace = initproc.Namespace
 
 // The eight namespaces of a current Linux kernel.
 const (
-	NSPid    Namespace = "pid"    // process IDs: the sandbox's first process is PID 1
-	NSUTS    Namespace = "uts"    // hostname and domain name
-	NSMount  Namespace = "mnt"    // the mount table
-	NSIPC    Namespace = "ipc"    // System V IPC and POSIX message queues
-	NSNet    Namespace = "net"    // interfaces, addresses, routes, ports
-	NSUser   Namespace = "user"   // user and group IDs, and capabilities
-	NSCgroup Namespace = "cgroup" // the view of the cgroup tree
-	NSTime   Namespace = "time"   // CLOCK_MONOTONIC and CLOCK_BOOTTIME offsets
+	NSPid    = initproc.NSPid    // process IDs: the sandbox's first process is PID 1
+	NSUTS    = initproc.NSUTS    // hostname and domain name
+	NSMount  = initproc.NSMount  // the mount table
+	NSIPC    = initproc.NSIPC    // System V IPC and POSIX message queues
+	NSNet    = initproc.NSNet    // interfaces, addresses, routes, ports
+	NSUser   = initproc.NSUser   // user and group IDs, and capabilities
+	NSCgroup = initproc.NSCgroup // the view of the cgroup tree
+	NSTime   = initproc.NSTime   // CLOCK_MONOTONIC and CLOCK_BOOTTIME offsets
 )
 
 // AllNamespaces lists every namespace in the order they are described.
 var AllNamespaces = []Namespace{NSPid, NSUTS, NSMount, NSIPC, NSNet, NSUser, NSCgroup, NSTime}
-
-// procName is the file under /proc/PID/ns/ for the namespace.
-func (n Namespace) procName() string { return string(n) }
-
-// Describe says what the namespace isolates, for a learner.
-func (n Namespace) Describe() string {
-	switch n {
-	case NSPid:
-		return "process IDs: the sandbox's first process is PID 1 and host processes are invisible"
-	case NSUTS:
-		return "hostname and NIS domain name"
-	case NSMount:
-		return "the mount table: mounts made inside are invisible outside"
-	case NSIPC:
-		return "System V IPC objects and POSIX message queues"
-	case NSNet:
-		return "network interfaces, addresses, routes, firewall rules and ports"
-	case NSUser:
-		return "user and group IDs: root inside maps to an unprivileged user outside"
-	case NSCgroup:
-		return "the view of the cgroup tree: the sandbox's cgroup looks like the root"
-	case NSTime:
-		return "the offsets of CLOCK_MONOTONIC and CLOCK_BOOTTIME (uptime)"
-	}
-	return ""
-}
 
 // ParseIsolate reads the --isolate flag: a comma-separated list of
 // namespaces, "all", or "none".
@@ -82,7 +59,7 @@ func ParseIsolate(s string) ([]Namespace, error) {
 func Available() []Namespace {
 	var out []Namespace
 	for _, n := range AllNamespaces {
-		if _, err := os.Lstat("/proc/self/ns/" + n.procName()); err == nil {
+		if _, err := os.Lstat("/proc/self/ns/" + string(n)); err == nil {
 			out = append(out, n)
 		}
 	}
@@ -93,7 +70,7 @@ func Available() []Namespace {
 // number /proc/PID/ns/NAME links to, e.g. "pid:[4026531836]". Two
 // processes share a namespace exactly when these are equal.
 func NamespaceInode(pid int, n Namespace) (string, error) {
-	return os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, n.procName()))
+	return os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, string(n)))
 }
 
 func namesOf(ns []Namespace) string {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
 )
 
 // attachNetwork plugs the init's network namespace into Spec.Net while the
@@ -16,7 +18,7 @@ import (
 // What serves the sandbox (DNS, published ports) lives in this process, so
 // it lasts as long as the sandbox's kcna-lab does (the background one,
 // with --detach).
-func (sb *Sandbox) attachNetwork(pid int, cfg *initConfig) error {
+func (sb *Sandbox) attachNetwork(pid int, cfg *initproc.Config) error {
 	if !slices.Contains(sb.spec.Isolate, NSNet) {
 		return errors.New("--net bridge needs the sandbox's own network namespace: add net to --isolate")
 	}

@@ -15,9 +15,6 @@ import (
 // features it teaches are Linux kernel features.
 var errNeedsLinux = errors.New("kcna-lab's sandbox needs Linux: namespaces, cgroups and pivot_root are Linux kernel features; run it in a Linux VM")
 
-// Init does nothing off Linux.
-func Init() {}
-
 // Sandbox is a running sandbox; off Linux there are none.
 type Sandbox struct{ Name string }
 

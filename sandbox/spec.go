@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
+	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
 )
 
 // Spec describes one sandbox: what to run and how it is isolated.
@@ -95,17 +96,16 @@ func (m PortMapping) String() string { return fmt.Sprintf("%d:%d", m.HostPort, m
 const RootMapBase = 100000
 
 // RootMode is how a sandbox changes its root directory.
-type RootMode string
+type RootMode = initproc.RootMode
 
-// Root modes.
+// Root modes: RootPivot swaps the mount namespace's root with
+// pivot_root(2) and detaches the old one, so nothing of the host's tree
+// stays reachable; RootChroot only changes the process's root directory
+// with chroot(2), which a process that may call chroot can climb out of
+// (the chroot lesson shows it).
 const (
-	// RootPivot swaps the mount namespace's root with pivot_root(2) and
-	// detaches the old one, so nothing of the host's tree stays reachable.
-	RootPivot RootMode = "pivot"
-	// RootChroot only changes the process's root directory with chroot(2).
-	// The host's tree is still mounted behind it, which is why a process
-	// that may call chroot can climb out: the chroot lesson shows it.
-	RootChroot RootMode = "chroot"
+	RootPivot  = initproc.RootPivot
+	RootChroot = initproc.RootChroot
 )
 
 // ParseRootMode reads the --root flag.
@@ -123,10 +123,7 @@ func ParseRootMode(s string) (RootMode, error) {
 type Limits = cgroup.Limits
 
 // Volume is a host directory mounted inside the sandbox.
-type Volume struct {
-	Host, Target string
-	ReadOnly     bool
-}
+type Volume = initproc.Volume
 
 // ParseVolume reads HOST:CTR[:ro].
 func ParseVolume(s string) (Volume, error) {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
 	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
@@ -195,7 +196,7 @@ func resolve(spec Spec) (Spec, error) {
 		}
 		if spec.Root == RootChroot {
 			// Where the init mounts the escape program for the chroot lesson.
-			spec.Env[0] += ":" + escapeDir
+			spec.Env[0] += ":" + initproc.EscapeDir
 		}
 	}
 	for i, l := range spec.Layers {
@@ -209,7 +210,7 @@ func resolve(spec Spec) (Spec, error) {
 		spec.Layers[i] = abs
 	}
 	for _, name := range spec.CapDrop {
-		if _, err := capabilityNumber(name); err != nil {
+		if _, err := initproc.CapabilityBit(name); err != nil {
 			return spec, err
 		}
 	}
@@ -331,15 +332,15 @@ func (sb *Sandbox) createCgroup() error {
 // and sends it the config that releases it.
 func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) error {
 	c := sb.spec
-	cfg := initConfig{
-		Protocol: protocolVersion,
+	cfg := initproc.Config{
+		Protocol: initproc.ProtocolVersion,
 		Args:     c.Args, Env: c.Env, Hostname: c.Hostname,
 		Root: filepath.Join(sb.dir, "root"), Rootfs: fsDir, RootMode: c.Root,
 		ReadOnly: c.Rootfs == "" && sb.layers == nil, Isolate: c.Isolate, Tty: c.Tty, Escape: c.Escape, Hold: c.Hold,
 	}
 	for _, name := range c.CapDrop {
-		n, _ := capabilityNumber(name) // checked by resolve
-		cfg.CapDrop = append(cfg.CapDrop, n)
+		n, _ := initproc.CapabilityBit(name) // checked by resolve
+		cfg.CapDrop = append(cfg.CapDrop, uintptr(n))
 	}
 	cfg.Volumes = c.Volumes
 	extra := make([]*os.File, 3)
@@ -373,7 +374,7 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 
 	cmd := &exec.Cmd{
 		Path: InitProgram(),
-		Args: []string{initArg0},
+		Args: []string{initproc.Arg0},
 		// One OS thread for Go code keeps the init's thread count, which
 		// pids.max counts too, small.
 		Env:        []string{"GOMAXPROCS=1"},
@@ -564,7 +565,7 @@ func (sb *Sandbox) readEvents(r io.ReadCloser) {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			continue
 		}
-		if e.Kind == kindReady {
+		if e.Kind == initproc.KindReady {
 			sb.readyOnce.Do(func() { close(sb.ready) })
 			continue
 		}
@@ -670,13 +671,13 @@ func (sb *Sandbox) wait() (Result, error) {
 		res = *sb.initResult
 	case sb.cmd.ProcessState != nil:
 		ws, _ := sb.cmd.ProcessState.Sys().(syscall.WaitStatus)
-		res = resultOf(unix.WaitStatus(ws))
+		res = initproc.ResultOf(unix.WaitStatus(ws))
 	default:
 		res = Result{ExitCode: 1}
 	}
 	var err error
 	if sb.initErr != "" && sb.initResult == nil {
-		if res.ExitCode == initFailed {
+		if res.ExitCode == initproc.ExitFailed {
 			err = fmt.Errorf("build the sandbox: %s", sb.initErr)
 		} else {
 			err = errors.New(sb.initErr)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package sandbox
+package initproc
 
 import (
 	"errors"
@@ -22,7 +22,7 @@ import (
 // every child (orphans are re-parented to PID 1), forwards signals, and
 // exits with the command's status, which ends the PID namespace.
 type supervisor struct {
-	cfg  *initConfig
+	cfg  *Config
 	sink *lineSink
 	self *os.File
 
@@ -51,7 +51,7 @@ type spawnReply struct {
 	err error
 }
 
-func newSupervisor(c *initConfig, sink *lineSink, self *os.File) *supervisor {
+func newSupervisor(c *Config, sink *lineSink, self *os.File) *supervisor {
 	return &supervisor{
 		cfg: c, sink: sink, self: self,
 		spawn:   make(chan spawnRequest),
@@ -70,11 +70,11 @@ func (s *supervisor) serve() int {
 	if err != nil {
 		s.sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
 	} else {
-		s.sink.Emit(event.Event{Kind: kindReady})
+		s.sink.Emit(event.Event{Kind: KindReady})
 	}
 	s.sink.Release()
 	if err != nil {
-		return initFailed
+		return ExitFailed
 	}
 	code := make(chan int, 1)
 	go func() { code <- s.run() }()
@@ -133,7 +133,7 @@ func (s *supervisor) run() int {
 	for {
 		select {
 		case ws := <-main:
-			r := resultOf(ws)
+			r := ResultOf(ws)
 			s.sink.Emit(event.Event{Kind: event.KindResult, Result: &r})
 			return r.ExitCode
 		case sig := <-sigs:
@@ -160,7 +160,7 @@ func (s *supervisor) hold(sigs chan os.Signal) int {
 			continue
 		}
 		if sig == unix.SIGTERM || sig == unix.SIGINT || sig == unix.SIGHUP {
-			r := Result{}
+			r := event.Result{}
 			s.sink.Emit(event.Event{Kind: event.KindResult, Result: &r})
 			return 0
 		}
@@ -256,13 +256,13 @@ func (s *supervisor) reap() {
 	}
 }
 
-// resultOf converts a wait status to the shell's convention.
-func resultOf(ws unix.WaitStatus) Result {
+// ResultOf converts a wait status to the shell's convention.
+func ResultOf(ws unix.WaitStatus) event.Result {
 	if ws.Signaled() {
 		sig := ws.Signal()
-		return Result{ExitCode: 128 + int(sig), Signal: unix.SignalName(sig)}
+		return event.Result{ExitCode: 128 + int(sig), Signal: unix.SignalName(sig)}
 	}
-	return Result{ExitCode: ws.ExitStatus()}
+	return event.Result{ExitCode: ws.ExitStatus()}
 }
 
 // lookPath finds a command in the PATH of the sandbox's environment,

@@ -1,6 +1,6 @@
 //go:build linux
 
-package sandbox
+package initproc
 
 import (
 	"errors"
@@ -20,7 +20,7 @@ import (
 // and /sys inside it *before* the switch (afterwards the host's /proc
 // would be out of reach), switch root, then mask what a container must
 // not read. It also sets the hostname and brings up loopback.
-func buildRoot(c *initConfig, sink event.Sink) error {
+func buildRoot(c *Config, sink event.Sink) error {
 	if c.has(NSUTS) {
 		if err := event.Step(sink, fmt.Sprintf("sethostname(%q)", c.Hostname), "hostname "+c.Hostname, func() error {
 			return unix.Sethostname([]byte(c.Hostname))
@@ -112,7 +112,7 @@ func buildRoot(c *initConfig, sink event.Sink) error {
 // chroot-mode sandbox, so that the chroot lesson's learners can run the
 // classic escape themselves. /run is the sandbox's own tmpfs.
 func mountEscapeTool(root string, sink event.Sink) error {
-	target := filepath.Join(root, escapeDir, escapeTool)
+	target := filepath.Join(root, EscapeDir, escapeTool)
 	return event.Step(sink, fmt.Sprintf("mount(readlink(\"/proc/self/exe\"), %q, MS_BIND|MS_RDONLY)", target),
 		fmt.Sprintf("touch %s && mount --bind -o ro $(command -v kcna-lab-init) %s", target, target), func() error {
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
@@ -137,7 +137,7 @@ func mountEscapeTool(root string, sink event.Sink) error {
 }
 
 // switchRoot makes c.Root the process's "/", by pivot_root or chroot.
-func switchRoot(c *initConfig, sink event.Sink) error {
+func switchRoot(c *Config, sink event.Sink) error {
 	dir := c.Root
 	chdir := func() error { return unix.Chdir(c.Root) }
 	if !c.has(NSMount) {
@@ -180,7 +180,7 @@ func switchRoot(c *initConfig, sink event.Sink) error {
 	return nil
 }
 
-func mountProc(c *initConfig, sink event.Sink) error {
+func mountProc(c *Config, sink event.Sink) error {
 	if c.has(NSPid) {
 		return mountIn(sink, c.Root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 	}
@@ -198,7 +198,7 @@ func mountProc(c *initConfig, sink event.Sink) error {
 // devices are bind-mounted from the host: a user namespace may not mknod.
 var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
-func mountDev(c *initConfig, sink event.Sink) error {
+func mountDev(c *Config, sink event.Sink) error {
 	root := c.Root
 	if err := mountIn(sink, root, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
@@ -235,7 +235,7 @@ func mountDev(c *initConfig, sink event.Sink) error {
 	return nil
 }
 
-func mountSys(c *initConfig, sink event.Sink) error {
+func mountSys(c *Config, sink event.Sink) error {
 	if !c.has(NSNet) {
 		// The kernel lets a user namespace mount sysfs only together with
 		// its own network namespace; without one /sys stays empty.

@@ -1,6 +1,6 @@
 //go:build linux
 
-package sandbox
+package initproc
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,13 +17,14 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
-// Init runs the hidden roles of a re-executed kcna-lab. Call it first in
-// main, and in TestMain of any test that starts a sandbox (there
-// /proc/self/exe is the test binary). If this process is a sandbox's init
-// or the chroot-escape program, Init never returns.
-func Init() {
+// Main plays the role this program was started for, by the name in
+// argv[0]: a sandbox's init, or the chroot-escape program. Call it first
+// in main (sandbox.Init does, for kcna-lab and for tests, where the
+// running binary is the init). In either role it never returns; started
+// under any other name, it returns at once.
+func Main() {
 	switch filepath.Base(os.Args[0]) {
-	case initArg0:
+	case Arg0:
 		os.Exit(runInit())
 	case escapeArg0:
 		os.Exit(runEscape(os.Args[1:]))
@@ -33,33 +35,36 @@ func Init() {
 	}
 }
 
-// initFailed is the init's exit status when it could not build the
-// sandbox; the parent then reports the failed step, not a command status.
-const initFailed = 125
-
 // runInit is the sandbox's first process. It already lives in the new
 // namespaces (the parent cloned it so) and in its cgroup (the parent put
 // it there before sending the config). It builds the root filesystem from
 // inside, then starts the command and stays as its PID 1.
 func runInit() int {
+	// The parent passed FDConfig..FDExec, and kcna-lab's own caller maybe
+	// more, without close-on-exec, and fork+exec in Go closes nothing by
+	// itself: the sandbox's processes would otherwise hold the host's
+	// event pipe (and could forge events), the exec socket (and could
+	// take `exec` requests meant for the init) and whatever else leaked
+	// in. runc does the same (CloseExecFrom).
+	closeOnExecFrom(FDConfig)
 	// Set-up events are held back and sent in one write just before the
 	// command starts: a pipe write per step, each waking the parent, cost
 	// more than the steps themselves.
-	sink := &lineSink{f: os.NewFile(fdEvents, "events"), held: true}
+	sink := &lineSink{f: os.NewFile(FDEvents, "events"), held: true}
 	fail := func(err error) int {
 		sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
 		sink.Release()
-		return initFailed
+		return ExitFailed
 	}
-	cfgFile := os.NewFile(fdConfig, "config")
-	var cfg initConfig
+	cfgFile := os.NewFile(FDConfig, "config")
+	var cfg Config
 	if err := json.NewDecoder(cfgFile).Decode(&cfg); err != nil {
 		return fail(fmt.Errorf("read the sandbox config from the parent: %w", err))
 	}
 	_ = cfgFile.Close()
-	if cfg.Protocol != protocolVersion {
+	if cfg.Protocol != ProtocolVersion {
 		exe, _ := os.Executable()
-		return fail(fmt.Errorf("the sandbox init %s is from another build of kcna-lab (protocol %d, want %d): rebuild both with `make build`, or remove it to let kcna-lab act as its own init", exe, cfg.Protocol, protocolVersion))
+		return fail(fmt.Errorf("the sandbox init %s is from another build of kcna-lab (protocol %d, want %d): rebuild both with `make build`, or remove it to let kcna-lab act as its own init", exe, cfg.Protocol, ProtocolVersion))
 	}
 
 	// Not dumpable: processes in the sandbox can then not open
@@ -82,11 +87,28 @@ func runInit() int {
 	return newSupervisor(&cfg, sink, self).serve()
 }
 
+// closeOnExecFrom marks every descriptor from first on close-on-exec.
+func closeOnExecFrom(first int) {
+	if unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	// Before Linux 5.11: one by one, as /proc lists them.
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
 // lockMainThread keeps a sandbox init's main goroutine on the process's
 // main thread (LockOSThread in an init function does that), which serve
 // needs. Other processes are unaffected.
 func init() {
-	if filepath.Base(os.Args[0]) == initArg0 {
+	if filepath.Base(os.Args[0]) == Arg0 {
 		runtime.LockOSThread()
 	}
 }

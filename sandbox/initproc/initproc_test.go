@@ -1,0 +1,79 @@
+//go:build linux
+
+package initproc
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestCapabilityTablesRoundTrip(t *testing.T) {
+	for _, name := range []string{"NET_RAW", "net_raw", "CAP_NET_RAW", " cap_net_raw "} {
+		bit, err := CapabilityBit(name)
+		if err != nil || bit != unix.CAP_NET_RAW {
+			t.Errorf("CapabilityBit(%q) = %d, %v; want %d", name, bit, err, unix.CAP_NET_RAW)
+		}
+	}
+	if _, err := CapabilityBit("NET_WIZARD"); err == nil {
+		t.Error("an unknown capability must be refused")
+	}
+	var mask uint64
+	for _, name := range DefaultCapabilities() {
+		bit, err := CapabilityBit(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mask |= 1 << bit
+	}
+	got := CapabilityNames(mask)
+	want := DefaultCapabilities()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("CapabilityNames(mask of the default set) = %v, want %v", got, want)
+	}
+}
+
+func TestInRootRefusesSymlinks(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Symlink("/etc", filepath.Join(root, "data")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inRoot(root, "/data/x"); err == nil {
+		t.Error("a volume target through a symlink in the root filesystem must be refused")
+	}
+	got, err := inRoot(root, "/srv/../new/dir")
+	if err != nil || got != filepath.Join(root, "new/dir") {
+		t.Errorf("inRoot = %q, %v; want %s/new/dir", got, err, root)
+	}
+}
+
+func TestResultOfFollowsTheShell(t *testing.T) {
+	exited := unix.WaitStatus(3 << 8)
+	if r := ResultOf(exited); r.ExitCode != 3 || r.Signal != "" {
+		t.Errorf("exit 3: %+v", r)
+	}
+	killed := unix.WaitStatus(unix.SIGKILL)
+	if r := ResultOf(killed); r.ExitCode != 137 || r.Signal != "SIGKILL" {
+		t.Errorf("SIGKILL: %+v", r)
+	}
+}
+
+func TestLookPathUsesTheSandboxPath(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tool")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lookPath("tool", []string{"PATH=/nowhere:" + dir}); err != nil || got != p {
+		t.Errorf("lookPath = %q, %v; want %s", got, err, p)
+	}
+	if _, err := lookPath("tool", []string{"PATH=/nowhere"}); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("lookPath outside PATH: %v", err)
+	}
+}

@@ -1,0 +1,112 @@
+package initproc
+
+import (
+	"slices"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+// The parent and the sandbox's init talk over three inherited descriptors:
+// the parent writes a Config on FDConfig (and the init starts only when
+// it arrives, so the parent can place it in its cgroup first); the init
+// writes events as JSON lines on FDEvents; FDExec is a listening unix
+// socket on which the init accepts exec requests for the sandbox's
+// lifetime.
+const (
+	FDConfig = 3
+	FDEvents = 4
+	FDExec   = 5
+)
+
+// Arg0 is argv[0] of a program that must act as a sandbox's init, and
+// escapeArg0 of one that demonstrates a chroot escape: one binary plays
+// every role, told apart by the name it is started under.
+const (
+	Arg0       = "kcna-lab-init"
+	escapeArg0 = "kcna-lab-escape"
+	// escapeTool is the name under which a chroot-mode sandbox finds the
+	// escape program on its PATH (in EscapeDir), for learners to run.
+	escapeTool = "escape"
+	// EscapeDir is where a chroot-mode sandbox finds the escape program;
+	// the parent adds it to the default PATH.
+	EscapeDir = "/run/kcna"
+)
+
+// KindReady is the init's last set-up event, not forwarded: the sandbox
+// is built and its command about to start.
+const KindReady event.Kind = "ready"
+
+// ExitFailed is the init's exit status when it could not build the
+// sandbox; the parent then reports the failed step, not a command status.
+const ExitFailed = 125
+
+// ProtocolVersion changes whenever Config or the events' meaning does,
+// so that a kcna-lab-init left from another build refuses plainly
+// instead of misreading its config.
+const ProtocolVersion = 4
+
+// Config is everything the init needs to build the sandbox from inside.
+type Config struct {
+	Protocol int      `json:"protocol"`
+	Args     []string `json:"args"`
+	Env      []string `json:"env"`
+	Hostname string   `json:"hostname,omitempty"`
+	// Root is an empty directory in the sandbox's state dir where the
+	// init bind-mounts the root filesystem (Rootfs) and builds on it.
+	Root     string      `json:"root"`
+	Rootfs   string      `json:"rootfs"`
+	RootMode RootMode    `json:"root_mode"`
+	ReadOnly bool        `json:"read_only"`
+	Volumes  []Volume    `json:"volumes,omitempty"`
+	Isolate  []Namespace `json:"isolate"`
+	Tty      bool        `json:"tty"`
+	// Escape re-executes the init program inside as the chroot-escape
+	// program.
+	Escape bool `json:"escape,omitempty"`
+	// Hold: no command; PID 1 waits to be stopped (sandbox.Spec.Hold).
+	Hold bool `json:"hold,omitempty"`
+	// CapDrop are capability numbers to take out of the default set.
+	CapDrop []uintptr `json:"cap_drop,omitempty"`
+	// ResolvConf is a host file bound over /etc/resolv.conf: a sandbox
+	// on a bridge names kcna-lab's DNS server in it.
+	ResolvConf string `json:"resolv_conf,omitempty"`
+}
+
+func (c *Config) has(n Namespace) bool { return slices.Contains(c.Isolate, n) }
+
+// ExecRequest asks a running sandbox's init to start a process; the
+// process's stdin, stdout and stderr travel beside it as SCM_RIGHTS.
+type ExecRequest struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env,omitempty"`
+	Tty  bool     `json:"tty"`
+}
+
+// ExecReply is sent once when the process started (Started) and once when
+// it ended (Result).
+type ExecReply struct {
+	Started bool          `json:"started,omitempty"`
+	PID     int           `json:"pid,omitempty"`
+	Error   string        `json:"error,omitempty"`
+	Result  *event.Result `json:"result,omitempty"`
+}
+
+// RootMode is how a sandbox changes its root directory.
+type RootMode string
+
+// Root modes.
+const (
+	// RootPivot swaps the mount namespace's root with pivot_root(2) and
+	// detaches the old one, so nothing of the host's tree stays reachable.
+	RootPivot RootMode = "pivot"
+	// RootChroot only changes the process's root directory with chroot(2).
+	// The host's tree is still mounted behind it, which is why a process
+	// that may call chroot can climb out: the chroot lesson shows it.
+	RootChroot RootMode = "chroot"
+)
+
+// Volume is a host directory mounted inside the sandbox.
+type Volume struct {
+	Host, Target string
+	ReadOnly     bool
+}
