@@ -134,6 +134,7 @@ func leaveNoTrace(t *testing.T, veths *[]string, names ...string) {
 	t.Cleanup(func() {
 		stopNamed(t, names...)
 		for _, name := range names {
+			_ = os.Remove(sandbox.LogPath(name)) // a background sandbox's log outlives it
 			if _, err := os.Stat(filepath.Join(sandbox.StateDir(), "sandboxes", name)); err == nil {
 				t.Errorf("sandbox %s left its state dir", name)
 			}
