@@ -458,11 +458,10 @@ func (sb *Sandbox) sysProcAttr(userns bool) *syscall.SysProcAttr {
 		// The init must not outlive kcna-lab; `clean` covers a kill -9.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	if slices.Contains(sb.spec.Isolate, NSMount) {
-		// Go then makes every mount private right after the clone, so
-		// nothing the sandbox mounts propagates back to the host.
-		attr.Unshareflags = syscall.CLONE_NEWNS
-	}
+	// No Unshareflags CLONE_NEWNS: Go would unshare a second mount
+	// namespace after the clone's, copying the host's mount table twice.
+	// The init makes every mount private itself (its first mount step,
+	// before any other), so nothing the sandbox mounts reaches the host.
 	// Its own process group: without a terminal, a ^C reaches only
 	// kcna-lab, which stops the sandbox in order; with one (`shell`), the
 	// group takes the terminal's foreground while it runs.

@@ -65,6 +65,11 @@ func newSupervisor(c *Config, sink *lineSink, self *os.File) *supervisor {
 // children, the capability bounding set and no_new_privs are per-thread.
 // So this thread sets them all and does every fork; children inherit
 // them from it.
+//
+// The command is forked right here, as soon as the sandbox is built:
+// handing it to another goroutine first would cost thread hand-offs
+// (GOMAXPROCS is 1 and this thread is locked), milliseconds on every
+// sandbox's start.
 func (s *supervisor) serve() int {
 	err := s.prepareThread()
 	if err != nil {
@@ -76,21 +81,55 @@ func (s *supervisor) serve() int {
 	if err != nil {
 		return ExitFailed
 	}
-	code := make(chan int, 1)
-	go func() { code <- s.run() }()
-	for {
-		select {
-		case c := <-code:
-			return c
-		case req := <-s.spawn:
-			s.fork(req)
-		}
+	if s.cfg.Hold {
+		event.Narrate(s.sink, "The init holds the sandbox's namespaces and waits; `kcna-lab exec` starts processes in it.")
+		go s.serveExec()
+		return s.loop(s.watchSignals(), 0, nil)
 	}
+	path, args, code := s.command()
+	if code != 0 {
+		return code
+	}
+	main := make(chan unix.WaitStatus, 1)
+	reply := make(chan spawnReply, 1)
+	s.fork(spawnRequest{path: path, args: args, env: s.cfg.Env, files: []uintptr{0, 1, 2}, wait: main, reply: reply})
+	r := <-reply
+	if r.err != nil {
+		s.sink.Emit(event.Event{Kind: event.KindResult, Err: fmt.Sprintf("start %s: %v", args[0], r.err)})
+		if errors.Is(r.err, unix.ENOENT) {
+			return 127
+		}
+		return 126
+	}
+	s.mu.Lock()
+	s.mainPID = r.pid
+	s.mu.Unlock()
+	// Signals are watched only now, while the command already runs; a
+	// child that ended before that is collected by the first reap.
+	sigs := s.watchSignals()
+	s.reap()
+	go s.serveExec()
+	return s.loop(sigs, r.pid, main)
 }
 
-// run starts the command and waits for it, returning the exit status in
-// the shell's convention.
-func (s *supervisor) run() int {
+// command is what the sandbox runs: the learner's command found in the
+// sandbox's PATH, or this program as the chroot-escape tool. A non-zero
+// code is the exit status for a command that cannot start.
+func (s *supervisor) command() (path string, args []string, code int) {
+	if s.cfg.Escape {
+		return fmt.Sprintf("/proc/self/fd/%d", s.self.Fd()), append([]string{escapeArg0}, s.cfg.Args...), 0
+	}
+	p, err := lookPath(s.cfg.Args[0], s.cfg.Env)
+	if err != nil {
+		s.sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
+		return "", nil, 127
+	}
+	return p, s.cfg.Args, 0
+}
+
+// watchSignals asks for the signals PID 1 handles: SIGCHLD to reap, the
+// rest to pass on to the command.
+func (s *supervisor) watchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 	if s.cfg.Tty {
@@ -98,74 +137,39 @@ func (s *supervisor) run() int {
 		// command included; forwarding them too would deliver them twice.
 		signal.Ignore(unix.SIGTTOU, unix.SIGTTIN, unix.SIGTSTP)
 	}
+	return sigs
+}
 
-	if s.cfg.Hold {
-		return s.hold(sigs)
-	}
-	var path string
-	var args []string
-	if s.cfg.Escape {
-		path = fmt.Sprintf("/proc/self/fd/%d", s.self.Fd())
-		args = append([]string{escapeArg0}, s.cfg.Args...)
-	} else {
-		args = s.cfg.Args
-		p, err := lookPath(args[0], s.cfg.Env)
-		if err != nil {
-			s.sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
-			return 127
-		}
-		path = p
-	}
-	main := make(chan unix.WaitStatus, 1)
-	pid, err := s.start(path, args, s.cfg.Env, []uintptr{0, 1, 2}, false, main)
-	if err != nil {
-		s.sink.Emit(event.Event{Kind: event.KindResult, Err: fmt.Sprintf("start %s: %v", args[0], err)})
-		if errors.Is(err, unix.ENOENT) {
-			return 127
-		}
-		return 126
-	}
-	s.mu.Lock()
-	s.mainPID = pid
-	s.mu.Unlock()
-	go s.serveExec()
-
+// loop is PID 1's life after the start: it forks for `exec`, reaps every
+// child, passes signals on to the command (pid), and returns the
+// command's exit status when main reports it. With no command (pid 0,
+// main nil: Hold), it waits, like a pod's pause container, until it is
+// told to stop.
+func (s *supervisor) loop(sigs chan os.Signal, pid int, main chan unix.WaitStatus) int {
 	for {
 		select {
+		case req := <-s.spawn:
+			s.fork(req)
 		case ws := <-main:
 			r := ResultOf(ws)
 			s.sink.Emit(event.Event{Kind: event.KindResult, Result: &r})
 			return r.ExitCode
 		case sig := <-sigs:
-			if sig == unix.SIGCHLD {
+			switch {
+			case sig == unix.SIGCHLD:
 				s.reap()
-				continue
+			case pid == 0 && (sig == unix.SIGTERM || sig == unix.SIGINT || sig == unix.SIGHUP):
+				r := event.Result{}
+				s.sink.Emit(event.Event{Kind: event.KindResult, Result: &r})
+				return 0
+			case pid == 0 || s.cfg.Tty && (sig == unix.SIGINT || sig == unix.SIGQUIT):
+				// No command to pass it to, or the terminal sent it to
+				// the command's group already.
+			default:
+				_ = unix.Kill(pid, sig.(syscall.Signal))
 			}
-			if s.cfg.Tty && (sig == unix.SIGINT || sig == unix.SIGQUIT) {
-				continue
-			}
-			_ = unix.Kill(pid, sig.(syscall.Signal))
 		}
 	}
-}
-
-// hold is PID 1 with no command of its own, like a pod's pause
-// container: it serves exec requests and reaps until it is told to stop.
-func (s *supervisor) hold(sigs chan os.Signal) int {
-	event.Narrate(s.sink, "The init holds the sandbox's namespaces and waits; `kcna-lab exec` starts processes in it.")
-	go s.serveExec()
-	for sig := range sigs {
-		if sig == unix.SIGCHLD {
-			s.reap()
-			continue
-		}
-		if sig == unix.SIGTERM || sig == unix.SIGINT || sig == unix.SIGHUP {
-			r := event.Result{}
-			s.sink.Emit(event.Event{Kind: event.KindResult, Result: &r})
-			return 0
-		}
-	}
-	return 0
 }
 
 // start asks the spawner thread to fork and exec a process.
