@@ -36,6 +36,17 @@ func Exec(ctx context.Context, name string, args []string, stdin, stdout, stderr
 		return Result{}, fmt.Errorf("connect to sandbox %s at %s: %w", name, st.ExecSocket, err)
 	}
 	defer func() { _ = conn.Close() }()
+	// With a terminal, the command gets a pseudo-terminal of its own.
+	var relay *ptyRelay
+	out := stdout
+	if tty {
+		if relay, err = newPTYRelay(stdin, st.InitPID); err != nil {
+			relay, tty = nil, false
+		} else {
+			defer relay.finish()
+			stdin, stdout, stderr = relay.peer, relay.peer, relay.peer
+		}
+	}
 	req, err := json.Marshal(initproc.ExecRequest{Args: args, Tty: tty})
 	if err != nil {
 		return Result{}, err
@@ -43,6 +54,10 @@ func Exec(ctx context.Context, name string, args []string, stdin, stdout, stderr
 	rights := unix.UnixRights(int(stdin.Fd()), int(stdout.Fd()), int(stderr.Fd()))
 	if _, _, err := conn.WriteMsgUnix(append(req, '\n'), rights, nil); err != nil {
 		return Result{}, fmt.Errorf("send exec request to sandbox %s: %w", name, err)
+	}
+	if relay != nil {
+		relay.closePeer()
+		relay.start(out)
 	}
 
 	// Signals for the command travel over the connection, since the

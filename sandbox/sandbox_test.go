@@ -385,3 +385,31 @@ func TestHelperSandboxThatSleeps(t *testing.T) {
 	os.Stdout.WriteString("started\n")
 	_, _ = sb.Wait()
 }
+
+// TestNoUserNamespaceMeansNoMknod: without a user namespace root inside
+// is the host's root, and kcna-lab has no device cgroup, so the command
+// must not hold CAP_MKNOD (bit 27), or it could make a node for a host
+// disk in its writable /dev.
+func TestNoUserNamespaceMeansNoMknod(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	res, rec := run(t, sandbox.Spec{
+		Isolate: []sandbox.Namespace{sandbox.NSPid, sandbox.NSUTS, sandbox.NSMount, sandbox.NSIPC, sandbox.NSNet},
+		Args:    []string{"sh", "-c", "grep CapEff /proc/self/status; mknod /dev/disk0 b 8 0 && echo made"},
+	})
+	out := rec.output()
+	f := strings.Fields(out)
+	if len(f) < 2 {
+		t.Fatalf("no CapEff line in %q", out)
+	}
+	eff, err := strconv.ParseUint(f[1], 16, 64)
+	if err != nil {
+		t.Fatalf("CapEff %q: %v", f[1], err)
+	}
+	if eff&(1<<27) != 0 {
+		t.Errorf("CapEff %s has CAP_MKNOD without a user namespace", f[1])
+	}
+	if strings.Contains(out, "made") || res.ExitCode == 0 {
+		t.Errorf("mknod of a block device succeeded: exit %d, %q", res.ExitCode, out)
+	}
+}

@@ -207,6 +207,12 @@ func (c *challengePane) view() string {
 		for i := range c.hints {
 			out = append(out, st.Subtle.Render(fmt.Sprintf("Hint %d: ", i+1))+ch.Hints[i], "")
 		}
+		// The solution comes before the check's status, which stays on
+		// the pane's last line: a long solution scrolls the top of the
+		// pane away, never the verdict the learner just asked for.
+		if c.solution {
+			out = append(out, st.Title.Render("Solution"), ch.Solution, "")
+		}
 		switch {
 		case c.checking:
 			out = append(out, st.Subtle.Render("Checking live state..."))
@@ -226,9 +232,6 @@ func (c *challengePane) view() string {
 				first = "S sets up the broken scenario, s opens a shell"
 			}
 			out = append(out, st.Subtle.Render(first+"; enter checks"+more+", a shows the answer."))
-		}
-		if c.solution {
-			out = append(out, "", st.Title.Render("Solution"), ch.Solution)
 		}
 	}
 	var wrapped []string

@@ -69,7 +69,7 @@ func (s *supervisor) handleExec(conn *net.UnixConn) {
 	}
 	done := make(chan unix.WaitStatus, 1)
 	files := []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])}
-	pid, err := s.start(path, req.Args, env, files, true, done)
+	pid, err := s.start(spawnRequest{path: path, args: req.Args, env: env, files: files, setsid: true, ctty: req.Tty, wait: done})
 	if err != nil {
 		reply(ExecReply{Error: fmt.Sprintf("start %s: %v", req.Args[0], err)})
 		return

@@ -43,7 +43,7 @@ const ExitFailed = 125
 // ProtocolVersion changes whenever Config or the events' meaning does,
 // so that a kcna-lab-init left from another build refuses plainly
 // instead of misreading its config.
-const ProtocolVersion = 4
+const ProtocolVersion = 5
 
 // Config is everything the init needs to build the sandbox from inside.
 type Config struct {
@@ -79,7 +79,10 @@ func (c *Config) has(n Namespace) bool { return slices.Contains(c.Isolate, n) }
 type ExecRequest struct {
 	Args []string `json:"args"`
 	Env  []string `json:"env,omitempty"`
-	Tty  bool     `json:"tty"`
+	// Tty: stdin is a pseudo-terminal of the request's own, to become
+	// the process's controlling terminal (never the learner's terminal
+	// itself, which already controls their session).
+	Tty bool `json:"tty"`
 }
 
 // ExecReply is sent once when the process started (Started) and once when

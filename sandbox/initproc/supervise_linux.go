@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,6 +42,9 @@ type spawnRequest struct {
 	env    []string
 	files  []uintptr
 	setsid bool
+	// ctty makes the new session's stdin, a terminal of its own (the
+	// pty that `exec -t` passes), its controlling terminal.
+	ctty bool
 	// wait receives the exit status; nil for none.
 	wait  chan unix.WaitStatus
 	reply chan spawnReply
@@ -173,9 +177,10 @@ func (s *supervisor) loop(sigs chan os.Signal, pid int, main chan unix.WaitStatu
 }
 
 // start asks the spawner thread to fork and exec a process.
-func (s *supervisor) start(path string, args, env []string, files []uintptr, setsid bool, wait chan unix.WaitStatus) (int, error) {
+func (s *supervisor) start(req spawnRequest) (int, error) {
 	reply := make(chan spawnReply, 1)
-	s.spawn <- spawnRequest{path: path, args: args, env: env, files: files, setsid: setsid, wait: wait, reply: reply}
+	req.reply = reply
+	s.spawn <- req
 	r := <-reply
 	return r.pid, r.err
 }
@@ -185,7 +190,7 @@ func (s *supervisor) fork(req spawnRequest) {
 	// signal meant for it reaches its whole group and nothing else.
 	// The command of `shell` stays in the learner's terminal session,
 	// where its shell finds the terminal for job control.
-	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: &syscall.SysProcAttr{Setsid: req.setsid}}
+	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: &syscall.SysProcAttr{Setsid: req.setsid, Setctty: req.ctty, Ctty: 0}}
 	s.mu.Lock() // hold off the reaper until the child is registered
 	pid, err := syscall.ForkExec(req.path, req.args, attr)
 	if err == nil && req.wait != nil {
@@ -210,7 +215,16 @@ func (s *supervisor) prepareThread() error {
 			return err
 		}
 	}
-	if err := dropCapabilities(s.sink, s.cfg.CapDrop); err != nil {
+	drop := s.cfg.CapDrop
+	if !s.cfg.has(NSUser) && !slices.Contains(drop, unix.CAP_MKNOD) {
+		// Root here is the host's root. CAP_MKNOD would let it make a node
+		// for a host disk in its writable /dev; Docker refuses opening one
+		// with its device cgroup, which kcna-lab does not set up. In a
+		// user namespace the kernel refuses device nodes by itself.
+		event.Narrate(s.sink, "No user namespace, so root in here is the host's root: CAP_MKNOD is dropped too, or it could create a node for a host disk (Docker keeps it and forbids the device with its device cgroup instead).")
+		drop = append(slices.Clone(drop), unix.CAP_MKNOD)
+	}
+	if err := dropCapabilities(s.sink, drop); err != nil {
 		return err
 	}
 	return event.Step(s.sink, "prctl(PR_SET_NO_NEW_PRIVS, 1)", "setpriv --no-new-privs", func() error {

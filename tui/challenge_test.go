@@ -1,0 +1,54 @@
+package tui
+
+import (
+	gocontext "context"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
+)
+
+// TestChallengeVerdictStaysInViewBelowALongSolution: at 80x24, a pass
+// shows a solution longer than the pane (lesson 12's is); the verdict the
+// learner just asked for must still be on the screen, not scrolled away
+// above the solution.
+func TestChallengeVerdictStaysInViewBelowALongSolution(t *testing.T) {
+	var sol strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&sol, "      solution line %d\n", i+1)
+	}
+	src := "---\nid: only\ntitle: Only lesson\norder: 1\ndomain: container-orchestration\nobjectives: [Try]\n" +
+		"challenges:\n  - id: make-it\n    title: Make it\n    task: Make the thing.\n    hints: [Look left.]\n    solution: |\n" + sol.String() +
+		"---\n# Only\n\nText.\n"
+	var passed bool
+	reg := demos.NewRegistry(nil, []demos.Check{{ID: "make-it", Verify: func(gocontext.Context) (demos.Verdict, error) {
+		if passed {
+			return demos.Verdict{Passed: true, Detail: "the thing exists"}, nil
+		}
+		return demos.Verdict{Detail: "no thing yet"}, nil
+	}}})
+	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	var m tea.Model = New(Options{Course: c, Saver: &fakeSaver{}, Progress: lessons.NewProgress(), Registry: reg})
+	m = drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("c"), press("enter"))
+	if s := ansi.Strip(screenOf(m)); !strings.Contains(s, "Not yet: no thing yet") {
+		t.Fatalf("a failing check should say what it found:\n%s", s)
+	}
+	passed = true
+	m = drive(t, m, press("enter"))
+	s := ansi.Strip(screenOf(m))
+	if !strings.Contains(s, "Passed: the thing exists") || !strings.Contains(s, "solution line 40") {
+		t.Fatalf("at 80x24 a pass should show its verdict beside the end of a long solution:\n%s", s)
+	}
+	if n := len(strings.Split(strings.TrimRight(s, "\n"), "\n")); n > 24 {
+		t.Fatalf("the screen has %d lines at 24 rows:\n%s", n, s)
+	}
+}
