@@ -9,7 +9,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 # Packages the tests need on a Debian/Ubuntu machine: tmux drives the
 # end-to-end test, busybox-static is the sandbox's default root filesystem.
-APT_PKGS := tmux busybox-static iproute2
+APT_PKGS := tmux busybox-static iproute2 util-linux
 
 .PHONY: help build run test e2e lint bench deps check-go clean
 
