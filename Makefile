@@ -8,7 +8,8 @@ BIN      := bin/kcna-lab
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 # Packages the tests need on a Debian/Ubuntu machine: tmux drives the
-# end-to-end test, busybox-static is the sandbox's default root filesystem.
+# end-to-end test, busybox-static is the sandbox's default root filesystem,
+# util-linux has the nsenter that starts the mesh's sidecars.
 APT_PKGS := tmux busybox-static iproute2 util-linux
 
 .PHONY: help build run test e2e lint bench deps check-go clean
