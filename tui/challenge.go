@@ -33,6 +33,9 @@ type challengePane struct {
 	setupErr      error
 	err           error
 	width, height int
+	// scroll is how many lines the view is moved up from its end, where
+	// the latest verdict is; a long solution is read by scrolling up.
+	scroll int
 }
 
 // checkedMsg carries a check's outcome back to the pane.
@@ -49,7 +52,9 @@ type setUpMsg struct {
 	err               error
 }
 
-var challengeKeys = struct{ Check, Hint, Solution, Next, Setup key.Binding }{
+var challengeKeys = struct{ Check, Hint, Solution, Next, Setup, Up, Down key.Binding }{
+	Up:       key.NewBinding(key.WithKeys("up", "k", "pgup"), key.WithHelp("↑/↓", "scroll")),
+	Down:     key.NewBinding(key.WithKeys("down", "j", "pgdown")),
 	Setup:    key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "set up the broken scenario")),
 	Check:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "check")),
 	Hint:     key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hint")),
@@ -100,6 +105,19 @@ func (c *challengePane) update(msg tea.Msg) tea.Cmd {
 		if !ok {
 			return nil
 		}
+		step := 1
+		if msg.String() == "pgup" || msg.String() == "pgdown" {
+			step = max(c.height-2, 1)
+		}
+		switch {
+		case key.Matches(msg, challengeKeys.Up):
+			c.scroll += step // view clamps it
+			return nil
+		case key.Matches(msg, challengeKeys.Down):
+			c.scroll = max(c.scroll-step, 0)
+			return nil
+		}
+		c.scroll = 0 // whatever a key adds is shown at the end
 		switch {
 		case key.Matches(msg, challengeKeys.Setup) && c.hasSetup(ch) && !c.settingUp:
 			return c.runSetup(ch)
@@ -173,7 +191,7 @@ func (c *challengePane) runSetup(ch lessons.Challenge) tea.Cmd {
 }
 
 func (c *challengePane) keys() []key.Binding {
-	k := []key.Binding{challengeKeys.Check, challengeKeys.Hint, challengeKeys.Solution, challengeKeys.Next}
+	k := []key.Binding{challengeKeys.Check, challengeKeys.Hint, challengeKeys.Solution, challengeKeys.Next, challengeKeys.Up}
 	if ch, ok := c.current(); ok && c.hasSetup(ch) {
 		k = append([]key.Binding{challengeKeys.Setup}, k...)
 	}
@@ -239,7 +257,9 @@ func (c *challengePane) view() string {
 		wrapped = append(wrapped, strings.Split(wrapWhole(l, w), "\n")...)
 	}
 	if over := len(wrapped) - c.height; over > 0 {
-		wrapped = wrapped[over:]
+		// The end (the verdict) is shown unless the learner scrolled up.
+		up := min(c.scroll, over)
+		wrapped = wrapped[over-up : len(wrapped)-up]
 	}
 	return st.Pane.Width(c.width).Height(c.height).Render(strings.Join(wrapped, "\n"))
 }

@@ -51,4 +51,18 @@ func TestChallengeVerdictStaysInViewBelowALongSolution(t *testing.T) {
 	if n := len(strings.Split(strings.TrimRight(s, "\n"), "\n")); n > 24 {
 		t.Fatalf("the screen has %d lines at 24 rows:\n%s", n, s)
 	}
+	// The top of the solution is reached by scrolling up; a new key
+	// brings the verdict back.
+	m = drive(t, m, press("pgup"), press("pgup"), press("pgup"))
+	s = ansi.Strip(screenOf(m))
+	if !strings.Contains(s, "Make the thing.") {
+		t.Fatalf("scrolled up three pages, the task at the top should show:\n%s", s)
+	}
+	if strings.Contains(s, "Passed: the thing exists") {
+		t.Fatalf("scrolled up three pages, the verdict at the end should be out of view:\n%s", s)
+	}
+	m = drive(t, m, press("h"))
+	if s := ansi.Strip(screenOf(m)); !strings.Contains(s, "Passed: the thing exists") {
+		t.Fatalf("after another key the view should be back at the verdict:\n%s", s)
+	}
 }
