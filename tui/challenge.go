@@ -264,11 +264,14 @@ func (c *challengePane) view() string {
 	return st.Pane.Width(c.width).Height(c.height).Render(strings.Join(wrapped, "\n"))
 }
 
-// wrapWhole wraps s to w cells at spaces and slashes, but not after a
-// hyphen as ansi.Wrap always does: tasks and verdicts hold commands, and a
+// wrapWhole wraps s to w cells at spaces and slashes.
+func wrapWhole(s string, w int) string { return wrapAt(s, w, " /") }
+
+// wrapAt wraps s to w cells after any of breaks, but not after a hyphen
+// as ansi.Wrap always does: tasks, verdicts and steps hold commands, and a
 // break there turns --name into "-" and "-name", kcna-lab into "kcna-" and
 // "lab". A word longer than w is still cut.
-func wrapWhole(s string, w int) string {
+func wrapAt(s string, w int, breaks string) string {
 	const keep = "\u2011" // non-breaking hyphen, as wide as "-"
-	return strings.ReplaceAll(ansi.Wrap(strings.ReplaceAll(s, "-", keep), w, " /"), keep, "-")
+	return strings.ReplaceAll(ansi.Wrap(strings.ReplaceAll(s, "-", keep), w, breaks), keep, "-")
 }

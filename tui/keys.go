@@ -8,6 +8,7 @@ type keyMap struct {
 	Live, Run, Shell, Quiz, Next, Prev key.Binding
 	Toggle, Submit, NextQ              key.Binding
 	Exam, Challenge                    key.Binding
+	LiveUp, LiveDown                   key.Binding
 }
 
 func defaultKeys() keyMap {
@@ -29,6 +30,8 @@ func defaultKeys() keyMap {
 		NextQ:     key.NewBinding(key.WithKeys("n", "enter"), key.WithHelp("n", "next question")),
 		Exam:      key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "mock exam")),
 		Challenge: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "challenge")),
+		LiveUp:    key.NewBinding(key.WithKeys("["), key.WithHelp("[/]", "scroll live pane")),
+		LiveDown:  key.NewBinding(key.WithKeys("]")),
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
@@ -47,6 +46,9 @@ type livePane struct {
 	cancel        gocontext.CancelFunc
 	gen           int // tells a stopped run's late events from the current run's
 	width, height int
+	// scroll is how many lines the view is moved up from the newest, so
+	// that a demo's earlier steps can be read back; 0 follows the stream.
+	scroll int
 }
 
 // liveMsg carries one event of a running demo, or its end.
@@ -68,7 +70,11 @@ func (p *livePane) setSize(w, h int) {
 	p.height = h
 }
 
-func (p *livePane) reset() { p.entries, p.lines, p.gauges = nil, nil, nil }
+func (p *livePane) reset() { p.entries, p.lines, p.gauges, p.scroll = nil, nil, nil, 0 }
+
+// scrollBy moves the view up (n > 0, towards older lines) or down; the
+// view clamps it.
+func (p *livePane) scrollBy(n int) { p.scroll = max(p.scroll+n, 0) }
 
 // say replaces what the pane shows with messages.
 func (p *livePane) say(texts ...string) {
@@ -97,7 +103,7 @@ func (p *livePane) layout(e liveEntry) []string {
 	}
 	var out []string
 	for _, l := range src {
-		out = append(out, strings.Split(ansi.Wrap(l, p.textWidth(), " -/|"), "\n")...)
+		out = append(out, strings.Split(wrapAt(l, p.textWidth(), " /|"), "\n")...)
 	}
 	return out
 }
@@ -226,7 +232,11 @@ func (p *livePane) add(e liveEntry) {
 		p.relayout()
 		return
 	}
-	p.lines = append(p.lines, p.layout(e)...)
+	lines := p.layout(e)
+	p.lines = append(p.lines, lines...)
+	if p.scroll > 0 {
+		p.scroll += len(lines) // a learner reading back stays where they are
+	}
 }
 
 // format renders one event as the pane shows it: a step with its result and
@@ -327,7 +337,12 @@ func (p *livePane) view() string {
 		wrapped = p.layout(liveEntry{text: p.ctx.styles.Subtle.Render("Live pane. Press r to run this lesson's demo, s for a shell in its sandbox.")})
 	}
 	if over := len(wrapped) + len(top) - p.height; over > 0 {
-		wrapped = wrapped[min(over, len(wrapped)):]
+		over = min(over, len(wrapped))
+		up := min(p.scroll, over)
+		wrapped = wrapped[over-up : len(wrapped)-up]
+		if up > 0 && len(wrapped) > 0 {
+			wrapped[len(wrapped)-1] = p.ctx.styles.Subtle.Render(fmt.Sprintf("(%d newer lines below: ] scrolls down, [ up)", up))
+		}
 	}
 	return p.ctx.styles.Pane.Width(p.width).Height(p.height).Render(strings.Join(append(top, wrapped...), "\n"))
 }

@@ -95,7 +95,7 @@ func (r *reader) keys() helpKeys {
 	}
 	return helpKeys{
 		short: []key.Binding{k.Live, k.Run, k.Challenge, k.Quiz, k.Next, k.Back, k.Help},
-		full:  []key.Binding{k.Up, k.Down, k.Live, k.Run, k.Shell, k.Challenge, k.Quiz, k.Next, k.Back, k.Help},
+		full:  []key.Binding{k.Up, k.Down, k.Live, k.Run, k.Shell, k.LiveUp, k.Challenge, k.Quiz, k.Next, k.Back, k.Help},
 	}
 }
 
@@ -141,6 +141,12 @@ func (r *reader) update(msg tea.Msg) tea.Cmd {
 			r.rendered = renderKey{}
 			r.layout()
 			return r.live.run(r.ctx.course.Lessons[r.index])
+		case key.Matches(msg, k.LiveUp) && r.showLive:
+			r.live.scrollBy(max(r.live.height/2, 1))
+			return nil
+		case key.Matches(msg, k.LiveDown) && r.showLive:
+			r.live.scrollBy(-max(r.live.height/2, 1))
+			return nil
 		case key.Matches(msg, k.Shell):
 			r.showLive = true
 			r.layout()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	gocontext "context"
 	"errors"
+	"fmt"
 	"image/color"
 	"io"
 	"strings"
@@ -405,5 +406,42 @@ func TestLivePaneLaysOutSideBySideAndGaugesForItsWidth(t *testing.T) {
 	v := ansi.Strip(p.view())
 	if !strings.Contains(v, "memory.current") || !strings.Contains(v, "30.0 MiB of 32.0 MiB") || !strings.Contains(v, "█") {
 		t.Errorf("no memory gauge:\n%s", v)
+	}
+}
+
+// TestLivePaneScrollsBackAndStaysPut: a demo longer than the pane can be
+// read back with [ and ], and lines arriving meanwhile do not move what
+// the learner is reading; a step's command is not broken at its hyphens.
+func TestLivePaneScrollsBackAndStaysPut(t *testing.T) {
+	p := newLivePane(newCommon(Options{Course: testCourse(t), Progress: lessons.NewProgress()}))
+	p.setSize(60, 10)
+	for i := range 40 {
+		e := event.Event{Kind: event.KindNarration, Text: fmt.Sprintf("line %02d", i)}
+		p.update(liveMsg{ev: &e})
+	}
+	view := func() string { return ansi.Strip(p.view()) }
+	if v := view(); !strings.Contains(v, "line 39") || strings.Contains(v, "line 20") {
+		t.Fatalf("following the stream, the newest lines should show:\n%s", v)
+	}
+	p.scrollBy(40) // a narration takes two lines: twenty entries up
+	v := view()
+	if !strings.Contains(v, "line 18") || strings.Contains(v, "line 39") || !strings.Contains(v, "newer lines below") {
+		t.Fatalf("scrolled up 40 lines, older lines and a note should show:\n%s", v)
+	}
+	e := event.Event{Kind: event.KindNarration, Text: "line 40"}
+	p.update(liveMsg{ev: &e})
+	if after := view(); !strings.Contains(after, "line 18") {
+		t.Fatalf("a new line moved the view the learner is reading:\n%s", after)
+	}
+	p.scrollBy(-1000)
+	if v := view(); !strings.Contains(v, "line 40") {
+		t.Fatalf("scrolled back down, the newest line should show:\n%s", v)
+	}
+	cmd := event.Event{Kind: event.KindStep, Action: "run", Shell: strings.Repeat("x", 50) + " --name=lab-vms-keep"}
+	p.update(liveMsg{ev: &cmd})
+	for _, l := range strings.Split(view(), "\n") {
+		if strings.HasSuffix(strings.TrimRight(l, " │"), "-") {
+			t.Fatalf("a command was broken at a hyphen: %q", l)
+		}
 	}
 }
