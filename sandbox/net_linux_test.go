@@ -252,3 +252,39 @@ func httpGet(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// TestVolumeUnderAPrivateDirectory: a volume whose parent the sandbox's
+// root (uid 100000 on the host) may not enter, like a 0700 or 0750 home,
+// still mounts: the parent clones the mount tree with open_tree and the
+// init attaches it with move_mount, so no one walks the path as the
+// sandbox's root. Read-only stays read-only.
+func TestVolumeUnderAPrivateDirectory(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	private, err := os.MkdirTemp("/var/tmp", "kcna-test-home-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(private) })
+	if err := os.Chmod(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(private, "data")
+	if err := os.Mkdir(data, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(data, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	res, rec := run(t, sandbox.Spec{Args: []string{"sh", "-c", "echo kept > /data/f && cat /data/f"}, Volumes: []sandbox.Volume{{Host: data, Target: "/data"}}})
+	if res.ExitCode != 0 || strings.TrimSpace(rec.output()) != "kept" {
+		t.Fatalf("writing a volume under a 0700 directory: exit %d, %q", res.ExitCode, rec.output())
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "f")); err != nil || string(b) != "kept\n" {
+		t.Fatalf("on the host: %q, %v", b, err)
+	}
+	res, rec = run(t, sandbox.Spec{Args: []string{"sh", "-c", "cat /data/f && echo no > /data/g"}, Volumes: []sandbox.Volume{{Host: data, Target: "/data", ReadOnly: true}}})
+	if res.ExitCode == 0 || !strings.Contains(rec.output(), "kept") || !strings.Contains(rec.output(), "Read-only") {
+		t.Errorf("a read-only volume: exit %d, %q; want it readable and writes refused", res.ExitCode, rec.output())
+	}
+}

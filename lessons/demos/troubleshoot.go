@@ -583,7 +583,7 @@ func setupLostData(ctx context.Context, sink event.Sink) (string, error) {
 	if err := restart(ctx, sink, []string{"journal"}, []string{"--name", "journal", "--overlay", "--", "sh", "-c", journalScript}); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("Sandbox journal appends an entry to /data/journal.txt every 2 s. Stop it and start it again (kcna-lab ps shows its command): its journal starts empty every time. Find out why: `kcna-lab exec journal -- df -P /data`, `kcna-lab layers journal`. Then fix it so that the entries are kept on the host in %s and survive `kcna-lab stop journal` — stop it at the end.%s", dir, reachNote(dir)), nil
+	return fmt.Sprintf("Sandbox journal appends an entry to /data/journal.txt every 2 s. Stop it and start it again (kcna-lab ps shows its command): its journal starts empty every time. Find out why: `kcna-lab exec journal -- df -P /data`, `kcna-lab layers journal`. Then fix it so that the entries are kept on the host in %s and survive `kcna-lab stop journal` — stop it at the end.", dir), nil
 }
 
 // makeDataDir makes ~/kcna-data if it is missing, for the sandbox's root
@@ -603,21 +603,6 @@ func makeDataDir(dir string, sink event.Sink) (string, error) {
 		return "", fmt.Errorf("make %s for the journal's volume: %w", dir, err)
 	}
 	return dir, nil
-}
-
-// reachNote warns when a directory above dir is closed to others: the
-// sandbox's root, an unprivileged host uid, mounts the volume and must
-// pass through every parent.
-func reachNote(dir string) string {
-	if sandboxRootUID() == os.Geteuid() {
-		return ""
-	}
-	for p := filepath.Dir(dir); p != "/"; p = filepath.Dir(p) {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o001 == 0 {
-			return fmt.Sprintf(" Note: %s is closed to other users (mode %s), so the sandbox's root (host uid %d) cannot reach the volume there; allow passing through it with chmod o+x %s.", p, fi.Mode().Perm(), sandboxRootUID(), p)
-		}
-	}
-	return ""
 }
 
 func checkFixLostData(context.Context) (Verdict, error) {

@@ -78,8 +78,12 @@ func buildRoot(c *Config, sink event.Sink) error {
 			}
 		}
 	}
-	for _, v := range c.Volumes {
-		if err := mountVolume(root, v, v.Host, sink); err != nil {
+	for i, v := range c.Volumes {
+		fd := 0
+		if i < len(c.VolumeFDs) {
+			fd = c.VolumeFDs[i]
+		}
+		if err := mountVolume(root, v, fd, sink); err != nil {
 			return err
 		}
 	}
@@ -277,16 +281,30 @@ func mountOptions(flags uintptr, data string) string {
 	return strings.Join(o, ",")
 }
 
-func mountVolume(root string, v Volume, source string, sink event.Sink) error {
+// mountVolume binds a host directory at v.Target. With fd, a detached
+// copy of the directory's mount tree that the parent made with
+// open_tree(OPEN_TREE_CLONE), it is attached with move_mount: the
+// sandbox's root, an unprivileged user on the host, never has to walk the
+// host path, so a volume under a 0700 home works. Without one (a kernel
+// before 5.2), it is bound by path.
+func mountVolume(root string, v Volume, fd int, sink event.Sink) error {
 	target, err := inRoot(root, v.Target)
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", v.Target, err)
 	}
-	if err := event.Step(sink, fmt.Sprintf("mount(%q, %q, MS_BIND|MS_REC)", v.Host, target), fmt.Sprintf("mount --rbind %s %s", v.Host, target), func() error {
+	action := fmt.Sprintf("mount(%q, %q, MS_BIND|MS_REC)", v.Host, target)
+	attach := func() error { return unix.Mount(v.Host, target, "", unix.MS_BIND|unix.MS_REC, "") }
+	if fd > 0 {
+		action = fmt.Sprintf("move_mount(open_tree(%q, OPEN_TREE_CLONE|AT_RECURSIVE), %q)", v.Host, target)
+		attach = func() error {
+			return unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
+		}
+	}
+	if err := event.Step(sink, action, fmt.Sprintf("mount --rbind %s %s", v.Host, target), func() error {
 		if err := os.MkdirAll(target, 0o755); err != nil {
 			return err
 		}
-		return unix.Mount(source, target, "", unix.MS_BIND|unix.MS_REC, "")
+		return attach()
 	}); err != nil {
 		return err
 	}

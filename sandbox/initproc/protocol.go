@@ -43,7 +43,7 @@ const ExitFailed = 125
 // ProtocolVersion changes whenever Config or the events' meaning does,
 // so that a kcna-lab-init left from another build refuses plainly
 // instead of misreading its config.
-const ProtocolVersion = 5
+const ProtocolVersion = 6
 
 // Config is everything the init needs to build the sandbox from inside.
 type Config struct {
@@ -58,6 +58,10 @@ type Config struct {
 	RootMode RootMode    `json:"root_mode"`
 	ReadOnly bool        `json:"read_only"`
 	Volumes  []Volume    `json:"volumes,omitempty"`
+	// VolumeFDs are, per volume, the descriptor (from FDConfig's
+	// numbering, after the fixed ones) of a detached copy of its host
+	// directory made with open_tree by the parent, or 0 to mount by path.
+	VolumeFDs []int `json:"volume_fds,omitempty"`
 	Isolate  []Namespace `json:"isolate"`
 	Tty      bool        `json:"tty"`
 	// Escape re-executes the init program inside as the chroot-escape
