@@ -53,17 +53,17 @@ type Config struct {
 	Hostname string   `json:"hostname,omitempty"`
 	// Root is an empty directory in the sandbox's state dir where the
 	// init bind-mounts the root filesystem (Rootfs) and builds on it.
-	Root     string      `json:"root"`
-	Rootfs   string      `json:"rootfs"`
-	RootMode RootMode    `json:"root_mode"`
-	ReadOnly bool        `json:"read_only"`
-	Volumes  []Volume    `json:"volumes,omitempty"`
+	Root     string   `json:"root"`
+	Rootfs   string   `json:"rootfs"`
+	RootMode RootMode `json:"root_mode"`
+	ReadOnly bool     `json:"read_only"`
+	Volumes  []Volume `json:"volumes,omitempty"`
 	// VolumeFDs are, per volume, the descriptor (from FDConfig's
 	// numbering, after the fixed ones) of a detached copy of its host
 	// directory made with open_tree by the parent, or 0 to mount by path.
-	VolumeFDs []int `json:"volume_fds,omitempty"`
-	Isolate  []Namespace `json:"isolate"`
-	Tty      bool        `json:"tty"`
+	VolumeFDs []int       `json:"volume_fds,omitempty"`
+	Isolate   []Namespace `json:"isolate"`
+	Tty       bool        `json:"tty"`
 	// Escape re-executes the init program inside as the chroot-escape
 	// program.
 	Escape bool `json:"escape,omitempty"`
