@@ -197,40 +197,7 @@ func TestLessonWalkServiceMesh(t *testing.T) {
 	// 1. The course map; move to lesson 12 and read it to the end.
 	w.waitFor(15*time.Second, l.Title, "not started")
 	app := w.appPID(bin)
-	for range index {
-		w.press("Down")
-	}
-	w.until(5*time.Second, "the cursor on "+l.Title, func(s string) bool {
-		return strings.HasPrefix(strings.TrimSpace(line(s, l.Title)), ">")
-	})
-	w.press("Enter")
-	scr := w.waitFor(10*time.Second, header, "After this lesson you can")
-	w.fits(scr, header, "r run demo")
-	var headings []string
-	for ln := range strings.SplitSeq(l.Body, "\n") {
-		if h, ok := strings.CutPrefix(ln, "## "); ok && len(h) < 70 {
-			headings = append(headings, h)
-		}
-	}
-	seen := scr
-	for i := 0; !strings.Contains(line(scr, header), "100%"); i++ {
-		if i > 120 {
-			t.Fatalf("the lesson never scrolled to 100%%; last screen:\n%s", scr)
-		}
-		before := scr
-		w.press("PageDown")
-		scr = w.until(5*time.Second, "the next page", func(s string) bool { return s != before || strings.Contains(line(s, header), "100%") })
-		w.fits(scr, header, "r run demo")
-		seen += scr
-	}
-	for _, h := range headings {
-		if !strings.Contains(seen, h) {
-			t.Errorf("reading the lesson to the end never showed the section %q", h)
-		}
-	}
-	if len(headings) < 5 {
-		t.Errorf("only %d section headings found in the lesson body", len(headings))
-	}
+	w.openAndRead(l, index, 5)
 
 	// 2. The demo: a whole mesh, brought up, driven and taken down. The
 	// pane keeps only the newest lines, so every screen is kept as it
@@ -244,7 +211,7 @@ func TestLessonWalkServiceMesh(t *testing.T) {
 	demoFrom := fileSize(raw)
 	w.press("r")
 	shown := ""
-	scr = w.until(4*time.Minute, "the demo's end", func(s string) bool {
+	scr := w.until(4*time.Minute, "the demo's end", func(s string) bool {
 		shown += s
 		for _, k := range meshLinks() {
 			if !slices.Contains(linksBefore, k) && !slices.Contains(demoLinks, k) {
@@ -410,33 +377,8 @@ func TestLessonWalkServiceMesh(t *testing.T) {
 	// 4. The quiz, every answer taken from the lesson file.
 	w.press("q")
 	w.until(5*time.Second, "the challenge pane closed", func(s string) bool { return !strings.Contains(s, "Challenge: "+ch.Title) })
-	w.press("z")
-	for i, q := range l.Quiz {
-		w.waitFor(5*time.Second, fmt.Sprintf("question %d of %d", i+1, len(l.Quiz)))
-		for _, a := range q.Answers {
-			w.press(lessons.Letter(a))
-		}
-		if q.Multi() {
-			want := make([]string, len(q.Answers))
-			for j, a := range q.Answers {
-				want[j] = fmt.Sprintf("[x] %s)", lessons.Letter(a))
-			}
-			w.waitFor(5*time.Second, want...)
-		}
-		w.press("Enter")
-		scr = w.until(5*time.Second, "the verdict", func(s string) bool {
-			return strings.Contains(s, "Right.") || strings.Contains(s, "Not quite.")
-		})
-		w.failIf(scr, "Not quite.", fmt.Sprintf("question %s answered %v from the lesson file was marked wrong", q.ID, q.Answers))
-		w.press("n")
-	}
+	w.passQuiz(l)
 	n := len(l.Quiz)
-	w.waitFor(5*time.Second, fmt.Sprintf("You answered %d of %d right this time.", n, n), fmt.Sprintf("Across all your tries: %d of %d.", n, n))
-	w.press("Enter")
-	w.until(5*time.Second, "the lesson done on the map", func(s string) bool {
-		row := line(s, l.Title)
-		return strings.Contains(row, "[x]") && strings.Contains(row, "done") && strings.Contains(row, fmt.Sprintf("quiz %d/%d", n, n))
-	})
 
 	// 5. Quit.
 	w.press("q")

@@ -150,6 +150,83 @@ func (w *walker) appPID(bin string) int {
 	return 0
 }
 
+// openAndRead moves the course map's cursor down index rows to lesson l,
+// opens it, and reads it to the end page by page: every screen must fit
+// 80x24, every section heading of the lesson must pass by, and there must
+// be at least minHeadings of them.
+func (w *walker) openAndRead(l *lessons.Lesson, index, minHeadings int) {
+	w.t.Helper()
+	header := fmt.Sprintf("%d. %s", l.Order, l.Title)
+	for range index {
+		w.press("Down")
+	}
+	w.until(5*time.Second, "the cursor on "+l.Title, func(s string) bool {
+		return strings.HasPrefix(strings.TrimSpace(line(s, l.Title)), ">")
+	})
+	w.press("Enter")
+	scr := w.waitFor(10*time.Second, header, "After this lesson you can")
+	w.fits(scr, header, "r run demo")
+	var headings []string
+	for ln := range strings.SplitSeq(l.Body, "\n") {
+		if h, ok := strings.CutPrefix(ln, "## "); ok && len(h) < 70 {
+			headings = append(headings, h)
+		}
+	}
+	seen := scr
+	for i := 0; !strings.Contains(line(scr, header), "100%"); i++ {
+		if i > 120 {
+			w.t.Fatalf("the lesson never scrolled to 100%%; last screen:\n%s", scr)
+		}
+		before := scr
+		w.press("PageDown")
+		scr = w.until(5*time.Second, "the next page", func(s string) bool { return s != before || strings.Contains(line(s, header), "100%") })
+		w.fits(scr, header, "r run demo")
+		seen += scr
+	}
+	for _, h := range headings {
+		if !strings.Contains(seen, h) {
+			w.t.Errorf("reading the lesson to the end never showed the section %q", h)
+		}
+	}
+	if len(headings) < minHeadings {
+		w.t.Errorf("only %d section headings found in the lesson body", len(headings))
+	}
+}
+
+// passQuiz takes lesson l's quiz from the lesson, answering every
+// question as the lesson file says, and waits for the full score on the
+// course map.
+func (w *walker) passQuiz(l *lessons.Lesson) {
+	w.t.Helper()
+	w.press("z")
+	for i, q := range l.Quiz {
+		w.waitFor(5*time.Second, fmt.Sprintf("Quiz: %s  question %d of %d", l.Title, i+1, len(l.Quiz)))
+		for _, a := range q.Answers {
+			w.press(lessons.Letter(a))
+		}
+		if q.Multi() {
+			want := make([]string, len(q.Answers))
+			for j, a := range q.Answers {
+				want[j] = fmt.Sprintf("[x] %s)", lessons.Letter(a))
+			}
+			w.waitFor(5*time.Second, want...)
+		}
+		w.press("Enter")
+		scr := w.until(5*time.Second, "the verdict", func(s string) bool {
+			return strings.Contains(s, "Right.") || strings.Contains(s, "Not quite.")
+		})
+		w.failIf(scr, "Not quite.", fmt.Sprintf("question %s answered %v from the lesson file was marked wrong", q.ID, q.Answers))
+		w.press("n")
+	}
+	n := len(l.Quiz)
+	w.waitFor(5*time.Second, fmt.Sprintf("You answered %d of %d right this time.", n, n), fmt.Sprintf("Across all your tries: %d of %d.", n, n))
+	w.press("Enter")
+	w.until(5*time.Second, "the lesson done on the map", func(s string) bool {
+		row := line(s, l.Title)
+		return strings.Contains(row, "[x]") && strings.Contains(row, "done") && strings.Contains(row, fmt.Sprintf("quiz %d/%d", n, n))
+	})
+}
+
 // shellFlag is the value of flag in a demo's `kcna-lab shell` flags.
 func shellFlag(flags []string, flag string) string {
 	if i := slices.Index(flags, flag); i >= 0 && i+1 < len(flags) {
@@ -243,46 +320,11 @@ func TestLessonWalk(t *testing.T) {
 	// 1. The course map; move to the lesson and open it.
 	w.waitFor(15*time.Second, l.Title, "not started")
 	app := w.appPID(bin)
-	for range index {
-		w.press("Down")
-	}
-	w.until(5*time.Second, "the cursor on "+l.Title, func(s string) bool {
-		return strings.HasPrefix(strings.TrimSpace(line(s, l.Title)), ">")
-	})
-	w.press("Enter")
-	scr := w.waitFor(10*time.Second, header, "After this lesson you can")
-	w.fits(scr, header, "r run demo")
-
-	// Read it to the end, page by page: every section heading passes by.
-	var headings []string
-	for ln := range strings.SplitSeq(l.Body, "\n") {
-		if h, ok := strings.CutPrefix(ln, "## "); ok && len(h) < 70 {
-			headings = append(headings, h)
-		}
-	}
-	seen := scr
-	for i := 0; !strings.Contains(line(scr, header), "100%"); i++ {
-		if i > 80 {
-			t.Fatalf("the lesson never scrolled to 100%%; last screen:\n%s", scr)
-		}
-		before := scr
-		w.press("PageDown")
-		scr = w.until(5*time.Second, "the next page", func(s string) bool { return s != before || strings.Contains(line(s, header), "100%") })
-		w.fits(scr, header, "r run demo")
-		seen += scr
-	}
-	for _, h := range headings {
-		if !strings.Contains(seen, h) {
-			t.Errorf("reading the lesson to the end never showed the section %q", h)
-		}
-	}
-	if len(headings) < 3 {
-		t.Errorf("only %d section headings found in the lesson body", len(headings))
-	}
+	w.openAndRead(l, index, 3)
 
 	// 2. The demo, live from the kernel.
 	w.press("r")
-	scr = w.until(3*time.Minute, "the demo's end", func(s string) bool {
+	scr := w.until(3*time.Minute, "the demo's end", func(s string) bool {
 		return strings.Contains(s, "Done. Press r to run it again.") || strings.Contains(s, "Cannot run here:")
 	})
 	w.failIf(scr, "Cannot run here:", "the demo failed")
@@ -358,33 +400,7 @@ func TestLessonWalk(t *testing.T) {
 	// 4. The quiz, every answer taken from the lesson file.
 	w.press("q")
 	w.until(5*time.Second, "the challenge pane closed", func(s string) bool { return !strings.Contains(s, "Challenge: "+ch.Title) })
-	w.press("z")
-	for i, q := range l.Quiz {
-		w.waitFor(5*time.Second, fmt.Sprintf("Quiz: %s  question %d of %d", l.Title, i+1, len(l.Quiz)))
-		for _, a := range q.Answers {
-			w.press(lessons.Letter(a))
-		}
-		if q.Multi() {
-			want := make([]string, len(q.Answers))
-			for j, a := range q.Answers {
-				want[j] = fmt.Sprintf("[x] %s)", lessons.Letter(a))
-			}
-			w.waitFor(5*time.Second, want...)
-		}
-		w.press("Enter")
-		scr = w.until(5*time.Second, "the verdict", func(s string) bool {
-			return strings.Contains(s, "Right.") || strings.Contains(s, "Not quite.")
-		})
-		w.failIf(scr, "Not quite.", fmt.Sprintf("question %s answered %v from the lesson file was marked wrong", q.ID, q.Answers))
-		w.press("n")
-	}
-	n := len(l.Quiz)
-	w.waitFor(5*time.Second, fmt.Sprintf("You answered %d of %d right this time.", n, n), fmt.Sprintf("Across all your tries: %d of %d.", n, n))
-	w.press("Enter")
-	w.until(5*time.Second, "the lesson done on the map", func(s string) bool {
-		row := line(s, l.Title)
-		return strings.Contains(row, "[x]") && strings.Contains(row, "done") && strings.Contains(row, fmt.Sprintf("quiz %d/%d", n, n))
-	})
+	w.passQuiz(l)
 
 	// 5. Quit. The course says the kept sandbox still runs.
 	w.press("q")

@@ -3,13 +3,13 @@
 package sandbox
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +19,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
 )
 
 // Clean removes everything that sandboxes whose kcna-lab is gone (killed
@@ -165,24 +166,15 @@ func processState(pid int) string {
 
 // mountsUnder lists the mount points at or below dir, from the kernel.
 func mountsUnder(dir string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	ms, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMount(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
+	for _, m := range mountinfo.Under(ms, dir) {
+		out = append(out, m.Point)
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 func isMountPoint(p string) (bool, error) {
@@ -190,32 +182,7 @@ func isMountPoint(p string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	for _, mp := range m {
-		if mp == p {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// unescapeMount decodes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%o", &v); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return slices.Contains(m, p), nil
 }
 
 // signalIgnoreTTOU runs fn with SIGTTOU ignored: a background process

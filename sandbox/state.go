@@ -164,3 +164,28 @@ func RemoveLogs() ([]string, error) {
 	}
 	return removed, nil
 }
+
+// LabProgramEnv names an environment variable that, when set, is the
+// kcna-lab binary that kcna-lab runs again for work that must outlive or
+// stand beside the calling process: the challenge setups' background
+// sandboxes and the mesh's sidecars. Tests point it at a fresh build,
+// since a test binary knows none of kcna-lab's commands.
+const LabProgramEnv = "KCNA_LAB_BIN"
+
+// LabProgram is that binary: $KCNA_LAB_BIN, else the running program by
+// its real path (not /proc/self/exe, which nsenter, for one, would read
+// as itself).
+func LabProgram() (string, error) {
+	p := os.Getenv(LabProgramEnv)
+	if p == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("find kcna-lab's own binary (or set %s): %w", LabProgramEnv, err)
+		}
+		p = exe
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("the kcna-lab binary: %w", err)
+	}
+	return p, nil
+}

@@ -36,6 +36,31 @@ type challengePane struct {
 	// scroll is how many lines the view is moved up from its end, where
 	// the latest verdict is; a long solution is read by scrolling up.
 	scroll int
+	// wrapped keeps the text wrapped for the pane's width: View runs on
+	// every frame, and a solution is long.
+	wrapped wrapCache
+}
+
+// wrapCache holds text wrapped to a width, wrapped again only when the
+// text or the width changes.
+type wrapCache struct {
+	text  string
+	width int
+	lines []string
+}
+
+// of returns the paragraphs in out wrapped to w cells, as wrapWhole does.
+func (c *wrapCache) of(out []string, w int) []string {
+	text := strings.Join(out, "\n")
+	if text == c.text && w == c.width && c.lines != nil {
+		return c.lines
+	}
+	var lines []string
+	for _, l := range out {
+		lines = append(lines, strings.Split(wrapWhole(l, w), "\n")...)
+	}
+	c.text, c.width, c.lines = text, w, lines
+	return lines
 }
 
 // checkedMsg carries a check's outcome back to the pane.
@@ -252,10 +277,7 @@ func (c *challengePane) view() string {
 			out = append(out, st.Subtle.Render(first+"; enter checks"+more+", a shows the answer."))
 		}
 	}
-	var wrapped []string
-	for _, l := range out {
-		wrapped = append(wrapped, strings.Split(wrapWhole(l, w), "\n")...)
-	}
+	wrapped := c.wrapped.of(out, w)
 	if over := len(wrapped) - c.height; over > 0 {
 		// The end (the verdict) is shown unless the learner scrolled up.
 		up := min(c.scroll, over)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -341,7 +342,8 @@ func (p *livePane) view() string {
 		up := min(p.scroll, over)
 		wrapped = wrapped[over-up : len(wrapped)-up]
 		if up > 0 && len(wrapped) > 0 {
-			wrapped[len(wrapped)-1] = p.ctx.styles.Subtle.Render(fmt.Sprintf("(%d newer lines below: ] scrolls down, [ up)", up))
+			// A copy: wrapped shares p.lines, which must keep the line.
+			wrapped = append(slices.Clone(wrapped[:len(wrapped)-1]), p.ctx.styles.Subtle.Render(fmt.Sprintf("(%d newer lines below: ] scrolls down, [ up)", up)))
 		}
 	}
 	return p.ctx.styles.Pane.Width(p.width).Height(p.height).Render(strings.Join(append(top, wrapped...), "\n"))

@@ -437,6 +437,12 @@ func TestLivePaneScrollsBackAndStaysPut(t *testing.T) {
 	if v := view(); !strings.Contains(v, "line 40") {
 		t.Fatalf("scrolled back down, the newest line should show:\n%s", v)
 	}
+	p.scrollBy(-1000)
+	p.scrollBy(40)
+	p.scrollBy(-2)
+	if v := view(); !strings.Contains(v, "line 19") {
+		t.Fatalf("a line once covered by the scroll note is gone:\n%s", v)
+	}
 	cmd := event.Event{Kind: event.KindStep, Action: "run", Shell: strings.Repeat("x", 50) + " --name=lab-vms-keep"}
 	p.update(liveMsg{ev: &cmd})
 	for _, l := range strings.Split(view(), "\n") {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -49,9 +48,7 @@ its demo can run live here, or exactly why not.`,
 			rep := doctorReport{Report: sandbox.Doctor()}
 			rep.Lessons = readiness(course, demos.Builtin(), rep.Report)
 			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return a.printJSON(rep)
 			}
 			writeDoctor(a.stdout, rep)
 			return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -86,7 +85,7 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
 					return fmt.Errorf("no exam taken yet: run `kcna-lab exam` first")
 				}
 				if asJSON {
-					return writeExamJSON(a.stdout, r)
+					return writeExamJSON(a, r)
 				}
 				writeExamResult(a.stdout, r)
 				writeExamReview(a.stdout, r.Review(course))
@@ -198,7 +197,7 @@ exam:
 	p.RecordExam(r)
 	saveErr := store.Save(p)
 	if asJSON {
-		if err := writeExamJSON(a.stdout, r); err != nil {
+		if err := writeExamJSON(a, r); err != nil {
 			return err
 		}
 	} else {
@@ -283,8 +282,6 @@ type examJSON struct {
 	Percent int `json:"percent"`
 }
 
-func writeExamJSON(w io.Writer, r lessons.ExamResult) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(examJSON{ExamResult: r, Percent: r.Percent()})
+func writeExamJSON(a *app, r lessons.ExamResult) error {
+	return a.printJSON(examJSON{ExamResult: r, Percent: r.Percent()})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -59,9 +58,7 @@ func rows(course *lessons.Course, p *lessons.Progress) []lessonRow {
 }
 
 func writeLessonsJSON(a *app, course *lessons.Course, p *lessons.Progress) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rows(course, p))
+	return a.printJSON(rows(course, p))
 }
 
 func writeLessonsTable(a *app, course *lessons.Course, p *lessons.Progress) error {

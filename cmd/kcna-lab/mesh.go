@@ -411,12 +411,7 @@ the rules as a file that ` + "`mesh apply -f`" + ` takes.`,
 				return err
 			}
 			if asJSON {
-				b, err := json.MarshalIndent(rules, "", "  ")
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(a.stdout, string(b))
-				return nil
+				return a.printJSON(rules)
 			}
 			printRules(a, rules)
 			eps, err := c.Endpoints()
@@ -474,12 +469,7 @@ requests.`,
 				return err
 			}
 			if asJSON {
-				b, err := json.MarshalIndent(rows, "", "  ")
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(a.stdout, string(b))
-				return nil
+				return a.printJSON(rows)
 			}
 			if len(rows) == 0 {
 				fmt.Fprintf(a.stdout, "No requests yet. Send some with `sudo kcna-lab mesh%s call -n 20`.\n", nameFlag(f.name))
@@ -563,12 +553,7 @@ roughly 90 and 10 out of 100.`,
 			}
 			tally := mesh.Tally(answers)
 			if asJSON {
-				b, err := json.MarshalIndent(tally, "", "  ")
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(a.stdout, string(b))
-				return nil
+				return a.printJSON(tally)
 			}
 			fmt.Fprintf(a.stdout, "%d request(s) from %s (sandbox %s) for %s %s, through its sidecar at %s:\n", n, from, st.Name, service, path, mesh.OutboundAddr())
 			for _, t := range tally {

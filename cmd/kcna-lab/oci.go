@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -95,12 +94,7 @@ says so.`,
 				return err
 			}
 			if bundle == "" {
-				b, err := json.MarshalIndent(cfg, "", "  ")
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintf(a.stdout, "%s\n", b)
-				return err
+				return a.printJSON(cfg)
 			}
 			// The bundle is for the runc on this host: leave out what it
 			// does not know (the time namespace, before runc 1.2).

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -183,9 +182,7 @@ the latest events.`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(resp.Status)
+				return a.printJSON(resp.Status)
 			}
 			return printStatus(a.stdout, resp.Status)
 		},

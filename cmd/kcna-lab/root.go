@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -156,4 +157,11 @@ func handleError(w io.Writer, styles fang.Styles, err error) {
 		return // the command already said what happened
 	}
 	fang.DefaultErrorHandler(w, styles, err)
+}
+
+// printJSON is every command's --json: v, indented, on stdout.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -16,21 +16,10 @@ import (
 // a new file, a changed file and a deleted file end up.
 func layersDemo() Demo {
 	return Demo{
-		ID:    "overlay-layers",
-		Title: "Image layers and the writable layer: copy-up and whiteouts in overlayfs",
-		Run:   runLayers,
-		Blocked: func(r sandbox.Report) string {
-			if why := needsNamespaces(r, sandbox.NSMount); why != "" {
-				return why
-			}
-			if r.Overlay != "" {
-				return r.Overlay
-			}
-			if os.Geteuid() != 0 {
-				return "the overlay is mounted on the host before the sandbox starts, which needs root: run kcna-lab with sudo"
-			}
-			return ""
-		},
+		ID:         "overlay-layers",
+		Title:      "Image layers and the writable layer: copy-up and whiteouts in overlayfs",
+		Run:        runLayers,
+		Blocked:    func(r sandbox.Report) string { return needsOverlay(r, sandbox.NSMount) },
 		ShellFlags: []string{"--name", "lab-layers", "--keep", "--overlay"},
 	}
 }

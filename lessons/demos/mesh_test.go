@@ -6,8 +6,6 @@ import (
 	"context"
 	"net/netip"
 	"os"
-	osexec "os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,13 +35,7 @@ func meshReady(t *testing.T) {
 	if why := d.Blocked(sandbox.Doctor()); why != "" {
 		t.Skipf("this host cannot run the mesh: %s", why)
 	}
-	bin := filepath.Join(t.TempDir(), "kcna-lab")
-	build := osexec.Command("go", "build", "-o", bin, "github.com/kcna-lab/kcna-lab/cmd/kcna-lab")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build kcna-lab: %v\n%s", err, out)
-	}
-	t.Setenv(mesh.SidecarProgramEnv, bin)
+	labBin(t)
 }
 
 // TestServiceMeshDemo checks the demo's claims against what the sidecars

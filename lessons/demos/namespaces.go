@@ -9,6 +9,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
 )
 
 // namespacesDemo puts the host's view next to the sandbox's for each of
@@ -120,13 +121,11 @@ func interfaces(dev string) []string {
 
 // mountPoints picks the mount points out of mountinfo: the first ones and
 // how many in all.
-func mountPoints(mountinfo string) []string {
-	all := lines(mountinfo)
+func mountPoints(text string) []string {
+	all, _ := mountinfo.Parse(strings.NewReader(text)) // a string reader never fails
 	var out []string
-	for _, l := range all {
-		if f := strings.Fields(l); len(f) > 4 && len(out) < 8 {
-			out = append(out, f[4])
-		}
+	for _, m := range all[:min(len(all), 8)] {
+		out = append(out, m.Point)
 	}
 	return append(out, fmt.Sprintf("(%d mounts in all)", len(all)))
 }

@@ -1,6 +1,8 @@
 package demos
 
 import (
+	"os"
+
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -10,6 +12,21 @@ func needsNamespaces(r sandbox.Report, ns ...sandbox.Namespace) string {
 		if why := r.Namespaces[n]; why != "" {
 			return why
 		}
+	}
+	return ""
+}
+
+// needsOverlay says why a demo that gives a sandbox a writable layer (an
+// overlay mounted on the host before the clone) cannot run here.
+func needsOverlay(r sandbox.Report, ns ...sandbox.Namespace) string {
+	if why := needsNamespaces(r, ns...); why != "" {
+		return why
+	}
+	if r.Overlay != "" {
+		return r.Overlay
+	}
+	if os.Geteuid() != 0 {
+		return "the writable layer is an overlay mounted on the host before the sandbox starts, which needs root: run kcna-lab with sudo"
 	}
 	return ""
 }

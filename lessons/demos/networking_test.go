@@ -180,9 +180,9 @@ func listensOn(t *testing.T, pid, port int) bool {
 	return len(listenersOn(ls, port)) > 0
 }
 
-// labBinary builds kcna-lab for the setups (the test binary is no
-// kcna-lab) into a directory the sandbox's root may enter, and points
-// LabBinaryEnv at it.
+// labBin builds kcna-lab for the setups and the mesh's sidecars (the test
+// binary is no kcna-lab) into a directory the sandbox's root may enter,
+// and points sandbox.LabProgramEnv at it.
 func labBin(t *testing.T) string {
 	t.Helper()
 	needRoot(t)
@@ -200,14 +200,14 @@ func labBin(t *testing.T) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build kcna-lab: %v\n%s", err, out)
 	}
-	t.Setenv(LabBinaryEnv, bin)
+	t.Setenv(sandbox.LabProgramEnv, bin)
 	return bin
 }
 
 // labRun runs the built kcna-lab as a learner would.
 func labRun(t *testing.T, args ...string) {
 	t.Helper()
-	out, err := exec.Command(os.Getenv(LabBinaryEnv), args...).CombinedOutput()
+	out, err := exec.Command(os.Getenv(sandbox.LabProgramEnv), args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("kcna-lab %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
 	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
 )
 
@@ -22,21 +23,10 @@ import (
 
 func storageDemos() []Demo {
 	return []Demo{{
-		ID:    "volumes",
-		Title: "Writable layer vs volume: what survives a stop, and one volume shared live",
-		Run:   runVolumes,
-		Blocked: func(r sandbox.Report) string {
-			if why := needsNamespaces(r, sandbox.NSMount, sandbox.NSPid); why != "" {
-				return why
-			}
-			if r.Overlay != "" {
-				return r.Overlay
-			}
-			if os.Geteuid() != 0 {
-				return "the writable layer is an overlay mounted on the host before the sandbox starts, which needs root: run kcna-lab with sudo"
-			}
-			return ""
-		},
+		ID:         "volumes",
+		Title:      "Writable layer vs volume: what survives a stop, and one volume shared live",
+		Run:        runVolumes,
+		Blocked:    func(r sandbox.Report) string { return needsOverlay(r, sandbox.NSMount, sandbox.NSPid) },
 		ShellFlags: []string{"--name", "lab-storage", "--keep", "--overlay"},
 	}}
 }
@@ -256,27 +246,16 @@ func checkKeepTheData(context.Context) (Verdict, error) {
 	return pass("%s is on the host, written by the sandbox's root (host uid %d), and sandbox notes is gone: the data outlived the container because it lived in a volume", p, uid)
 }
 
-// mountEntry is one line of /proc/PID/mountinfo.
-type mountEntry struct {
-	Device, Root, Point string
-}
-
 // volumeMounts lists the bind mounts of a sandbox's init that come from
 // the host: not its root filesystem, nor /proc, /dev and /sys, nor the
 // resolver file.
-func volumeMounts(pid int) ([]mountEntry, error) {
-	p := fmt.Sprintf("/proc/%d/mountinfo", pid)
-	b, err := os.ReadFile(p)
+func volumeMounts(pid int) ([]mountinfo.Mount, error) {
+	ms, err := mountinfo.Read(fmt.Sprintf("/proc/%d/mountinfo", pid))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return nil, err
 	}
-	var out []mountEntry
-	for _, l := range lines(string(b)) {
-		f := strings.Fields(l)
-		if len(f) < 5 {
-			continue
-		}
-		m := mountEntry{Device: f[2], Root: unescapeMountinfo(f[3]), Point: unescapeMountinfo(f[4])}
+	var out []mountinfo.Mount
+	for _, m := range ms {
 		if m.Point == "/" || m.Point == "/etc/resolv.conf" || underAny(m.Point, "/proc", "/dev", "/sys") {
 			continue
 		}
@@ -287,35 +266,16 @@ func volumeMounts(pid int) ([]mountEntry, error) {
 
 func underAny(p string, dirs ...string) bool {
 	for _, d := range dirs {
-		if p == d || strings.HasPrefix(p, d+"/") {
+		if mountinfo.Within(d, p) {
 			return true
 		}
 	}
 	return false
 }
 
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 func checkShareAVolume(ctx context.Context) (Verdict, error) {
 	const start = "kcna-lab run --detach --name %s --volume ~/kcna-shared:/shared"
-	var mounts [2][]mountEntry
+	var mounts [2][]mountinfo.Mount
 	for i, name := range []string{"writer", "reader"} {
 		st, v := running(name, fmt.Sprintf(start, name))
 		if v != nil {
@@ -327,7 +287,7 @@ func checkShareAVolume(ctx context.Context) (Verdict, error) {
 		}
 		mounts[i] = ms
 	}
-	var w, r *mountEntry
+	var w, r *mountinfo.Mount
 	for i := range mounts[0] {
 		for j := range mounts[1] {
 			if mounts[0][i].Device == mounts[1][j].Device && mounts[0][i].Root == mounts[1][j].Root {

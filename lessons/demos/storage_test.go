@@ -11,6 +11,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
 )
 
 // volumeDirs lists the demos' volume dirs now on the host.
@@ -78,7 +79,7 @@ func TestVolumesDemo(t *testing.T) {
 			}
 		},
 		"One volume, two sandboxes": func(event.Compare) {
-			var mounts [2]mountEntry
+			var mounts [2]mountinfo.Mount
 			for i, name := range []string{w, r} {
 				st, err := sandbox.Find(name)
 				if err != nil {

@@ -115,12 +115,6 @@ const (
 	hungryUptime = 6 * time.Second
 )
 
-// LabBinaryEnv names an environment variable that, when set, is the
-// kcna-lab binary the challenge setups run; by default it is the running
-// program. Tests point it at a fresh build, since the test binary is no
-// kcna-lab.
-const LabBinaryEnv = "KCNA_LAB_BIN"
-
 func troubleshootDemos() []Demo {
 	return []Demo{{
 		ID:    "troubleshoot",
@@ -389,21 +383,9 @@ func listenerOwners(pid int) ([]string, error) {
 	return out, nil
 }
 
-// labBinary is the kcna-lab program the setups run.
-func labBinary() (string, error) {
-	if p := os.Getenv(LabBinaryEnv); p != "" {
-		return p, nil
-	}
-	p, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("find the kcna-lab binary to start the scenario with (set %s): %w", LabBinaryEnv, err)
-	}
-	return p, nil
-}
-
 // lab runs kcna-lab with args as one step, as a learner would type it.
 func lab(ctx context.Context, sink event.Sink, args ...string) error {
-	bin, err := labBinary()
+	bin, err := sandbox.LabProgram()
 	if err != nil {
 		return err
 	}

@@ -17,9 +17,10 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
 )
 
 // Version is a cgroup hierarchy version.
@@ -133,41 +134,15 @@ func build(mounts []mount, selfCgroup []byte, readFile func(string) ([]byte, err
 }
 
 // parseMountinfo returns the cgroup and cgroup2 mounts at or under Root.
-// A line reads: id parent maj:min root point opts [optional...] - fstype source superopts.
 func parseMountinfo(data []byte) []mount {
+	ms, _ := mountinfo.Parse(bytes.NewReader(data)) // a reader of bytes never fails
 	var out []mount
-	for line := range bytes.Lines(data) {
-		pre, post, ok := strings.Cut(strings.TrimSpace(string(line)), " - ")
-		if !ok {
-			continue
+	for _, m := range mountinfo.Under(ms, Root) {
+		if m.FSType == "cgroup" || m.FSType == "cgroup2" {
+			out = append(out, mount{point: m.Point, fstype: m.FSType, options: strings.Split(m.SuperOptions, ",")})
 		}
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 5 || len(g) < 3 || (g[0] != "cgroup" && g[0] != "cgroup2") {
-			continue
-		}
-		point := unescapeOctal(f[4])
-		if point != Root && !strings.HasPrefix(point, Root+"/") {
-			continue
-		}
-		out = append(out, mount{point: point, fstype: g[0], options: strings.Split(g[2], ",")})
 	}
 	return out
-}
-
-// unescapeOctal undoes mountinfo's \040-style escapes of spaces and tabs.
-func unescapeOctal(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // parseSelfV2 finds the "0::/path" line of /proc/self/cgroup.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
 )
 
 const hybridMountinfo = `22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw
@@ -102,8 +103,8 @@ func TestParseMountinfoOnlyUnderRoot(t *testing.T) {
 	if len(ms) != 1 || ms[0].point != Root {
 		t.Fatalf("mounts = %+v, want only %s", ms, Root)
 	}
-	if got := unescapeOctal(`/mnt/other\040cg`); got != "/mnt/other cg" {
-		t.Errorf("unescapeOctal = %q", got)
+	if got := mountinfo.Unescape(`/mnt/other\040cg`); got != "/mnt/other cg" {
+		t.Errorf("Unescape = %q", got)
 	}
 }
 

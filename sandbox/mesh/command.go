@@ -17,12 +17,6 @@ import (
 // the sidecar's flags follow them.
 func sidecarCommand() []string { return []string{"mesh", "sidecar"} }
 
-// SidecarProgramEnv names an environment variable that, when set, is the
-// kcna-lab binary a pod runs as its sidecar (`PROGRAM mesh sidecar ...`).
-// Tests set it to a freshly built kcna-lab, since their own binary is a
-// test binary that knows nothing of the CLI's hidden commands.
-const SidecarProgramEnv = "KCNA_LAB_SIDECAR"
-
 // SidecarArgs is the command line, after the program, that runs a sidecar
 // for cfg joined to the control plane at controlSocket.
 func SidecarArgs(cfg SidecarConfig, controlSocket string) []string {

@@ -32,8 +32,8 @@ type PodSpec struct {
 	Args []string
 	// Net is the bridge the pod joins (zero: kcna-lab's kl-br0).
 	Net sandbox.Net
-	// Program is the kcna-lab binary to run as the sidecar. "": the
-	// environment's $KCNA_LAB_SIDECAR, else the running binary.
+	// Program is the kcna-lab binary to run as the sidecar. "":
+	// sandbox.LabProgram().
 	Program string
 }
 

@@ -121,16 +121,11 @@ func StartPod(ctx context.Context, spec PodSpec, cp *ControlPlane, controlSocket
 // sidecarProgram is the kcna-lab binary that runs a sidecar.
 func sidecarProgram(program string) (string, error) {
 	if program == "" {
-		program = os.Getenv(SidecarProgramEnv)
-	}
-	if program == "" {
-		// The running binary's real path, not /proc/self/exe: nsenter
-		// would read that as its own.
-		exe, err := os.Executable()
+		p, err := sandbox.LabProgram()
 		if err != nil {
-			return "", fmt.Errorf("mesh: find kcna-lab's own binary to run as the sidecar: %w", err)
+			return "", fmt.Errorf("mesh: the sidecar program: %w", err)
 		}
-		program = exe
+		return p, nil
 	}
 	if _, err := os.Stat(program); err != nil {
 		return "", fmt.Errorf("mesh: the sidecar program: %w", err)

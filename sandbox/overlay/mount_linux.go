@@ -3,7 +3,6 @@
 package overlay
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
 )
 
 // Mount creates spec.Dir with upper, work and merged inside it and mounts
@@ -303,40 +303,13 @@ func record(j *journal.Journal, e journal.Entry) error {
 	return j.Record(e)
 }
 
-// mountEntry is one line of /proc/self/mountinfo.
-type mountEntry struct {
-	Point   string // where it is mounted
-	FSType  string
-	Options string // the filesystem's own options (lowerdir=... for overlay)
-}
-
 // mountsUnder lists the mounts at or below dir, from the kernel.
-func mountsUnder(dir string) ([]mountEntry, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+func mountsUnder(dir string) ([]mountinfo.Mount, error) {
+	ms, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var out []mountEntry
-	sc := bufio.NewScanner(f)
-	// An overlay's line holds every lower layer's path.
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		fields, tail := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(fields) < 5 || len(tail) < 3 {
-			continue
-		}
-		e := mountEntry{Point: unescape(fields[4]), FSType: tail[0], Options: unescape(tail[2])}
-		if within(dir, e.Point) {
-			out = append(out, e)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read /proc/self/mountinfo: %w", err)
-	}
-	return out, nil
+	return mountinfo.Under(ms, dir), nil
 }
 
 func isMountPoint(p string) (bool, error) {
@@ -350,26 +323,6 @@ func isMountPoint(p string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// unescape decodes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			var v int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%3o", &v); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // shellQuote quotes s for the shell command shown to the learner, only

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
 )
 
 // TestChangesAndOrigin works through the merged view as a learner would
@@ -56,7 +57,7 @@ func TestChangesAndOrigin(t *testing.T) {
 		t.Errorf("no successful step %q in:\n%s", wantShell, rec.steps())
 	}
 	m := mustMount(t, f.Merged)
-	if m.FSType != "overlay" || !strings.Contains(m.Options, "upperdir="+f.Upper) {
+	if m.FSType != "overlay" || !strings.Contains(m.SuperOptions, "upperdir="+f.Upper) {
 		t.Errorf("mountinfo shows %+v, want an overlay with upperdir=%s", m, f.Upper)
 	}
 
@@ -473,7 +474,7 @@ func tree(t *testing.T, dir string, files map[string]string) string {
 	return dir
 }
 
-func mustMount(t *testing.T, p string) mountEntry {
+func mustMount(t *testing.T, p string) mountinfo.Mount {
 	t.Helper()
 	mounts, err := mountsUnder(p)
 	if err != nil {
@@ -485,7 +486,7 @@ func mustMount(t *testing.T, p string) mountEntry {
 		}
 	}
 	t.Fatalf("%s is not in /proc/self/mountinfo", p)
-	return mountEntry{}
+	return mountinfo.Mount{}
 }
 
 func must(t *testing.T, err error) {
