@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -274,19 +273,10 @@ func validName(name string) error {
 	return nil
 }
 
-// stateDir is where the IPAM keeps its lease files. It follows
-// sandbox.StateDir() (repeated here because package sandbox imports this
-// one): /run/kcna-lab as root, so leases vanish with a reboot just as the
-// links they describe do.
-func stateDir() string {
-	if os.Geteuid() == 0 {
-		return filepath.Join("/run/kcna-lab", "network")
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "kcna-lab", "network")
-	}
-	return filepath.Join(os.TempDir(), "kcna-lab-"+strconv.Itoa(os.Geteuid()), "network")
-}
+// stateDir is where the IPAM keeps its lease files: in the sandboxes'
+// state dir, /run/kcna-lab as root, so leases vanish with a reboot just as
+// the links they describe do.
+func stateDir() string { return filepath.Join(sandbox.StateDir(), "network") }
 
 // ResolvConf is the /etc/resolv.conf for a sandbox on the bridge: its
 // resolver is the DNS server ServeDNS runs inside its own network
