@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/content"
+	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
 )
@@ -73,17 +74,16 @@ func (s *session) waitFor(text string) string {
 }
 
 // build makes kcna-lab and, beside it, kcna-lab-init, as `make build`
-// does, both static.
+// does.
 func build(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "kcna-lab")
-	for _, b := range [][2]string{{bin, "../cmd/kcna-lab"}, {bin + "-init", "../cmd/kcna-lab-init"}} {
-		cmd := exec.Command("go", "build", "-o", b[0], b[1])
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", b[1], err, out)
-		}
+	bin, err := testbuild.Lab(dir)
+	if err == nil {
+		_, _, err = testbuild.Init(dir)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

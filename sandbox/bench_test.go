@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
@@ -122,11 +123,12 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // learners run, not this test binary acting as the init.
 func useInitProgram(tb testing.TB) {
 	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "kcna-lab-init")
-	build := exec.Command("go", "build", "-o", bin, "github.com/kcna-lab/kcna-lab/cmd/kcna-lab-init")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("build kcna-lab-init: %v\n%s", err, out)
+	bin, native, err := testbuild.Init(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !native {
+		tb.Logf("kcna-lab-init has no native init here (no C compiler that links statically): the Go init is measured")
 	}
 	tb.Setenv(sandbox.InitProgramEnv, bin)
 }

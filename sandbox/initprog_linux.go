@@ -22,7 +22,7 @@ const InitProgramEnv = "KCNA_LAB_INIT"
 // pays its program's whole start-up before the sandbox's first step:
 // kcna-lab carries the TUI's Markdown renderer, whose package
 // initialisation alone takes tens of milliseconds. It is also the
-// chroot-escape program, so it must be static (CGO_ENABLED=0).
+// chroot-escape program, so it must be static (`make build` links it so).
 func InitProgram() string {
 	if p := os.Getenv(InitProgramEnv); p != "" {
 		return p

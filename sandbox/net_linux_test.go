@@ -191,14 +191,19 @@ func hasUserNS() bool {
 
 // hostDir is a temporary host directory the sandbox's root (uid 100000 on
 // the host) can enter: t.TempDir's parents are 0700.
-func hostDir(t *testing.T) string {
+func hostDir(t *testing.T) string { return sharedDir(t, "kcna-test-vol-", 0o777) }
+
+// sharedDir is a directory under /var/tmp with mode, removed after the
+// test: t.TempDir is private to root, and a sandbox's root user is
+// another uid on the host.
+func sharedDir(t *testing.T, prefix string, mode os.FileMode) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("/var/tmp", "kcna-test-vol-")
+	dir, err := os.MkdirTemp("/var/tmp", prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil {
+	if err := os.Chmod(dir, mode); err != nil {
 		t.Fatal(err)
 	}
 	return dir

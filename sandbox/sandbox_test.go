@@ -4,6 +4,8 @@ package sandbox_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,16 +16,44 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
 )
 
 // TestMain lets the test binary act as a sandbox's init: in tests
-// /proc/self/exe is this binary, not kcna-lab.
+// /proc/self/exe is this binary, not kcna-lab, so the tests run the Go
+// init. With KCNA_TEST_INIT=native (`make test`'s second pass) every
+// sandbox starts through a kcna-lab-init with the native init instead.
 func TestMain(m *testing.M) {
 	sandbox.Init()
-	os.Exit(m.Run())
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	// Helper processes (this binary again) inherit the init's setting.
+	if os.Getenv("KCNA_TEST_INIT") == "native" && os.Getenv(sandbox.InitProgramEnv) == "" {
+		dir, err := os.MkdirTemp("/var/tmp", "kcna-test-init-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		bin, native, err := testbuild.Init(dir)
+		if err == nil && !native {
+			err = errors.New("no C compiler here links a static program (Debian: gcc and libc6-dev)")
+		}
+		if err == nil {
+			err = os.Chmod(dir, 0o755)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "KCNA_TEST_INIT=native: build kcna-lab-init with the native init: %v\n", err)
+			return 1
+		}
+		os.Setenv(sandbox.InitProgramEnv, bin)
+	}
+	return m.Run()
 }
 
 func needRoot(t *testing.T) {

@@ -447,7 +447,17 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 		_ = cmd.Process.Kill()
 		return err
 	}
-	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+	plan, err := initproc.BuildPlan(&cfg)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("plan the sandbox: %w", err)
+	}
+	cfg.Plan = plan
+	msg, err := cfg.Marshal()
+	if err == nil {
+		_, err = cfgW.Write(msg)
+	}
+	if err != nil {
 		_ = cmd.Process.Kill()
 		return fmt.Errorf("send the config to the sandbox's init: %w", err)
 	}

@@ -2,8 +2,10 @@
 // and the chroot lesson's escape program. kcna-lab finds it beside its
 // own binary; it is kept apart from kcna-lab only so that it starts fast
 // (see sandbox.InitProgram), and it imports the init side alone
-// (package initproc), not package sandbox, for the same reason. Run by
-// hand, it explains itself and exits.
+// (package initproc), not package sandbox, for the same reason. Built
+// with cgo it also carries the native init (package initproc/native),
+// which starts a sandbox before the Go runtime would. Run by hand, it
+// explains itself and exits.
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"os"
 
 	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
+	_ "github.com/kcna-lab/kcna-lab/sandbox/initproc/native"
 )
 
 func main() {

@@ -5,11 +5,11 @@ package demos
 import (
 	"context"
 	"os"
-	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
@@ -153,11 +153,9 @@ func TestCheckEscapeTheJail(t *testing.T) {
 	}
 	// The escape program is the sandbox's init program, as kcna-lab
 	// ships it, where the sandbox's root (another host uid) can run it.
-	initProgram := filepath.Join(openDir(t), "kcna-lab-init")
-	build := osexec.Command("go", "build", "-o", initProgram, "github.com/kcna-lab/kcna-lab/cmd/kcna-lab-init")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build kcna-lab-init: %v\n%s", err, out)
+	initProgram, _, err := testbuild.Init(openDir(t))
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Setenv(sandbox.InitProgramEnv, initProgram)
 	wantVerdict(t, "escape-the-jail", false, "no "+escapedFile)

@@ -54,7 +54,7 @@ func runChroot(ctx context.Context, sink event.Sink) error {
 	}
 
 	if static, err := rootfs.IsStatic(sandbox.InitProgram()); err != nil || !static {
-		return errors.New("the escape program is kcna-lab's sandbox init, run inside a busybox root with no C library, so it must be built static: CGO_ENABLED=0 (make build does this)")
+		return errors.New("the escape program is kcna-lab's sandbox init, run inside a busybox root with no C library, so it must be static: rebuild it with `make build`, which links it so")
 	}
 	event.Narrate(sink, "The escape, in C:\n"+sandbox.EscapeSource)
 	event.Narrate(sink, fmt.Sprintf("First under --root chroot. The host's tree is still mounted behind the jail. The program looks for %s, a file that exists only on the host:", probe.Name()))

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/network"
@@ -194,11 +195,9 @@ func labBin(t *testing.T) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "kcna-lab")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/kcna-lab/kcna-lab/cmd/kcna-lab")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build kcna-lab: %v\n%s", err, out)
+	bin, err := testbuild.Lab(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Setenv(sandbox.LabProgramEnv, bin)
 	return bin

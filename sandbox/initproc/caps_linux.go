@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // defaultCaps is the set a container runtime keeps by default (Docker's
@@ -66,23 +64,23 @@ func capabilityNumber(name string) (uintptr, error) {
 	return 0, fmt.Errorf("capability %q: unknown; use a name from capabilities(7) such as NET_RAW, SYS_CHROOT or CHOWN (the sandbox keeps: %s)", name, strings.Join(DefaultCapabilities(), ", "))
 }
 
-// dropCapabilities reduces the calling thread's bounding set and its
-// permitted, effective and inheritable sets to defaultCaps minus drop. A
-// process forked from this thread inherits them, and execve as root then
-// grants exactly the bounding set.
-func dropCapabilities(sink event.Sink, drop []uintptr) error {
+// capOps reduce the bounding set and the permitted, effective and
+// inheritable sets to defaultCaps minus drop. A process forked from the
+// thread that ran them inherits them, and execve as root then grants
+// exactly the bounding set.
+func capOps(drop []uintptr) ([]Op, error) {
 	last, err := lastCap()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keep := map[uintptr]bool{}
-	var mask [2]uint32
+	var mask uint64
 	for _, c := range defaultCaps {
 		if slices.Contains(drop, c) {
 			continue
 		}
 		keep[c] = true
-		mask[c/32] |= 1 << (c % 32)
+		mask |= 1 << c
 	}
 	what := "every capability but the default set"
 	if len(drop) > 0 {
@@ -92,27 +90,38 @@ func dropCapabilities(sink event.Sink, drop []uintptr) error {
 		}
 		what += " and " + strings.Join(names, ", ")
 	}
-	if err := event.Step(sink, "prctl(PR_CAPBSET_DROP, ...) for "+what, "capsh --drop="+strings.Join(dropListPreview(last, keep), ","), func() error {
-		for c := uintptr(0); c <= last; c++ {
-			if keep[c] {
-				continue
-			}
-			if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil {
-				return fmt.Errorf("drop %s from the bounding set: %w", capName(c), err)
-			}
+	return []Op{
+		{Kind: OpBounding, Keep: mask, Last: int(last),
+			Action: "prctl(PR_CAPBSET_DROP, ...) for " + what, Shell: "capsh --drop=" + strings.Join(dropListPreview(last, keep), ",")},
+		{Kind: OpCapset, Keep: mask,
+			Action: "capset(permitted=effective=inheritable=default set)", Shell: "setpriv --inh-caps=-all --bounding-set=-all,+chown,... (Docker's default set)"},
+	}, nil
+}
+
+// dropBounding drops every capability up to last that keep lacks from
+// the calling thread's bounding set.
+func dropBounding(keep uint64, last int) error {
+	for c := uintptr(0); c <= uintptr(last); c++ {
+		if keep&(1<<c) != 0 {
+			continue
 		}
-		return nil
-	}); err != nil {
-		return err
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil {
+			return fmt.Errorf("drop %s from the bounding set: %w", capName(c), err)
+		}
 	}
-	return event.Step(sink, "capset(permitted=effective=inheritable=default set)", "setpriv --inh-caps=-all --bounding-set=-all,+chown,... (Docker's default set)", func() error {
-		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-		data := [2]unix.CapUserData{
-			{Effective: mask[0], Permitted: mask[0], Inheritable: mask[0]},
-			{Effective: mask[1], Permitted: mask[1], Inheritable: mask[1]},
-		}
-		return unix.Capset(&hdr, &data[0])
-	})
+	return nil
+}
+
+// capset sets the calling thread's permitted, effective and inheritable
+// sets to keep.
+func capset(keep uint64) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	lo, hi := uint32(keep), uint32(keep>>32)
+	data := [2]unix.CapUserData{
+		{Effective: lo, Permitted: lo, Inheritable: lo},
+		{Effective: hi, Permitted: hi, Inheritable: hi},
+	}
+	return unix.Capset(&hdr, &data[0])
 }
 
 func dropListPreview(last uintptr, keep map[uintptr]bool) []string {

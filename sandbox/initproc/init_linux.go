@@ -3,8 +3,11 @@
 package initproc
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,15 +59,18 @@ func runInit() int {
 		sink.Release()
 		return ExitFailed
 	}
-	cfgFile := os.NewFile(FDConfig, "config")
-	var cfg Config
-	if err := json.NewDecoder(cfgFile).Decode(&cfg); err != nil {
-		return fail(fmt.Errorf("read the sandbox config from the parent: %w", err))
+	cfg, err := readConfig()
+	if err != nil {
+		return fail(err)
 	}
-	_ = cfgFile.Close()
-	if cfg.Protocol != ProtocolVersion {
-		exe, _ := os.Executable()
-		return fail(fmt.Errorf("the sandbox init %s is from another build of kcna-lab (protocol %d, want %d): rebuild both with `make build`, or remove it to let kcna-lab act as its own init", exe, cfg.Protocol, ProtocolVersion))
+	if len(os.Args) == 3 && os.Args[1] == resumeArg {
+		// The native init built the sandbox and reported it ready.
+		pid, err := strconv.Atoi(os.Args[2])
+		if err != nil {
+			return fail(fmt.Errorf("resume: command pid %q: %w", os.Args[2], err))
+		}
+		sink.Release()
+		return newSupervisor(cfg, sink, nil).resume(pid)
 	}
 
 	// Not dumpable: processes in the sandbox can then not open
@@ -81,10 +87,35 @@ func runInit() int {
 		}
 		self = f
 	}
-	if err := buildRoot(&cfg, sink); err != nil {
+	if err := runPlan(cfg.Plan, sink); err != nil {
 		return fail(err)
 	}
-	return newSupervisor(&cfg, sink, self).serve()
+	return newSupervisor(cfg, sink, self).serve()
+}
+
+// readConfig reads the parent's config: a line of JSON, then the plan
+// again in the native init's form, which this init does not need. All of
+// it is read, so that the parent's write never meets a closed pipe.
+func readConfig() (*Config, error) {
+	f := os.NewFile(FDConfig, "config")
+	b, err := io.ReadAll(f)
+	_ = f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read the sandbox config from the parent: %w", err)
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	var cfg Config
+	if err := json.Unmarshal(line, &cfg); err != nil {
+		return nil, fmt.Errorf("read the sandbox config from the parent: %w", err)
+	}
+	if cfg.Protocol != ProtocolVersion {
+		exe, _ := os.Executable()
+		return nil, fmt.Errorf("the sandbox init %s is from another build of kcna-lab (protocol %d, want %d): rebuild both with `make build`, or remove it to let kcna-lab act as its own init", exe, cfg.Protocol, ProtocolVersion)
+	}
+	if cfg.Plan == nil {
+		return nil, errors.New("the sandbox config has no plan: rebuild kcna-lab and kcna-lab-init together with `make build`")
+	}
+	return &cfg, nil
 }
 
 // closeOnExecFrom marks every descriptor from first on close-on-exec.

@@ -39,17 +39,30 @@ func TestCapabilityTablesRoundTrip(t *testing.T) {
 	}
 }
 
-func TestInRootRefusesSymlinks(t *testing.T) {
+func TestContainedRefusesSymlinks(t *testing.T) {
 	root := t.TempDir()
 	if err := os.Symlink("/etc", filepath.Join(root, "data")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := inRoot(root, "/data/x"); err == nil {
+	if err := contained(root, root+"/data/x"); err == nil {
 		t.Error("a volume target through a symlink in the root filesystem must be refused")
 	}
-	got, err := inRoot(root, "/srv/../new/dir")
-	if err != nil || got != filepath.Join(root, "new/dir") {
-		t.Errorf("inRoot = %q, %v; want %s/new/dir", got, err, root)
+	if err := contained(root, root+"/new/dir"); err != nil {
+		t.Errorf("contained(new/dir) = %v", err)
+	}
+	if err := contained(root, "/etc/passwd"); err == nil {
+		t.Error("a path outside the root must be refused")
+	}
+}
+
+func TestVolumeTargetIsCleanedIntoTheRoot(t *testing.T) {
+	ops := volumeOps("/r", Volume{Host: "/h", Target: "/srv/../new/dir"}, 0)
+	if ops[0].Path != "/r/new/dir" || !ops[0].Contained {
+		t.Errorf("volume op = %+v; want Path /r/new/dir, contained", ops[0])
+	}
+	ops = volumeOps("/r", Volume{Host: "/h", Target: "../../etc"}, 0)
+	if ops[0].Path != "/r/etc" {
+		t.Errorf("volume ../../etc lands at %s; want /r/etc", ops[0].Path)
 	}
 }
 

@@ -7,8 +7,10 @@ import (
 )
 
 // The parent and the sandbox's init talk over three inherited descriptors:
-// the parent writes a Config on FDConfig (and the init starts only when
-// it arrives, so the parent can place it in its cgroup first); the init
+// the parent writes a Config on FDConfig, as one line of JSON followed by
+// the plan in the native init's binary form (NativePlan), and closes it
+// (the init starts only when it arrives, so the parent can place it in
+// its cgroup first); the init
 // writes events as JSON lines on FDEvents; FDExec is a listening unix
 // socket on which the init accepts exec requests for the sandbox's
 // lifetime.
@@ -30,6 +32,9 @@ const (
 	// EscapeDir is where a chroot-mode sandbox finds the escape program;
 	// the parent adds it to the default PATH.
 	EscapeDir = "/run/kcna"
+	// resumeArg is argv[1] when the native init hands a running sandbox
+	// over to this one (argv[2] is the command's pid).
+	resumeArg = "resume"
 )
 
 // KindReady is the init's last set-up event, not forwarded: the sandbox
@@ -43,7 +48,7 @@ const ExitFailed = 125
 // ProtocolVersion changes whenever Config or the events' meaning does,
 // so that a kcna-lab-init left from another build refuses plainly
 // instead of misreading its config.
-const ProtocolVersion = 6
+const ProtocolVersion = 7
 
 // Config is everything the init needs to build the sandbox from inside.
 type Config struct {
@@ -74,6 +79,9 @@ type Config struct {
 	// ResolvConf is a host file bound over /etc/resolv.conf: a sandbox
 	// on a bridge names kcna-lab's DNS server in it.
 	ResolvConf string `json:"resolv_conf,omitempty"`
+	// Plan is every step of the build, written by the parent
+	// (BuildPlan) once the rest of the config is complete.
+	Plan *Plan `json:"plan"`
 }
 
 func (c *Config) has(n Namespace) bool { return slices.Contains(c.Isolate, n) }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,27 +63,19 @@ func newSupervisor(c *Config, sink *lineSink, self *os.File) *supervisor {
 }
 
 // serve runs the sandbox on the calling thread, which must be the main
-// thread locked by lockMainThread: time offsets can only be written for
-// the thread group leader (/proc/self/timens_offsets), and namespaces for
-// children, the capability bounding set and no_new_privs are per-thread.
-// So this thread sets them all and does every fork; children inherit
-// them from it.
+// thread locked by lockMainThread, the one that ran the plan: time
+// offsets can only be written for the thread group leader
+// (/proc/self/timens_offsets), and namespaces for children, the
+// capability bounding set and no_new_privs are per-thread. So this thread
+// sets them all and does every fork; children inherit them from it.
 //
 // The command is forked right here, as soon as the sandbox is built:
 // handing it to another goroutine first would cost thread hand-offs
 // (GOMAXPROCS is 1 and this thread is locked), milliseconds on every
 // sandbox's start.
 func (s *supervisor) serve() int {
-	err := s.prepareThread()
-	if err != nil {
-		s.sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
-	} else {
-		s.sink.Emit(event.Event{Kind: KindReady})
-	}
+	s.sink.Emit(event.Event{Kind: KindReady})
 	s.sink.Release()
-	if err != nil {
-		return ExitFailed
-	}
 	if s.cfg.Hold {
 		event.Narrate(s.sink, "The init holds the sandbox's namespaces and waits; `kcna-lab exec` starts processes in it.")
 		go s.serveExec()
@@ -114,6 +105,22 @@ func (s *supervisor) serve() int {
 	s.reap()
 	go s.serveExec()
 	return s.loop(sigs, r.pid, main)
+}
+
+// resume takes over a sandbox from the native init, which built it,
+// started its command (pid) and then, when the first `exec` request
+// arrived, executed this program in its own place: only the Go init
+// serves those. The command runs on, still this process's child.
+func (s *supervisor) resume(pid int) int {
+	main := make(chan unix.WaitStatus, 1)
+	s.mu.Lock()
+	s.mainPID = pid
+	s.waiters[pid] = main
+	s.mu.Unlock()
+	sigs := s.watchSignals()
+	s.reap() // the command may have ended while this program started
+	go s.serveExec()
+	return s.loop(sigs, pid, main)
 }
 
 // command is what the sandbox runs: the learner's command found in the
@@ -198,62 +205,6 @@ func (s *supervisor) fork(req spawnRequest) {
 	}
 	s.mu.Unlock()
 	req.reply <- spawnReply{pid: pid, err: err}
-}
-
-func (s *supervisor) prepareThread() error {
-	if s.cfg.has(NSCgroup) {
-		// Unshared here, after the parent moved us into our cgroup, so
-		// that the sandbox's cgroup is the root of its view.
-		if err := event.Step(s.sink, "unshare(CLONE_NEWCGROUP)", "unshare --cgroup", func() error {
-			return unix.Unshare(unix.CLONE_NEWCGROUP)
-		}); err != nil {
-			return err
-		}
-	}
-	if s.cfg.has(NSTime) {
-		if err := newTimeNamespace(s.sink); err != nil {
-			return err
-		}
-	}
-	drop := s.cfg.CapDrop
-	if !s.cfg.has(NSUser) && !slices.Contains(drop, unix.CAP_MKNOD) {
-		// Root here is the host's root. CAP_MKNOD would let it make a node
-		// for a host disk in its writable /dev; Docker refuses opening one
-		// with its device cgroup, which kcna-lab does not set up. In a
-		// user namespace the kernel refuses device nodes by itself.
-		event.Narrate(s.sink, "No user namespace, so root in here is the host's root: CAP_MKNOD is dropped too, or it could create a node for a host disk (Docker keeps it and forbids the device with its device cgroup instead).")
-		drop = append(slices.Clone(drop), unix.CAP_MKNOD)
-	}
-	if err := dropCapabilities(s.sink, drop); err != nil {
-		return err
-	}
-	return event.Step(s.sink, "prctl(PR_SET_NO_NEW_PRIVS, 1)", "setpriv --no-new-privs", func() error {
-		return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-	})
-}
-
-// newTimeNamespace creates a time namespace for the sandbox's processes
-// and sets its clocks back so that uptime inside starts near zero, like a
-// freshly booted machine. Offsets can be written only before any process
-// enters the namespace.
-func newTimeNamespace(sink event.Sink) error {
-	if err := event.Step(sink, "unshare(CLONE_NEWTIME)", "unshare --time", func() error {
-		return unix.Unshare(unix.CLONE_NEWTIME)
-	}); err != nil {
-		return err
-	}
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
-		return err
-	}
-	var mono unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
-		return err
-	}
-	offsets := fmt.Sprintf("boottime %d 0\nmonotonic %d 0\n", -(ts.Sec - 1), -(mono.Sec - 1))
-	return event.Step(sink, "write /proc/self/timens_offsets", fmt.Sprintf("unshare --time --boottime %d --monotonic %d", -(ts.Sec-1), -(mono.Sec-1)), func() error {
-		return os.WriteFile("/proc/self/timens_offsets", []byte(offsets), 0)
-	})
 }
 
 // reap collects every exited child; orphans in the sandbox are

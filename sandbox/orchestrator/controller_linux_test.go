@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
@@ -38,13 +39,10 @@ func runTests(m *testing.M) int {
 		if err == nil {
 			defer os.RemoveAll(dir)
 			_ = os.Chmod(dir, 0o755)
-			bin := filepath.Join(dir, "kcna-lab-init")
-			build := exec.Command("go", "build", "-o", bin, "github.com/kcna-lab/kcna-lab/cmd/kcna-lab-init")
-			build.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := build.CombinedOutput(); err == nil {
+			if bin, _, err := testbuild.Init(dir); err == nil {
 				os.Setenv(sandbox.InitProgramEnv, bin)
 			} else {
-				fmt.Fprintf(os.Stderr, "kcna-lab-init did not build (%v: %s); this test binary is the init\n", err, out)
+				fmt.Fprintf(os.Stderr, "kcna-lab-init did not build (%v); this test binary is the init\n", err)
 			}
 		}
 	}

@@ -1,0 +1,790 @@
+// The native init: see native.go for why it exists and when it runs.
+//
+// kl_native runs as a constructor, before the Go runtime starts. Started
+// as kcna-lab-init with a plan the parent marked native, it carries the
+// plan out, starts the command, stays as PID 1 and never returns; for
+// anything else it returns, having put back what it read, and the Go init
+// (package initproc) runs instead. The steps and their events mirror
+// initproc's runPlan (plan_linux.go), the wire format initproc's
+// nativeForm (wire.go).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+// Older C library headers lack the newer system calls' numbers, which
+// are the same on every architecture since Linux 5.1.
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
+// Must match initproc: the descriptors (protocol.go), the protocol
+// version and the step numbers (plan.go).
+enum { FD_CONFIG = 3, FD_EVENTS = 4, FD_EXEC = 5, EXIT_FAILED = 125 };
+#define PROTOCOL_VERSION 7
+enum {
+	OP_NARRATE = 1, OP_HOSTNAME, OP_LOOPBACK, OP_MOUNT, OP_SYMLINK, OP_REMOUNT_RO,
+	OP_MOVE_MOUNT, OP_IF_FILE, OP_CHDIR, OP_CHROOT, OP_PIVOT, OP_UMOUNT, OP_MASK,
+	OP_READONLY, OP_UNSHARE, OP_TIME_NS, OP_BOUNDING, OP_CAPSET, OP_NO_NEW_PRIVS,
+};
+
+struct op {
+	uint32_t kind, mkdir, touch, contained;
+	uint64_t flags, keep;
+	int32_t fd, skip, last;
+	const char *action, *shell, *alt_action, *alt_shell, *path, *source, *fstype, *data, *label, *text;
+};
+
+struct plan {
+	char **args, **env;
+	const char *root;
+	struct op *ops;
+	uint32_t nops;
+};
+
+// The whole of what the parent sent, kept to hand on to the Go init.
+static char *config;
+static size_t config_len;
+
+// Events are held until the sandbox is built, then sent in one write.
+static char *ev;
+static size_t ev_len, ev_cap;
+
+// The last error, as the Go init would word it.
+static char err_text[4096];
+
+static int read_config(void);
+static void result(int code, int sig);
+static int parse_plan(struct plan *p);
+static void stash_config(void);
+static _Noreturn void run(struct plan *p);
+
+void kl_native(int argc, char **argv)
+{
+	const char *name = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	name = name ? name + 1 : (argc > 0 ? argv[0] : "");
+	// Only a fresh sandbox init; "resume" and the escape program are Go's.
+	if (argc != 1 || strcmp(name, "kcna-lab-init") != 0)
+		return;
+	if (read_config() < 0)
+		return; // the Go init reports the unreadable config
+	struct plan p;
+	if (parse_plan(&p) < 0) {
+		stash_config();
+		return;
+	}
+	run(&p);
+}
+
+// ---- the config --------------------------------------------------------
+
+static int read_config(void)
+{
+	size_t cap = 1 << 16;
+	config = malloc(cap);
+	if (!config)
+		return -1;
+	for (;;) {
+		if (config_len == cap) {
+			char *bigger = realloc(config, cap *= 2);
+			if (!bigger)
+				return -1;
+			config = bigger;
+		}
+		ssize_t n = read(FD_CONFIG, config + config_len, cap - config_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		config_len += n;
+	}
+	// FD_CONFIG stays open, so that no other descriptor takes its number
+	// before stash_config puts the config back there.
+	return 0;
+}
+
+// stash_config puts what was read back on FD_CONFIG, as a memfd at its
+// start, for the Go init to read as if nothing had.
+static void stash_config(void)
+{
+	int fd = memfd_create("kcna-lab-config", 0);
+	if (fd < 0)
+		return;
+	size_t off = 0;
+	while (off < config_len) {
+		ssize_t n = write(fd, config + off, config_len - off);
+		if (n <= 0)
+			break;
+		off += n;
+	}
+	lseek(fd, 0, SEEK_SET);
+	if (fd != FD_CONFIG) {
+		dup2(fd, FD_CONFIG);
+		close(fd);
+	}
+}
+
+struct cursor {
+	const char *p, *end;
+	int bad;
+};
+
+static uint32_t get_u32(struct cursor *c)
+{
+	if (c->end - c->p < 4) {
+		c->bad = 1;
+		return 0;
+	}
+	const unsigned char *b = (const unsigned char *)c->p;
+	c->p += 4;
+	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint64_t get_u64(struct cursor *c)
+{
+	uint64_t lo = get_u32(c);
+	return lo | (uint64_t)get_u32(c) << 32;
+}
+
+static const char *get_str(struct cursor *c)
+{
+	const char *s = c->p;
+	const char *nul = c->bad ? NULL : memchr(s, 0, c->end - s);
+	if (!nul) {
+		c->bad = 1;
+		return "";
+	}
+	c->p = nul + 1;
+	return s;
+}
+
+static char **get_strs(struct cursor *c)
+{
+	uint32_t n = get_u32(c);
+	if (c->bad || n > (uint32_t)(c->end - c->p))
+		return c->bad = 1, NULL;
+	char **v = calloc(n + 1, sizeof *v);
+	if (!v)
+		return c->bad = 1, NULL;
+	for (uint32_t i = 0; i < n; i++)
+		v[i] = (char *)get_str(c);
+	return v;
+}
+
+// parse_plan reads the binary form after the JSON line. Anything amiss,
+// or a plan not marked native, leaves the sandbox to the Go init.
+static int parse_plan(struct plan *p)
+{
+	const char *nl = memchr(config, '\n', config_len);
+	if (!nl)
+		return -1;
+	struct cursor c = {nl + 1, config + config_len, 0};
+	if (c.end - c.p < 4 || memcmp(c.p, "KLN", 4) != 0)
+		return -1;
+	c.p += 4;
+	if (get_u32(&c) != PROTOCOL_VERSION || get_u32(&c) != 1)
+		return -1;
+	p->args = get_strs(&c);
+	p->env = get_strs(&c);
+	p->root = get_str(&c);
+	p->nops = get_u32(&c);
+	if (c.bad || !p->args || !p->args[0] || p->nops > 4096)
+		return -1;
+	p->ops = calloc(p->nops, sizeof *p->ops);
+	if (!p->ops)
+		return -1;
+	for (uint32_t i = 0; i < p->nops; i++) {
+		struct op *o = &p->ops[i];
+		o->kind = get_u32(&c);
+		o->flags = get_u64(&c);
+		o->mkdir = get_u32(&c);
+		o->touch = get_u32(&c);
+		o->contained = get_u32(&c);
+		o->fd = (int32_t)get_u32(&c);
+		o->skip = (int32_t)get_u32(&c);
+		o->keep = get_u64(&c);
+		o->last = (int32_t)get_u32(&c);
+		const char **s[] = {&o->action, &o->shell, &o->alt_action, &o->alt_shell, &o->path,
+				    &o->source, &o->fstype, &o->data, &o->label, &o->text};
+		for (size_t k = 0; k < sizeof s / sizeof *s; k++)
+			*s[k] = get_str(&c);
+	}
+	return c.bad ? -1 : 0;
+}
+
+// ---- events ------------------------------------------------------------
+
+static void ev_put(const char *s, size_t n)
+{
+	if (ev_len + n > ev_cap) {
+		size_t cap = ev_cap ? ev_cap : 1 << 14;
+		while (cap < ev_len + n)
+			cap *= 2;
+		char *bigger = realloc(ev, cap);
+		if (!bigger)
+			return; // events are lost, the sandbox is not
+		ev = bigger, ev_cap = cap;
+	}
+	memcpy(ev + ev_len, s, n);
+	ev_len += n;
+}
+
+static void ev_raw(const char *s) { ev_put(s, strlen(s)); }
+
+static void ev_string(const char *s)
+{
+	ev_raw("\"");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char esc[8];
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\', esc[1] = *p, esc[2] = 0;
+		} else if (*p < 0x20) {
+			snprintf(esc, sizeof esc, "\\u%04x", *p);
+		} else {
+			esc[0] = *p, esc[1] = 0;
+		}
+		ev_raw(esc);
+	}
+	ev_raw("\"");
+}
+
+static void ev_step(const char *action, const char *shell, const char *err, long long took_ns)
+{
+	char n[32];
+	ev_raw("{\"kind\":\"step\",\"action\":");
+	ev_string(action);
+	ev_raw(",\"shell\":");
+	ev_string(shell);
+	if (err) {
+		ev_raw(",\"error\":");
+		ev_string(err);
+	}
+	snprintf(n, sizeof n, ",\"took_ns\":%lld}\n", took_ns);
+	ev_raw(n);
+}
+
+static void ev_narrate(const char *text)
+{
+	ev_raw("{\"kind\":\"narration\",\"text\":");
+	ev_string(text);
+	ev_raw("}\n");
+}
+
+static void ev_flush(void)
+{
+	size_t off = 0;
+	while (off < ev_len) {
+		ssize_t n = write(FD_EVENTS, ev + off, ev_len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += n;
+	}
+	ev_len = 0;
+}
+
+static _Noreturn void fail(int code)
+{
+	ev_raw("{\"kind\":\"result\",\"error\":");
+	ev_string(err_text);
+	ev_raw("}\n");
+	ev_flush();
+	_exit(code);
+}
+
+// set_errno words errno as Go does: strerror with a small first letter.
+static int set_errno(const char *prefix)
+{
+	int e = errno;
+	snprintf(err_text, sizeof err_text, "%s%s", prefix ? prefix : "", strerror(e));
+	char *first = err_text + (prefix ? strlen(prefix) : 0);
+	if (*first >= 'A' && *first <= 'Z' && !(first[1] >= 'A' && first[1] <= 'Z'))
+		*first += 'a' - 'A';
+	errno = e;
+	return -1;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// ---- the steps ---------------------------------------------------------
+
+static int mkdir_all(const char *path, mode_t mode)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		return errno = ENAMETOOLONG, set_errno(NULL);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != 0)
+			continue;
+		char c = *p;
+		*p = 0;
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return set_errno(NULL);
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+static int remount_ro(const char *path)
+{
+	struct statfs st;
+	if (statfs(path, &st) < 0)
+		return set_errno(NULL);
+	// Keep what the mount's owner may have locked (see initproc's
+	// remountReadOnly): ST_* and MS_* agree on these bits.
+	unsigned long keep = st.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+	if (mount("", path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
+		return set_errno(NULL);
+	return 0;
+}
+
+static int loopback_up(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return set_errno(NULL);
+	struct ifreq ifr = {0};
+	strcpy(ifr.ifr_name, "lo");
+	int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	if (rc == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	if (rc < 0)
+		set_errno(NULL);
+	close(fd);
+	return rc;
+}
+
+// contained refuses a path under root that passes through a symlink.
+static int contained(const char *root, const struct op *o)
+{
+	size_t rl = strlen(root);
+	if (strncmp(o->path, root, rl) != 0) {
+		snprintf(err_text, sizeof err_text, "%s: %s is outside the sandbox's root %s", o->label, o->path, root);
+		return -1;
+	}
+	char cur[4096];
+	if (snprintf(cur, sizeof cur, "%s", o->path) >= (int)sizeof cur)
+		return errno = ENAMETOOLONG, set_errno(NULL);
+	for (char *p = cur + rl;; p++) {
+		if (*p != '/' && *p != 0)
+			continue;
+		char c = *p;
+		*p = 0;
+		struct stat st;
+		if (p > cur + rl && lstat(cur, &st) == 0 && S_ISLNK(st.st_mode)) {
+			snprintf(err_text, sizeof err_text, "%s: %s is a symlink inside the root filesystem; refusing to mount through it", o->label, cur + rl);
+			return -1;
+		}
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+static int touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return set_errno(NULL);
+	close(fd);
+	return 0;
+}
+
+static int drop_bounding(uint64_t keep, int last)
+{
+	for (int c = 0; c <= last && c < 64; c++) {
+		if (keep & (1ULL << c))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+			char prefix[64];
+			snprintf(prefix, sizeof prefix, "drop capability %d from the bounding set: ", c);
+			return set_errno(prefix);
+		}
+	}
+	return 0;
+}
+
+static int set_caps(uint64_t keep)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2] = {
+		{(uint32_t)keep, (uint32_t)keep, (uint32_t)keep},
+		{(uint32_t)(keep >> 32), (uint32_t)(keep >> 32), (uint32_t)(keep >> 32)},
+	};
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return set_errno(NULL);
+	return 0;
+}
+
+// call is one plain system call of the plan (initproc's step).
+static int call(const struct op *o)
+{
+	switch (o->kind) {
+	case OP_HOSTNAME:
+		return sethostname(o->data, strlen(o->data)) < 0 ? set_errno(NULL) : 0;
+	case OP_LOOPBACK:
+		return loopback_up();
+	case OP_MOUNT:
+	case OP_MOVE_MOUNT:
+		if (o->mkdir && mkdir_all(o->path, o->mkdir) < 0)
+			return -1;
+		if (o->touch && touch(o->path) < 0)
+			return -1;
+		if (o->kind == OP_MOVE_MOUNT)
+			return syscall(SYS_move_mount, o->fd, "", AT_FDCWD, o->path, MOVE_MOUNT_F_EMPTY_PATH) < 0 ? set_errno(NULL) : 0;
+		return mount(*o->source ? o->source : "", o->path, *o->fstype ? o->fstype : NULL, o->flags, *o->data ? o->data : NULL) < 0 ? set_errno(NULL) : 0;
+	case OP_REMOUNT_RO:
+		return remount_ro(o->path);
+	case OP_CHDIR:
+		return chdir(o->path) < 0 ? set_errno(NULL) : 0;
+	case OP_CHROOT:
+		if (chroot(".") < 0)
+			return set_errno(NULL);
+		return chdir("/") < 0 ? set_errno(NULL) : 0;
+	case OP_PIVOT:
+		return syscall(SYS_pivot_root, ".", ".") < 0 ? set_errno(NULL) : 0;
+	case OP_UMOUNT:
+		return umount2(o->path, o->flags) < 0 ? set_errno(NULL) : 0;
+	case OP_UNSHARE:
+		return unshare(o->flags) < 0 ? set_errno(NULL) : 0;
+	case OP_BOUNDING:
+		return drop_bounding(o->keep, o->last);
+	case OP_CAPSET:
+		return set_caps(o->keep);
+	case OP_NO_NEW_PRIVS:
+		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? set_errno(NULL) : 0;
+	}
+	snprintf(err_text, sizeof err_text, "step %u is unknown to the native init: rebuild kcna-lab and kcna-lab-init together (`make build`)", o->kind);
+	return -1;
+}
+
+// step runs fn-like work as one event: the call, then its report.
+static int step(const char *action, const char *shell, const struct op *o, int (*fn)(const struct op *))
+{
+	long long t = now_ns();
+	int rc = fn(o);
+	ev_step(action, shell, rc < 0 ? err_text : NULL, now_ns() - t);
+	return rc;
+}
+
+static int mask_dir(const struct op *o)
+{
+	return mount("tmpfs", o->path, "tmpfs", MS_RDONLY, "size=0") < 0 ? set_errno(NULL) : 0;
+}
+
+static int mask_file(const struct op *o)
+{
+	return mount("/dev/null", o->path, NULL, MS_BIND, NULL) < 0 ? set_errno(NULL) : 0;
+}
+
+static int bind_readonly(const struct op *o)
+{
+	if (mount(o->path, o->path, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return set_errno(NULL);
+	return remount_ro(o->path);
+}
+
+static int unshare_time(const struct op *o)
+{
+	(void)o;
+	return unshare(CLONE_NEWTIME) < 0 ? set_errno(NULL) : 0;
+}
+
+static long long time_offsets[2];
+
+static int write_offsets(const struct op *o)
+{
+	(void)o;
+	char buf[128];
+	int n = snprintf(buf, sizeof buf, "boottime %lld 0\nmonotonic %lld 0\n", time_offsets[0], time_offsets[1]);
+	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return set_errno(NULL);
+	int rc = write(fd, buf, n) == n ? 0 : set_errno(NULL);
+	close(fd);
+	return rc;
+}
+
+// time_ns sets the clocks of a new time namespace back so that uptime
+// inside starts near zero (initproc's newTimeNamespace).
+static int time_ns(const struct op *o)
+{
+	if (step(o->action, o->shell, o, unshare_time) < 0)
+		return -1;
+	struct timespec boot, mono;
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	time_offsets[0] = -(boot.tv_sec - 1);
+	time_offsets[1] = -(mono.tv_sec - 1);
+	char shell[128];
+	snprintf(shell, sizeof shell, "unshare --time --boottime %lld --monotonic %lld", time_offsets[0], time_offsets[1]);
+	return step("write /proc/self/timens_offsets", shell, o, write_offsets);
+}
+
+static void run_plan(struct plan *p)
+{
+	for (uint32_t i = 0; i < p->nops; i++) {
+		const struct op *o = &p->ops[i];
+		struct stat st;
+		int rc = 0;
+		if (o->contained && contained(p->root, o) < 0)
+			fail(EXIT_FAILED);
+		switch (o->kind) {
+		case OP_NARRATE:
+			ev_narrate(o->text);
+			break;
+		case OP_IF_FILE:
+			if (lstat(o->path, &st) < 0 || !S_ISREG(st.st_mode)) {
+				ev_narrate(o->text);
+				i += o->skip;
+			}
+			break;
+		case OP_SYMLINK:
+			if (symlink(o->source, o->path) < 0) {
+				char prefix[256];
+				snprintf(prefix, sizeof prefix, "symlink %s: ", o->label);
+				set_errno(prefix);
+				rc = -1;
+			}
+			break;
+		case OP_MASK:
+			if (stat(o->path, &st) < 0)
+				break; // not on this kernel, or /sys not mounted
+			rc = S_ISDIR(st.st_mode) ? step(o->action, o->shell, o, mask_dir)
+						 : step(o->alt_action, o->alt_shell, o, mask_file);
+			break;
+		case OP_READONLY:
+			if (stat(o->path, &st) == 0)
+				rc = step(o->action, o->shell, o, bind_readonly);
+			break;
+		case OP_TIME_NS:
+			rc = time_ns(o);
+			break;
+		default:
+			rc = step(o->action, o->shell, o, call);
+		}
+		if (rc < 0)
+			fail(EXIT_FAILED);
+	}
+}
+
+// ---- PID 1 -------------------------------------------------------------
+
+// look_path finds the command in the sandbox's PATH (initproc's lookPath).
+static const char *look_path(struct plan *p)
+{
+	const char *name = p->args[0];
+	if (strchr(name, '/'))
+		return name;
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (char **e = p->env; e && *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	static char full[4096];
+	for (const char *dir = path;;) {
+		const char *end = strchrnul(dir, ':');
+		int len = (int)(end - dir);
+		struct stat st;
+		snprintf(full, sizeof full, "%.*s%s%s", len, dir, len ? "/" : "", name);
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+			return full;
+		if (!*end)
+			break;
+		dir = end + 1;
+	}
+	snprintf(err_text, sizeof err_text, "%s: command not found in the sandbox (PATH=%s)", name, path);
+	return NULL;
+}
+
+// reap collects every exited child (orphans in the sandbox are
+// re-parented to PID 1) and ends this process with the command's status
+// once the command is among them.
+static void reap(pid_t cmd)
+{
+	int status;
+	pid_t w;
+	while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (w != cmd)
+			continue;
+		if (WIFSIGNALED(status)) {
+			result(128 + WTERMSIG(status), WTERMSIG(status));
+			_exit(128 + WTERMSIG(status));
+		}
+		result(WEXITSTATUS(status), 0);
+		_exit(WEXITSTATUS(status));
+	}
+}
+
+// signal_name is Go's unix.SignalName, which the Go init reports.
+static const char *signal_name(int sig)
+{
+	static const struct {
+		int sig;
+		const char *name;
+	} names[] = {
+		{SIGHUP, "SIGHUP"}, {SIGINT, "SIGINT"}, {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
+		{SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"}, {SIGFPE, "SIGFPE"},
+		{SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
+		{SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGCHLD, "SIGCHLD"},
+		{SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"}, {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
+		{SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
+		{SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},
+		{SIGPWR, "SIGPWR"}, {SIGSYS, "SIGSYS"},
+	};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (names[i].sig == sig)
+			return names[i].name;
+	return NULL;
+}
+
+static void result(int code, int sig)
+{
+	char buf[128];
+	const char *name = sig ? signal_name(sig) : NULL;
+	if (name)
+		snprintf(buf, sizeof buf, "{\"kind\":\"result\",\"result\":{\"exit_code\":%d,\"signal\":\"%s\"}}\n", code, name);
+	else
+		snprintf(buf, sizeof buf, "{\"kind\":\"result\",\"result\":{\"exit_code\":%d}}\n", code);
+	ev_raw(buf);
+	ev_flush();
+}
+
+// resume hands the running sandbox to the Go init, which serves `exec`:
+// this process executes kcna-lab-init again, as "resume PID", keeping
+// its PID, its children and the three descriptors. Returns only if that
+// failed.
+static void resume(int self, pid_t pid, int sfd, const sigset_t *old)
+{
+	char pidstr[16];
+	snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
+	stash_config();
+	for (int fd = FD_CONFIG; fd <= FD_EXEC; fd++)
+		fcntl(fd, F_SETFD, 0);
+	// Signals the Go init would meet blocked are unblocked: it cannot
+	// undo a mask it inherits for the processes it starts.
+	close(sfd);
+	sigprocmask(SIG_SETMASK, old, NULL);
+	char *argv[] = {"kcna-lab-init", "resume", pidstr, NULL};
+	syscall(SYS_execveat, self, "", argv, environ, AT_EMPTY_PATH);
+	set_errno("hand the sandbox to the Go init for `exec`: ");
+	ev_narrate(err_text);
+	ev_flush();
+}
+
+static _Noreturn void run(struct plan *p)
+{
+	// As the Go init does: nothing inherited leaks into the sandbox's
+	// processes, which cannot open /proc/1/exe either (CVE-2019-5736).
+	syscall(SYS_close_range, FD_CONFIG, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		set_errno("prctl(PR_SET_DUMPABLE, 0): ");
+		fail(EXIT_FAILED);
+	}
+	// Kept, close-on-exec, to execute this program again for resume.
+	// Above the protocol's descriptors, which resume hands on.
+	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (self >= 0 && self <= FD_EXEC) {
+		int high = fcntl(self, F_DUPFD_CLOEXEC, FD_EXEC + 1);
+		close(self);
+		self = high;
+	}
+	if (self < 0)
+		close(FD_EXEC); // no Go init to hand `exec` to: refuse it
+	run_plan(p);
+	ev_raw("{\"kind\":\"ready\"}\n");
+	ev_flush();
+
+	const char *path = look_path(p);
+	if (!path)
+		fail(127);
+	sigset_t watch, old;
+	sigemptyset(&watch);
+	int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		sigaddset(&watch, sigs[i]);
+	sigprocmask(SIG_BLOCK, &watch, &old);
+	int sfd = signalfd(-1, &watch, SFD_CLOEXEC);
+
+	posix_spawnattr_t attr;
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &old);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	pid_t pid;
+	int e = posix_spawn(&pid, path, NULL, &attr, p->args, p->env);
+	if (e) {
+		errno = e;
+		char prefix[512];
+		snprintf(prefix, sizeof prefix, "start %s: ", p->args[0]);
+		set_errno(prefix);
+		fail(e == ENOENT ? 127 : 126);
+	}
+
+	for (;;) {
+		struct pollfd fds[2] = {{sfd, POLLIN, 0}, {FD_EXEC, POLLIN, 0}};
+		if (poll(fds, self >= 0 ? 2 : 1, -1) < 0)
+			continue;
+		if (fds[1].revents & POLLIN) {
+			resume(self, pid, sfd, &old);
+			// Still here: exec requests are refused from now on rather
+			// than left unanswered, and a SIGCHLD that came while
+			// signals were unblocked is made up for by reaping now.
+			close(FD_EXEC);
+			self = -1;
+			sigprocmask(SIG_BLOCK, &watch, NULL);
+			sfd = signalfd(-1, &watch, SFD_CLOEXEC);
+			reap(pid);
+			continue;
+		}
+		struct signalfd_siginfo si;
+		if (read(sfd, &si, sizeof si) != sizeof si)
+			continue;
+		if (si.ssi_signo == SIGCHLD)
+			reap(pid);
+		else
+			kill(pid, si.ssi_signo);
+	}
+}

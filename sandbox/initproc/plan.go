@@ -1,0 +1,81 @@
+package initproc
+
+// Plan is how a sandbox is built from inside, step by step, as data: the
+// parent writes it once (BuildPlan) and sends it with the Config, and the
+// init carries it out. Two inits can: this package's, in Go, and the
+// native one compiled into kcna-lab-init (package initproc/native), which
+// starts in a fraction of the time because no Go runtime has to start
+// first. One list means one order of mount steps and one narration,
+// whichever init runs it.
+type Plan struct {
+	// Root is the directory the new root is built on (Config.Root);
+	// Contained paths must stay inside it.
+	Root string `json:"root"`
+	Ops  []Op   `json:"ops"`
+	// Native: the native init may run this sandbox. It may not when the
+	// sandbox needs what only the Go init does: a terminal, holding the
+	// namespaces with no command, the escape program, a step it lacks.
+	Native bool `json:"native"`
+}
+
+// OpKind is what a step does.
+type OpKind uint8
+
+// The steps. The native init (initproc/native/native.c) knows them by
+// these numbers: append, never renumber, and bump ProtocolVersion.
+const (
+	OpNarrate    OpKind = iota + 1 // a sentence for the learner (Text)
+	OpHostname                     // sethostname(Data)
+	OpLoopback                     // bring up "lo"
+	OpMount                        // mount(Source, Path, FSType, Flags, Data), after Mkdir or Touch
+	OpSymlink                      // symlink(Source, Path); no event, an error names Label
+	OpRemountRO                    // make the bind mount at Path read-only, keeping its locked flags
+	OpMoveMount                    // move_mount(FD, Path): attach a tree the parent cloned with open_tree
+	OpIfFile                       // unless Path is a regular file: narrate Text and skip the next Skip steps
+	OpChdir                        // chdir(Path)
+	OpChroot                       // chroot("."), then chdir("/")
+	OpPivot                        // pivot_root(".", ".")
+	OpUmount                       // umount2(Path, Flags)
+	OpMask                         // hide Path: an empty read-only tmpfs on a directory, /dev/null on a file (AltAction); skip if absent
+	OpReadonly                     // bind Path on itself read-only; skip if absent
+	OpUnshare                      // unshare(Flags)
+	OpTimeNS                       // unshare(CLONE_NEWTIME) and set the clocks back to near zero
+	OpBounding                     // drop from the bounding set every capability up to Last not in Keep
+	OpCapset                       // permitted = effective = inheritable = Keep
+	OpNoNewPrivs                   // prctl(PR_SET_NO_NEW_PRIVS, 1)
+	OpEscapeTool                   // Go init only: bind this program at Path for the chroot lesson
+)
+
+// Op is one step. Action and Shell are its event: the system call and the
+// shell command that would do the same.
+type Op struct {
+	Kind   OpKind `json:"kind"`
+	Action string `json:"action,omitempty"`
+	Shell  string `json:"shell,omitempty"`
+	// AltAction and AltShell describe OpMask on a file.
+	AltAction string `json:"alt_action,omitempty"`
+	AltShell  string `json:"alt_shell,omitempty"`
+
+	Path   string `json:"path,omitempty"`
+	Source string `json:"source,omitempty"`
+	FSType string `json:"fstype,omitempty"`
+	Data   string `json:"data,omitempty"`
+	Flags  uint64 `json:"flags,omitempty"`
+	// Mkdir creates Path and its parents with this mode first; Touch
+	// creates Path as an empty file (a mount point for a device).
+	Mkdir uint32 `json:"mkdir,omitempty"`
+	Touch bool   `json:"touch,omitempty"`
+	// Contained: Path lies under Plan.Root and may not pass through a
+	// symlink of the root filesystem on the way, which could otherwise
+	// lead a mount out of it. Label names the path in the error.
+	Contained bool   `json:"contained,omitempty"`
+	Label     string `json:"label,omitempty"`
+
+	FD   int    `json:"fd,omitempty"`
+	Skip int    `json:"skip,omitempty"`
+	Text string `json:"text,omitempty"`
+	// Keep is a capability mask; Last the highest capability the kernel
+	// knows (/proc/sys/kernel/cap_last_cap).
+	Keep uint64 `json:"keep,omitempty"`
+	Last int    `json:"last,omitempty"`
+}
