@@ -50,7 +50,7 @@ func TestCompareStartup(t *testing.T) {
 		t.Skip("a benchmark: run with KCNA_BENCH=1 (make bench)")
 	}
 	needRoot(t)
-	useInitProgram(t)
+	kind := useInitProgram(t)
 	cache, err := sandbox.CacheDir()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func TestCompareStartup(t *testing.T) {
 		return exec.Command("unshare", "-fpmuin", "--mount-proc", "-R", root, "/bin/true").Run()
 	})
 	fmt.Printf("start to exit of /bin/true, median of %d runs:\n", n)
-	fmt.Printf("  kcna-lab  %8.2f ms\n", ms(ours))
+	fmt.Printf("  kcna-lab  %8.2f ms   (%s)\n", ms(ours), kind)
 	fmt.Printf("  unshare   %8.2f ms   kcna-lab/unshare = %.2fx (target <= 1.5x)\n", ms(unshare), float64(ours)/float64(unshare))
 	runc, err := exec.LookPath("runc")
 	if err != nil {
@@ -121,14 +121,15 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // useInitProgram builds kcna-lab-init and makes sandboxes use it, as the
 // kcna-lab that `make build` makes does: the benchmark measures what
 // learners run, not this test binary acting as the init.
-func useInitProgram(tb testing.TB) {
+func useInitProgram(tb testing.TB) (kind string) {
 	tb.Helper()
 	bin, native, err := testbuild.Init(tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if !native {
-		tb.Logf("kcna-lab-init has no native init here (no C compiler that links statically): the Go init is measured")
-	}
 	tb.Setenv(sandbox.InitProgramEnv, bin)
+	if native {
+		return "native init"
+	}
+	return "Go init: no C compiler here links statically"
 }

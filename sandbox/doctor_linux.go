@@ -58,6 +58,12 @@ func Doctor() Report {
 		r.Overlay = "overlayfs is not in /proc/filesystems: load it with `modprobe overlay`"
 	}
 	r.Busybox = rootfs.StaticBusybox()
+	r.Init = InitProgram()
+	if kind, err := InitKind(); err != nil {
+		r.InitProblem = err.Error()
+	} else {
+		r.InitKind = kind
+	}
 	return r
 }
 

@@ -3,8 +3,11 @@
 package sandbox
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -47,4 +50,21 @@ func trustedProgram(p string) bool {
 	uid := uint32(os.Geteuid())
 	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 &&
 		st.Mode&0o022 == 0 && (st.Uid == 0 || st.Uid == uid)
+}
+
+// InitKind says which init InitProgram carries: "native" (kcna-lab-init
+// built with its C init, the fastest start), "go", or "" when it could
+// not be asked (the reason in err).
+func InitKind() (string, error) {
+	prog := InitProgram()
+	if prog == "/proc/self/exe" {
+		return "go", nil // kcna-lab itself: pure Go
+	}
+	cmd := exec.Command(prog, initproc.KindArg)
+	cmd.Args[0] = initproc.Arg0
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("ask %s which init it carries: %w", prog, err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }

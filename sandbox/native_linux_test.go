@@ -100,3 +100,24 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 	}
 }
+
+// TestInitKindAsksTheProgram: doctor's answer comes from the init
+// program itself, built each way.
+func TestInitKindAsksTheProgram(t *testing.T) {
+	if !testbuild.CanLinkStatic() {
+		t.Skip("no C compiler that links statically: the native init cannot be built here")
+	}
+	for _, want := range []string{"native", "go"} {
+		if want == "go" {
+			t.Setenv(testbuild.NativeEnv, "0")
+		}
+		bin, _, err := testbuild.Init(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv(sandbox.InitProgramEnv, bin)
+		if got, err := sandbox.InitKind(); got != want || err != nil {
+			t.Errorf("InitKind() of kcna-lab-init built %s = %q, %v", want, got, err)
+		}
+	}
+}

@@ -57,6 +57,9 @@ func UserNamespaceBlocked() error { return errNeedsLinux }
 // InitProgram: off Linux there is no sandbox init.
 func InitProgram() string { return "" }
 
+// InitKind: off Linux there is no sandbox init.
+func InitKind() (string, error) { return "", errNeedsLinux }
+
 // CapabilityNames: capabilities are Linux's.
 func CapabilityNames(uint64) []string { return nil }
 

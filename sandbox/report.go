@@ -18,4 +18,9 @@ type Report struct {
 	} `json:"cgroup"`
 	Overlay string `json:"overlayfs"` // "" when available
 	Busybox string `json:"busybox"`   // the static busybox found, or ""
+	// Init is the program every sandbox starts as, and InitKind which
+	// init it carries: "native" or "go" (InitProblem says why neither).
+	Init        string `json:"init"`
+	InitKind    string `json:"init_kind"`
+	InitProblem string `json:"init_problem,omitempty"`
 }

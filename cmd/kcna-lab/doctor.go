@@ -124,6 +124,16 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	} else {
 		fmt.Fprintf(w, "static busybox    not found: the default root filesystem will copy host programs and their libraries instead (Debian/Ubuntu: apt install busybox-static)\n")
 	}
+	switch {
+	case rep.InitProblem != "":
+		fmt.Fprintf(w, "sandbox init      %s\n", rep.InitProblem)
+	case rep.Init == "/proc/self/exe":
+		fmt.Fprintf(w, "sandbox init      kcna-lab itself (no kcna-lab-init beside it: sandboxes start more slowly; `make build` makes it)\n")
+	case rep.InitKind == "native":
+		fmt.Fprintf(w, "sandbox init      %s, with the native init (C that starts a sandbox before the Go runtime would)\n", rep.Init)
+	default:
+		fmt.Fprintf(w, "sandbox init      %s, Go only: with gcc and libc6-dev, `make build` adds the native init, which starts sandboxes in about half the time\n", rep.Init)
+	}
 	fmt.Fprintf(w, "\nlessons\n")
 	for _, l := range rep.Lessons {
 		switch {

@@ -28,6 +28,10 @@ import (
 func Main() {
 	switch filepath.Base(os.Args[0]) {
 	case Arg0:
+		if len(os.Args) == 2 && os.Args[1] == KindArg {
+			fmt.Println("go") // the native init answers before this runs
+			os.Exit(0)
+		}
 		os.Exit(runInit())
 	case escapeArg0:
 		os.Exit(runEscape(os.Args[1:]))

@@ -32,6 +32,9 @@ const (
 	// EscapeDir is where a chroot-mode sandbox finds the escape program;
 	// the parent adds it to the default PATH.
 	EscapeDir = "/run/kcna"
+	// KindArg, as argv[1], asks an init program which init it carries:
+	// it prints "native" or "go" and exits.
+	KindArg = "--init-kind"
 	// resumeArg is argv[1] when the native init hands a running sandbox
 	// over to this one (argv[2] is the command's pid).
 	resumeArg = "resume"

@@ -96,8 +96,15 @@ void kl_native(int argc, char **argv)
 {
 	const char *name = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	name = name ? name + 1 : (argc > 0 ? argv[0] : "");
-	// Only a fresh sandbox init; "resume" and the escape program are Go's.
-	if (argc != 1 || strcmp(name, "kcna-lab-init") != 0)
+	if (strcmp(name, "kcna-lab-init") != 0)
+		return; // the escape program, or not an init at all
+	if (argc == 2 && strcmp(argv[1], "--init-kind") == 0) {
+		// For `kcna-lab doctor` (initproc.KindArg).
+		puts("native");
+		exit(0);
+	}
+	// Only a fresh sandbox init: "resume" is the Go init's.
+	if (argc != 1)
 		return;
 	if (read_config() < 0)
 		return; // the Go init reports the unreadable config
