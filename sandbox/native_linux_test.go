@@ -13,6 +13,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/sandbox"
+	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
 )
 
 // TestNativeInit checks kcna-lab-init's native init by what the kernel
@@ -38,6 +39,17 @@ func TestNativeInit(t *testing.T) {
 	if res, _ := run(t, sandbox.Spec{Args: []string{"sh", "-c", "kill -KILL $$"}}); res.ExitCode != 137 || res.Signal != "SIGKILL" {
 		t.Errorf("SIGKILL gave %+v", res)
 	}
+	// The command starts with no signal ignored or blocked and without
+	// PID 1's guard capability.
+	_, rec0 := run(t, sandbox.Spec{Args: []string{"cat", "/proc/self/status"}})
+	for _, want := range []string{"SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"} {
+		if !strings.Contains(rec0.output(), want+"\n") {
+			t.Errorf("the command's status lacks %q:\n%s", want, rec0.output())
+		}
+	}
+	if mask := capMask(t, rec0.output(), "CapBnd"); mask&(1<<initproc.GuardCap) != 0 {
+		t.Errorf("the command's bounding set %x holds PID 1's guard capability", mask)
+	}
 	res, err := sandbox.Run(context.Background(), sandbox.Spec{Args: []string{"no-such-command"}}, &recorder{})
 	if res.ExitCode != 127 || err == nil || !strings.Contains(err.Error(), "command not found in the sandbox") {
 		t.Errorf("a missing command gave %+v, %v; want 127 and why", res, err)
@@ -57,6 +69,16 @@ func TestNativeInit(t *testing.T) {
 	if n := threads(t, pid); n != 1 {
 		t.Errorf("the native init runs %d threads; want 1 (a Go runtime starts several)", n)
 	}
+	status := func() string {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if mask := capMask(t, status(), "CapPrm"); mask&(1<<initproc.GuardCap) == 0 {
+		t.Errorf("the native init's permitted set %x lacks its guard capability", mask)
+	}
 	init1 := strings.ReplaceAll(execOut(t, "kl-native-test", "cat", "/proc/1/cmdline"), "\x00", " ")
 	if strings.TrimSpace(init1) != "kcna-lab-init resume 2" {
 		t.Errorf("after the first exec, PID 1 inside is %q; want the Go init resuming with command PID 2", init1)
@@ -67,12 +89,41 @@ func TestNativeInit(t *testing.T) {
 	if out := execOut(t, "kl-native-test", "echo", "again"); out != "again\n" {
 		t.Errorf("second exec said %q", out)
 	}
+	// After the hand-over PID 1 is not dumpable and keeps only the
+	// sandbox's set: its descriptors and binary are out of reach.
+	if mask := capMask(t, status(), "CapPrm"); mask&(1<<initproc.GuardCap) != 0 {
+		t.Errorf("after the hand-over PID 1's permitted set %x still holds the guard capability", mask)
+	}
+	for _, p := range []string{"/proc/1/exe", "/proc/1/fd/5"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		out, res, err := sandbox.ExecOutput(ctx, "kl-native-test", "readlink", p)
+		cancel()
+		if err != nil || res.ExitCode == 0 {
+			t.Errorf("readlink %s inside after the hand-over: %q, exit %d, %v; want it refused", p, out, res.ExitCode, err)
+		}
+	}
 	if err := sb.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := sb.Wait(); err != nil || res.ExitCode != 9 {
 		t.Errorf("SIGTERM, passed on to the command's trap, gave %+v, %v; want exit 9", res, err)
 	}
+}
+
+// capMask reads a capability line ("CapPrm") of a /proc/PID/status text.
+func capMask(t *testing.T, status, field string) uint64 {
+	t.Helper()
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+	}
+	t.Fatalf("no %s line in %q", field, status)
+	return 0
 }
 
 // threads is the number of threads of pid, as /proc/PID/status says.

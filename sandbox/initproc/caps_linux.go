@@ -98,6 +98,26 @@ func capOps(drop []uintptr) ([]Op, error) {
 	}, nil
 }
 
+// GuardCap is the capability the native init holds as PID 1 and the
+// sandbox's processes do not, which keeps them from PID 1's descriptors
+// while its resume makes it briefly dumpable (native.c, GUARD_CAP).
+const GuardCap = unix.CAP_WAKE_ALARM
+
+// dropGuard gives up GuardCap after a resume: PID 1 keeps the set the
+// plan gives every process.
+func dropGuard(p *Plan) error {
+	for _, op := range p.Ops {
+		if op.Kind != OpCapset {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, GuardCap, 0, 0, 0); err != nil {
+			return fmt.Errorf("drop %s from the bounding set: %w", capName(GuardCap), err)
+		}
+		return capset(op.Keep)
+	}
+	return nil
+}
+
 // dropBounding drops every capability up to last that keep lacks from
 // the calling thread's bounding set.
 func dropBounding(keep uint64, last int) error {

@@ -57,11 +57,19 @@ func runInit() int {
 	// Set-up events are held back and sent in one write just before the
 	// command starts: a pipe write per step, each waking the parent, cost
 	// more than the steps themselves.
+	// Not dumpable, before anything: processes in the sandbox can then
+	// not open /proc/1/fd or /proc/1/exe, the kcna-lab binary on the host
+	// (runc's CVE-2019-5736). Every execve, resume's too, makes the new
+	// image dumpable again.
+	dumpErr := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	sink := &lineSink{f: os.NewFile(FDEvents, "events"), held: true}
 	fail := func(err error) int {
 		sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
 		sink.Release()
 		return ExitFailed
+	}
+	if dumpErr != nil {
+		return fail(fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", dumpErr))
 	}
 	cfg, err := readConfig()
 	if err != nil {
@@ -77,19 +85,15 @@ func runInit() int {
 		return newSupervisor(cfg, sink, nil).resume(pid)
 	}
 
-	// Not dumpable: processes in the sandbox can then not open
-	// /proc/1/exe, the kcna-lab binary on the host (runc's CVE-2019-5736).
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return fail(fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err))
-	}
-	// Kept open for the chroot-escape program, which is this binary.
+	// Kept open for the chroot-escape program, which is this binary:
+	// O_PATH, which needs no right to read it.
 	var self *os.File
 	if cfg.Escape {
-		f, err := os.Open("/proc/self/exe")
+		fd, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fail(fmt.Errorf("open /proc/self/exe: %w", err))
 		}
-		self = f
+		self = os.NewFile(uintptr(fd), "/proc/self/exe")
 	}
 	if err := runPlan(cfg.Plan, sink); err != nil {
 		return fail(err)

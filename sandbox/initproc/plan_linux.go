@@ -244,7 +244,10 @@ func remountReadOnly(path string) error {
 	if err := unix.Statfs(path, &st); err != nil {
 		return err
 	}
-	keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+	// statfs's ST_* flags and mount's MS_* agree on these bits. Not
+	// relatime, whose ST_ bit is MS_BIND's: a remount keeps atime flags
+	// it is not given anyway.
+	keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME)
 	return unix.Mount("", path, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|keep, "")
 }
 

@@ -112,6 +112,12 @@ func (s *supervisor) serve() int {
 // arrived, executed this program in its own place: only the Go init
 // serves those. The command runs on, still this process's child.
 func (s *supervisor) resume(pid int) int {
+	// Not dumpable now (runInit), PID 1 needs its guard no longer; the
+	// processes it starts must not get it.
+	if err := dropGuard(s.cfg.Plan); err != nil {
+		s.sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
+		return ExitFailed
+	}
 	main := make(chan unix.WaitStatus, 1)
 	s.mu.Lock()
 	s.mainPID = pid

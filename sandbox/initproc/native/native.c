@@ -15,7 +15,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +74,16 @@ struct plan {
 	uint32_t nops;
 };
 
+// guard_cap is a capability PID 1 holds and the sandbox's processes do
+// not (initproc.GuardCap): a process may ptrace, read /proc/PID/fd of or
+// take descriptors from (pidfd_getfd) another of its uid only if it holds
+// every capability that one does. So between resume's execve, which
+// makes PID 1 dumpable again, and the prctl that undoes it, no process in
+// the sandbox can reach PID 1's descriptors: the exec socket, the host's
+// event pipe. The Go init drops it once it is not dumpable.
+#define GUARD_CAP 35 // CAP_WAKE_ALARM: harmless to hold
+static uint64_t command_caps; // the set the sandbox's processes get
+
 // The whole of what the parent sent, kept to hand on to the Go init.
 static char *config;
 static size_t config_len;
@@ -89,7 +98,7 @@ static char err_text[4096];
 static int read_config(void);
 static void result(int code, int sig);
 static int parse_plan(struct plan *p);
-static void stash_config(void);
+static int stash_config(void);
 static _Noreturn void run(struct plan *p);
 
 void kl_native(int argc, char **argv)
@@ -103,11 +112,17 @@ void kl_native(int argc, char **argv)
 		puts("native");
 		exit(0);
 	}
+	// Not dumpable, first of all: execve made this image dumpable again,
+	// and the sandbox's processes must never open /proc/1/fd or
+	// /proc/1/exe (the host's binary; runc's CVE-2019-5736).
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	// Only a fresh sandbox init: "resume" is the Go init's.
 	if (argc != 1)
 		return;
-	if (read_config() < 0)
-		return; // the Go init reports the unreadable config
+	if (read_config() < 0) {
+		stash_config(); // what was read; the Go init reports the rest
+		return;
+	}
 	struct plan p;
 	if (parse_plan(&p) < 0) {
 		stash_config();
@@ -147,23 +162,25 @@ static int read_config(void)
 
 // stash_config puts what was read back on FD_CONFIG, as a memfd at its
 // start, for the Go init to read as if nothing had.
-static void stash_config(void)
+static int stash_config(void)
 {
-	int fd = memfd_create("kcna-lab-config", 0);
+	int fd = memfd_create("kcna-lab-config", MFD_CLOEXEC);
 	if (fd < 0)
-		return;
+		return -1;
 	size_t off = 0;
 	while (off < config_len) {
 		ssize_t n = write(fd, config + off, config_len - off);
-		if (n <= 0)
-			break;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
 		off += n;
 	}
-	lseek(fd, 0, SEEK_SET);
-	if (fd != FD_CONFIG) {
-		dup2(fd, FD_CONFIG);
-		close(fd);
-	}
+	int rc = lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, FD_CONFIG) < 0 ? -1 : 0;
+	close(fd);
+	return rc;
 }
 
 struct cursor {
@@ -250,6 +267,9 @@ static int parse_plan(struct plan *p)
 				    &o->source, &o->fstype, &o->data, &o->label, &o->text};
 		for (size_t k = 0; k < sizeof s / sizeof *s; k++)
 			*s[k] = get_str(&c);
+		// What the steps rely on, checked once here.
+		if (o->skip < 0 || (o->mkdir && o->path[0] != '/') || (o->kind == OP_MOVE_MOUNT && o->fd <= FD_EXEC))
+			return -1;
 	}
 	return c.bad ? -1 : 0;
 }
@@ -380,8 +400,9 @@ static int remount_ro(const char *path)
 	if (statfs(path, &st) < 0)
 		return set_errno(NULL);
 	// Keep what the mount's owner may have locked (see initproc's
-	// remountReadOnly): ST_* and MS_* agree on these bits.
-	unsigned long keep = st.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+	// remountReadOnly): ST_* and MS_* agree on these bits. (Not relatime:
+	// ST_RELATIME is MS_BIND's bit; a remount keeps atime flags anyway.)
+	unsigned long keep = st.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME);
 	if (mount("", path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
 		return set_errno(NULL);
 	return 0;
@@ -422,9 +443,17 @@ static int contained(const char *root, const struct op *o)
 		char c = *p;
 		*p = 0;
 		struct stat st;
-		if (p > cur + rl && lstat(cur, &st) == 0 && S_ISLNK(st.st_mode)) {
-			snprintf(err_text, sizeof err_text, "%s: %s is a symlink inside the root filesystem; refusing to mount through it", o->label, cur + rl);
-			return -1;
+		if (p > cur + rl) {
+			if (lstat(cur, &st) == 0) {
+				if (S_ISLNK(st.st_mode)) {
+					snprintf(err_text, sizeof err_text, "%s: %s is a symlink inside the root filesystem; refusing to mount through it", o->label, cur + rl);
+					return -1;
+				}
+			} else if (errno != ENOENT) {
+				char prefix[256];
+				snprintf(prefix, sizeof prefix, "%s: ", o->label);
+				return set_errno(prefix);
+			}
 		}
 		*p = c;
 		if (!c)
@@ -499,9 +528,10 @@ static int call(const struct op *o)
 	case OP_UNSHARE:
 		return unshare(o->flags) < 0 ? set_errno(NULL) : 0;
 	case OP_BOUNDING:
-		return drop_bounding(o->keep, o->last);
+		return drop_bounding(o->keep | 1ULL << GUARD_CAP, o->last);
 	case OP_CAPSET:
-		return set_caps(o->keep);
+		command_caps = o->keep;
+		return set_caps(o->keep | 1ULL << GUARD_CAP);
 	case OP_NO_NEW_PRIVS:
 		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? set_errno(NULL) : 0;
 	}
@@ -551,7 +581,10 @@ static int write_offsets(const struct op *o)
 	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return set_errno(NULL);
-	int rc = write(fd, buf, n) == n ? 0 : set_errno(NULL);
+	ssize_t w = write(fd, buf, n);
+	if (w >= 0 && w != n)
+		errno = EIO;
+	int rc = w == n ? 0 : set_errno(NULL);
 	close(fd);
 	return rc;
 }
@@ -563,8 +596,8 @@ static int time_ns(const struct op *o)
 	if (step(o->action, o->shell, o, unshare_time) < 0)
 		return -1;
 	struct timespec boot, mono;
-	clock_gettime(CLOCK_BOOTTIME, &boot);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
+	if (clock_gettime(CLOCK_BOOTTIME, &boot) < 0 || clock_gettime(CLOCK_MONOTONIC, &mono) < 0)
+		return set_errno(NULL);
 	time_offsets[0] = -(boot.tv_sec - 1);
 	time_offsets[1] = -(mono.tv_sec - 1);
 	char shell[128];
@@ -632,12 +665,15 @@ static const char *look_path(struct plan *p)
 		if (strncmp(*e, "PATH=", 5) == 0)
 			path = *e + 5;
 	static char full[4096];
-	for (const char *dir = path;;) {
+	for (const char *dir = path; *path;) {
 		const char *end = strchrnul(dir, ':');
 		int len = (int)(end - dir);
 		struct stat st;
-		snprintf(full, sizeof full, "%.*s%s%s", len, dir, len ? "/" : "", name);
-		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+		// An empty entry is the current directory, as for Go's lookPath;
+		// a candidate too long to hold is skipped, not cut short.
+		int n = snprintf(full, sizeof full, "%.*s%s", len ? len : 1, len ? dir : ".", "/");
+		if (n < (int)sizeof full && snprintf(full + n, sizeof full - n, "%s", name) < (int)(sizeof full - n) &&
+		    stat(full, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
 			return full;
 		if (!*end)
 			break;
@@ -680,7 +716,7 @@ static const char *signal_name(int sig)
 		{SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"}, {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
 		{SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
 		{SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},
-		{SIGPWR, "SIGPWR"}, {SIGSYS, "SIGSYS"},
+		{SIGPWR, "SIGPWR"}, {SIGSYS, "SIGSYS"}, {SIGSTKFLT, "SIGSTKFLT"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (names[i].sig == sig)
@@ -700,40 +736,150 @@ static void result(int code, int sig)
 	ev_flush();
 }
 
+// The signals PID 1 passes on to the command, and SIGCHLD, which it reaps
+// on; all are read from a signalfd.
+static const int watched[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+// forward passes on the signals waiting in sfd; it reaps on SIGCHLD, and
+// with reap_too 0 leaves that to the Go init.
+static void forward(int sfd, pid_t pid, int reap_too)
+{
+	struct signalfd_siginfo si;
+	while (read(sfd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo != SIGCHLD)
+			kill(pid, si.ssi_signo);
+		else if (reap_too)
+			reap(pid);
+	}
+}
+
 // resume hands the running sandbox to the Go init, which serves `exec`:
 // this process executes kcna-lab-init again, as "resume PID", keeping
 // its PID, its children and the three descriptors. Returns only if that
-// failed.
+// failed, with the signals as they were.
 static void resume(int self, pid_t pid, int sfd, const sigset_t *old)
 {
+	if (stash_config() < 0) {
+		set_errno("hand the sandbox to the Go init for `exec`: keep the config: ");
+		ev_narrate(err_text);
+		ev_flush();
+		return;
+	}
 	char pidstr[16];
 	snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
-	stash_config();
 	for (int fd = FD_CONFIG; fd <= FD_EXEC; fd++)
 		fcntl(fd, F_SETFD, 0);
-	// Signals the Go init would meet blocked are unblocked: it cannot
-	// undo a mask it inherits for the processes it starts.
-	close(sfd);
+	// The Go init cannot undo a blocked mask for the processes it starts,
+	// so the signals are unblocked, ignored until it handles them: a
+	// default action would end PID 1, and with it the sandbox. What came
+	// meanwhile is passed on first; SIGCHLD the Go init's first reap
+	// makes up for.
+	struct sigaction ign = {.sa_handler = SIG_IGN}, was[sizeof watched / sizeof *watched];
+	for (size_t i = 1; i < sizeof watched / sizeof *watched; i++)
+		sigaction(watched[i], &ign, &was[i]);
+	forward(sfd, pid, 0);
 	sigprocmask(SIG_SETMASK, old, NULL);
 	char *argv[] = {"kcna-lab-init", "resume", pidstr, NULL};
 	syscall(SYS_execveat, self, "", argv, environ, AT_EMPTY_PATH);
 	set_errno("hand the sandbox to the Go init for `exec`: ");
 	ev_narrate(err_text);
 	ev_flush();
+	sigset_t watch;
+	sigemptyset(&watch);
+	for (size_t i = 0; i < sizeof watched / sizeof *watched; i++)
+		sigaddset(&watch, watched[i]);
+	sigprocmask(SIG_BLOCK, &watch, NULL);
+	for (size_t i = 1; i < sizeof watched / sizeof *watched; i++)
+		sigaction(watched[i], &was[i], NULL);
+	for (int fd = FD_CONFIG; fd <= FD_EXEC; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+// cloexec_from marks every descriptor from first on close-on-exec: at
+// once with close_range (Linux 5.11), else one by one as /proc lists
+// them, as the Go init does. Nothing inherited may reach the command.
+static int cloexec_from(int first)
+{
+	if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return set_errno("list /proc/self/fd: ");
+	char buf[4096];
+	long n;
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < n;) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + off);
+			int fd = atoi(d->name);
+			if (fd >= first && fd != dfd && d->name[0] != '.')
+				fcntl(fd, F_SETFD, FD_CLOEXEC);
+			off += d->reclen;
+		}
+	}
+	close(dfd);
+	return n < 0 ? set_errno("list /proc/self/fd: ") : 0;
+}
+
+// start forks and executes the command with nothing of PID 1's but its
+// standard descriptors: every signal back to its default and unblocked
+// (old is the mask PID 1 started with). An exec failure comes back
+// through a close-on-exec pipe, as Go's ForkExec reports it.
+static pid_t start(const char *path, struct plan *p, const sigset_t *old)
+{
+	int errp[2];
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		return set_errno(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(errp[0]), close(errp[1]);
+		return set_errno(NULL);
+	}
+	if (pid == 0) {
+		// Without PID 1's guard capability (no_new_privs keeps execve
+		// from granting it back).
+		prctl(PR_CAPBSET_DROP, GUARD_CAP, 0, 0, 0);
+		if (set_caps(command_caps) < 0)
+			_exit(126);
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		for (int sig = 1; sig < NSIG; sig++)
+			sigaction(sig, &dfl, NULL); // EINVAL for KILL and STOP
+		sigprocmask(SIG_SETMASK, old, NULL);
+		execve(path, p->args, p->env);
+		int e = errno;
+		ssize_t w = write(errp[1], &e, sizeof e);
+		(void)w;
+		_exit(127);
+	}
+	close(errp[1]);
+	int e = 0;
+	ssize_t n;
+	while ((n = read(errp[0], &e, sizeof e)) < 0 && errno == EINTR)
+		;
+	close(errp[0]);
+	if (n == sizeof e) {
+		waitpid(pid, NULL, 0);
+		errno = e;
+		return -1;
+	}
+	return pid;
 }
 
 static _Noreturn void run(struct plan *p)
 {
 	// As the Go init does: nothing inherited leaks into the sandbox's
-	// processes, which cannot open /proc/1/exe either (CVE-2019-5736).
-	syscall(SYS_close_range, FD_CONFIG, ~0U, CLOSE_RANGE_CLOEXEC);
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		set_errno("prctl(PR_SET_DUMPABLE, 0): ");
+	// processes.
+	if (cloexec_from(FD_CONFIG) < 0)
 		fail(EXIT_FAILED);
-	}
-	// Kept, close-on-exec, to execute this program again for resume.
-	// Above the protocol's descriptors, which resume hands on.
-	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	// Kept to execute this program again for resume: O_PATH, which needs
+	// no right to read it, and above the protocol's descriptors, which
+	// resume hands on.
+	int self = open("/proc/self/exe", O_PATH | O_CLOEXEC);
 	if (self >= 0 && self <= FD_EXEC) {
 		int high = fcntl(self, F_DUPFD_CLOEXEC, FD_EXEC + 1);
 		close(self);
@@ -750,48 +896,40 @@ static _Noreturn void run(struct plan *p)
 		fail(127);
 	sigset_t watch, old;
 	sigemptyset(&watch);
-	int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
-		sigaddset(&watch, sigs[i]);
+	for (size_t i = 0; i < sizeof watched / sizeof *watched; i++)
+		sigaddset(&watch, watched[i]);
 	sigprocmask(SIG_BLOCK, &watch, &old);
-	int sfd = signalfd(-1, &watch, SFD_CLOEXEC);
-
-	posix_spawnattr_t attr;
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &old);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	pid_t pid;
-	int e = posix_spawn(&pid, path, NULL, &attr, p->args, p->env);
-	if (e) {
-		errno = e;
+	int sfd = signalfd(-1, &watch, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		set_errno("signalfd: ");
+		fail(EXIT_FAILED);
+	}
+	pid_t pid = start(path, p, &old);
+	if (pid < 0) {
+		int e = errno;
 		char prefix[512];
 		snprintf(prefix, sizeof prefix, "start %s: ", p->args[0]);
+		errno = e;
 		set_errno(prefix);
 		fail(e == ENOENT ? 127 : 126);
 	}
 
 	for (;;) {
 		struct pollfd fds[2] = {{sfd, POLLIN, 0}, {FD_EXEC, POLLIN, 0}};
-		if (poll(fds, self >= 0 ? 2 : 1, -1) < 0)
-			continue;
-		if (fds[1].revents & POLLIN) {
+		if (poll(fds, self >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			set_errno("poll: ");
+			fail(EXIT_FAILED);
+		}
+		if (self >= 0 && fds[1].revents) {
 			resume(self, pid, sfd, &old);
 			// Still here: exec requests are refused from now on rather
-			// than left unanswered, and a SIGCHLD that came while
-			// signals were unblocked is made up for by reaping now.
+			// than left unanswered.
 			close(FD_EXEC);
 			self = -1;
-			sigprocmask(SIG_BLOCK, &watch, NULL);
-			sfd = signalfd(-1, &watch, SFD_CLOEXEC);
-			reap(pid);
-			continue;
+			reap(pid); // a SIGCHLD meanwhile was not queued
 		}
-		struct signalfd_siginfo si;
-		if (read(sfd, &si, sizeof si) != sizeof si)
-			continue;
-		if (si.ssi_signo == SIGCHLD)
-			reap(pid);
-		else
-			kill(pid, si.ssi_signo);
+		forward(sfd, pid, 1);
 	}
 }
