@@ -826,45 +826,54 @@ static int cloexec_from(int first)
 	return n < 0 ? set_errno("list /proc/self/fd: ") : 0;
 }
 
-// start forks and executes the command with nothing of PID 1's but its
-// standard descriptors: every signal back to its default and unblocked
-// (old is the mask PID 1 started with). An exec failure comes back
-// through a close-on-exec pipe, as Go's ForkExec reports it.
+// spawn is what the command's process does before it is the command:
+// drop PID 1's guard capability (no_new_privs keeps execve from granting
+// it back), put every signal back to its default and unblocked, execute.
+struct spawn {
+	const char *path;
+	struct plan *p;
+	const sigset_t *old;
+	int err; // written by the child when it fails
+};
+
+static int spawn_child(void *arg)
+{
+	struct spawn *sp = arg;
+	prctl(PR_CAPBSET_DROP, GUARD_CAP, 0, 0, 0);
+	if (set_caps(command_caps) < 0) {
+		sp->err = errno;
+		_exit(126);
+	}
+	// The kernel's rt_sigaction itself: the C library's refuses its own
+	// signals (32 and 33), which may come in ignored like any other.
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} dfl = {SIG_DFL, 0, NULL, 0};
+	for (int sig = 1; sig <= 64; sig++)
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask); // EINVAL for KILL and STOP
+	sigprocmask(SIG_SETMASK, sp->old, NULL);
+	execve(sp->path, sp->p->args, sp->p->env);
+	sp->err = errno;
+	_exit(127);
+}
+
+// start starts the command as Go's ForkExec does: clone with CLONE_VM
+// and CLONE_VFORK, so that nothing is copied and this process resumes
+// once the child has executed the command or failed to, which it then
+// reports in sp.err. The child runs on a stack of its own.
 static pid_t start(const char *path, struct plan *p, const sigset_t *old)
 {
-	int errp[2];
-	if (pipe2(errp, O_CLOEXEC) < 0)
+	static char stack[64 << 10] __attribute__((aligned(16)));
+	struct spawn sp = {path, p, old, 0};
+	pid_t pid = clone(spawn_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
+	if (pid < 0)
 		return set_errno(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(errp[0]), close(errp[1]);
-		return set_errno(NULL);
-	}
-	if (pid == 0) {
-		// Without PID 1's guard capability (no_new_privs keeps execve
-		// from granting it back).
-		prctl(PR_CAPBSET_DROP, GUARD_CAP, 0, 0, 0);
-		if (set_caps(command_caps) < 0)
-			_exit(126);
-		struct sigaction dfl = {.sa_handler = SIG_DFL};
-		for (int sig = 1; sig < NSIG; sig++)
-			sigaction(sig, &dfl, NULL); // EINVAL for KILL and STOP
-		sigprocmask(SIG_SETMASK, old, NULL);
-		execve(path, p->args, p->env);
-		int e = errno;
-		ssize_t w = write(errp[1], &e, sizeof e);
-		(void)w;
-		_exit(127);
-	}
-	close(errp[1]);
-	int e = 0;
-	ssize_t n;
-	while ((n = read(errp[0], &e, sizeof e)) < 0 && errno == EINTR)
-		;
-	close(errp[0]);
-	if (n == sizeof e) {
+	if (sp.err) {
 		waitpid(pid, NULL, 0);
-		errno = e;
+		errno = sp.err;
 		return -1;
 	}
 	return pid;
