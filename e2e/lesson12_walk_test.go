@@ -384,27 +384,7 @@ func TestLessonWalkServiceMesh(t *testing.T) {
 	w.press("q")
 	w.waitFor(15*time.Second, "kcna-lab-exited-0")
 
-	store := &lessons.Store{Path: filepath.Join(state, "kcna-lab", "progress.json"), UID: -1, GID: -1}
-	p, notice, err := store.Load()
-	if err != nil || notice != "" {
-		t.Fatalf("progress at %s: %v %s", store.Path, err, notice)
-	}
-	lp := p.Lessons[l.ID]
-	switch {
-	case lp == nil:
-		t.Fatalf("no progress for %s in %s", l.ID, store.Path)
-	case lp.ReadAt.IsZero():
-		t.Errorf("the lesson is not marked read")
-	case lp.DemoRuns < 1:
-		t.Errorf("the demo run was not counted")
-	case !p.Passed(l.ID, ch.ID):
-		t.Errorf("the challenge %s is not recorded as passed", ch.ID)
-	case p.Status(l) != lessons.Done:
-		t.Errorf("the lesson's status is %q, want %q", p.Status(l), lessons.Done)
-	}
-	if right, total := p.Score(l); right != total || total != n {
-		t.Errorf("saved quiz score %d of %d, want %d of %d", right, total, n, n)
-	}
+	wantLessonDone(t, state, l, ch.ID, n)
 
 	// Nothing of either mesh may be left: sandboxes, cgroups, mounts,
 	// journals, veths, control sockets, sidecar processes.

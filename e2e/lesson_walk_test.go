@@ -413,27 +413,7 @@ func TestLessonWalk(t *testing.T) {
 	}
 
 	// The progress file, read with the repository's own store.
-	store := &lessons.Store{Path: filepath.Join(state, "kcna-lab", "progress.json"), UID: -1, GID: -1}
-	p, notice, err := store.Load()
-	if err != nil || notice != "" {
-		t.Fatalf("progress at %s: %v %s", store.Path, err, notice)
-	}
-	lp := p.Lessons[l.ID]
-	switch {
-	case lp == nil:
-		t.Fatalf("no progress for %s in %s", l.ID, store.Path)
-	case lp.ReadAt.IsZero():
-		t.Errorf("the lesson is not marked read")
-	case lp.DemoRuns < 1:
-		t.Errorf("the demo run was not counted")
-	case !p.Passed(l.ID, ch.ID):
-		t.Errorf("the challenge %s is not recorded as passed", ch.ID)
-	case p.Status(l) != lessons.Done:
-		t.Errorf("the lesson's status is %q, want %q", p.Status(l), lessons.Done)
-	}
-	if right, total := p.Score(l); right != total {
-		t.Errorf("saved quiz score %d of %d", right, total)
-	}
+	wantLessonDone(t, state, l, ch.ID, len(l.Quiz))
 
 	// The learner's way to end the kept sandbox, then nothing of the walk
 	// may be left: sandbox, cgroup, mount, link or journal.
@@ -457,6 +437,34 @@ func TestLessonWalk(t *testing.T) {
 // problems are in other lessons (a later part being written), the walk
 // runs a copy of the lessons without problems (--content) rather than
 // fail on what is not its business, and says so.
+// wantLessonDone reads the progress file with the repository's own store
+// and wants lesson l read, its demo run, challenge passed and all of its
+// quiz of n questions answered right.
+func wantLessonDone(t *testing.T, state string, l *lessons.Lesson, challenge string, n int) {
+	t.Helper()
+	store := &lessons.Store{Path: filepath.Join(state, "kcna-lab", "progress.json"), UID: -1, GID: -1}
+	p, notice, err := store.Load()
+	if err != nil || notice != "" {
+		t.Fatalf("progress at %s: %v %s", store.Path, err, notice)
+	}
+	lp := p.Lessons[l.ID]
+	switch {
+	case lp == nil:
+		t.Fatalf("no progress for %s in %s", l.ID, store.Path)
+	case lp.ReadAt.IsZero():
+		t.Errorf("the lesson is not marked read")
+	case lp.DemoRuns < 1:
+		t.Errorf("the demo run was not counted")
+	case !p.Passed(l.ID, challenge):
+		t.Errorf("the challenge %s is not recorded as passed", challenge)
+	case p.Status(l) != lessons.Done:
+		t.Errorf("the lesson's status is %q, want %q", p.Status(l), lessons.Done)
+	}
+	if right, total := p.Score(l); right != total || total != n {
+		t.Errorf("saved quiz score %d of %d, want %d of %d", right, total, n, n)
+	}
+}
+
 func walkCourse(t *testing.T, lessonID string) (*lessons.Course, string) {
 	t.Helper()
 	course, probs := lessons.Load(os.DirFS("../content"), demos.Builtin())

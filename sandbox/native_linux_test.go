@@ -69,14 +69,7 @@ func TestNativeInit(t *testing.T) {
 	if n := threads(t, pid); n != 1 {
 		t.Errorf("the native init runs %d threads; want 1 (a Go runtime starts several)", n)
 	}
-	status := func() string {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	if mask := capMask(t, status(), "CapPrm"); mask&(1<<initproc.GuardCap) == 0 {
+	if mask := capMask(t, procStatus(t, pid), "CapPrm"); mask&(1<<initproc.GuardCap) == 0 {
 		t.Errorf("the native init's permitted set %x lacks its guard capability", mask)
 	}
 	init1 := strings.ReplaceAll(execOut(t, "kl-native-test", "cat", "/proc/1/cmdline"), "\x00", " ")
@@ -91,7 +84,7 @@ func TestNativeInit(t *testing.T) {
 	}
 	// After the hand-over PID 1 is not dumpable and keeps only the
 	// sandbox's set: its descriptors and binary are out of reach.
-	if mask := capMask(t, status(), "CapPrm"); mask&(1<<initproc.GuardCap) != 0 {
+	if mask := capMask(t, procStatus(t, pid), "CapPrm"); mask&(1<<initproc.GuardCap) != 0 {
 		t.Errorf("after the hand-over PID 1's permitted set %x still holds the guard capability", mask)
 	}
 	for _, p := range []string{"/proc/1/exe", "/proc/1/fd/5"} {
@@ -110,37 +103,47 @@ func TestNativeInit(t *testing.T) {
 	}
 }
 
-// capMask reads a capability line ("CapPrm") of a /proc/PID/status text.
-func capMask(t *testing.T, status, field string) uint64 {
+// statusField is the value of a field ("Threads", "CapPrm") of a
+// /proc/PID/status text.
+func statusField(t *testing.T, status, field string) string {
 	t.Helper()
 	for _, line := range strings.Split(status, "\n") {
 		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			m, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m
+			return strings.TrimSpace(v)
 		}
 	}
 	t.Fatalf("no %s line in %q", field, status)
-	return 0
+	return ""
 }
 
-// threads is the number of threads of pid, as /proc/PID/status says.
-func threads(t *testing.T, pid int) int {
+// capMask is a capability field ("CapPrm") of a /proc/PID/status text.
+func capMask(t *testing.T, status, field string) uint64 {
+	t.Helper()
+	m, err := strconv.ParseUint(statusField(t, status, field), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// procStatus is /proc/PID/status.
+func procStatus(t *testing.T, pid int) string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
+	return string(b)
+}
+
+// threads is the number of threads of pid, as /proc/PID/status says.
+func threads(t *testing.T, pid int) int {
+	t.Helper()
+	n, err := strconv.Atoi(statusField(t, procStatus(t, pid), "Threads"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no Threads line in /proc/%d/status", pid)
-	return 0
+	return n
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -428,16 +428,8 @@ func TestNoUserNamespaceMeansNoMknod(t *testing.T) {
 		Args:    []string{"sh", "-c", "grep CapEff /proc/self/status; mknod /dev/disk0 b 8 0 && echo made"},
 	})
 	out := rec.output()
-	f := strings.Fields(out)
-	if len(f) < 2 {
-		t.Fatalf("no CapEff line in %q", out)
-	}
-	eff, err := strconv.ParseUint(f[1], 16, 64)
-	if err != nil {
-		t.Fatalf("CapEff %q: %v", f[1], err)
-	}
-	if eff&(1<<27) != 0 {
-		t.Errorf("CapEff %s has CAP_MKNOD without a user namespace", f[1])
+	if eff := capMask(t, out, "CapEff"); eff&(1<<27) != 0 {
+		t.Errorf("CapEff %x has CAP_MKNOD without a user namespace", eff)
 	}
 	if strings.Contains(out, "made") || res.ExitCode == 0 {
 		t.Errorf("mknod of a block device succeeded: exit %d, %q", res.ExitCode, out)

@@ -1,17 +1,14 @@
 package tui
 
 import (
-	gocontext "context"
 	"fmt"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
-	"github.com/kcna-lab/kcna-lab/lessons/demos"
 )
 
 // TestChallengeVerdictStaysInViewBelowALongSolution: at 80x24, a pass
@@ -23,26 +20,13 @@ func TestChallengeVerdictStaysInViewBelowALongSolution(t *testing.T) {
 	for i := range 40 {
 		fmt.Fprintf(&sol, "      solution line %d\n", i+1)
 	}
-	src := "---\nid: only\ntitle: Only lesson\norder: 1\ndomain: container-orchestration\nobjectives: [Try]\n" +
-		"challenges:\n  - id: make-it\n    title: Make it\n    task: Make the thing.\n    hints: [Look left.]\n    solution: |\n" + sol.String() +
-		"---\n# Only\n\nText.\n"
-	var passed bool
-	reg := demos.NewRegistry(nil, []demos.Check{{ID: "make-it", Verify: func(gocontext.Context) (demos.Verdict, error) {
-		if passed {
-			return demos.Verdict{Passed: true, Detail: "the thing exists"}, nil
-		}
-		return demos.Verdict{Detail: "no thing yet"}, nil
-	}}})
-	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
-	if len(probs) > 0 {
-		t.Fatal(probs)
-	}
+	c, reg, passed := oneChallenge(t, "[Look left.]", "|\n"+sol.String())
 	var m tea.Model = New(Options{Course: c, Saver: &fakeSaver{}, Progress: lessons.NewProgress(), Registry: reg})
 	m = drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("c"), press("enter"))
 	if s := ansi.Strip(screenOf(m)); !strings.Contains(s, "Not yet: no thing yet") {
 		t.Fatalf("a failing check should say what it found:\n%s", s)
 	}
-	passed = true
+	*passed = true
 	m = drive(t, m, press("enter"))
 	s := ansi.Strip(screenOf(m))
 	if !strings.Contains(s, "Passed: the thing exists") || !strings.Contains(s, "solution line 40") {

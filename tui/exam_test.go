@@ -10,7 +10,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
@@ -311,10 +310,7 @@ func TestWithExamKeyKeepsQuitAndHelpLast(t *testing.T) {
 // the real countdown and the colour profile pinned to no colour.
 func TestTeatestExamToReview(t *testing.T) {
 	saver := &fakeSaver{}
-	tm := teatest.NewTestModel(t, New(Options{Course: testCourse(t), Saver: saver}),
-		teatest.WithInitialTermSize(80, 24),
-		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
-	out := &screenLog{r: tm.Output()}
+	tm, out := startTeatest(t, saver)
 	out.waitFor(t, "x mock exam")
 	tm.Send(press("x"))
 	out.waitFor(t, "Pass mark")

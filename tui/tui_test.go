@@ -285,14 +285,21 @@ func TestLightBackgroundAndNoColorChangeTheLessonStyle(t *testing.T) {
 	}
 }
 
+// startTeatest runs the app on the test course in the real program
+// loop at 80x24, with the colour profile pinned to no colour.
+func startTeatest(t *testing.T, saver *fakeSaver) (*teatest.TestModel, *screenLog) {
+	t.Helper()
+	tm := teatest.NewTestModel(t, New(Options{Course: testCourse(t), Saver: saver}),
+		teatest.WithInitialTermSize(80, 24),
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
+	return tm, &screenLog{r: tm.Output()}
+}
+
 // TestTeatestOpenLessonQuizQuit drives the real program loop with the
 // colour profile pinned, the way a learner would.
 func TestTeatestOpenLessonQuizQuit(t *testing.T) {
 	saver := &fakeSaver{}
-	tm := teatest.NewTestModel(t, New(Options{Course: testCourse(t), Saver: saver}),
-		teatest.WithInitialTermSize(80, 24),
-		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
-	out := &screenLog{r: tm.Output()}
+	tm, out := startTeatest(t, saver)
 	out.waitFor(t, "First lesson")
 	tm.Send(press("enter"))
 	out.waitFor(t, "Some text about")
@@ -336,13 +343,17 @@ func find(lines []string, substr string) string {
 	return ""
 }
 
-func TestChallengePaneHintsCheckAndSolution(t *testing.T) {
+// oneChallenge is a course of one lesson with one challenge, make-it,
+// whose check passes once *passed is set. hints is a YAML list, solution
+// the rest of the solution field's line and any lines below it.
+func oneChallenge(t *testing.T, hints, solution string) (*lessons.Course, *demos.Registry, *bool) {
+	t.Helper()
 	src := "---\nid: only\ntitle: Only lesson\norder: 1\ndomain: container-orchestration\nobjectives: [Try]\n" +
-		"challenges:\n  - id: make-it\n    title: Make it\n    task: Make the thing.\n    hints: [Look left., Look right.]\n    solution: Do it.\n" +
+		"challenges:\n  - id: make-it\n    title: Make it\n    task: Make the thing.\n    hints: " + hints + "\n    solution: " + solution +
 		"---\n# Only\n\nText.\n"
-	var passed bool
+	passed := new(bool)
 	reg := demos.NewRegistry(nil, []demos.Check{{ID: "make-it", Verify: func(gocontext.Context) (demos.Verdict, error) {
-		if passed {
+		if *passed {
 			return demos.Verdict{Passed: true, Detail: "the thing exists"}, nil
 		}
 		return demos.Verdict{Detail: "no thing yet"}, nil
@@ -351,6 +362,11 @@ func TestChallengePaneHintsCheckAndSolution(t *testing.T) {
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
+	return c, reg, passed
+}
+
+func TestChallengePaneHintsCheckAndSolution(t *testing.T) {
+	c, reg, passed := oneChallenge(t, "[Look left., Look right.]", "Do it.\n")
 	saver := &fakeSaver{}
 	var m tea.Model = New(Options{Course: c, Saver: saver, Progress: lessons.NewProgress(), Registry: reg})
 	m = drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("c"))
@@ -368,7 +384,7 @@ func TestChallengePaneHintsCheckAndSolution(t *testing.T) {
 	if s := flat(); !strings.Contains(s, "Not yet: no thing yet") {
 		t.Fatalf("a failing check should say what it found:\n%s", s)
 	}
-	passed = true
+	*passed = true
 	m = drive(t, m, press("enter"))
 	if s := flat(); !strings.Contains(s, "Passed: the thing exists") || !strings.Contains(s, "Do it.") {
 		t.Fatalf("a pass should say so and show the solution:\n%s", s)

@@ -204,31 +204,28 @@ not /administrator.`,
 			if !af.any(cmd) {
 				return errors.New("nothing to apply: give --mtls on|off, --deny, --allow, --split, --retries, --timeout, --reset or -f FILE; `kcna-lab mesh rules` shows the rules in force")
 			}
-			c, err := dialMesh(cmd.Context(), f.name)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = c.Close() }()
-			var rules mesh.Rules
-			if !af.reset && af.file == "" {
-				if rules, err = c.Rules(); err != nil {
+			return withMesh(cmd.Context(), f.name, func(c *mesh.Client) (err error) {
+				var rules mesh.Rules
+				if !af.reset && af.file == "" {
+					if rules, err = c.Rules(); err != nil {
+						return err
+					}
+				}
+				if af.file != "" {
+					if rules, err = readRules(af.file); err != nil {
+						return err
+					}
+				}
+				if err := af.apply(&rules); err != nil {
 					return err
 				}
-			}
-			if af.file != "" {
-				if rules, err = readRules(af.file); err != nil {
+				if err := c.Push(rules); err != nil {
 					return err
 				}
-			}
-			if err := af.apply(&rules); err != nil {
-				return err
-			}
-			if err := c.Push(rules); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "pushed to every sidecar of mesh %s:\n", f.name)
-			printRules(a, rules)
-			return nil
+				fmt.Fprintf(a.stdout, "pushed to every sidecar of mesh %s:\n", f.name)
+				printRules(a, rules)
+				return nil
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -401,35 +398,32 @@ the rules as a file that ` + "`mesh apply -f`" + ` takes.`,
   sudo kcna-lab mesh rules --json > rules.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dialMesh(cmd.Context(), f.name)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = c.Close() }()
-			rules, err := c.Rules()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(rules)
-			}
-			printRules(a, rules)
-			eps, err := c.Endpoints()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(a.stdout, "\nsidecars in the registry:")
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			for _, service := range slices.Sorted(maps.Keys(eps)) {
-				for _, ep := range eps[service] {
-					where := ""
-					if st, err := mesh.SandboxAt(ep.Sidecar); err == nil {
-						where = "sandbox " + st.Name
-					}
-					fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", ep.Service, ep.Version, ep.Sidecar, where)
+			return withMesh(cmd.Context(), f.name, func(c *mesh.Client) error {
+				rules, err := c.Rules()
+				if err != nil {
+					return err
 				}
-			}
-			return tw.Flush()
+				if asJSON {
+					return a.printJSON(rules)
+				}
+				printRules(a, rules)
+				eps, err := c.Endpoints()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, "\nsidecars in the registry:")
+				tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+				for _, service := range slices.Sorted(maps.Keys(eps)) {
+					for _, ep := range eps[service] {
+						where := ""
+						if st, err := mesh.SandboxAt(ep.Sidecar); err == nil {
+							where = "sandbox " + st.Name
+						}
+						fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", ep.Service, ep.Version, ep.Sidecar, where)
+					}
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the rules as JSON, the form `mesh apply -f` reads")
@@ -459,33 +453,30 @@ requests.`,
   sudo kcna-lab mesh stats --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := dialMesh(cmd.Context(), f.name)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = c.Close() }()
-			rows, err := c.Stats()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(rows)
-			}
-			if len(rows) == 0 {
-				fmt.Fprintf(a.stdout, "No requests yet. Send some with `sudo kcna-lab mesh%s call -n 20`.\n", nameFlag(f.name))
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "SERVICE\tDIRECTION\tREQUESTS\tERRORS\tDENIED\tP50\tP99\tANSWERED BY")
-			for _, r := range rows {
-				var versions []string
-				for _, v := range slices.Sorted(maps.Keys(r.Versions)) {
-					versions = append(versions, fmt.Sprintf("%s %d", v, r.Versions[v]))
+			return withMesh(cmd.Context(), f.name, func(c *mesh.Client) error {
+				rows, err := c.Stats()
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Service, r.Direction, r.Count, r.Errors, r.Denied,
-					roundLatency(r.P50), roundLatency(r.P99), strings.Join(versions, ", "))
-			}
-			return tw.Flush()
+				if asJSON {
+					return a.printJSON(rows)
+				}
+				if len(rows) == 0 {
+					fmt.Fprintf(a.stdout, "No requests yet. Send some with `sudo kcna-lab mesh%s call -n 20`.\n", nameFlag(f.name))
+					return nil
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "SERVICE\tDIRECTION\tREQUESTS\tERRORS\tDENIED\tP50\tP99\tANSWERED BY")
+				for _, r := range rows {
+					var versions []string
+					for _, v := range slices.Sorted(maps.Keys(r.Versions)) {
+						versions = append(versions, fmt.Sprintf("%s %d", v, r.Versions[v]))
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Service, r.Direction, r.Count, r.Errors, r.Denied,
+						roundLatency(r.P50), roundLatency(r.P99), strings.Join(versions, ", "))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the rows as JSON")
@@ -531,13 +522,11 @@ roughly 90 and 10 out of 100.`,
 			if !strings.HasPrefix(path, "/") {
 				return fmt.Errorf("--path %q must start with /, e.g. /admin", path)
 			}
-			c, err := dialMesh(cmd.Context(), f.name)
-			if err != nil {
+			var eps map[string][]mesh.Endpoint
+			if err := withMesh(cmd.Context(), f.name, func(c *mesh.Client) (err error) {
+				eps, err = c.Endpoints()
 				return err
-			}
-			eps, err := c.Endpoints()
-			_ = c.Close()
-			if err != nil {
+			}); err != nil {
 				return err
 			}
 			if len(eps[from]) == 0 {
@@ -583,6 +572,17 @@ func newMeshSidecarCmd(a *app) *cobra.Command {
 			return mesh.RunSidecarCommand(cmd.Context(), args, a.stderr)
 		},
 	}
+}
+
+// withMesh runs fn with a connection to the control plane of the mesh
+// called name, and closes it.
+func withMesh(ctx context.Context, name string, fn func(*mesh.Client) error) error {
+	c, err := dialMesh(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = c.Close() }()
+	return fn(c)
 }
 
 // dialMesh connects to the control plane of the mesh called name, saying

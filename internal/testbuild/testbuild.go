@@ -46,16 +46,16 @@ func CanLinkStatic() bool {
 }
 
 func build(bin, pkg string, cgo bool) error {
-	args := []string{"build", "-trimpath", "-o", bin, "-ldflags", "-s -w"}
-	env := append(os.Environ(), "CGO_ENABLED=0")
+	ldflags, cgoEnabled := "-s -w", "0"
+	args := []string{"build", "-trimpath", "-o", bin}
 	if cgo {
-		// netgo and osusergo keep the C library's name services, which
-		// cannot be linked statically, out of the binary.
-		args = append(args[:len(args)-1], "-s -w -linkmode external -extldflags -static", "-tags", "netgo,osusergo")
-		env = append(os.Environ(), "CGO_ENABLED=1")
+		// Linked statically; netgo and osusergo keep the C library's name
+		// services, which cannot be, out of the binary.
+		ldflags, cgoEnabled = ldflags+" -linkmode external -extldflags -static", "1"
+		args = append(args, "-tags", "netgo,osusergo")
 	}
-	cmd := exec.Command("go", append(args, pkg)...)
-	cmd.Env = env
+	cmd := exec.Command("go", append(args, "-ldflags", ldflags, pkg)...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgoEnabled)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build %s: %w\n%s", pkg, err, out)
 	}

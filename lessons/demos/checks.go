@@ -155,58 +155,47 @@ func checkForkBomb(context.Context) (Verdict, error) {
 	return pass("pids.max = 20, pids.current = %d, and the kernel refused %d forks (pids.events max): the bomb is contained", cur, refused)
 }
 
-// layerChange finds, in the upper layer of the lesson's sandbox
-// lab-layers, the first change that want accepts. A non-nil verdict says
-// why there is nothing to look at.
-func layerChange(want func(fs *overlay.FS, c overlay.Change) bool) (*overlay.FS, *overlay.Change, *Verdict, error) {
+// checkLayer passes when the upper layer of the lesson's sandbox
+// lab-layers holds a change that want accepts, saying so with found;
+// missing says what to do when it holds none.
+func checkLayer(want func(fs *overlay.FS, c overlay.Change) bool, missing string, found func(fs *overlay.FS, c overlay.Change) string) (Verdict, error) {
 	const name = "lab-layers"
 	st, v := running(name, "kcna-lab shell --name lab-layers --keep --overlay  (or press s in the lesson)")
 	if v != nil {
-		return nil, nil, v, nil
+		return *v, nil
 	}
 	if st.Layers == nil {
-		return nil, nil, &Verdict{Detail: fmt.Sprintf("sandbox %s has no writable layer: stop it (kcna-lab stop %s) and start it again with --overlay", name, name)}, nil
+		return fail("sandbox %s has no writable layer: stop it (kcna-lab stop %s) and start it again with --overlay", name, name)
 	}
 	fs := overlay.Open(st.Layers.Dir, st.Layers.Lower)
 	changes, err := fs.Changes()
 	if err != nil {
-		return nil, nil, nil, err
+		return Verdict{}, err
 	}
 	for _, c := range changes {
 		if want(fs, c) {
-			return fs, &c, nil, nil
+			return pass("%s", found(fs, c))
 		}
 	}
-	return fs, nil, nil, nil
+	return fail("%s", missing)
 }
 
 func checkUpperOnly(context.Context) (Verdict, error) {
-	fs, c, v, err := layerChange(func(fs *overlay.FS, c overlay.Change) bool {
+	return checkLayer(func(fs *overlay.FS, c overlay.Change) bool {
 		fi, err := os.Lstat(filepath.Join(fs.Upper, c.Path))
 		return c.Kind == overlay.Added && c.Layer == overlay.Upper && err == nil && fi.Mode().IsRegular()
-	})
-	switch {
-	case err != nil:
-		return Verdict{}, err
-	case v != nil:
-		return *v, nil
-	case c == nil:
-		return fail("the upper layer of lab-layers holds no new file yet; create one inside, e.g. echo hi > /hello.txt")
-	}
-	return pass("%s is a regular file in the upper layer (%s) and in no lower layer", c.Path, fs.Upper)
+	}, "the upper layer of lab-layers holds no new file yet; create one inside, e.g. echo hi > /hello.txt",
+		func(fs *overlay.FS, c overlay.Change) string {
+			return fmt.Sprintf("%s is a regular file in the upper layer (%s) and in no lower layer", c.Path, fs.Upper)
+		})
 }
 
 func checkWhiteout(context.Context) (Verdict, error) {
-	_, c, v, err := layerChange(func(_ *overlay.FS, c overlay.Change) bool { return c.Kind == overlay.Whiteout })
-	switch {
-	case err != nil:
-		return Verdict{}, err
-	case v != nil:
-		return *v, nil
-	case c == nil:
-		return fail("no whiteout in the upper layer of lab-layers yet; delete a file that came from the image, e.g. rm /etc/group")
-	}
-	return pass("the upper layer holds a whiteout for %s (a 0/0 character device): the file from layer %d is hidden, not deleted from the image", c.Path, c.Layer)
+	return checkLayer(func(_ *overlay.FS, c overlay.Change) bool { return c.Kind == overlay.Whiteout },
+		"no whiteout in the upper layer of lab-layers yet; delete a file that came from the image, e.g. rm /etc/group",
+		func(_ *overlay.FS, c overlay.Change) string {
+			return fmt.Sprintf("the upper layer holds a whiteout for %s (a 0/0 character device): the file from layer %d is hidden, not deleted from the image", c.Path, c.Layer)
+		})
 }
 
 func checkNetRaw(context.Context) (Verdict, error) {

@@ -774,6 +774,7 @@ static void resume(int self, pid_t pid, int sfd, const sigset_t *old)
 	// default action would end PID 1, and with it the sandbox. What came
 	// meanwhile is passed on first; SIGCHLD the Go init's first reap
 	// makes up for.
+	// watched[0] is SIGCHLD, never ignored: that would reap the command.
 	struct sigaction ign = {.sa_handler = SIG_IGN}, was[sizeof watched / sizeof *watched];
 	for (size_t i = 1; i < sizeof watched / sizeof *watched; i++)
 		sigaction(watched[i], &ign, &was[i]);
