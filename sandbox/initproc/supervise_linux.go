@@ -30,6 +30,10 @@ type supervisor struct {
 	// the sandbox's processes inherit (see spawner).
 	spawn chan spawnRequest
 
+	// forkCopy is set once the kernel has refused to share memory with
+	// a child (forkExec).
+	forkCopy bool
+
 	mu      sync.Mutex
 	waiters map[int]chan unix.WaitStatus
 	mainPID int
@@ -203,14 +207,30 @@ func (s *supervisor) fork(req spawnRequest) {
 	// signal meant for it reaches its whole group and nothing else.
 	// The command of `shell` stays in the learner's terminal session,
 	// where its shell finds the terminal for job control.
-	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: &syscall.SysProcAttr{Setsid: req.setsid, Setctty: req.ctty, Ctty: 0}}
 	s.mu.Lock() // hold off the reaper until the child is registered
-	pid, err := syscall.ForkExec(req.path, req.args, attr)
+	pid, err := s.forkExec(req)
 	if err == nil && req.wait != nil {
 		s.waiters[pid] = req.wait
 	}
 	s.mu.Unlock()
 	req.reply <- spawnReply{pid: pid, err: err}
+}
+
+// forkExec starts the process as syscall.ForkExec does, sharing this
+// process's memory until execve, which is cheapest. Before Linux 6.2 the
+// kernel refuses that (EINVAL) once this thread has unshared a time
+// namespace: from then on a copy of the memory is forked instead, which
+// the kernel lets enter the namespace (see forkExecCopy).
+func (s *supervisor) forkExec(req spawnRequest) (int, error) {
+	if !s.forkCopy {
+		attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: &syscall.SysProcAttr{Setsid: req.setsid, Setctty: req.ctty, Ctty: 0}}
+		pid, err := syscall.ForkExec(req.path, req.args, attr)
+		if !errors.Is(err, unix.EINVAL) || !s.cfg.has(NSTime) {
+			return pid, err
+		}
+		s.forkCopy = true
+	}
+	return forkExecCopy(req.path, req.args, req.env, req.files, req.setsid, req.ctty)
 }
 
 // reap collects every exited child; orphans in the sandbox are

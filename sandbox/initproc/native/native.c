@@ -589,8 +589,24 @@ static int write_offsets(const struct op *o)
 	return rc;
 }
 
+// join_time moves PID 1 itself into the time namespace it made, which
+// unshare leaves for its children alone. Before Linux 6.2 the kernel
+// refuses clone(CLONE_VM) (start, and the Go runtime's threads after
+// resume) to a process whose time namespace differs from its children's;
+// setns wants a single-threaded caller, as this one still is.
+static int join_time(const struct op *o)
+{
+	(void)o;
+	int fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return set_errno(NULL);
+	int rc = setns(fd, CLONE_NEWTIME) < 0 ? set_errno(NULL) : 0;
+	close(fd);
+	return rc;
+}
+
 // time_ns sets the clocks of a new time namespace back so that uptime
-// inside starts near zero (initproc's newTimeNamespace).
+// inside starts near zero (initproc's newTimeNamespace), and joins it.
 static int time_ns(const struct op *o)
 {
 	if (step(o->action, o->shell, o, unshare_time) < 0)
@@ -602,7 +618,10 @@ static int time_ns(const struct op *o)
 	time_offsets[1] = -(mono.tv_sec - 1);
 	char shell[128];
 	snprintf(shell, sizeof shell, "unshare --time --boottime %lld --monotonic %lld", time_offsets[0], time_offsets[1]);
-	return step("write /proc/self/timens_offsets", shell, o, write_offsets);
+	if (step("write /proc/self/timens_offsets", shell, o, write_offsets) < 0)
+		return -1;
+	return step("setns(/proc/self/ns/time_for_children, CLONE_NEWTIME)",
+		    "nsenter --time=/proc/self/ns/time_for_children", o, join_time);
 }
 
 static void run_plan(struct plan *p)
