@@ -306,6 +306,51 @@ func TestPidsLimitStopsAForkBomb(t *testing.T) {
 	}
 }
 
+// TestForkBombLeavesTheInitAlive: pids.max counts threads, and Go's
+// runtime dies when refused one. A real fork bomb fills the limit; PID 1
+// must hold no more threads than it reserved, answer an `exec` (which
+// the full cgroup refuses a process), and still be there afterwards.
+func TestForkBombLeavesTheInitAlive(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	sb, err := sandbox.Start(context.Background(), sandbox.Spec{
+		Name:   "kl-bomb-test",
+		Args:   []string{"sh", "-c", "b() { b | b & }; b; sleep 3600"},
+		Limits: sandbox.Limits{Pids: 20},
+	}, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopSandbox(sb)
+	pid := sb.PID()
+	dir := ""
+	for _, d := range sb.Cgroups() {
+		if _, err := os.Stat(filepath.Join(d, "pids.max")); err == nil {
+			dir = d
+		}
+	}
+	if dir == "" {
+		t.Fatalf("no pids cgroup among %v", sb.Cgroups())
+	}
+	refused := func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "pids.events"))
+		return strings.TrimSpace(string(b)) != "max 0"
+	}
+	waitFor(t, "the fork bomb to reach pids.max", refused)
+	if n := threads(t, pid); n > sandbox.MinPids-2 {
+		t.Errorf("the init holds %d threads under the bomb; it reserves at most %d", n, sandbox.MinPids-2)
+	}
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		_, _, _ = sandbox.ExecOutput(ctx, "kl-bomb-test", "true")
+		cancel()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task", pid)); err != nil || statusField(t, procStatus(t, pid), "State")[0] == 'Z' {
+		t.Fatalf("PID 1 of the bombed sandbox died: %v", err)
+	}
+}
+
 func TestCPUQuotaThrottles(t *testing.T) {
 	needRoot(t)
 	leaveNoTrace(t)

@@ -186,6 +186,9 @@ func resolve(spec Spec) (Spec, error) {
 			return spec, fmt.Errorf("this kernel has no %s namespace (/proc/self/ns/%s is missing); leave it out of --isolate", n, n)
 		}
 	}
+	if spec.Limits.Pids > 0 && spec.Limits.Pids < MinPids {
+		return spec, fmt.Errorf("--pids %d leaves the sandbox no room: pids.max counts every task in the cgroup, and the sandbox's init alone holds up to %d threads; give --pids %d or more", spec.Limits.Pids, initThreads, MinPids)
+	}
 	if spec.Hostname == "" {
 		spec.Hostname = spec.Name
 	}
@@ -230,6 +233,15 @@ func resolve(spec Spec) (Spec, error) {
 	}
 	return spec, nil
 }
+
+// initThreads is the most tasks a sandbox's init holds: Go's runtime
+// with the threads the Go init reserves (initproc.reserveThreads), which
+// every sandbox with a pids limit runs.
+const initThreads = 8
+
+// MinPids is the smallest pids limit a sandbox accepts: its init's
+// threads and a shell with a command beside them.
+const MinPids = initThreads + 2
 
 // DefaultIsolation is every namespace this kernel has, without user when
 // running as root on a host that forbids user namespaces.
@@ -451,6 +463,13 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 	if err != nil {
 		_ = cmd.Process.Kill()
 		return fmt.Errorf("plan the sandbox: %w", err)
+	}
+	if c.Limits.Pids > 0 {
+		// Handing a running sandbox over to the Go init (its first
+		// `exec`) starts Go's runtime, which needs threads the pids
+		// limit may have given away by then, and PID 1 would die of it.
+		// The Go init reserves its threads before the command starts.
+		plan.Native = false
 	}
 	cfg.Plan = plan
 	msg, err := cfg.Marshal()

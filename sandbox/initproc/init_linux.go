@@ -54,6 +54,7 @@ func runInit() int {
 	// take `exec` requests meant for the init) and whatever else leaked
 	// in. runc does the same (CloseExecFrom).
 	closeOnExecFrom(FDConfig)
+	reserveThreads()
 	// Set-up events are held back and sent in one write just before the
 	// command starts: a pipe write per step, each waking the parent, cost
 	// more than the steps themselves.
@@ -99,6 +100,37 @@ func runInit() int {
 		return fail(err)
 	}
 	return newSupervisor(cfg, sink, self).serve()
+}
+
+// spareThreads is how many idle OS threads the init keeps beyond the
+// ones Go's runtime starts with. The init's goroutines are few and seldom
+// block outside the network poller (a pipe write to a parent that reads
+// slowly, an exec request's set-up), so this many are never all busy.
+const spareThreads = 4
+
+// reserveThreads makes the OS threads this init will ever need now,
+// before the parent moves it into its cgroup. pids.max counts threads,
+// and Go's runtime cannot go on when it is refused one: were the command
+// to fill the pids limit (a fork bomb), a thread the init asked for later
+// would kill PID 1 and with it the sandbox. The runtime keeps idle threads
+// for reuse and never ends them, so threads made now are there later.
+//
+// Each goroutine below, locked to a thread and blocked, holds that thread
+// until all of them are; the scheduler must start a new thread for each.
+func reserveThreads() {
+	var locked, release sync.WaitGroup
+	locked.Add(spareThreads)
+	release.Add(1)
+	for range spareThreads {
+		go func() {
+			runtime.LockOSThread()
+			locked.Done()
+			release.Wait()
+			runtime.UnlockOSThread()
+		}()
+	}
+	locked.Wait()
+	release.Done()
 }
 
 // readConfig reads the parent's config: a line of JSON, then the plan
