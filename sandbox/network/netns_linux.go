@@ -40,7 +40,12 @@ func handleAt(pid int) (*netlink.Handle, error) {
 		return nil, fmt.Errorf("open %s: %w", netnsPath(pid), err)
 	}
 	defer func() { _ = ns.Close() }()
-	h, err := netlink.NewHandleAt(ns)
+	// NETLINK_ROUTE alone carries links, addresses and routes, all a
+	// bridge and its veths need. Left unnamed, the library also opens the
+	// xfrm and netfilter families, which fail ("protocol not supported")
+	// on a kernel whose xfrm_user or nfnetlink module is not loaded and
+	// cannot be.
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("netlink socket in %s: %w", netnsPath(pid), err)
 	}
