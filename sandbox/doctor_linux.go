@@ -17,7 +17,8 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
 )
 
-// Doctor inspects the host. It never changes anything.
+// Doctor inspects the host, then tries what it found in throw-away
+// sandboxes (probe), which it removes: it leaves the host as it was.
 func Doctor() Report {
 	var r Report
 	var u unix.Utsname
@@ -64,6 +65,7 @@ func Doctor() Report {
 	} else {
 		r.InitKind = kind
 	}
+	probe(&r)
 	return r
 }
 

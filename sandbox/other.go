@@ -48,6 +48,7 @@ func Doctor() Report {
 		r.Namespaces[n] = errNeedsLinux.Error()
 	}
 	r.Cgroup.Problem = errNeedsLinux.Error()
+	r.Sandbox, r.Overlay, r.Bridge = errNeedsLinux.Error(), errNeedsLinux.Error(), errNeedsLinux.Error()
 	return r
 }
 

@@ -16,8 +16,13 @@ type Report struct {
 		// Problem is "" when limits can be set, else why not.
 		Problem string `json:"problem,omitempty"`
 	} `json:"cgroup"`
+	// Sandbox is "" when a sandbox with every namespace above runs here,
+	// else why not: each alone may work where they fail together.
+	Sandbox string `json:"sandbox"`
 	Overlay string `json:"overlayfs"` // "" when available
-	Busybox string `json:"busybox"`   // the static busybox found, or ""
+	// Bridge is "" when a sandbox can join kcna-lab's bridge network.
+	Bridge  string `json:"bridge"`
+	Busybox string `json:"busybox"` // the static busybox found, or ""
 	// Init is the program every sandbox starts as, and InitKind which
 	// init it carries: "native" or "go" (InitProblem says why neither).
 	Init        string `json:"init"`

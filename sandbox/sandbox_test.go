@@ -480,3 +480,25 @@ func TestNoUserNamespaceMeansNoMknod(t *testing.T) {
 		t.Errorf("mknod of a block device succeeded: exit %d, %q", res.ExitCode, out)
 	}
 }
+
+// TestDoctorTriesWhatItClaims: doctor's yes comes from a sandbox that
+// ran, so an init that cannot start one turns every yes into a no that
+// says what failed, and a working host's report is all yes.
+func TestDoctorTriesWhatItClaims(t *testing.T) {
+	needRoot(t)
+	leaveNoTrace(t)
+	if r := sandbox.Doctor(); r.Sandbox != "" || r.Namespaces[sandbox.NSTime] != "" {
+		t.Errorf("doctor on this host: sandbox %q, time namespace %q; want both usable", r.Sandbox, r.Namespaces[sandbox.NSTime])
+	}
+	broken := filepath.Join(t.TempDir(), "kcna-lab-init")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(sandbox.InitProgramEnv, broken)
+	r := sandbox.Doctor()
+	for name, why := range map[string]string{"sandbox": r.Sandbox, "time namespace": r.Namespaces[sandbox.NSTime], "cgroup limits": r.Cgroup.Problem, "overlay": r.Overlay} {
+		if !strings.Contains(why, "fails here when tried") {
+			t.Errorf("with an init that cannot start a sandbox, doctor says %s: %q; want the failure", name, why)
+		}
+	}
+}

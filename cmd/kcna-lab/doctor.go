@@ -32,11 +32,17 @@ func newDoctorCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "What this host lets kcna-lab do, lesson by lesson, and why not",
-		Long: `Inspect this host without changing anything: the kernel, whether you are
-root, whether user namespaces are allowed (and which setting decides), the
-cgroup layout (v1, v2 or hybrid) and which controllers can be used, overlayfs,
-a static busybox for the default root filesystem, and for each lesson whether
-its demo can run live here, or exactly why not.`,
+		Long: `Inspect this host: the kernel, whether you are root, whether user
+namespaces are allowed (and which setting decides), the cgroup layout (v1, v2
+or hybrid) and which controllers can be used, overlayfs, the bridge network, a
+static busybox for the default root filesystem, and for each lesson whether
+its demo can run live here, or exactly why not.
+
+What the kernel's files say it has, doctor then tries: it starts a throw-away
+sandbox running /bin/true for each namespace, for all of them together, with
+cgroup limits, with a writable layer and on the bridge, and removes each one.
+A "yes" means that sandbox ran; a "no" quotes how it failed. This takes about
+a second.`,
 		Example: `  kcna-lab doctor
   sudo kcna-lab doctor --json`,
 		Args: cobra.NoArgs,
@@ -108,6 +114,7 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	if mode == "" {
 		mode = "none found"
 	}
+	fmt.Fprintf(w, "  all together    %s\n", yes(rep.Sandbox))
 	fmt.Fprintf(w, "cgroups           %s\n", mode)
 	names := make([]string, 0, len(rep.Cgroup.Controllers))
 	for n := range rep.Cgroup.Controllers {
@@ -119,6 +126,7 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	}
 	fmt.Fprintf(w, "  limits usable   %s\n", yes(rep.Cgroup.Problem))
 	fmt.Fprintf(w, "overlayfs         %s\n", yes(rep.Overlay))
+	fmt.Fprintf(w, "bridge network    %s\n", yes(rep.Bridge))
 	if rep.Busybox != "" {
 		fmt.Fprintf(w, "static busybox    %s\n", rep.Busybox)
 	} else {

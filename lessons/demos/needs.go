@@ -8,6 +8,9 @@ import (
 
 // needsNamespaces says why a demo that creates namespaces cannot run here.
 func needsNamespaces(r sandbox.Report, ns ...sandbox.Namespace) string {
+	if r.Sandbox != "" {
+		return r.Sandbox // a demo's sandboxes have every namespace
+	}
 	for _, n := range ns {
 		if why := r.Namespaces[n]; why != "" {
 			return why

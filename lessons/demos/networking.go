@@ -58,10 +58,7 @@ func needsBridge(r sandbox.Report) string {
 	if why := needsNamespaces(r, sandbox.NSNet, sandbox.NSPid, sandbox.NSMount); why != "" {
 		return why
 	}
-	if os.Geteuid() != 0 {
-		return "the bridge and the veth pairs are made on the host, which needs root: run kcna-lab with sudo"
-	}
-	return ""
+	return r.Bridge
 }
 
 func runBridgeNetwork(ctx context.Context, sink event.Sink) error {

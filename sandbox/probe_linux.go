@@ -1,0 +1,80 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+// probe starts a throw-away sandbox for each thing r says this host
+// allows, and turns every yes whose sandbox fails into that failure.
+// Files in /proc and /sys say what a kernel has, not what works together:
+// before Linux 6.2, for one, a kernel with time namespaces refused the
+// way both inits used to start a command inside one. Each probe runs
+// /bin/true and is removed, as any sandbox is.
+func probe(r *Report) {
+	base := []Namespace{NSMount} // pivot_root needs a mount namespace
+	if !r.Root {
+		base = append(base, NSUser)
+	}
+	if err := tryRun(Spec{Isolate: base}); err != nil {
+		for _, n := range base {
+			if r.Namespaces[n] == "" {
+				r.Namespaces[n] = probeFailed(err)
+			}
+		}
+	}
+	for _, n := range AllNamespaces {
+		if r.Namespaces[n] != "" || slices.Contains(base, n) {
+			continue
+		}
+		if err := tryRun(Spec{Isolate: append(slices.Clone(base), n)}); err != nil {
+			r.Namespaces[n] = probeFailed(err)
+		}
+	}
+	if err := tryRun(Spec{}); err != nil {
+		r.Sandbox = probeFailed(err)
+	}
+	if r.Cgroup.Problem == "" {
+		lim := Limits{MemoryBytes: 64 << 20, Pids: MinPids, CPUs: 0.5}
+		if err := tryRun(Spec{Limits: lim}); err != nil {
+			r.Cgroup.Problem = "a sandbox with memory, pids and cpu limits " + probeFailed(err)
+		}
+	}
+	if r.Overlay == "" {
+		if err := tryRun(Spec{Overlay: true}); err != nil {
+			r.Overlay = "a sandbox with a writable layer " + probeFailed(err)
+		}
+	}
+	switch {
+	case networkPlugin() == nil:
+		r.Bridge = "this program has no network plugin (package sandbox/network)"
+	case !r.Root:
+		r.Bridge = "the bridge and the veth pairs are made on the host, which needs root: run kcna-lab with sudo"
+	default:
+		if err := tryRun(Spec{Net: &Net{}}); err != nil {
+			r.Bridge = "a sandbox on the bridge " + probeFailed(err)
+		}
+	}
+}
+
+// tryRun runs /bin/true in a sandbox made from spec.
+func tryRun(spec Spec) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	spec.Args = []string{"true"}
+	res, err := Run(ctx, spec, event.Discard)
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("true exited %d", res.ExitCode)
+	}
+	return err
+}
+
+func probeFailed(err error) string {
+	return "fails here when tried: " + err.Error()
+}
