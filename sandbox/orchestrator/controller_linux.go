@@ -451,6 +451,12 @@ func (c *Controller) wait(r *replica) {
 // answers; without, once its command (the init's child) has been running
 // for ReadyAfter.
 func (c *Controller) probe(ctx context.Context, r *replica) {
+	// ReadyAfter counts from now, when the sandbox is built and its
+	// command starting (Kubernetes' initialDelaySeconds counts from the
+	// container's start), not from when the replica was planned: on a
+	// slow machine building the sandbox alone can take longer, and a
+	// command that fails at once would be taken for ready.
+	commandStart := time.Now()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	client := &http.Client{Timeout: 300 * time.Millisecond}
@@ -464,7 +470,7 @@ func (c *Controller) probe(ctx context.Context, r *replica) {
 				}
 			}
 		} else {
-			ready = time.Since(r.started) >= c.cfg.ReadyAfter && commandRunning(r.pid)
+			ready = time.Since(commandStart) >= c.cfg.ReadyAfter && commandRunning(r.pid)
 		}
 		if ready {
 			select {

@@ -387,8 +387,13 @@ func TestOrchestratorRollingUpdate(t *testing.T) {
 		t.Errorf("previous = %q, want v1", st.Previous)
 	}
 	// What the replicas themselves printed says which version they run.
+	// Their output may reach us a little after they count as ready.
 	for _, r := range st.Replicas {
-		if !h.printed(r.Name + "] " + p + " v2 started") {
+		said := func() bool { return h.printed(r.Name + "] " + p + " v2 started") }
+		for deadline := time.Now().Add(5 * time.Second); !said() && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !said() {
 			t.Errorf("replica %s never said it runs v2", r.Name)
 		}
 	}
