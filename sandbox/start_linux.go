@@ -237,7 +237,7 @@ func resolve(spec Spec) (Spec, error) {
 // initThreads is the most tasks a sandbox's init holds: Go's runtime
 // with the threads the Go init reserves (initproc.reserveThreads), which
 // every sandbox with a pids limit runs.
-const initThreads = 8
+const initThreads = 12
 
 // MinPids is the smallest pids limit a sandbox accepts: its init's
 // threads and a shell with a command beside them.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -117,12 +118,21 @@ const spareThreads = 4
 //
 // Each goroutine below, locked to a thread and blocked, holds that thread
 // until all of them are; the scheduler must start a new thread for each.
+// Only once every one has unlocked and ended are their threads idle, for
+// the runtime to take instead of making new ones.
 func reserveThreads() {
-	var locked, release sync.WaitGroup
+	// os/signal's first Notify starts a goroutine locked to a thread of
+	// its own and one that waits for signals in the kernel, holding
+	// another: start both now. SIGURG is the runtime's own preemption
+	// signal, which a Notify leaves working.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGURG)
+	var locked, release, done sync.WaitGroup
 	locked.Add(spareThreads)
+	done.Add(spareThreads)
 	release.Add(1)
 	for range spareThreads {
 		go func() {
+			defer done.Done()
 			runtime.LockOSThread()
 			locked.Done()
 			release.Wait()
@@ -131,6 +141,7 @@ func reserveThreads() {
 	}
 	locked.Wait()
 	release.Done()
+	done.Wait()
 }
 
 // readConfig reads the parent's config: a line of JSON, then the plan
