@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,8 +156,8 @@ func TestVolumeOutlivesTheSandboxAndIsShared(t *testing.T) {
 	if err := syscall.Stat(filepath.Join(vol, "kept"), &st); err != nil {
 		t.Fatal(err)
 	}
-	if hasUserNS() && st.Uid != sandbox.RootMapBase {
-		t.Errorf("the file is owned by uid %d on the host; root in a user namespace should write it as %d", st.Uid, sandbox.RootMapBase)
+	if want := sandbox.VolumeWriter(vol); int(st.Uid) != want {
+		t.Errorf("the file is owned by uid %d on the host; root in the sandbox should write it as %d", st.Uid, want)
 	}
 	// The writable layer was in the sandbox's state dir, which is gone
 	// (leaveNoTrace checks), and never in the shared root filesystem.
@@ -291,5 +292,75 @@ func TestVolumeUnderAPrivateDirectory(t *testing.T) {
 	res, rec = run(t, sandbox.Spec{Args: []string{"sh", "-c", "cat /data/f && echo no > /data/g"}, Volumes: []sandbox.Volume{{Host: data, Target: "/data", ReadOnly: true}}})
 	if res.ExitCode == 0 || !strings.Contains(rec.output(), "kept") || !strings.Contains(rec.output(), "Read-only") {
 		t.Errorf("a read-only volume: exit %d, %q; want it readable and writes refused", res.ExitCode, rec.output())
+	}
+}
+
+// TestVolumeIsIdmappedToTheInvokingUser: as root under sudo, a volume's
+// files are the learner's on the host and root's inside, both ways, as
+// the kernel reports owners (stat on the host, ls -ln inside) and marks
+// the mount (idmapped, in the sandbox's mountinfo).
+func TestVolumeIsIdmappedToTheInvokingUser(t *testing.T) {
+	needRoot(t)
+	if !hasUserNS() {
+		t.Skip("no user namespace here: root inside is the host's root, nothing to map")
+	}
+	leaveNoTrace(t)
+	vol := sharedDir(t, "kcna-test-idmap-", 0o755)
+	if err := sandbox.IdmapProblem(vol); err != nil {
+		t.Skipf("%s cannot be idmapped here: %v", vol, err)
+	}
+	const learner = 4242
+	if err := os.Chown(vol, learner, learner); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "mine"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(vol, "mine"), learner, learner); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SUDO_UID", strconv.Itoa(learner))
+	t.Setenv("SUDO_GID", strconv.Itoa(learner))
+	res, rec := run(t, sandbox.Spec{
+		Args:    []string{"sh", "-c", "ls -ln /data/mine; echo x > /data/new; grep ' /data ' /proc/self/mountinfo"},
+		Volumes: []sandbox.Volume{{Host: vol, Target: "/data"}},
+	})
+	out := rec.output()
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d: %s", res.ExitCode, out)
+	}
+	if f := strings.Fields(out); len(f) < 4 || f[2] != "0" || f[3] != "0" {
+		t.Errorf("inside, the learner's file should be root's: %q", out)
+	}
+	if !strings.Contains(out, "idmapped") {
+		t.Errorf("the sandbox's mountinfo does not mark /data idmapped: %q", out)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(vol, "new"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != learner || st.Gid != learner {
+		t.Errorf("the file root wrote inside is %d:%d on the host, want the learner's %d:%d", st.Uid, st.Gid, learner, learner)
+	}
+}
+
+// TestVolumeNotIdmappableIsSaidBeforeTheStart: sysfs cannot be idmapped;
+// the learner is warned, with the fix, and the sandbox still runs.
+func TestVolumeNotIdmappableIsSaidBeforeTheStart(t *testing.T) {
+	needRoot(t)
+	if !hasUserNS() {
+		t.Skip("no user namespace here: nothing is idmapped")
+	}
+	leaveNoTrace(t)
+	res, rec := run(t, sandbox.Spec{
+		Args:    []string{"ls", "/x"},
+		Volumes: []sandbox.Volume{{Host: "/sys/kernel/mm", Target: "/x", ReadOnly: true}},
+	})
+	warnings := rec.Of(event.KindWarning)
+	if len(warnings) != 1 || !strings.Contains(warnings[0].Text, "is not idmapped") || !strings.Contains(warnings[0].Text, "Fix:") {
+		t.Errorf("warnings %+v; want one saying the volume is not idmapped, and the fix", warnings)
+	}
+	if res.ExitCode != 0 {
+		t.Errorf("the sandbox did not run: exit %d, %q", res.ExitCode, rec.output())
 	}
 }

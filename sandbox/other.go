@@ -48,7 +48,7 @@ func Doctor() Report {
 		r.Namespaces[n] = errNeedsLinux.Error()
 	}
 	r.Cgroup.Problem = errNeedsLinux.Error()
-	r.Sandbox, r.Overlay, r.Bridge = errNeedsLinux.Error(), errNeedsLinux.Error(), errNeedsLinux.Error()
+	r.Sandbox, r.Overlay, r.Bridge, r.Idmap = errNeedsLinux.Error(), errNeedsLinux.Error(), errNeedsLinux.Error(), errNeedsLinux.Error()
 	return r
 }
 
@@ -83,3 +83,9 @@ func (*Sandbox) CPUStat() (map[string]int64, error) { return nil, errNeedsLinux 
 
 // DefaultIsolation: off Linux there are no namespaces.
 func DefaultIsolation() []Namespace { return nil }
+
+// VolumeWriter: off Linux there are no volumes; the caller writes.
+func VolumeWriter(string) int { return os.Geteuid() }
+
+// IdmapProblem: idmapped mounts are Linux's.
+func IdmapProblem(string) error { return errNeedsLinux }

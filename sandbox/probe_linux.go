@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -49,6 +50,16 @@ func probe(r *Report) {
 	if r.Overlay == "" {
 		if err := tryRun(Spec{Overlay: true}); err != nil {
 			r.Overlay = "a sandbox with a writable layer " + probeFailed(err)
+		}
+	}
+	switch {
+	case !r.Root:
+		r.Idmap = "not needed: run as you, root inside a sandbox is you"
+	case r.Namespaces[NSUser] != "":
+		r.Idmap = "not needed: without a user namespace root inside is the host's root"
+	default:
+		if err := IdmapProblem(os.TempDir()); err != nil {
+			r.Idmap = fmt.Sprintf("a volume on %s cannot be idmapped: %v; root inside then writes as uid %d", os.TempDir(), err, RootMapBase)
 		}
 	}
 	switch {

@@ -20,6 +20,9 @@ type Report struct {
 	// else why not: each alone may work where they fail together.
 	Sandbox string `json:"sandbox"`
 	Overlay string `json:"overlayfs"` // "" when available
+	// Idmap is "" when a volume is idmapped, so that root inside writes as
+	// the invoking user (tried on a directory in os.TempDir()).
+	Idmap string `json:"idmapped_volumes"`
 	// Bridge is "" when a sandbox can join kcna-lab's bridge network.
 	Bridge  string `json:"bridge"`
 	Busybox string `json:"busybox"` // the static busybox found, or ""

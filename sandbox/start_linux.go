@@ -383,8 +383,7 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 	}
 	defer lnFile.Close()
 	extra[0], extra[1], extra[2] = cfgR, evW, lnFile
-	for _, v := range c.Volumes {
-		f := openVolume(v.Host)
+	for _, f := range sb.openVolumes(userns) {
 		cfg.VolumeFDs = append(cfg.VolumeFDs, 0)
 		if f != nil {
 			defer f.Close()
@@ -488,17 +487,6 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 	}
 	go sb.watch(ctx)
 	return nil
-}
-
-// openVolume makes a detached copy of a volume's host directory, as
-// kcna-lab (root, or its own user) sees it, for the init to attach; nil
-// where the kernel has no open_tree (before 5.2).
-func openVolume(host string) *os.File {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, host, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
-	if err != nil {
-		return nil
-	}
-	return os.NewFile(uintptr(fd), "volume "+host)
 }
 
 func (sb *Sandbox) sysProcAttr(userns bool) *syscall.SysProcAttr {

@@ -262,6 +262,8 @@ func (p *livePane) format(e event.Event) []string {
 		return strings.Split(strings.TrimRight(e.Text, "\n"), "\n")
 	case event.KindNarration:
 		return []string{"", st.Title.Render(e.Text)}
+	case event.KindWarning:
+		return []string{"", st.StepErr.Render("warning: " + e.Text)}
 	case event.KindMetric:
 		return nil // drawn as a gauge
 	case event.KindCompare:

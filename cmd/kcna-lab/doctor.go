@@ -127,6 +127,7 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	fmt.Fprintf(w, "  limits usable   %s\n", yes(rep.Cgroup.Problem))
 	fmt.Fprintf(w, "overlayfs         %s\n", yes(rep.Overlay))
 	fmt.Fprintf(w, "bridge network    %s\n", yes(rep.Bridge))
+	fmt.Fprintf(w, "idmapped volumes  %s\n", yes(rep.Idmap))
 	if rep.Busybox != "" {
 		fmt.Fprintf(w, "static busybox    %s\n", rep.Busybox)
 	} else {

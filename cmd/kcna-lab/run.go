@@ -227,8 +227,11 @@ func (a *app) runSandbox(ctx context.Context, spec sandbox.Spec, f sandboxFlags)
 		sink = newTraceSink(a.stderr)
 	} else {
 		sink = event.SinkFunc(func(e event.Event) {
-			if e.Kind == event.KindOOM {
+			switch e.Kind {
+			case event.KindOOM:
 				fmt.Fprintf(a.stderr, "kcna-lab: %s\n", e.Text)
+			case event.KindWarning:
+				fmt.Fprintf(a.stderr, "kcna-lab: warning: %s\n", e.Text)
 			}
 		})
 	}

@@ -47,6 +47,8 @@ func (t *traceSink) Emit(e event.Event) {
 		}
 	case event.KindOOM:
 		fmt.Fprintf(t.w, "  OOM: %s\n", e.Text)
+	case event.KindWarning:
+		fmt.Fprintf(t.w, "  warning: %s\n", e.Text)
 	case event.KindCompare:
 		if c := e.Compare; c != nil {
 			fmt.Fprintf(t.w, "\n%s\n", c.Title)

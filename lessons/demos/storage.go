@@ -91,7 +91,7 @@ func runVolumes(ctx context.Context, sink event.Sink) error {
 		}
 	}
 	event.SideBySide(sink, "After a stop and a fresh start", []string{"stat " + volFile, "owner uid " + owner + " as the host sees it"}, lines(again))
-	event.Narrate(sink, fmt.Sprintf("/layer.txt is gone: a new container starts with an empty writable layer. /data/volume.txt is still there, because it never left the host: %s holds it, owned by host uid %s%s.", vol, owner, ownerNote()))
+	event.Narrate(sink, fmt.Sprintf("/layer.txt is gone: a new container starts with an empty writable layer. /data/volume.txt is still there, because it never left the host: %s holds it, owned by host uid %s%s.", vol, owner, ownerNote(vol)))
 	stop2()
 
 	w, r := demoName("writer"), demoName("reader")
@@ -134,7 +134,7 @@ func volumeDir() (string, error) {
 		_ = os.RemoveAll(dir)
 		return "", err
 	}
-	if uid := sandboxRootUID(); uid != os.Geteuid() {
+	if uid := volumeWriter(dir); uid != os.Geteuid() {
 		if err := os.Chown(dir, uid, uid); err != nil {
 			_ = os.RemoveAll(dir)
 			return "", fmt.Errorf("give %s to the sandbox's root (host uid %d): %w", dir, uid, err)
@@ -143,20 +143,16 @@ func volumeDir() (string, error) {
 	return dir, nil
 }
 
-// sandboxRootUID is the host uid that root inside a sandbox is: the
-// start of the mapped range when kcna-lab runs as root with a user
-// namespace, else the caller (rootless: the caller is mapped to root;
-// root without a user namespace: root is root).
-func sandboxRootUID() int {
-	if os.Geteuid() == 0 && slices.Contains(sandbox.DefaultIsolation(), sandbox.NSUser) {
-		return sandbox.RootMapBase
-	}
-	return os.Geteuid()
-}
+// volumeWriter is the host uid as which root inside a sandbox writes
+// into a volume of dir (sandbox.VolumeWriter).
+func volumeWriter(dir string) int { return sandbox.VolumeWriter(dir) }
 
-func ownerNote() string {
-	if sandboxRootUID() == sandbox.RootMapBase {
+func ownerNote(dir string) string {
+	switch {
+	case volumeWriter(dir) == sandbox.RootMapBase:
 		return fmt.Sprintf(", which is root inside the sandbox: its user namespace maps uid 0 to %d", sandbox.RootMapBase)
+	case os.Geteuid() == 0 && slices.Contains(sandbox.DefaultIsolation(), sandbox.NSUser):
+		return fmt.Sprintf(": the volume is an idmapped mount, which shows uid %d's files as root's inside and stores root's writes as uid %d", volumeWriter(dir), volumeWriter(dir))
 	}
 	return ""
 }
@@ -214,7 +210,7 @@ func sandboxWritten(paths []string) (path string, uid int, fromSandbox bool, err
 		if !ok {
 			return p, -1, false, fmt.Errorf("stat %s: no owner", p)
 		}
-		return p, int(s.Uid), int(s.Uid) == sandboxRootUID(), nil
+		return p, int(s.Uid), int(s.Uid) == volumeWriter(filepath.Dir(p)), nil
 	}
 	return "", -1, false, nil
 }
@@ -235,7 +231,7 @@ func checkKeepTheData(context.Context) (Verdict, error) {
 	case p == "":
 		return fail("there is no %s yet: run a sandbox called notes with %s mounted as a volume and write notes.txt into it", files[0], dirs[0])
 	case !ok:
-		return fail("%s belongs to host uid %d, not to the sandbox's root (host uid %d): it was written from the host, not from inside a sandbox; remove it and write it from sandbox notes", p, uid, sandboxRootUID())
+		return fail("%s belongs to host uid %d, not to the sandbox's root (host uid %d): it was written from the host, not from inside a sandbox; remove it and write it from sandbox notes", p, uid, volumeWriter(filepath.Dir(p)))
 	}
 	if fi, _ := os.Stat(p); fi != nil && fi.Size() == 0 {
 		return fail("%s is empty: write something into it from inside sandbox notes", p)

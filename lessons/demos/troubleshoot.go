@@ -574,7 +574,7 @@ func makeDataDir(dir string, sink event.Sink) (string, error) {
 	if _, err := os.Stat(dir); err == nil {
 		return dir, nil
 	}
-	uid := sandboxRootUID()
+	uid := volumeWriter(filepath.Dir(dir))
 	err := event.Step(sink, fmt.Sprintf("mkdir(%q, 0755); chown(%d)", dir, uid), fmt.Sprintf("mkdir %s && chown %d:%d %s", dir, uid, uid, dir), func() error {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return err
@@ -616,7 +616,7 @@ func checkFixLostData(context.Context) (Verdict, error) {
 	case p == "":
 		return fail("there is no %s: journal's entries did not reach the host; mount %s at /data in journal", files[0], dirs[0])
 	case !ok:
-		return fail("%s belongs to host uid %d, not to the sandbox's root (host uid %d): it was not written by sandbox journal", p, uid, sandboxRootUID())
+		return fail("%s belongs to host uid %d, not to the sandbox's root (host uid %d): it was not written by sandbox journal", p, uid, volumeWriter(filepath.Dir(p)))
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {

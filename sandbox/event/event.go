@@ -27,6 +27,9 @@ const (
 	// KindOOM reports that the kernel's OOM killer ended a process in the
 	// sandbox's cgroup, as read from memory.events or memory.oom_control.
 	KindOOM Kind = "oom"
+	// KindWarning is something the learner must read even without
+	// --trace, said before it matters: Text.
+	KindWarning Kind = "warning"
 	// KindResult is the last event of a run: Result.
 	KindResult Kind = "result"
 	// KindCompare puts two views of the same thing side by side, such as
@@ -127,6 +130,11 @@ func Step(sink Sink, action, shell string, fn func() error) error {
 // Narrate emits a sentence for the learner.
 func Narrate(sink Sink, text string) {
 	sink.Emit(Event{Time: time.Now(), Kind: KindNarration, Text: text})
+}
+
+// Warn emits a warning.
+func Warn(sink Sink, text string) {
+	sink.Emit(Event{Time: time.Now(), Kind: KindWarning, Text: text})
 }
 
 // SideBySide emits a Compare of the host's view (left) and the sandbox's.
