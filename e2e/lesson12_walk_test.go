@@ -51,6 +51,31 @@ func (w *walker) waitPane(window string, timeout time.Duration, texts ...string)
 // window, a little at a time, and returns the screens it shows once past
 // from: tmux itself is the terminal, so what the app drew is read as the
 // learner saw it, however the renderer cut it into escape sequences.
+// readBack reads the live pane from its newest line to its oldest, half
+// a pane at a time with [, as a learner reads a demo back: the pane keeps
+// every line, whatever scrolled past between two polls. It leaves the
+// pane where it was.
+func (w *walker) readBack() string {
+	w.t.Helper()
+	var pages strings.Builder
+	prev, ups := "", 0
+	for range 400 {
+		w.press("[")
+		ups++
+		time.Sleep(40 * time.Millisecond)
+		s := w.screen()
+		if s == prev {
+			break
+		}
+		pages.WriteString(s)
+		prev = s
+	}
+	for range ups {
+		w.press("]")
+	}
+	return pages.String()
+}
+
 func (w *walker) replay(data []byte, from int64) string {
 	w.t.Helper()
 	fifo := filepath.Join(w.t.TempDir(), "replay")
@@ -228,7 +253,10 @@ func TestLessonWalkServiceMesh(t *testing.T) {
 	if err != nil || int64(len(written)) <= demoFrom {
 		t.Fatalf("the course's output was not recorded (%v, %d bytes)", err, len(written))
 	}
-	screens := shown + "\n" + w.replay(written, demoFrom)
+	// The pane read back is whole frames; the polled and replayed screens
+	// may be caught mid-frame, so what is parsed row by row comes from it.
+	pane := w.readBack()
+	screens := shown + "\n" + w.replay(written, demoFrom) + "\n" + pane
 	flat := flatPane(screens)
 	// The demo's headings are its own words, not the wire's; some are
 	// followed at once by a burst of steps that scrolls them away within
@@ -254,7 +282,7 @@ func TestLessonWalkServiceMesh(t *testing.T) {
 	// The plaintext answer is on the row of the answers through the
 	// sidecars: "→ 400 Bad Request │ → 2 × 200 reviews v1".
 	var plain []string
-	for _, m := range regexp.MustCompile(`→ (.+?)\s*│ →\s+\d+ × 200 `).FindAllStringSubmatch(screens, -1) {
+	for _, m := range regexp.MustCompile(`→ (.+?)\s*│ →\s+\d+ × 200 `).FindAllStringSubmatch(pane, -1) {
 		if !slices.Contains(plain, m[1]) {
 			plain = append(plain, m[1])
 		}
@@ -265,10 +293,10 @@ func TestLessonWalkServiceMesh(t *testing.T) {
 		t.Logf("after mTLS, a plaintext GET straight to a reviews sidecar got: %s", strings.Join(plain, "; "))
 	}
 	// The split's counts per version, from frontend's sidecar: some pair
-	// of them (a screen caught mid-frame may hold a stale one) is all 100.
+	// of them is all 100.
 	count := func(v string) []int {
 		var ns []int
-		for _, m := range regexp.MustCompile(`(?m)× 200 reviews `+v+`\s*│ `+v+`: (\d+)\s*$`).FindAllStringSubmatch(screens, -1) {
+		for _, m := range regexp.MustCompile(`(?m)× 200 reviews `+v+`\s*│ `+v+`: (\d+)\s*$`).FindAllStringSubmatch(pane, -1) {
 			n, _ := strconv.Atoi(m[1])
 			ns = append(ns, n)
 		}
