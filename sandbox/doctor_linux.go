@@ -81,8 +81,10 @@ func UserNamespaceBlocked() error {
 	if v, err := readInt("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && v == 0 {
 		return errors.New("unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone is 0 (a Debian setting); enable them with `sudo sysctl -w kernel.unprivileged_userns_clone=1`, or run kcna-lab with sudo")
 	}
-	if v, err := readInt("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); err == nil && v == 1 {
-		return errors.New("AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10 and later); allow them with `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or add an AppArmor profile granting `userns` to kcna-lab, or run it with sudo")
+	if v, err := readInt("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); err == nil && v == 1 && !appArmorProfileActive() {
+		return fmt.Errorf("AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10 and later). "+
+			"Install kcna-lab's profile, which allows them to kcna-lab alone: `kcna-lab apparmor | sudo tee %s && sudo apparmor_parser -r %s`; or run kcna-lab with sudo",
+			AppArmorProfilePath, AppArmorProfilePath)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -104,6 +105,11 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 		who = "root"
 	}
 	fmt.Fprintf(w, "kernel            %s\n", rep.Kernel)
+	if strings.Contains(strings.ToLower(rep.Kernel), "microsoft") {
+		// WSL2's kernel is Microsoft's build, in a VM of its own: what
+		// works there is what the tries below found, nothing assumed.
+		fmt.Fprintf(w, "                  WSL2: sandboxes run on the WSL2 VM's Linux kernel, not on Windows; every yes below was tried on it\n")
+	}
 	fmt.Fprintf(w, "running as        %s\n", who)
 	fmt.Fprintf(w, "user namespaces   %s\n", yes(rep.UserNS))
 	fmt.Fprintf(w, "namespaces\n")

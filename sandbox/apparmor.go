@@ -1,0 +1,69 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// AppArmorProfile is an AppArmor profile that lets kcna-lab, at path lab,
+// and its init, at path init, create user namespaces: Ubuntu 23.10 and
+// later deny that to unconfined programs run by a normal user
+// (kernel.apparmor_restrict_unprivileged_userns=1), and allow it to
+// programs that a profile names, as Ubuntu's own profiles do for podman
+// and browsers. The profiles confine nothing else (flags=(unconfined)).
+// A profile attaches by path: after moving the binaries, make it again.
+func AppArmorProfile(lab, init string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# AppArmor profile for kcna-lab, made by `+"`kcna-lab apparmor`"+`.
+# It lets these programs create the user namespaces a rootless sandbox is
+# built in, which kernel.apparmor_restrict_unprivileged_userns=1 denies to
+# unconfined programs; it restricts nothing else. Install it with
+#   kcna-lab apparmor | sudo tee %s && sudo apparmor_parser -r %s
+abi <abi/4.0>,
+include <tunables/global>
+`, AppArmorProfilePath, AppArmorProfilePath)
+	for _, p := range []struct{ name, path string }{{"kcna-lab", lab}, {"kcna-lab-init", init}} {
+		fmt.Fprintf(&b, "\nprofile %s %s flags=(unconfined) {\n  userns,\n\n  include if exists <local/%s>\n}\n", p.name, quoteAppArmorPath(p.path), p.name)
+	}
+	return b.String()
+}
+
+// AppArmorProfilePath is where AppArmor looks for a system's profiles.
+const AppArmorProfilePath = "/etc/apparmor.d/kcna-lab"
+
+// quoteAppArmorPath quotes a path with spaces, as profile syntax needs.
+func quoteAppArmorPath(p string) string {
+	if strings.ContainsAny(p, " \t") {
+		return `"` + p + `"`
+	}
+	return p
+}
+
+// appArmorProfileActive reports whether this process runs under the
+// kcna-lab profile, which then lets it create user namespaces.
+func appArmorProfileActive() bool {
+	for _, f := range []string{"/proc/self/attr/apparmor/current", "/proc/self/attr/current"} {
+		if b, err := os.ReadFile(f); err == nil {
+			return strings.HasPrefix(strings.TrimSpace(string(b)), "kcna-lab ")
+		}
+	}
+	return false
+}
+
+// installedPrograms are the paths the AppArmor profile must name: this
+// binary, and kcna-lab-init beside it.
+func installedPrograms() (lab, init string) {
+	lab, err := os.Executable()
+	if err != nil {
+		lab = "/usr/local/bin/kcna-lab"
+	}
+	if l, err := filepath.EvalSymlinks(lab); err == nil {
+		lab = l
+	}
+	return lab, filepath.Join(filepath.Dir(lab), "kcna-lab-init")
+}
+
+// ThisAppArmorProfile is AppArmorProfile for this binary and its init.
+func ThisAppArmorProfile() string { return AppArmorProfile(installedPrograms()) }
