@@ -52,12 +52,9 @@ func probe(r *Report) {
 			r.Overlay = "a sandbox with a writable layer " + probeFailed(err)
 		}
 	}
-	switch {
-	case !r.Root:
-		r.Idmap = "not needed: run as you, root inside a sandbox is you"
-	case r.Namespaces[NSUser] != "":
-		r.Idmap = "not needed: without a user namespace root inside is the host's root"
-	default:
+	// Only root with a user namespace needs idmapped volumes: rootless,
+	// root inside is the caller; without one, root is the host's root.
+	if r.Root && r.Namespaces[NSUser] == "" {
 		if err := IdmapProblem(os.TempDir()); err != nil {
 			r.Idmap = fmt.Sprintf("a volume on %s cannot be idmapped: %v; root inside then writes as uid %d", os.TempDir(), err, RootMapBase)
 		}
