@@ -20,6 +20,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
 	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
+	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
 )
 
 // Clean removes everything that sandboxes whose kcna-lab is gone (killed
@@ -119,7 +120,9 @@ func removeDir(dir string) error {
 	if len(mounts) > 0 {
 		return fmt.Errorf("refusing to remove %s: %s is still mounted there", dir, mounts[0])
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	// A sandbox's dir may hold an overlay's layers, and so the mode-000
+	// work dir that overlayfs leaves (rootless, kcna-lab must open it).
+	if err := overlay.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	return nil

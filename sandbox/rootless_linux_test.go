@@ -69,6 +69,19 @@ func TestRootlessAsNobody(t *testing.T) {
 			if (n == "1") != (kind == "native") {
 				t.Errorf("%s init: PID 1 runs %s threads", kind, n)
 			}
+			// A writable layer, mounted by the init in its user namespace:
+			// the kernel's mountinfo shows the overlay as the root, with
+			// user.* xattrs (an opaque directory needs one), and the
+			// layers, with overlayfs's mode-000 work dir, are removed.
+			over := exec.Command(lab, "run", "--overlay", "--", "sh", "-c", `rm -rf /etc && mkdir /etc && echo x > /etc/new && cat /etc/new && grep " / / " /proc/self/mountinfo`)
+			over.Env, over.SysProcAttr = cmd.Env, cmd.SysProcAttr
+			out, err = over.CombinedOutput()
+			if err != nil {
+				t.Fatalf("kcna-lab run --overlay as nobody: %v\n%s", err, out)
+			}
+			if o := string(out); !strings.HasPrefix(o, "x\n") || !strings.Contains(o, " - overlay overlay ") || !strings.Contains(o, "userxattr") {
+				t.Errorf("rootless --overlay: want the root an overlay with userxattr; got\n%s", o)
+			}
 			if left, _ := filepath.Glob(filepath.Join(home, "run", "kcna-lab", "sandboxes", "*")); len(left) > 0 {
 				t.Errorf("nobody's sandbox state left: %v", left)
 			}

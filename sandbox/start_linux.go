@@ -50,6 +50,9 @@ type Sandbox struct {
 	journal *journal.Journal
 	group   *cgroup.Group
 	layers  *overlay.FS // nil without --overlay or --layer
+	// overlayData is the mount data of a rootless sandbox's overlay,
+	// which its init mounts; "" otherwise.
+	overlayData string
 	// net is the sandbox's place on a network, with what serves it from
 	// this process (DNS, published ports); nil without Spec.Net.
 	net *Attachment
@@ -287,9 +290,10 @@ func missingTargets(rootfs string, vols []Volume) bool {
 
 // mountLayers stacks the --layer directories (the last given on top) over
 // the root filesystem with a writable upper layer, as a container runtime
-// does with an image's layers, and returns the merged view. It is mounted
-// here, on the host, before the clone: inside a user namespace this
-// kernel may refuse overlayfs.
+// does with an image's layers, and returns the merged view. As root it is
+// mounted here, on the host, before the clone. Rootless, the host refuses
+// the mount; the init makes it inside its user namespace (Linux 5.11+),
+// and the root filesystem it is given stays rootfs.
 func (sb *Sandbox) mountLayers(rootfs string, owner int) (string, error) {
 	lower := []string{rootfs}
 	for _, l := range sb.spec.Layers {
@@ -299,7 +303,20 @@ func (sb *Sandbox) mountLayers(rootfs string, owner int) (string, error) {
 	if os.Geteuid() != 0 {
 		uid = os.Geteuid()
 	}
-	fs, err := overlay.Mount(overlay.Spec{Lower: lower, Dir: filepath.Join(sb.dir, "layers"), UID: uid, GID: uid}, sb.journal, sb.sink)
+	spec := overlay.Spec{Lower: lower, Dir: filepath.Join(sb.dir, "layers"), UID: uid, GID: uid}
+	if os.Geteuid() != 0 {
+		fs, err := overlay.Prepare(spec, sb.journal, sb.sink)
+		if err != nil {
+			return "", err
+		}
+		sb.layers = fs
+		// userxattr: a user namespace may not set the trusted.overlay.*
+		// attributes that mark opaque directories; user.overlay.* it may.
+		sb.overlayData = fs.Options("userxattr")
+		event.Narrate(sb.sink, fmt.Sprintf("Rootless, so the sandbox's init mounts the overlay itself, inside its user namespace: %d read-only layer(s) plus a writable upper layer at %s.", len(lower), fs.Upper))
+		return rootfs, nil
+	}
+	fs, err := overlay.Mount(spec, sb.journal, sb.sink)
 	if err != nil {
 		return "", err
 	}
@@ -349,6 +366,7 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 		Args:     c.Args, Env: c.Env, Hostname: c.Hostname,
 		Root: filepath.Join(sb.dir, "root"), Rootfs: fsDir, RootMode: c.Root,
 		ReadOnly: c.Rootfs == "" && sb.layers == nil, Isolate: c.Isolate, Tty: c.Tty, Escape: c.Escape, Hold: c.Hold,
+		Overlay: sb.overlayData,
 	}
 	for _, name := range c.CapDrop {
 		n, _ := initproc.CapabilityBit(name) // checked by resolve

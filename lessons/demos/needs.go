@@ -1,8 +1,6 @@
 package demos
 
 import (
-	"os"
-
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -19,17 +17,13 @@ func needsNamespaces(r sandbox.Report, ns ...sandbox.Namespace) string {
 	return ""
 }
 
-// needsOverlay says why a demo that gives a sandbox a writable layer (an
-// overlay mounted on the host before the clone) cannot run here.
+// needsOverlay says why a demo that gives a sandbox a writable layer
+// cannot run here.
 func needsOverlay(r sandbox.Report, ns ...sandbox.Namespace) string {
 	if why := needsNamespaces(r, ns...); why != "" {
 		return why
 	}
-	if r.Overlay != "" {
-		return r.Overlay
-	}
-	if os.Geteuid() != 0 {
-		return "the writable layer is an overlay mounted on the host before the sandbox starts, which needs root: run kcna-lab with sudo"
-	}
-	return ""
+	// Rootless, the sandbox's init mounts the overlay in its user
+	// namespace; doctor tried that (r.Overlay).
+	return r.Overlay
 }

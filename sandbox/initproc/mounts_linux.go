@@ -33,10 +33,17 @@ func rootOps(c *Config) []Op {
 	}
 	root := c.Root
 	ops = append(ops,
-		Op{Kind: OpMount, Path: "/", Flags: unix.MS_REC | unix.MS_PRIVATE, Action: `mount("", "/", MS_REC|MS_PRIVATE)`, Shell: "mount --make-rprivate /"},
-		Op{Kind: OpMount, Source: c.Rootfs, Path: root, Flags: unix.MS_BIND | unix.MS_REC,
-			Action: fmt.Sprintf("mount(%q, %q, MS_BIND|MS_REC)", c.Rootfs, root), Shell: fmt.Sprintf("mount --rbind %s %s", c.Rootfs, root)},
-	)
+		Op{Kind: OpMount, Path: "/", Flags: unix.MS_REC | unix.MS_PRIVATE, Action: `mount("", "/", MS_REC|MS_PRIVATE)`, Shell: "mount --make-rprivate /"})
+	if c.Overlay != "" {
+		// Rootless: the overlay is mounted here, in the user namespace
+		// (Linux 5.11+), where its owner is root; the host would refuse
+		// the unprivileged parent.
+		ops = append(ops, Op{Kind: OpMount, Source: "overlay", Path: root, FSType: "overlay", Data: c.Overlay,
+			Action: fmt.Sprintf("mount(\"overlay\", %q, \"overlay\", 0, %q)", root, c.Overlay), Shell: fmt.Sprintf("mount -t overlay overlay -o %s %s", c.Overlay, root)})
+	} else {
+		ops = append(ops, Op{Kind: OpMount, Source: c.Rootfs, Path: root, Flags: unix.MS_BIND | unix.MS_REC,
+			Action: fmt.Sprintf("mount(%q, %q, MS_BIND|MS_REC)", c.Rootfs, root), Shell: fmt.Sprintf("mount --rbind %s %s", c.Rootfs, root)})
+	}
 	ops = append(ops, procOps(c)...)
 	ops = append(ops, devOps(c)...)
 	ops = append(ops, sysOps(c)...)

@@ -51,7 +51,7 @@ const ExitFailed = 125
 // ProtocolVersion changes whenever Config or the events' meaning does,
 // so that a kcna-lab-init left from another build refuses plainly
 // instead of misreading its config.
-const ProtocolVersion = 7
+const ProtocolVersion = 8
 
 // Config is everything the init needs to build the sandbox from inside.
 type Config struct {
@@ -61,8 +61,12 @@ type Config struct {
 	Hostname string   `json:"hostname,omitempty"`
 	// Root is an empty directory in the sandbox's state dir where the
 	// init bind-mounts the root filesystem (Rootfs) and builds on it.
-	Root     string   `json:"root"`
-	Rootfs   string   `json:"rootfs"`
+	Root   string `json:"root"`
+	Rootfs string `json:"rootfs"`
+	// Overlay, when set, is the mount data of an overlay the init mounts
+	// at Root itself instead of binding Rootfs: a rootless sandbox's
+	// writable layer, which only a user namespace's root may mount.
+	Overlay  string   `json:"overlay,omitempty"`
 	RootMode RootMode `json:"root_mode"`
 	ReadOnly bool     `json:"read_only"`
 	Volumes  []Volume `json:"volumes,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +24,30 @@ import (
 // j may be nil for a caller that undoes with Remove. On failure, Mount
 // removes what it made itself.
 func Mount(spec Spec, j *journal.Journal, sink event.Sink) (*FS, error) {
+	if sink == nil {
+		sink = event.Discard
+	}
+	f, err := Prepare(spec, j, sink)
+	if err != nil {
+		return nil, err
+	}
+	err = record(j, journal.Entry{Kind: journal.Mount, Path: f.Merged, Shell: "umount " + shellQuote(f.Merged)})
+	if err == nil {
+		err = f.mount(sink)
+	}
+	if err != nil {
+		// Nothing is mounted (the mount is the last step), so Dir holds
+		// only the empty directories made above.
+		_ = f.removeDir(sink)
+		return nil, err
+	}
+	return f, nil
+}
+
+// Prepare is Mount without the mount: the layers' directories, for a
+// process that mounts the overlay itself, as a rootless sandbox's init
+// does inside its user namespace (Options gives it the mount's data).
+func Prepare(spec Spec, j *journal.Journal, sink event.Sink) (*FS, error) {
 	if sink == nil {
 		sink = event.Discard
 	}
@@ -52,17 +77,13 @@ func Mount(spec Spec, j *journal.Journal, sink event.Sink) (*FS, error) {
 	if err := f.makeDirs(spec.UID, spec.GID, sink); err != nil {
 		return nil, err
 	}
-	err = record(j, journal.Entry{Kind: journal.Mount, Path: f.Merged, Shell: "umount " + shellQuote(f.Merged)})
-	if err == nil {
-		err = f.mount(sink)
-	}
-	if err != nil {
-		// Nothing is mounted (the mount is the last step), so Dir holds
-		// only the empty directories made above.
-		_ = f.removeDir(sink)
-		return nil, err
-	}
 	return f, nil
+}
+
+// Options is the overlay's mount data, with extra options after it.
+func (f *FS) Options(extra ...string) string {
+	rest := append([]string{"upperdir=" + f.Upper, "workdir=" + f.Work}, plainDiff()...)
+	return "lowerdir=" + strings.Join(f.Lower, ":") + "," + strings.Join(append(rest, extra...), ",")
 }
 
 // Unmount unmounts the merged view and leaves the layers on disk, so the
@@ -150,7 +171,7 @@ func (f *FS) makeDirs(uid, gid int, sink event.Sink) error {
 // the new mount API.
 func (f *FS) mount(sink event.Sink) error {
 	rest := append([]string{"upperdir=" + f.Upper, "workdir=" + f.Work}, plainDiff()...)
-	data := "lowerdir=" + strings.Join(f.Lower, ":") + "," + strings.Join(rest, ",")
+	data := f.Options()
 	if len(data) < os.Getpagesize() {
 		err := event.Step(sink, fmt.Sprintf("mount(\"overlay\", %q, \"overlay\", 0, %q)", f.Merged, data),
 			"mount -t overlay overlay -o "+shellQuote(data)+" "+shellQuote(f.Merged), func() error {
@@ -288,7 +309,7 @@ func (f *FS) removeDir(sink event.Sink) error {
 		return fmt.Errorf("refusing to remove %s: %s is still mounted there", f.Dir, mounts[0].Point)
 	}
 	err = event.Step(sink, fmt.Sprintf("unlinkat/rmdir everything in %q", f.Dir), "rm -rf "+shellQuote(f.Dir), func() error {
-		return os.RemoveAll(f.Dir)
+		return RemoveAll(f.Dir)
 	})
 	if err != nil {
 		return fmt.Errorf("remove overlay dir %s: %w", f.Dir, err)
@@ -332,4 +353,22 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// RemoveAll is os.RemoveAll for a directory that holds an overlay's
+// layers. overlayfs makes workdir/work with mode 000; root removes it
+// regardless, but a rootless owner must first allow itself to list it,
+// and so every directory below, which it owns.
+func RemoveAll(dir string) error {
+	err := os.RemoveAll(dir)
+	if !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if d != nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700) // before WalkDir reads it
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }
