@@ -3,6 +3,8 @@ package seccomp
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -37,8 +39,9 @@ type Summary struct {
 	// Newer are numbered above every call the profile names: they fail
 	// with ENOSYS, as if the kernel lacked them.
 	Newer int
-	// Other get another action of the profile's, such as clone3's ENOSYS.
-	Other int
+	// Other get another action of the profile's, such as clone3's ENOSYS
+	// in Docker's.
+	Other []string
 }
 
 // The kernel's return values (SECCOMP_RET_*) and errno values the
@@ -317,7 +320,6 @@ func (c *compiler) rules(s *section) {
 		c.cases(call, s.abi.wide)
 	}
 	c.plain(plain)
-	c.ret(c.def)
 }
 
 // cases tests a call's arguments, rule by rule; the accumulator holds
@@ -339,36 +341,61 @@ func (c *compiler) cases(call *call, wide bool) {
 	c.bind(other)
 }
 
-// plain returns each action for its calls, which need no argument test:
-// a run of comparisons, at most chunk long so that each reaches its
-// return in one conditional jump.
+// plain returns each action for its calls, which need no argument test,
+// by a binary search: the numbers are cut into runs that get one answer
+// (every number the profile does not name gets the default), and each
+// step halves the runs. A call costs a few comparisons, not one per
+// allowed call, which matters when the filter is loaded too: the kernel
+// runs it once per call number to learn which calls it may let through
+// without running it again (its action cache).
 func (c *compiler) plain(calls []*call) {
-	const chunk = 250
-	var actions []uint32
-	byAction := map[uint32][]uint32{}
+	byNr := map[uint32]uint32{}
 	for _, call := range calls {
-		a := call.always.action
-		if _, ok := byAction[a]; !ok {
-			actions = append(actions, a)
-		}
-		byAction[a] = append(byAction[a], call.nr)
+		byNr[call.nr] = call.always.action
 	}
-	for _, a := range actions {
-		nrs := byAction[a]
-		slices.Sort(nrs)
-		for len(nrs) > 0 {
-			n := min(chunk, len(nrs))
-			hit, miss := c.newLabel(), c.newLabel()
-			for _, nr := range nrs[:n] {
-				c.jump(bpf.JumpEqual, nr, hit, next)
+	nrs := slices.Sorted(maps.Keys(byNr))
+	runs := []run{{0, c.def}}
+	add := func(from, action uint32) {
+		last := &runs[len(runs)-1]
+		switch {
+		case last.action == action:
+		case last.from == from: // the run ended before it began
+			runs = runs[:len(runs)-1]
+			if len(runs) == 0 || runs[len(runs)-1].action != action {
+				runs = append(runs, run{from, action})
 			}
-			c.goTo(miss)
-			c.bind(hit)
-			c.ret(a)
-			c.bind(miss)
-			nrs = nrs[n:]
+		default:
+			runs = append(runs, run{from, action})
 		}
 	}
+	for _, nr := range nrs {
+		add(nr, byNr[nr])
+		if nr < math.MaxUint32 {
+			add(nr+1, c.def)
+		}
+	}
+	c.search(runs)
+}
+
+// run is a range of call numbers, from its start to the next run's, that
+// get one action.
+type run struct {
+	from, action uint32
+}
+
+func (c *compiler) search(runs []run) {
+	if len(runs) == 1 {
+		c.ret(runs[0].action)
+		return
+	}
+	mid := len(runs) / 2
+	upper, lower := c.newLabel(), c.newLabel()
+	c.jump(bpf.JumpGreaterOrEqual, runs[mid].from, next, lower)
+	c.goTo(upper)
+	c.bind(lower)
+	c.search(runs[:mid])
+	c.bind(upper)
+	c.search(runs[mid:])
 }
 
 // test falls through when the argument passes cond and jumps to fail
@@ -443,10 +470,11 @@ func (c *compiler) summary(s *section) Summary {
 		case call.always.action == retAllow:
 			sum.Allowed++
 		default:
-			sum.Other++
+			sum.Other = append(sum.Other, name)
 		}
 	}
 	slices.Sort(sum.ByArgument)
+	slices.Sort(sum.Other)
 	return sum
 }
 

@@ -169,6 +169,64 @@ func TestDockerDefaultProfile(t *testing.T) {
 	}
 }
 
+// TestEveryCall runs Docker's program for every call number each ABI
+// has, and the holes between them, against what the resolved profile
+// says of each name: allowed by a rule without argument tests, ENOSYS
+// for clone3 and above the profile's highest, EPERM for the rest.
+func TestEveryCall(t *testing.T) {
+	resolved, err := (&Profile{Name: Default}).Resolve(dockerCaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed, tested := map[string]bool{}, map[string]bool{}
+	for _, sc := range resolved.Syscalls {
+		for _, n := range sc.Names {
+			if len(sc.Args) > 0 {
+				tested[n] = true
+			} else if sc.Action == specs.ActAllow {
+				allowed[n] = true
+			}
+		}
+	}
+	f, err := compile(resolved, "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMachine(t, f)
+	for _, a := range []*abi{abiX86_64, abiX86, abiX32} {
+		names := map[uint32]string{}
+		var last uint32
+		for _, sc := range resolved.Syscalls {
+			for _, n := range sc.Names {
+				if nr, ok := a.calls[n]; ok {
+					last = max(last, nr)
+				}
+			}
+		}
+		for n, nr := range a.calls {
+			names[nr] = n
+		}
+		audit := a.audit
+		for nr := a.bit; nr < a.bit+1100; nr++ {
+			name := names[nr]
+			want := uint32(eperm)
+			switch {
+			case tested[name]:
+				continue
+			case nr > last:
+				want = enosys
+			case name == "clone3":
+				want = enosys
+			case allowed[name]:
+				want = allow
+			}
+			if got := m.call(audit, nr); got != want {
+				t.Errorf("%s call %#x (%s): %#x, want %#x", a.name, nr, name, got, want)
+			}
+		}
+	}
+}
+
 // TestCapabilitiesChangeTheProfile: moby keeps or leaves out rules by the
 // bounding set.
 func TestCapabilitiesChangeTheProfile(t *testing.T) {
