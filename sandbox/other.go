@@ -48,8 +48,12 @@ func Doctor() Report {
 		r.Namespaces[n] = errNeedsLinux.Error()
 	}
 	r.Cgroup.Problem = errNeedsLinux.Error()
+	r.Seccomp = errNeedsLinux.Error()
 	return r
 }
+
+// SeccompUnavailable: seccomp is Linux's.
+func SeccompUnavailable() error { return errNeedsLinux }
 
 // UserNamespaceBlocked: off Linux there are none.
 func UserNamespaceBlocked() error { return errNeedsLinux }

@@ -17,6 +17,8 @@ type Report struct {
 		Problem string `json:"problem,omitempty"`
 	} `json:"cgroup"`
 	Overlay string `json:"overlayfs"` // "" when available
+	// Seccomp is "" when sandboxes can load a seccomp filter, else why not.
+	Seccomp string `json:"seccomp"`
 	Busybox string `json:"busybox"`   // the static busybox found, or ""
 	// Init is the program every sandbox starts as, and InitKind which
 	// init it carries: "native" or "go" (InitProblem says why neither).

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"syscall"
@@ -24,6 +25,15 @@ func (sb *Sandbox) seccompFilter(cfg *initproc.Config) (*initproc.SeccompFilter,
 		event.Narrate(sb.sink, "No seccomp filter (--seccomp unconfined): every system call reaches the kernel, checked only by capabilities and the namespaces, as under docker run --security-opt seccomp=unconfined.")
 		return nil, nil
 	}
+	if err := SeccompUnavailable(); err != nil {
+		if sb.seccomp.Name != seccomp.Default {
+			return nil, fmt.Errorf("--seccomp %s: %w", sb.seccomp.Name, err)
+		}
+		// As Docker does: its default profile needs no refusal, a profile
+		// asked for by name does.
+		event.Narrate(sb.sink, "No seccomp filter: "+err.Error()+". Docker runs its containers without its default profile on such a kernel, and so does kcna-lab.")
+		return nil, nil
+	}
 	bounding := cfg.Bounding()
 	resolved, err := sb.seccomp.Resolve(bounding)
 	if err != nil {
@@ -39,6 +49,18 @@ func (sb *Sandbox) seccompFilter(cfg *initproc.Config) (*initproc.SeccompFilter,
 		shell = "docker run --security-opt seccomp=default.json (Docker's own profile, which it applies when none is named)"
 	}
 	return &initproc.SeccompFilter{Program: f.Encode(), Flags: f.Flags, Shell: shell}, nil
+}
+
+// SeccompUnavailable says why this kernel cannot load seccomp filters,
+// or nil when it can. It asks as runc does: a filter given at address 0
+// is refused with EFAULT by a kernel that has them (and loads nothing),
+// with EINVAL by one built without CONFIG_SECCOMP_FILTER.
+func SeccompUnavailable() error {
+	err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, 0, 0, 0)
+	if errors.Is(err, unix.EINVAL) {
+		return errors.New("this kernel has no seccomp filters (it was built without CONFIG_SECCOMP_FILTER)")
+	}
+	return nil
 }
 
 // describeFilter says what the compiled program does, in numbers the

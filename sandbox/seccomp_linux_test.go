@@ -26,6 +26,7 @@ const personalityProbe = "grep Seccomp /proc/self/status; linux64 -R cat /proc/s
 // refuses with EPERM that works without it.
 func TestSeccompDefaultProfile(t *testing.T) {
 	needRoot(t)
+	needSeccomp(t)
 	leaveNoTrace(t)
 	hostFilters := filters(t, procStatus(t, os.Getpid()))
 
@@ -64,6 +65,7 @@ func TestSeccompDefaultProfile(t *testing.T) {
 // process `exec` starts.
 func TestSeccompInitKeepsWorking(t *testing.T) {
 	needRoot(t)
+	needSeccomp(t)
 	leaveNoTrace(t)
 	rec := &recorder{}
 	sb, err := sandbox.Start(context.Background(), sandbox.Spec{
@@ -107,6 +109,7 @@ func TestSeccompInitKeepsWorking(t *testing.T) {
 // before anything is built.
 func TestSeccompProfileFile(t *testing.T) {
 	needRoot(t)
+	needSeccomp(t)
 	leaveNoTrace(t)
 	dir := t.TempDir()
 	deny := filepath.Join(dir, "deny-mkdir.json")
@@ -129,6 +132,13 @@ func TestSeccompProfileFile(t *testing.T) {
 	_, err := sandbox.Run(context.Background(), sandbox.Spec{Seccomp: bad, Args: []string{"true"}}, &recorder{})
 	if err == nil || !strings.Contains(err.Error(), bad+":3:16: syscalls[0]: action: \"SCMP_ACT_ALOW\" is not a seccomp action") {
 		t.Errorf("a profile with a misspelt action: %v; want it refused with where and why", err)
+	}
+}
+
+func needSeccomp(t *testing.T) {
+	t.Helper()
+	if err := sandbox.SeccompUnavailable(); err != nil {
+		t.Skip(err)
 	}
 }
 

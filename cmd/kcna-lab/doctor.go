@@ -119,6 +119,7 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	}
 	fmt.Fprintf(w, "  limits usable   %s\n", yes(rep.Cgroup.Problem))
 	fmt.Fprintf(w, "overlayfs         %s\n", yes(rep.Overlay))
+	fmt.Fprintf(w, "seccomp filters   %s\n", yes(rep.Seccomp))
 	if rep.Busybox != "" {
 		fmt.Fprintf(w, "static busybox    %s\n", rep.Busybox)
 	} else {
