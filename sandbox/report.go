@@ -19,7 +19,7 @@ type Report struct {
 	Overlay string `json:"overlayfs"` // "" when available
 	// Seccomp is "" when sandboxes can load a seccomp filter, else why not.
 	Seccomp string `json:"seccomp"`
-	Busybox string `json:"busybox"`   // the static busybox found, or ""
+	Busybox string `json:"busybox"` // the static busybox found, or ""
 	// Init is the program every sandbox starts as, and InitKind which
 	// init it carries: "native" or "go" (InitProblem says why neither).
 	Init        string `json:"init"`

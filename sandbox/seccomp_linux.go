@@ -92,7 +92,7 @@ func describeFilter(p *seccomp.Profile, resolved *specs.LinuxSeccomp, f *seccomp
 func defaultAnswer(p *specs.LinuxSeccomp) string {
 	switch p.DefaultAction {
 	case specs.ActErrno:
-		errno := syscall.Errno(unix.EPERM)
+		errno := unix.EPERM
 		if p.DefaultErrnoRet != nil {
 			errno = syscall.Errno(*p.DefaultErrnoRet)
 		}

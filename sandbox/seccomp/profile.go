@@ -132,10 +132,11 @@ func checkSyscall(sc *moby.Syscall) error {
 	if sc == nil {
 		return errors.New("null; a rule is an object with names and an action")
 	}
+	name := sc.Name //nolint:staticcheck // old profiles still say "name", which moby reads too
 	switch {
-	case sc.Name != "" && len(sc.Names) > 0:
+	case name != "" && len(sc.Names) > 0:
 		return errors.New(`both "name" and "names"; use names`)
-	case sc.Name == "" && len(sc.Names) == 0:
+	case name == "" && len(sc.Names) == 0:
 		return errors.New(`no "names": which system calls does the rule apply to?`)
 	}
 	if _, err := action(sc.Action, sc.ErrnoRet); err != nil {
