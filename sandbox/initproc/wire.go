@@ -23,8 +23,9 @@ func (c *Config) Marshal() ([]byte, error) {
 }
 
 // nativeForm lays out the command and the plan in little-endian fields,
-// NUL-terminated strings and, for a seccomp program, counted bytes. A string with a NUL of its own cannot be
-// carried so; the plan then says it is not for the native init.
+// NUL-terminated strings and, for a seccomp program, counted bytes. A
+// string with a NUL of its own cannot be carried so; the plan then says
+// it is not for the native init.
 func (c *Config) nativeForm() []byte {
 	w := &wire{}
 	native := c.Plan != nil && c.Plan.Native

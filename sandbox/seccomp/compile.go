@@ -158,7 +158,7 @@ func gather(p *specs.LinuxSeccomp, a *abi, def uint32) (*section, error) {
 	s := &section{abi: a}
 	byNr := map[uint32]*call{}
 	for i, sc := range p.Syscalls {
-		from := fmt.Sprintf("syscalls[%d] (%s %s)", i, strings.Join(sc.Names, ","), sc.Action)
+		from := fmt.Sprintf("syscalls[%d] (%s)", i, sc.Action)
 		act, err := action(sc.Action, sc.ErrnoRet)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", from, err)
