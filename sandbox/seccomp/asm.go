@@ -9,9 +9,11 @@ import (
 // asm writes a classic BPF program with labels in place of jump offsets,
 // which it works out at the end. A conditional jump reaches at most 255
 // instructions ahead; the compiler keeps those short and uses goTo, whose
-// reach is unlimited, for the long ones.
+// reach is unlimited, for the long ones. Instructions are encoded as they
+// are written (x/net/bpf's Assemble), so that a program of a thousand
+// costs no thousand allocations.
 type asm struct {
-	insns  []bpf.Instruction
+	insns  []bpf.RawInstruction
 	labels []int // label → instruction index, -1 until bound
 	jumps  []jumpRef
 }
@@ -36,7 +38,14 @@ func (a *asm) newLabel() label {
 // bind puts l at the next instruction.
 func (a *asm) bind(l label) { a.labels[l] = len(a.insns) }
 
-func (a *asm) emit(i bpf.Instruction) { a.insns = append(a.insns, i) }
+// emit encodes i; the instructions the compiler writes always encode.
+func (a *asm) emit(i bpf.Instruction) {
+	raw, err := i.Assemble()
+	if err != nil {
+		panic("seccomp: an instruction that does not encode: " + err.Error())
+	}
+	a.insns = append(a.insns, raw)
+}
 
 // load puts the 32-bit word at off in seccomp_data into the accumulator.
 func (a *asm) load(off uint32) { a.emit(bpf.LoadAbsolute{Off: off, Size: 4}) }
@@ -44,9 +53,14 @@ func (a *asm) load(off uint32) { a.emit(bpf.LoadAbsolute{Off: off, Size: 4}) }
 func (a *asm) ret(v uint32) { a.emit(bpf.RetConstant{Val: v}) }
 
 // jump goes to yes when the accumulator passes test against val, else to
-// no. Only the kernel's own tests: equal, greater, greater-or-equal, and
-// bits set.
+// no. Only the kernel's own tests, which encode without swapping the
+// targets: equal, greater, greater-or-equal, and bits set.
 func (a *asm) jump(test bpf.JumpTest, val uint32, yes, no label) {
+	switch test {
+	case bpf.JumpEqual, bpf.JumpGreaterThan, bpf.JumpGreaterOrEqual, bpf.JumpBitsSet:
+	default:
+		panic(fmt.Sprintf("seccomp: jump test %v is not one the kernel has", test))
+	}
 	a.jumps = append(a.jumps, jumpRef{at: len(a.insns), yes: yes, no: no})
 	a.emit(bpf.JumpIf{Cond: test, Val: val})
 }
@@ -57,7 +71,7 @@ func (a *asm) goTo(l label) {
 	a.emit(bpf.Jump{})
 }
 
-// assemble resolves the labels and encodes the program.
+// assemble resolves the labels and returns the program.
 func (a *asm) assemble() ([]bpf.RawInstruction, error) {
 	for _, j := range a.jumps {
 		yes, err := a.skip(j.at, j.yes)
@@ -65,7 +79,7 @@ func (a *asm) assemble() ([]bpf.RawInstruction, error) {
 			return nil, err
 		}
 		if j.long {
-			a.insns[j.at] = bpf.Jump{Skip: uint32(yes)}
+			a.insns[j.at].K = uint32(yes)
 			continue
 		}
 		no, err := a.skip(j.at, j.no)
@@ -75,11 +89,9 @@ func (a *asm) assemble() ([]bpf.RawInstruction, error) {
 		if yes > 255 || no > 255 {
 			return nil, fmt.Errorf("instruction %d: a conditional jump of %d or %d instructions is beyond BPF's 255", j.at, yes, no)
 		}
-		ji := a.insns[j.at].(bpf.JumpIf)
-		ji.SkipTrue, ji.SkipFalse = uint8(yes), uint8(no)
-		a.insns[j.at] = ji
+		a.insns[j.at].Jt, a.insns[j.at].Jf = uint8(yes), uint8(no)
 	}
-	return bpf.Assemble(a.insns)
+	return a.insns, nil
 }
 
 // skip is how many instructions a jump at index at passes over to reach l.

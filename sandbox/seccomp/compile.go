@@ -1,9 +1,9 @@
 package seccomp
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -137,8 +137,9 @@ type section struct {
 type call struct {
 	name string
 	nr   uint32
-	// always is the action of a rule without argument tests, if any.
-	always *rule
+	// always is the rule without argument tests, if any (hasAlways).
+	always    rule
+	hasAlways bool
 	// cases are the rules that test arguments, in the profile's order:
 	// the first whose tests all pass decides.
 	cases []rule
@@ -147,8 +148,13 @@ type call struct {
 type rule struct {
 	action uint32
 	conds  []specs.LinuxSeccompArg
-	from   string // "syscalls[3] (SCMP_ACT_ALLOW)", for errors
+	// index and name are where the rule is in the profile, and its
+	// action as the profile says it: for errors.
+	index int
+	name  specs.LinuxSeccompAction
 }
+
+func (r rule) from() string { return fmt.Sprintf("syscalls[%d] (%s)", r.index, r.name) }
 
 // gather merges the profile's rules for one ABI as libseccomp, which
 // runc uses, does: names the ABI lacks are skipped, a rule that does
@@ -156,15 +162,14 @@ type rule struct {
 // in a rule are alternatives rather than all required (runc's reading).
 func gather(p *specs.LinuxSeccomp, a *abi, def uint32) (*section, error) {
 	s := &section{abi: a}
-	byNr := map[uint32]*call{}
+	byNr := make(map[uint32]*call, len(a.calls))
 	for i, sc := range p.Syscalls {
-		from := fmt.Sprintf("syscalls[%d] (%s)", i, sc.Action)
 		act, err := action(sc.Action, sc.ErrnoRet)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", from, err)
+		if err == nil {
+			err = checkArgs(sc.Args)
 		}
-		if err := checkArgs(sc.Args); err != nil {
-			return nil, fmt.Errorf("%s: %w", from, err)
+		if err != nil {
+			return nil, fmt.Errorf("syscalls[%d]: %w", i, err)
 		}
 		for _, name := range sc.Names {
 			nr, ok := a.calls[name]
@@ -181,7 +186,7 @@ func gather(p *specs.LinuxSeccomp, a *abi, def uint32) (*section, error) {
 				byNr[nr] = c
 				s.calls = append(s.calls, c)
 			}
-			if err := c.add(rule{action: act, conds: sc.Args, from: from}); err != nil {
+			if err := c.add(rule{action: act, conds: sc.Args, index: i, name: sc.Action}); err != nil {
 				return nil, err
 			}
 		}
@@ -196,14 +201,15 @@ func gather(p *specs.LinuxSeccomp, a *abi, def uint32) (*section, error) {
 
 func (c *call) add(r rule) error {
 	if len(r.conds) == 0 {
-		if c.always != nil && c.always.action != r.action {
-			return fmt.Errorf("%s: %s and %s give it two actions; a call without argument tests can have only one", c.name, c.always.from, r.from)
+		if c.hasAlways && c.always.action != r.action {
+			return fmt.Errorf("%s: %s and %s give it two actions; a call without argument tests can have only one", c.name, c.always.from(), r.from())
 		}
-		c.always = &r
+		c.always, c.hasAlways = r, true
 		return nil
 	}
 	for _, conds := range alternatives(r.conds) {
-		c.cases = append(c.cases, rule{action: r.action, conds: conds, from: r.from})
+		r.conds = conds
+		c.cases = append(c.cases, r)
 	}
 	return nil
 }
@@ -211,12 +217,12 @@ func (c *call) add(r rule) error {
 // settle drops argument rules that a rule without tests makes moot, and
 // refuses a mix whose meaning would hang on how they are merged.
 func (c *call) settle() error {
-	if c.always == nil {
+	if !c.hasAlways {
 		return nil
 	}
 	for _, r := range c.cases {
 		if r.action != c.always.action {
-			return fmt.Errorf("%s: %s tests its arguments and %s does not, with another action; give the call one rule without tests, or only rules with them", c.name, r.from, c.always.from)
+			return fmt.Errorf("%s: %s tests its arguments and %s does not, with another action; give the call one rule without tests, or only rules with them", c.name, r.from(), c.always.from())
 		}
 	}
 	c.cases = nil
@@ -313,7 +319,7 @@ func (c *compiler) rules(s *section) {
 	}
 	var plain []*call
 	for _, call := range s.calls {
-		if call.always != nil {
+		if call.hasAlways {
 			plain = append(plain, call)
 			continue
 		}
@@ -349,11 +355,7 @@ func (c *compiler) cases(call *call, wide bool) {
 // runs it once per call number to learn which calls it may let through
 // without running it again (its action cache).
 func (c *compiler) plain(calls []*call) {
-	byNr := map[uint32]uint32{}
-	for _, call := range calls {
-		byNr[call.nr] = call.always.action
-	}
-	nrs := slices.Sorted(maps.Keys(byNr))
+	calls = slices.SortedFunc(slices.Values(calls), func(a, b *call) int { return cmp.Compare(a.nr, b.nr) })
 	runs := []run{{0, c.def}}
 	add := func(from, action uint32) {
 		last := &runs[len(runs)-1]
@@ -368,10 +370,10 @@ func (c *compiler) plain(calls []*call) {
 			runs = append(runs, run{from, action})
 		}
 	}
-	for _, nr := range nrs {
-		add(nr, byNr[nr])
-		if nr < math.MaxUint32 {
-			add(nr+1, c.def)
+	for _, call := range calls {
+		add(call.nr, call.always.action)
+		if call.nr < math.MaxUint32 {
+			add(call.nr+1, c.def)
 		}
 	}
 	c.search(runs)
@@ -453,7 +455,7 @@ func (c *compiler) test(cond specs.LinuxSeccompArg, wide bool, fail label) {
 
 // summary counts what the program does with each call of s's ABI.
 func (c *compiler) summary(s *section) Summary {
-	byNr := map[uint32]*call{}
+	byNr := make(map[uint32]*call, len(s.calls))
 	for _, call := range s.calls {
 		byNr[call.nr] = call
 	}
@@ -465,7 +467,7 @@ func (c *compiler) summary(s *section) Summary {
 			sum.Newer++
 		case call == nil:
 			sum.Default++
-		case call.always == nil:
+		case !call.hasAlways:
 			sum.ByArgument = append(sum.ByArgument, name)
 		case call.always.action == retAllow:
 			sum.Allowed++
