@@ -29,9 +29,9 @@ func (sb *Sandbox) seccompFilter(cfg *initproc.Config) (*initproc.SeccompFilter,
 		if sb.seccomp.Name != seccomp.Default {
 			return nil, fmt.Errorf("--seccomp %s: %w", sb.seccomp.Name, err)
 		}
-		// As Docker does: its default profile needs no refusal, a profile
-		// asked for by name does.
-		event.Narrate(sb.sink, "No seccomp filter: "+err.Error()+". Docker runs its containers without its default profile on such a kernel, and so does kcna-lab.")
+		// As Docker does on a kernel without seccomp: its default profile
+		// is left out, a profile asked for by name is an error.
+		event.Narrate(sb.sink, "No seccomp filter: "+err.Error()+". Docker runs its containers without its default profile where the kernel has no seccomp, and kcna-lab does so here.")
 		return nil, nil
 	}
 	bounding := cfg.Bounding()
@@ -51,11 +51,16 @@ func (sb *Sandbox) seccompFilter(cfg *initproc.Config) (*initproc.SeccompFilter,
 	return &initproc.SeccompFilter{Program: f.Encode(), Flags: f.Flags, Shell: shell}, nil
 }
 
-// SeccompUnavailable says why this kernel cannot load seccomp filters,
-// or nil when it can. It asks as runc does: a filter given at address 0
-// is refused with EFAULT by a kernel that has them (and loads nothing),
-// with EINVAL by one built without CONFIG_SECCOMP_FILTER.
+// SeccompUnavailable says why sandboxes here cannot have a seccomp
+// filter, or nil when they can: kcna-lab must know the architecture's
+// system calls, and the kernel must take filters. It asks the kernel as
+// runc does: a filter given at address 0 is refused with EFAULT by a
+// kernel that has them (and loads nothing), with EINVAL by one built
+// without CONFIG_SECCOMP_FILTER.
 func SeccompUnavailable() error {
+	if err := seccomp.Supported(); err != nil {
+		return err
+	}
 	err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, 0, 0, 0)
 	if errors.Is(err, unix.EINVAL) {
 		return errors.New("this kernel has no seccomp filters (it was built without CONFIG_SECCOMP_FILTER)")

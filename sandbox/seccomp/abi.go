@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -49,13 +50,20 @@ var runnable = map[string][]*abi{
 	"arm":   {abiARM},
 }
 
+// Supported says whether kcna-lab can write filters for this machine's
+// architecture: it needs the names of its system calls.
+func Supported() error {
+	_, err := abisFor(nil, runtime.GOARCH)
+	return err
+}
+
 // abisFor are the ABIs a profile's filter covers on goarch: the native
 // one always (libseccomp's filters do), and those of the profile's
 // architectures that this kernel can run.
 func abisFor(profile []specs.Arch, goarch string) ([]*abi, error) {
 	all, ok := runnable[goarch]
 	if !ok {
-		return nil, fmt.Errorf("kcna-lab has no system call table for %s (only amd64, 386, arm64 and arm): run with --seccomp unconfined", goarch)
+		return nil, fmt.Errorf("kcna-lab has no system call table for %s (only for amd64, 386, arm64 and arm)", goarch)
 	}
 	out := all[:1]
 	for _, a := range all[1:] {
