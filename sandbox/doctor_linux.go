@@ -58,6 +58,9 @@ func Doctor() Report {
 	if !filesystemSupported("overlay") {
 		r.Overlay = "overlayfs is not in /proc/filesystems: load it with `modprobe overlay`"
 	}
+	if err := SeccompUnavailable(); err != nil {
+		r.Seccomp = err.Error() + ": sandboxes run without Docker's default profile, and --seccomp FILE is refused"
+	}
 	r.Busybox = rootfs.StaticBusybox()
 	r.Init = InitProgram()
 	if kind, err := InitKind(); err != nil {

@@ -49,8 +49,12 @@ func Doctor() Report {
 	}
 	r.Cgroup.Problem = errNeedsLinux.Error()
 	r.Sandbox, r.Overlay, r.Bridge, r.Idmap = errNeedsLinux.Error(), errNeedsLinux.Error(), errNeedsLinux.Error(), errNeedsLinux.Error()
+	r.Seccomp = errNeedsLinux.Error()
 	return r
 }
+
+// SeccompUnavailable: seccomp is Linux's.
+func SeccompUnavailable() error { return errNeedsLinux }
 
 // UserNamespaceBlocked: off Linux there are none.
 func UserNamespaceBlocked() error { return errNeedsLinux }

@@ -24,7 +24,9 @@ type Report struct {
 	// the invoking user (tried on a directory in os.TempDir()).
 	Idmap string `json:"idmapped_volumes"`
 	// Bridge is "" when a sandbox can join kcna-lab's bridge network.
-	Bridge  string `json:"bridge"`
+	Bridge string `json:"bridge"`
+	// Seccomp is "" when sandboxes can load a seccomp filter, else why not.
+	Seccomp string `json:"seccomp"`
 	Busybox string `json:"busybox"` // the static busybox found, or ""
 	// Init is the program every sandbox starts as, and InitKind which
 	// init it carries: "native" or "go" (InitProblem says why neither).

@@ -60,6 +60,10 @@ type Spec struct {
 	// CapDrop removes capabilities (e.g. "NET_RAW") from the default set
 	// the sandbox's processes keep.
 	CapDrop []string
+	// Seccomp is the sandbox's system call filter: "" or "default" for
+	// Docker's default profile, "unconfined" for none, or the path of a
+	// profile in Docker's JSON format (package sandbox/seccomp).
+	Seccomp string
 	// Net plugs the sandbox into a bridge (--net bridge): an address of
 	// its own, a default route, DNS for NAME.kcna.local and published
 	// ports. Nil leaves its network namespace with loopback only.

@@ -29,6 +29,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/journal"
 	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
+	"github.com/kcna-lab/kcna-lab/sandbox/seccomp"
 )
 
 // Run starts a sandbox, waits for its command and cleans up. The error is
@@ -58,6 +59,8 @@ type Sandbox struct {
 	net *Attachment
 	cmd *exec.Cmd
 	dir string
+	// seccomp is the profile the init loads last; nil for unconfined.
+	seccomp *seccomp.Profile
 
 	events     chan struct{} // closed when the init's event stream ends
 	ready      chan struct{} // closed when the init has built the sandbox
@@ -83,7 +86,11 @@ func Start(ctx context.Context, spec Spec, sink event.Sink) (_ *Sandbox, err err
 	if err != nil {
 		return nil, err
 	}
-	sb := &Sandbox{Name: c.Name, spec: c, sink: sink, events: make(chan struct{}), ready: make(chan struct{}), stopSample: make(chan struct{}), stopWatch: make(chan struct{})}
+	profile, err := seccomp.Load(c.Seccomp)
+	if err != nil {
+		return nil, err
+	}
+	sb := &Sandbox{Name: c.Name, spec: c, sink: sink, seccomp: profile, events: make(chan struct{}), ready: make(chan struct{}), stopSample: make(chan struct{}), stopWatch: make(chan struct{})}
 
 	if err := os.MkdirAll(filepath.Join(StateDir(), "sandboxes"), 0o711); err != nil {
 		return nil, fmt.Errorf("create the state dir %s: %w", StateDir(), err)
@@ -372,6 +379,11 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 		n, _ := initproc.CapabilityBit(name) // checked by resolve
 		cfg.CapDrop = append(cfg.CapDrop, uintptr(n))
 	}
+	filter, err := sb.seccompFilter(&cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Seccomp = filter
 	cfg.Volumes = c.Volumes
 	extra := make([]*os.File, 3)
 

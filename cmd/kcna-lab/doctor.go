@@ -134,6 +134,7 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 	fmt.Fprintf(w, "overlayfs         %s\n", yes(rep.Overlay))
 	fmt.Fprintf(w, "bridge network    %s\n", yes(rep.Bridge))
 	fmt.Fprintf(w, "idmapped volumes  %s\n", yes(rep.Idmap))
+	fmt.Fprintf(w, "seccomp filters   %s\n", yes(rep.Seccomp))
 	if rep.Busybox != "" {
 		fmt.Fprintf(w, "static busybox    %s\n", rep.Busybox)
 	} else {

@@ -28,7 +28,8 @@ youki can run:
   DIR/config.json   what to run (process.args, env, cwd) and how to isolate
                     it: hostname, mounts, linux.namespaces, uid/gid maps,
                     linux.resources (cgroup limits), capabilities, masked
-                    /proc paths
+                    /proc paths, linux.seccomp (the system call filter,
+                    Docker's default profile resolved rule by rule)
   root.path         the root filesystem the process sees as /
 
 Each field is a step kcna-lab takes itself: linux.namespaces are clone and
@@ -101,7 +102,7 @@ says so.`,
 			if runc, err := oci.Runc(); err == nil {
 				feat, _ := oci.RuncFeatures(cmd.Context(), runc)
 				if dropped := oci.Adapt(cfg, feat); len(dropped) > 0 {
-					fmt.Fprintf(a.stderr, "kcna-lab: left %s out of the bundle: %s does not know it (time namespaces need runc 1.2 or later)\n", strings.Join(dropped, ", "), runc)
+					fmt.Fprintf(a.stderr, "kcna-lab: left %s out of the bundle: %s does not know it (time namespaces need runc 1.2 or later; seccomp, a runc built with libseccomp)\n", strings.Join(dropped, ", "), runc)
 				}
 			}
 			if err := oci.WriteBundle(bundle, cfg, root); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/network"
+	"github.com/kcna-lab/kcna-lab/sandbox/seccomp"
 )
 
 // sandboxFlags are the flags `run` and `shell` share.
@@ -30,6 +31,7 @@ type sandboxFlags struct {
 	volumes, capDrop                      []string
 	layers, publish                       []string
 	net, bridge, subnet                   string
+	seccomp                               string
 	detach, trace, keep, overlay          bool
 	detachedChild                         bool
 }
@@ -48,6 +50,7 @@ func (f *sandboxFlags) register(cmd *cobra.Command, detach bool) {
 	fl.BoolVar(&f.overlay, "overlay", false, "give the sandbox a writable layer over its root filesystem (overlayfs); `kcna-lab layers NAME` shows what it holds")
 	fl.StringArrayVar(&f.layers, "layer", nil, "lay a read-only `DIR` over the root filesystem, like an image layer (repeatable, the last on top; implies --overlay)")
 	fl.StringSliceVar(&f.capDrop, "cap-drop", nil, "take capabilities out of the default set, e.g. NET_RAW or NET_RAW,CHOWN")
+	fl.StringVar(&f.seccomp, "seccomp", seccomp.Default, "system call filter: default (Docker's default profile), unconfined (none), or a profile `FILE` in Docker's JSON format")
 	fl.StringVar(&f.net, "net", "none", "network: none (loopback only, in its own namespace) or bridge (an address on kcna-lab's bridge, DNS for NAME.kcna.local)")
 	fl.StringVar(&f.subnet, "subnet", "", "with --net bridge: the bridge's IPv4 `CIDR` (default "+network.DefaultSubnet.String()+", clear of Docker's and Kubernetes' usual ranges)")
 	fl.StringVar(&f.bridge, "bridge", "", "with --net bridge: the bridge's `NAME`, starting kl- or kcna- (default "+network.DefaultBridge+")")
@@ -61,7 +64,7 @@ func (f *sandboxFlags) register(cmd *cobra.Command, detach bool) {
 }
 
 func (f *sandboxFlags) spec(args []string) (sandbox.Spec, error) {
-	s := sandbox.Spec{Name: f.name, Args: args, Rootfs: f.rootfs, Hostname: f.hostname, CapDrop: f.capDrop, Hold: len(args) == 0, Overlay: f.overlay, Layers: f.layers}
+	s := sandbox.Spec{Name: f.name, Args: args, Rootfs: f.rootfs, Hostname: f.hostname, CapDrop: f.capDrop, Seccomp: f.seccomp, Hold: len(args) == 0, Overlay: f.overlay, Layers: f.layers}
 	var err error
 	if s.Isolate, err = sandbox.ParseIsolate(f.isolate); err != nil {
 		return s, err
@@ -133,6 +136,16 @@ The exit status is CMD's own: its exit code, 128+N if signal N ended it, and
 137 when the kernel's OOM killer ended it for going over --memory (which
 kcna-lab reads from the cgroup, and reports, rather than guessing from 137).
 
+--seccomp filters the system calls themselves, as Docker does. By default
+every sandbox gets Docker's own default profile: an allow list of the calls
+containers need, the rest failing with EPERM (keyctl, bpf, mount, unshare,
+...), some allowed only with certain arguments (personality, clone, socket)
+or capabilities (chroot needs CAP_SYS_CHROOT). kcna-lab compiles it into a
+BPF program, and the sandbox's init loads it last, so every process inside
+inherits it. --seccomp unconfined loads none; --seccomp FILE takes a profile
+in Docker's JSON format, as docker run --security-opt seccomp=FILE does, and
+names the line and column of a mistake in it.
+
 --trace prints each kernel-level step to stderr beside the shell command that
 would do the same. Everything kcna-lab creates is removed when CMD ends.`,
 		Example: `  # who am I, what is my hostname, which processes exist?
@@ -157,6 +170,11 @@ would do the same. Everything kcna-lab creates is removed when CMD ends.`,
 
   # without CAP_NET_RAW (ping needs it)
   sudo kcna-lab run --cap-drop NET_RAW -- grep Cap /proc/self/status
+
+  # Docker's seccomp profile refuses personality(ADDR_NO_RANDOMIZE), for
+  # which no capability is needed; unconfined, the call works
+  sudo kcna-lab run -- linux64 -R cat /proc/self/personality
+  sudo kcna-lab run --seccomp unconfined -- linux64 -R cat /proc/self/personality
 
   # two sandboxes on a bridge: one serves, the other finds it by name
   sudo kcna-lab run --detach --name web --net bridge --publish 8080:80 -- httpd -f -p 80 -h /etc

@@ -185,6 +185,18 @@ func TestCapabilities(t *testing.T) {
 			t.Errorf("inside, want %q in:\n%s", want, probe)
 		}
 	}
+	sc := rec.compare(t, "personality(ADDR_NO_RANDOMIZE)")
+	free, filtered := strings.Join(sc.Left.Lines, "\n"), strings.Join(sc.Right.Lines, "\n")
+	host, err := statusField(strconv.Itoa(os.Getpid()), "Seccomp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(free, "Seccomp:\t"+host) || !strings.Contains(free, "00040000") {
+		t.Errorf("unconfined, want this process's seccomp mode (%s) and the personality set:\n%s", host, free)
+	}
+	if !strings.Contains(filtered, "Seccomp:\t2") || !strings.Contains(filtered, "personality(0x40000):\n  Operation not permitted") {
+		t.Errorf("under Docker's profile, want a filter and EPERM:\n%s", filtered)
+	}
 }
 
 func contains(lines []string, s string) bool {

@@ -60,8 +60,8 @@ var ociSections = []struct {
 	{"linux.namespaces and ID maps: what it is isolated from", func(f string) bool {
 		return strings.HasPrefix(f, "linux.namespaces") || strings.HasSuffix(f, "Mappings")
 	}},
-	{"linux.resources and masked paths: what it may use and read", func(f string) bool {
-		return strings.HasPrefix(f, "linux.resources") || strings.HasSuffix(f, "Paths")
+	{"linux.resources, masked paths and seccomp: what it may use, read and call", func(f string) bool {
+		return strings.HasPrefix(f, "linux.resources") || strings.HasSuffix(f, "Paths") || f == "linux.seccomp"
 	}},
 }
 
@@ -81,11 +81,14 @@ func runOCI(ctx context.Context, sink event.Sink) error {
 	if err != nil {
 		return err
 	}
-	text, err := compactJSON(cfg, 74)
+	text, err := compactJSON(withoutSeccompRules(cfg), 74)
 	if err != nil {
 		return err
 	}
 	sink.Emit(event.Event{Time: time.Now(), Kind: event.KindOutput, Stream: "stdout", Text: strings.Join(text, "\n") + "\n"})
+	if s := cfg.Linux.Seccomp; s != nil {
+		event.Narrate(sink, fmt.Sprintf("linux.seccomp is Docker's default profile resolved for these capabilities: %d rules (syscalls), left out above; `kcna-lab oci` prints them all.", len(s.Syscalls)))
+	}
 
 	event.Narrate(sink, fmt.Sprintf("kcna-lab needs no config.json: it builds the same sandbox itself, one kernel step at a time, and runs `%s` in it.", ociCommand))
 	steps := &stepLog{sink: sink}
@@ -127,6 +130,19 @@ func runOCI(ctx context.Context, sink event.Sink) error {
 	}
 	event.Narrate(sink, "Every field is something earlier lessons did by hand: namespaces from clone and unshare, a root switched with pivot_root, limits written to cgroup files, capabilities dropped, /proc paths masked. The spec only writes them down, so any compliant runtime can build the same box.")
 	return runcPart(ctx, sink, cfg, root, ours)
+}
+
+// withoutSeccompRules is cfg without linux.seccomp's rules, which would
+// fill screens: a copy, so that the bundle keeps them.
+func withoutSeccompRules(cfg *specs.Spec) *specs.Spec {
+	if cfg.Linux == nil || cfg.Linux.Seccomp == nil {
+		return cfg
+	}
+	shown, linux, sec := *cfg, *cfg.Linux, *cfg.Linux.Seccomp
+	sec.Syscalls = nil
+	linux.Seccomp = &sec
+	shown.Linux = &linux
+	return &shown
 }
 
 // runcPart runs cfg's bundle under runc, if this host has it, and puts its

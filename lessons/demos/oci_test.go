@@ -47,6 +47,13 @@ func TestOCIRuntime(t *testing.T) {
 	if !strings.Contains(config, `"hostname": "oci-box"`) || !strings.Contains(config, `"limit": 67108864`) {
 		t.Errorf("config.json shown:\n%s", config)
 	}
+	// linux.seccomp without its hundreds of rules, which the bundle keeps.
+	if !strings.Contains(config, `"defaultAction": "SCMP_ACT_ERRNO"`) || strings.Contains(config, `"names"`) {
+		t.Errorf("config.json shown, want linux.seccomp without its rules:\n%s", config)
+	}
+	if !contains(res.Right.Lines, "ok seccomp(SECCOMP_SET_MODE_FILTER), the init's last step") {
+		t.Errorf("linux.seccomp's step was not seen in the run: %q", res.Right.Lines)
+	}
 
 	id := fmt.Sprintf("kcna-oci-%d", os.Getpid())
 	if dirs := oci.CgroupDirs(id); len(dirs) > 0 {

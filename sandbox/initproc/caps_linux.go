@@ -64,6 +64,30 @@ func capabilityNumber(name string) (uintptr, error) {
 	return 0, fmt.Errorf("capability %q: unknown; use a name from capabilities(7) such as NET_RAW, SYS_CHROOT or CHOWN (the sandbox keeps: %s)", name, strings.Join(DefaultCapabilities(), ", "))
 }
 
+// dropped are the capabilities the sandbox's processes lose from the
+// default set: CapDrop, and CAP_MKNOD without a user namespace (BuildPlan
+// says why).
+func (c *Config) dropped() []uintptr {
+	if c.has(NSUser) || slices.Contains(c.CapDrop, unix.CAP_MKNOD) {
+		return c.CapDrop
+	}
+	return append(slices.Clone(c.CapDrop), unix.CAP_MKNOD)
+}
+
+// Bounding names the bounding set the sandbox's processes get, as
+// "CAP_CHOWN": the names a seccomp profile's rules are included or
+// excluded by.
+func (c *Config) Bounding() []string {
+	drop := c.dropped()
+	var out []string
+	for _, cp := range defaultCaps {
+		if !slices.Contains(drop, cp) {
+			out = append(out, strings.ToUpper(capName(cp)))
+		}
+	}
+	return out
+}
+
 // capOps reduce the bounding set and the permitted, effective and
 // inheritable sets to defaultCaps minus drop. A process forked from the
 // thread that ran them inherits them, and execve as root then grants

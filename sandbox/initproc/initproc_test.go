@@ -90,3 +90,33 @@ func TestLookPathUsesTheSandboxPath(t *testing.T) {
 		t.Errorf("lookPath outside PATH: %v", err)
 	}
 }
+
+// TestSeccompIsTheLastStep: the filter is loaded after no_new_privs,
+// which lets an unprivileged thread load one, and after every other step,
+// which it could refuse.
+func TestSeccompIsTheLastStep(t *testing.T) {
+	prog := []byte{0x06, 0, 0, 0, 0, 0, 0xff, 0x7f} // ret SECCOMP_RET_ALLOW
+	c := &Config{Root: "/r", Rootfs: "/fs", RootMode: RootPivot, Isolate: []Namespace{NSMount, NSPid}, Seccomp: &SeccompFilter{Program: prog, Shell: "docker run"}}
+	p, err := BuildPlan(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(p.Ops)
+	if last := p.Ops[n-1]; last.Kind != OpSeccomp || string(last.Filter) != string(prog) || !strings.Contains(last.Action, "{1 BPF instructions}") {
+		t.Errorf("the last step is %+v; want the seccomp program", last)
+	}
+	if p.Ops[n-2].Kind != OpNoNewPrivs {
+		t.Errorf("the step before seccomp is %d; want no_new_privs", p.Ops[n-2].Kind)
+	}
+	f, err := sockFilters(prog)
+	if err != nil || len(f) != 1 || f[0].Code != 0x06 || f[0].K != 0x7fff0000 {
+		t.Errorf("sockFilters = %+v, %v; want ret 0x7fff0000", f, err)
+	}
+	if _, err := sockFilters(prog[:7]); err == nil {
+		t.Error("a program of 7 bytes must be refused")
+	}
+	c.Seccomp = nil
+	if p, _ := BuildPlan(c); p.Ops[len(p.Ops)-1].Kind != OpNoNewPrivs {
+		t.Error("without a filter the plan must end with no_new_privs")
+	}
+}

@@ -44,6 +44,7 @@ const (
 	OpCapset                       // permitted = effective = inheritable = Keep
 	OpNoNewPrivs                   // prctl(PR_SET_NO_NEW_PRIVS, 1)
 	OpEscapeTool                   // Go init only: bind this program at Path for the chroot lesson
+	OpSeccomp                      // load the seccomp program Filter with Flags; last, after no_new_privs
 )
 
 // Op is one step. Action and Shell are its event: the system call and the
@@ -78,4 +79,7 @@ type Op struct {
 	// knows (/proc/sys/kernel/cap_last_cap).
 	Keep uint64 `json:"keep,omitempty"`
 	Last int    `json:"last,omitempty"`
+	// Filter is OpSeccomp's program: struct sock_filter records, 8 bytes
+	// each, little-endian (SeccompFilter.Program).
+	Filter []byte `json:"filter,omitempty"`
 }

@@ -27,21 +27,22 @@ func BuildPlan(c *Config) (*Plan, error) {
 	if c.has(NSTime) {
 		ops = append(ops, Op{Kind: OpTimeNS, Action: "unshare(CLONE_NEWTIME)", Shell: "unshare --time"})
 	}
-	drop := c.CapDrop
-	if !c.has(NSUser) && !slices.Contains(drop, unix.CAP_MKNOD) {
+	if !c.has(NSUser) && !slices.Contains(c.CapDrop, unix.CAP_MKNOD) {
 		// Root here is the host's root. CAP_MKNOD would let it make a node
 		// for a host disk in its writable /dev; Docker refuses opening one
 		// with its device cgroup, which kcna-lab does not set up. In a
 		// user namespace the kernel refuses device nodes by itself.
 		ops = append(ops, narrate("No user namespace, so root in here is the host's root: CAP_MKNOD is dropped too, or it could create a node for a host disk (Docker keeps it and forbids the device with its device cgroup instead)."))
-		drop = append(slices.Clone(drop), unix.CAP_MKNOD)
 	}
-	caps, err := capOps(drop)
+	caps, err := capOps(c.dropped())
 	if err != nil {
 		return nil, err
 	}
 	ops = append(ops, caps...)
 	ops = append(ops, Op{Kind: OpNoNewPrivs, Action: "prctl(PR_SET_NO_NEW_PRIVS, 1)", Shell: "setpriv --no-new-privs"})
+	if c.Seccomp != nil {
+		ops = append(ops, seccompOp(c.Seccomp))
+	}
 	p := &Plan{Root: c.Root, Ops: ops, Native: !c.Tty && !c.Hold && !c.Escape}
 	for _, op := range ops {
 		if op.Kind == OpEscapeTool {
@@ -156,6 +157,8 @@ func step(op *Op) error {
 		return capset(op.Keep)
 	case OpNoNewPrivs:
 		return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	case OpSeccomp:
+		return loadSeccomp(op)
 	}
 	return fmt.Errorf("step %d is unknown to this init: rebuild kcna-lab and kcna-lab-init together (`make build`)", op.Kind)
 }

@@ -51,7 +51,7 @@ const ExitFailed = 125
 // ProtocolVersion changes whenever Config or the events' meaning does,
 // so that a kcna-lab-init left from another build refuses plainly
 // instead of misreading its config.
-const ProtocolVersion = 8
+const ProtocolVersion = 9
 
 // Config is everything the init needs to build the sandbox from inside.
 type Config struct {
@@ -86,9 +86,27 @@ type Config struct {
 	// ResolvConf is a host file bound over /etc/resolv.conf: a sandbox
 	// on a bridge names kcna-lab's DNS server in it.
 	ResolvConf string `json:"resolv_conf,omitempty"`
+	// Seccomp is the filter BuildPlan loads last; nil for none. The init
+	// reads it from the plan, not from here.
+	Seccomp *SeccompFilter `json:"-"`
 	// Plan is every step of the build, written by the parent
 	// (BuildPlan) once the rest of the config is complete.
 	Plan *Plan `json:"plan"`
+}
+
+// SeccompFilter is a sandbox's seccomp program, compiled by the parent
+// (package sandbox/seccomp) so that the init only loads it: compiling
+// needs the profile, moby's resolver and syscall tables, which would make
+// kcna-lab-init large.
+type SeccompFilter struct {
+	// Program is struct sock_filter records, 8 bytes each, little-endian:
+	// code (16 bits), jt, jf, k (32 bits).
+	Program []byte
+	// Flags are the SECCOMP_FILTER_FLAG_* bits the profile asks for.
+	Flags uint32
+	// Shell is the step's shell equivalent, e.g. `docker run
+	// --security-opt seccomp=default.json`.
+	Shell string
 }
 
 func (c *Config) has(n Namespace) bool { return slices.Contains(c.Isolate, n) }

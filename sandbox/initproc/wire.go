@@ -22,9 +22,10 @@ func (c *Config) Marshal() ([]byte, error) {
 	return append(b, c.nativeForm()...), nil
 }
 
-// nativeForm lays out the command and the plan in little-endian fields
-// and NUL-terminated strings. A string with a NUL of its own cannot be
-// carried so; the plan then says it is not for the native init.
+// nativeForm lays out the command and the plan in little-endian fields,
+// NUL-terminated strings and, for a seccomp program, counted bytes. A
+// string with a NUL of its own cannot be carried so; the plan then says
+// it is not for the native init.
 func (c *Config) nativeForm() []byte {
 	w := &wire{}
 	native := c.Plan != nil && c.Plan.Native
@@ -55,6 +56,7 @@ func (c *Config) nativeForm() []byte {
 		for _, s := range []string{op.Action, op.Shell, op.AltAction, op.AltShell, op.Path, op.Source, op.FSType, op.Data, op.Label, op.Text} {
 			w.str(s)
 		}
+		w.bytes(op.Filter)
 	}
 	if native && !w.nul {
 		binary.LittleEndian.PutUint32(w.b[at:], 1)
@@ -75,6 +77,12 @@ func (w *wire) str(s string) {
 		w.nul = true
 	}
 	w.b = append(append(w.b, s...), 0)
+}
+
+// bytes is a length, then as many bytes, which may hold NULs.
+func (w *wire) bytes(b []byte) {
+	w.u32(uint32(len(b)))
+	w.b = append(w.b, b...)
 }
 
 func (w *wire) strs(ss []string) {

@@ -24,6 +24,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
+	"github.com/kcna-lab/kcna-lab/sandbox/seccomp"
 )
 
 // nsTypes maps kcna-lab's namespace names to the runtime spec's types,
@@ -156,7 +157,23 @@ func Config(spec sandbox.Spec, rootfs string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Linux.Seccomp, err = seccompProfile(spec.Seccomp, caps)
+	if err != nil {
+		return nil, err
+	}
 	return cfg, nil
+}
+
+// seccompProfile is linux.seccomp: the profile resolved for the bounding
+// set as Docker resolves it before it writes config.json, every rule
+// spelt out for the runtime (runc compiles it with libseccomp); nil when
+// unconfined.
+func seccompProfile(value string, bounding []string) (*specs.LinuxSeccomp, error) {
+	p, err := seccomp.Load(value)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	return p.Resolve(bounding)
 }
 
 // representable refuses what a config.json cannot say.
@@ -378,6 +395,10 @@ func Explain(cfg *specs.Spec) []Mapping {
 			n := strconv.FormatInt(*p.Limit, 10)
 			add(Mapping{Field: "linux.resources.pids.limit", Value: n, Step: "write pids.max", Trace: []string{"pids.max = " + n}})
 		}
+	}
+	if s := l.Seccomp; s != nil {
+		add(Mapping{Field: "linux.seccomp", Value: fmt.Sprintf("%s, %d rules", s.DefaultAction, len(s.Syscalls)),
+			Step: "seccomp(SECCOMP_SET_MODE_FILTER), the init's last step", Trace: []string{"seccomp(SECCOMP_SET_MODE_FILTER"}})
 	}
 	if len(l.MaskedPaths) > 0 {
 		var trace []string

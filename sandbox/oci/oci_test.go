@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
@@ -152,6 +153,45 @@ func TestConfigCapabilitiesMinusDrop(t *testing.T) {
 	}
 }
 
+// TestConfigSeccomp: linux.seccomp is Docker's profile resolved for the
+// bounding set, as Docker writes it; nothing when unconfined; a broken
+// FILE is refused with where it breaks.
+func TestConfigSeccomp(t *testing.T) {
+	s := lessonSpec()
+	sec := mustConfig(t, s, "").Linux.Seccomp
+	if sec == nil || sec.DefaultAction != specs.ActErrno || *sec.DefaultErrnoRet != 1 || len(sec.Syscalls) == 0 {
+		t.Fatalf("linux.seccomp %+v; want Docker's profile, EPERM by default", sec)
+	}
+	rules := func(sec *specs.LinuxSeccomp, name string) int {
+		n := 0
+		for _, r := range sec.Syscalls {
+			if slices.Contains(r.Names, name) {
+				n++
+			}
+		}
+		return n
+	}
+	if rules(sec, "chroot") != 1 || rules(sec, "mount") != 0 {
+		t.Errorf("with the default set, want chroot's rule (CAP_SYS_CHROOT) and none for mount (CAP_SYS_ADMIN): %d, %d", rules(sec, "chroot"), rules(sec, "mount"))
+	}
+	s.CapDrop = []string{"SYS_CHROOT"}
+	if n := rules(mustConfig(t, s, "").Linux.Seccomp, "chroot"); n != 0 {
+		t.Errorf("without CAP_SYS_CHROOT, %d rules allow chroot; want none", n)
+	}
+	s.Seccomp = "unconfined"
+	if sec := mustConfig(t, s, "").Linux.Seccomp; sec != nil {
+		t.Errorf("unconfined: linux.seccomp %+v; want none", sec)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"defaultAction": "SCMP_ACT_ERRNO",`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Seccomp = bad
+	if _, err := Config(s, ""); err == nil || !strings.Contains(err.Error(), bad+":1:") {
+		t.Errorf("a truncated profile: %v; want it refused with its place", err)
+	}
+}
+
 func TestConfigMounts(t *testing.T) {
 	vol := t.TempDir()
 	s := lessonSpec()
@@ -279,6 +319,7 @@ func TestExplain(t *testing.T) {
 		"mounts[/data]":                    "--rbind",
 		"process.noNewPrivileges":          "PR_SET_NO_NEW_PRIVS",
 		"process.capabilities.bounding":    "PR_CAPBSET_DROP",
+		"linux.seccomp":                    "SECCOMP_SET_MODE_FILTER",
 	}
 	for field, step := range want {
 		e, ok := by[field]
@@ -354,6 +395,11 @@ func TestAdapt(t *testing.T) {
 	dropped := Adapt(cfg, nil)
 	if !slices.Equal(dropped, []string{"linux.namespaces[time]"}) || len(cfg.Linux.Namespaces) != 7 {
 		t.Errorf("dropped %v, left %v", dropped, cfg.Linux.Namespaces)
+	}
+	no := false
+	f := &features.Features{Linux: &features.Linux{Namespaces: []string{"pid", "mount"}, Seccomp: &features.Seccomp{Enabled: &no}}}
+	if dropped := Adapt(mustConfig(t, lessonSpec(), ""), f); !slices.Contains(dropped, "linux.seccomp") {
+		t.Errorf("a runc without seccomp support: dropped %v; want linux.seccomp among them", dropped)
 	}
 }
 

@@ -55,8 +55,9 @@ func RuncFeatures(ctx context.Context, runc string) (*features.Features, error) 
 // Adapt takes out of cfg the namespaces a runtime does not know, as its
 // features report them, and returns what it took out as field paths, e.g.
 // "linux.namespaces[time]" for runc before 1.2, which refuses a config
-// that asks for one. A nil f is a runtime too old to report its features
-// (runc before 1.1), which knows no time namespace either.
+// that asks for one, or "linux.seccomp" for a runc built without
+// libseccomp. A nil f is a runtime too old to report its features (runc
+// before 1.1), which knows no time namespace either.
 func Adapt(cfg *specs.Spec, f *features.Features) []string {
 	if cfg.Linux == nil {
 		return nil
@@ -75,6 +76,10 @@ func Adapt(cfg *specs.Spec, f *features.Features) []string {
 		dropped = append(dropped, fmt.Sprintf("linux.namespaces[%s]", n.Type))
 		return true
 	})
+	if s := cfg.Linux.Seccomp; s != nil && f != nil && f.Linux != nil && f.Linux.Seccomp != nil && f.Linux.Seccomp.Enabled != nil && !*f.Linux.Seccomp.Enabled {
+		cfg.Linux.Seccomp = nil
+		dropped = append(dropped, "linux.seccomp")
+	}
 	return dropped
 }
 

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -53,11 +55,12 @@
 // Must match initproc: the descriptors (protocol.go), the protocol
 // version and the step numbers (plan.go).
 enum { FD_CONFIG = 3, FD_EVENTS = 4, FD_EXEC = 5, EXIT_FAILED = 125 };
-#define PROTOCOL_VERSION 8
+#define PROTOCOL_VERSION 9
 enum {
 	OP_NARRATE = 1, OP_HOSTNAME, OP_LOOPBACK, OP_MOUNT, OP_SYMLINK, OP_REMOUNT_RO,
 	OP_MOVE_MOUNT, OP_IF_FILE, OP_CHDIR, OP_CHROOT, OP_PIVOT, OP_UMOUNT, OP_MASK,
 	OP_READONLY, OP_UNSHARE, OP_TIME_NS, OP_BOUNDING, OP_CAPSET, OP_NO_NEW_PRIVS,
+	OP_SECCOMP = 21, // after 20, the escape tool, which is the Go init's alone
 };
 
 struct op {
@@ -65,6 +68,8 @@ struct op {
 	uint64_t flags, keep;
 	int32_t fd, skip, last;
 	const char *action, *shell, *alt_action, *alt_shell, *path, *source, *fstype, *data, *label, *text;
+	struct sock_filter *filter; // OP_SECCOMP's program
+	unsigned short nfilter;
 };
 
 struct plan {
@@ -217,6 +222,31 @@ static const char *get_str(struct cursor *c)
 	return s;
 }
 
+// get_filter reads a seccomp program: its length in bytes, then struct
+// sock_filter records, little-endian (initproc's wire.bytes), decoded
+// field by field into this machine's layout.
+static int get_filter(struct cursor *c, struct op *o)
+{
+	uint32_t n = get_u32(c);
+	if (c->bad || n > (uint32_t)(c->end - c->p) || n % 8 || n > 8 * BPF_MAXINSNS)
+		return c->bad = 1, -1;
+	if (!n)
+		return 0;
+	o->filter = calloc(n / 8, sizeof *o->filter);
+	if (!o->filter)
+		return c->bad = 1, -1;
+	const unsigned char *b = (const unsigned char *)c->p;
+	for (uint32_t i = 0; i < n / 8; i++, b += 8) {
+		o->filter[i].code = b[0] | b[1] << 8;
+		o->filter[i].jt = b[2];
+		o->filter[i].jf = b[3];
+		o->filter[i].k = b[4] | b[5] << 8 | b[6] << 16 | (uint32_t)b[7] << 24;
+	}
+	o->nfilter = n / 8;
+	c->p += n;
+	return 0;
+}
+
 static char **get_strs(struct cursor *c)
 {
 	uint32_t n = get_u32(c);
@@ -267,6 +297,8 @@ static int parse_plan(struct plan *p)
 				    &o->source, &o->fstype, &o->data, &o->label, &o->text};
 		for (size_t k = 0; k < sizeof s / sizeof *s; k++)
 			*s[k] = get_str(&c);
+		if (get_filter(&c, o) < 0 || (o->kind == OP_SECCOMP && !o->nfilter))
+			return -1;
 		// What the steps rely on, checked once here.
 		if (o->skip < 0 || (o->mkdir && o->path[0] != '/') || (o->kind == OP_MOVE_MOUNT && o->fd <= FD_EXEC))
 			return -1;
@@ -496,6 +528,16 @@ static int set_caps(uint64_t keep)
 	return 0;
 }
 
+// load_seccomp installs the plan's seccomp program, its last step (see
+// initproc's seccompOp). This process has one thread, so it needs no
+// SECCOMP_FILTER_FLAG_TSYNC; the command and, after a hand-over, the Go
+// init inherit the filter.
+static int load_seccomp(const struct op *o)
+{
+	struct sock_fprog prog = {.len = o->nfilter, .filter = o->filter};
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)o->flags, &prog) < 0 ? set_errno(NULL) : 0;
+}
+
 // call is one plain system call of the plan (initproc's step).
 static int call(const struct op *o)
 {
@@ -534,6 +576,8 @@ static int call(const struct op *o)
 		return set_caps(o->keep | 1ULL << GUARD_CAP);
 	case OP_NO_NEW_PRIVS:
 		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? set_errno(NULL) : 0;
+	case OP_SECCOMP:
+		return load_seccomp(o);
 	}
 	snprintf(err_text, sizeof err_text, "step %u is unknown to the native init: rebuild kcna-lab and kcna-lab-init together (`make build`)", o->kind);
 	return -1;
