@@ -33,12 +33,10 @@ include <tunables/global>
 // AppArmorProfilePath is where AppArmor looks for a system's profiles.
 const AppArmorProfilePath = "/etc/apparmor.d/kcna-lab"
 
-// quoteAppArmorPath quotes a path with spaces, as profile syntax needs.
+// quoteAppArmorPath quotes a path, escaping what profile syntax would
+// otherwise read as its own.
 func quoteAppArmorPath(p string) string {
-	if strings.ContainsAny(p, " \t") {
-		return `"` + p + `"`
-	}
-	return p
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p) + `"`
 }
 
 // appArmorProfileActive reports whether this process runs under the

@@ -18,7 +18,9 @@ import (
 )
 
 // Doctor inspects the host, then tries what it found in throw-away
-// sandboxes (probe), which it removes: it leaves the host as it was.
+// sandboxes (probe), each removed as any sandbox is. What stays is what a
+// first sandbox leaves anyway: the cached root filesystem, and kernel
+// modules (overlay, veth, bridge) loaded on demand.
 func Doctor() Report {
 	var r Report
 	var u unix.Utsname

@@ -342,6 +342,27 @@ func TestVolumeIsIdmappedToTheInvokingUser(t *testing.T) {
 	if st.Uid != learner || st.Gid != learner {
 		t.Errorf("the file root wrote inside is %d:%d on the host, want the learner's %d:%d", st.Uid, st.Gid, learner, learner)
 	}
+	if !strings.Contains(out, "nosuid") {
+		t.Errorf("the idmapped volume is not nosuid: %q", out)
+	}
+
+	// Root itself, not under sudo: the host's root is never mapped in,
+	// or the sandbox could make set-uid-root files in the volume.
+	t.Setenv("SUDO_UID", "")
+	t.Setenv("SUDO_GID", "")
+	if err := os.Chmod(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	res, rec = run(t, sandbox.Spec{
+		Args:    []string{"sh", "-c", "echo x > /data/asroot; grep ' /data ' /proc/self/mountinfo"},
+		Volumes: []sandbox.Volume{{Host: vol, Target: "/data"}},
+	})
+	if out := rec.output(); res.ExitCode != 0 || strings.Contains(out, "idmapped") {
+		t.Errorf("as root without sudo the volume must not be idmapped: exit %d, %q", res.ExitCode, out)
+	}
+	if err := syscall.Stat(filepath.Join(vol, "asroot"), &st); err != nil || st.Uid != sandbox.RootMapBase {
+		t.Errorf("as root without sudo, root inside wrote as uid %d (%v); want %d", st.Uid, err, sandbox.RootMapBase)
+	}
 }
 
 // TestVolumeNotIdmappableIsSaidBeforeTheStart: sysfs cannot be idmapped;
@@ -352,6 +373,8 @@ func TestVolumeNotIdmappableIsSaidBeforeTheStart(t *testing.T) {
 		t.Skip("no user namespace here: nothing is idmapped")
 	}
 	leaveNoTrace(t)
+	t.Setenv("SUDO_UID", "4242")
+	t.Setenv("SUDO_GID", "4242")
 	res, rec := run(t, sandbox.Spec{
 		Args:    []string{"ls", "/x"},
 		Volumes: []sandbox.Volume{{Host: "/sys/kernel/mm", Target: "/x", ReadOnly: true}},

@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
@@ -19,11 +21,15 @@ import (
 // way both inits used to start a command inside one. Each probe runs
 // /bin/true and is removed, as any sandbox is.
 func probe(r *Report) {
+	// ^C ends the sandbox being tried in order, and the rest untried.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	try := func(spec Spec) error { return tryRun(ctx, spec) }
 	base := []Namespace{NSMount} // pivot_root needs a mount namespace
 	if !r.Root {
 		base = append(base, NSUser)
 	}
-	if err := tryRun(Spec{Isolate: base}); err != nil {
+	if err := try(Spec{Isolate: base}); err != nil {
 		for _, n := range base {
 			if r.Namespaces[n] == "" {
 				r.Namespaces[n] = probeFailed(err)
@@ -34,28 +40,30 @@ func probe(r *Report) {
 		if r.Namespaces[n] != "" || slices.Contains(base, n) {
 			continue
 		}
-		if err := tryRun(Spec{Isolate: append(slices.Clone(base), n)}); err != nil {
+		if err := try(Spec{Isolate: append(slices.Clone(base), n)}); err != nil {
 			r.Namespaces[n] = probeFailed(err)
 		}
 	}
-	if err := tryRun(Spec{}); err != nil {
+	if err := try(Spec{}); err != nil {
 		r.Sandbox = probeFailed(err)
 	}
 	if r.Cgroup.Problem == "" {
 		lim := Limits{MemoryBytes: 64 << 20, Pids: MinPids, CPUs: 0.5}
-		if err := tryRun(Spec{Limits: lim}); err != nil {
+		if err := try(Spec{Limits: lim}); err != nil {
 			r.Cgroup.Problem = "a sandbox with memory, pids and cpu limits " + probeFailed(err)
 		}
 	}
 	if r.Overlay == "" {
-		if err := tryRun(Spec{Overlay: true}); err != nil {
+		if err := try(Spec{Overlay: true}); err != nil {
 			r.Overlay = "a sandbox with a writable layer " + probeFailed(err)
 		}
 	}
 	// Only root with a user namespace needs idmapped volumes: rootless,
 	// root inside is the caller; without one, root is the host's root.
 	if r.Root && r.Namespaces[NSUser] == "" {
-		if err := IdmapProblem(os.TempDir()); err != nil {
+		if uid, gid := VolumeOwner(); uid == 0 || gid == 0 {
+			r.Idmap = fmt.Sprintf("kcna-lab runs as root itself, not under sudo, so volumes are not idmapped (the host's root is never mapped in): root inside writes as uid %d; run it with sudo from your own account", RootMapBase)
+		} else if err := IdmapProblem(os.TempDir()); err != nil {
 			r.Idmap = fmt.Sprintf("a volume on %s cannot be idmapped: %v; root inside then writes as uid %d", os.TempDir(), err, RootMapBase)
 		}
 	}
@@ -65,15 +73,18 @@ func probe(r *Report) {
 	case !r.Root:
 		r.Bridge = "the bridge and the veth pairs are made on the host, which needs root: run kcna-lab with sudo"
 	default:
-		if err := tryRun(Spec{Net: &Net{}}); err != nil {
+		if err := try(Spec{Net: &Net{}}); err != nil {
 			r.Bridge = "a sandbox on the bridge " + probeFailed(err)
 		}
 	}
 }
 
 // tryRun runs /bin/true in a sandbox made from spec.
-func tryRun(spec Spec) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+func tryRun(ctx context.Context, spec Spec) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("not tried: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	spec.Args = []string{"true"}
 	res, err := Run(ctx, spec, event.Discard)

@@ -320,6 +320,9 @@ func (sb *Sandbox) mountLayers(rootfs string, owner int) (string, error) {
 		// userxattr: a user namespace may not set the trusted.overlay.*
 		// attributes that mark opaque directories; user.overlay.* it may.
 		sb.overlayData = fs.Options("userxattr")
+		if n := len(sb.overlayData); n >= os.Getpagesize() {
+			return "", fmt.Errorf("%d layers make a %d-byte overlay option string, more than the one page mount(2) takes (%d), which the init uses rootless: give fewer --layer directories, or shorter paths", len(lower), n, os.Getpagesize())
+		}
 		event.Narrate(sb.sink, fmt.Sprintf("Rootless, so the sandbox's init mounts the overlay itself, inside its user namespace: %d read-only layer(s) plus a writable upper layer at %s.", len(lower), fs.Upper))
 		return rootfs, nil
 	}

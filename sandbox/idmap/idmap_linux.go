@@ -20,14 +20,19 @@ import (
 // Apply makes the detached mount tree (from open_tree(OPEN_TREE_CLONE))
 // show files owned by uid:gid as owned by hostRoot:hostRoot, the host ids
 // of a sandbox's root, and store what that root writes as uid:gid. Other
-// owners appear as the overflow user (nobody).
+// owners appear as the overflow user (nobody). The tree is also nosuid: a
+// set-uid file made through it gives nobody uid's rights. Never map the
+// host's root (uid or gid 0): the sandbox could make set-uid-root files.
 func Apply(tree *os.File, uid, gid, hostRoot int) error {
+	if uid == 0 || gid == 0 {
+		return errors.New("refusing to map the host's root into a sandbox")
+	}
 	ns, err := Userns(fmt.Sprintf("%d %d 1", uid, hostRoot), fmt.Sprintf("%d %d 1", gid, hostRoot))
 	if err != nil {
 		return err
 	}
 	defer ns.Close()
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_NOSUID, Userns_fd: uint64(ns.Fd())}
 	if err := unix.MountSetattr(int(tree.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
 		return fmt.Errorf("mount_setattr(MOUNT_ATTR_IDMAP): %w", explain(err))
 	}
@@ -40,7 +45,7 @@ func explain(err error) error {
 	case errors.Is(err, unix.ENOSYS):
 		return fmt.Errorf("%w: this kernel has no idmapped mounts (Linux 5.12 and later do)", err)
 	case errors.Is(err, unix.EINVAL):
-		return fmt.Errorf("%w: this filesystem cannot be idmapped on this kernel (ext4, xfs and btrfs can since Linux 5.12, tmpfs since 6.3)", err)
+		return fmt.Errorf("%w: this filesystem cannot be idmapped on this kernel (ext4 and xfs can since Linux 5.12, btrfs since 5.15, tmpfs since 6.3)", err)
 	}
 	return err
 }
@@ -75,8 +80,8 @@ func Userns(uidMap, gidMap string) (*os.File, error) {
 }
 
 // forkPaused forks a child (clone with flags, no shared memory) that
-// only waits to be killed, and dies with the calling thread's process if
-// that goes first. The child runs raw system calls alone: it is a copy
+// only waits to be killed; if the thread that forked it ends first, the
+// kernel kills it (PR_SET_PDEATHSIG), and Userns kills it anyway. The child runs raw system calls alone: it is a copy
 // of a Go process with one thread, whose runtime it must not enter.
 func forkPaused(flags uintptr) (int, error) {
 	all, old := ^uint64(0), uint64(0)
@@ -92,6 +97,7 @@ func forkPaused(flags uintptr) (int, error) {
 }
 
 //go:nosplit
+//go:norace
 func sigmask(set, old unsafe.Pointer) {
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(set), uintptr(old), 8, 0, 0)
 }

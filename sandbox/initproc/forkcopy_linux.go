@@ -109,6 +109,7 @@ func newCopyChild(path string, argv, env []string, files []uintptr, setsid, setc
 // sigmask sets this thread's blocked signals.
 //
 //go:nosplit
+//go:norace
 func sigmask(set, old unsafe.Pointer) {
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(set), uintptr(old), 8, 0, 0)
 }
@@ -164,6 +165,9 @@ func (c *copyChild) prepare() syscall.Errno {
 	}
 	for i := 0; i < len(c.fds); i++ {
 		if c.fds[i] < i {
+			if c.next == c.pipe { // do not overwrite the pipe
+				c.next++
+			}
 			if _, _, e := syscall.RawSyscall(unix.SYS_DUP3, uintptr(c.fds[i]), uintptr(c.next), unix.O_CLOEXEC); e != 0 {
 				return e
 			}

@@ -28,8 +28,6 @@ func runCopy(t *testing.T, script string, setsid bool) (string, unix.WaitStatus)
 		t.Fatal(err)
 	}
 	defer null.Close()
-	// stdout and stderr swapped onto each other's numbers on purpose:
-	// the first pass must move descriptors out of the way.
 	files := []uintptr{null.Fd(), w.Fd(), w.Fd()}
 	pid, err := forkExecCopy("/bin/sh", []string{"sh", "-c", script}, []string{"PATH=/usr/bin:/bin"}, files, setsid, false)
 	w.Close()
@@ -79,6 +77,18 @@ func TestForkExecCopyReportsExecErrors(t *testing.T) {
 	_, err := forkExecCopy("/nonexistent/cmd", []string{"cmd"}, nil, []uintptr{0, 1, 2}, false, false)
 	if !errors.Is(err, unix.ENOENT) {
 		t.Errorf("forkExecCopy of a missing program = %v, want ENOENT", err)
+	}
+	// Descriptors 0 and 1 onto 1 and 2: the child must first move them
+	// above the others, without landing on its error pipe, which is
+	// made just after null and so is the next number up.
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	_, err = forkExecCopy("/nonexistent/cmd", []string{"cmd"}, nil, []uintptr{null.Fd(), 0, 1}, false, false)
+	if !errors.Is(err, unix.ENOENT) {
+		t.Errorf("with descriptors to move, forkExecCopy of a missing program = %v, want ENOENT", err)
 	}
 }
 

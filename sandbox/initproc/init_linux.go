@@ -110,7 +110,9 @@ func runInit() int {
 const spareThreads = 4
 
 // reserveThreads makes the OS threads this init will ever need now,
-// before the parent moves it into its cgroup. pids.max counts threads,
+// before its command starts (moving a process into a cgroup is not
+// refused for its pids, so it does not matter whether the parent has
+// moved this one yet). pids.max counts threads,
 // and Go's runtime cannot go on when it is refused one: were the command
 // to fill the pids limit (a fork bomb), a thread the init asked for later
 // would kill PID 1 and with it the sandbox. The runtime keeps idle threads

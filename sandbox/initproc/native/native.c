@@ -399,10 +399,13 @@ static int set_errno(const char *prefix)
 	return -1;
 }
 
+// now_ns times steps. Not CLOCK_MONOTONIC: join_time moves this process
+// into a time namespace whose monotonic clock starts near zero, halfway
+// through its own step; the wall clock is the same in every namespace.
 static long long now_ns(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
