@@ -27,9 +27,12 @@ func TestRootlessAsNobody(t *testing.T) {
 	if out, err := probe.CombinedOutput(); err != nil {
 		t.Skipf("this host does not let nobody create a user namespace (%v: %s); kcna-lab doctor says which setting", err, out)
 	}
+	if err := testbuild.Available(); err != nil {
+		t.Skip(err)
+	}
 	leaveNoTrace(t)
 	kinds := []string{"go"}
-	if testbuild.CanLinkStatic() {
+	if testbuild.Native() == nil {
 		kinds = append(kinds, "native")
 	}
 	for _, kind := range kinds {
@@ -38,13 +41,8 @@ func TestRootlessAsNobody(t *testing.T) {
 				t.Setenv(testbuild.NativeEnv, "0")
 			}
 			bin := sharedDir(t, "kcna-test-rootless-", 0o755)
-			lab, err := testbuild.Lab(bin)
-			if err == nil {
-				_, _, err = testbuild.Init(bin)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			lab := testbuild.Lab(t, bin)
+			testbuild.Init(t, bin)
 			home := sharedDir(t, "kcna-test-nobody-", 0o755)
 			if err := os.Chown(home, nobody, nobody); err != nil {
 				t.Fatal(err)
