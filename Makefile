@@ -25,7 +25,7 @@ INIT_ENV  = CGO_ENABLED=$(if $(NATIVE),1,0)
 INIT_OPTS = $(if $(NATIVE),-tags netgo$(comma)osusergo -ldflags '-s -w -linkmode external -extldflags -static',-ldflags '-s -w')
 comma    := ,
 
-.PHONY: help build programs run test e2e lint bench deps check-go clean
+.PHONY: help build programs run test test-vm e2e lint bench deps check-go clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,6 +53,12 @@ test: deps check-go programs ## every test: gofmt, vet, unit, sandbox (as root),
 	@# The sandbox tests again, every sandbox now started by the native
 	@# init (the pass above ran the Go init).
 	$(if $(NATIVE),KCNA_TEST_INIT=native $(TEST_ENV) $(GO) test -count=1 -timeout 10m ./sandbox/,@echo "note: no C compiler that links statically: the native init is not tested")
+
+# Debian kernels to boot (apt package ABIs, e.g. 6.1.0-57 6.12.118+deb12);
+# empty: the newest 6.1 and 6.12 cloud kernels apt knows of.
+KERNELS ?=
+test-vm: deps check-go programs ## the sandbox suites in qemu VMs on Debian's 6.1 and 6.12 kernels, pure cgroup v2 (KERNELS=...)
+	KERNELS='$(KERNELS)' GO='$(GO)' $(TEST_ENV) bash e2e/vm/run.sh
 
 e2e: deps check-go programs ## only the end-to-end test (the built binary in tmux at 80x24)
 	$(TEST_ENV) $(GO) test -count=1 -v ./e2e/
