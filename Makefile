@@ -5,6 +5,9 @@ GO       ?= go
 # filesystem, which has no C library to load. kcna-lab is pure Go.
 export CGO_ENABLED = 0
 BIN      := bin/kcna-lab
+# The tests take kcna-lab, kcna-lab-init and kcna-lab-init-go (the Go init
+# alone) from here, built once (internal/testbuild, $KCNA_TEST_BINDIR).
+TEST_ENV  = KCNA_TEST_BINDIR=$(CURDIR)/$(dir $(BIN))
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 # Packages the tests need on a Debian/Ubuntu machine: tmux drives the
@@ -22,7 +25,7 @@ INIT_ENV  = CGO_ENABLED=$(if $(NATIVE),1,0)
 INIT_OPTS = $(if $(NATIVE),-tags netgo$(comma)osusergo -ldflags '-s -w -linkmode external -extldflags -static',-ldflags '-s -w')
 comma    := ,
 
-.PHONY: help build run test e2e lint bench deps check-go clean
+.PHONY: help build programs run test test-vm e2e lint bench deps check-go clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,30 +35,41 @@ build: check-go ## build bin/kcna-lab and bin/kcna-lab-init, the sandboxes' smal
 	$(INIT_ENV) $(GO) build -trimpath $(INIT_OPTS) -o $(BIN)-init ./cmd/kcna-lab-init
 	@$(if $(NATIVE),,echo "note: no C compiler that links statically (Debian: gcc libc6-dev): $(BIN)-init has no native init, so sandboxes start more slowly")
 
+# What the tests run: make build's two programs and kcna-lab-init built
+# without the native init, which the tests use to check the Go init.
+programs: build
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)-init-go ./cmd/kcna-lab-init
+
 run: deps build ## set up what is missing, build, and open the course
 	./$(BIN)
 
-test: deps check-go ## every test: gofmt, vet, unit, sandbox (as root), TUI and end-to-end
+test: deps check-go programs ## every test: gofmt, vet, unit, sandbox (as root), TUI and end-to-end
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	@# -p 1: sandbox tests check that the host is exactly as before, which
 	@# another package's sandboxes running at the same time would upset.
-	$(GO) test -p 1 -count=1 -timeout 20m ./...
+	$(TEST_ENV) $(GO) test -p 1 -count=1 -timeout 20m ./...
 	@# The sandbox tests again, every sandbox now started by the native
 	@# init (the pass above ran the Go init).
-	$(if $(NATIVE),KCNA_TEST_INIT=native $(GO) test -count=1 -timeout 10m ./sandbox/,@echo "note: no C compiler that links statically: the native init is not tested")
+	$(if $(NATIVE),KCNA_TEST_INIT=native $(TEST_ENV) $(GO) test -count=1 -timeout 10m ./sandbox/,@echo "note: no C compiler that links statically: the native init is not tested")
 
-e2e: deps check-go ## only the end-to-end test (the built binary in tmux at 80x24)
-	$(GO) test -count=1 -v ./e2e/
+# Debian kernels to boot (apt package ABIs, e.g. 6.1.0-57 6.12.118+deb12);
+# empty: the newest 6.1 and 6.12 cloud kernels apt knows of.
+KERNELS ?=
+test-vm: deps check-go programs ## the sandbox suites in qemu VMs on Debian's 6.1 and 6.12 kernels, pure cgroup v2 (KERNELS=...)
+	KERNELS='$(KERNELS)' GO='$(GO)' $(TEST_ENV) bash e2e/vm/run.sh
+
+e2e: deps check-go programs ## only the end-to-end test (the built binary in tmux at 80x24)
+	$(TEST_ENV) $(GO) test -count=1 -v ./e2e/
 
 lint: check-go ## golangci-lint (fetched through the Go module proxy)
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.2 run ./...
 
-bench: deps check-go ## benchmarks: TUI first frame and lesson switch; sandbox start beside unshare and runc
+bench: deps check-go programs ## benchmarks: TUI first frame and lesson switch; sandbox start beside unshare and runc
 	@command -v runc >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc >/dev/null; } || echo "runc not installed; the comparison will skip it"
-	$(GO) test -p 1 -run '^$$' -bench . -benchmem ./...
-	KCNA_BENCH=1 $(GO) test -count=1 -run '^TestCompareStartup$$' -v ./sandbox/ | grep -v '^[=-]'
+	$(TEST_ENV) $(GO) test -p 1 -run '^$$' -bench . -benchmem ./...
+	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestCompareStartup$$' -v ./sandbox/ | grep -v '^[=-]'
 
 deps: ## install the Debian packages kcna-lab and its tests use (when root and missing)
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

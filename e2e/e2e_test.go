@@ -78,13 +78,8 @@ func (s *session) waitFor(text string) string {
 func build(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	bin, err := testbuild.Lab(dir)
-	if err == nil {
-		_, _, err = testbuild.Init(dir)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testbuild.Lab(t, dir)
+	testbuild.Init(t, dir)
 	return bin
 }
 

@@ -123,10 +123,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // learners run, not this test binary acting as the init.
 func useInitProgram(tb testing.TB) (kind string) {
 	tb.Helper()
-	bin, native, err := testbuild.Init(tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
+	bin, native := testbuild.Init(tb, tb.TempDir())
 	tb.Setenv(sandbox.InitProgramEnv, bin)
 	if native {
 		return "native init"

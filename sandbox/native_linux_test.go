@@ -23,13 +23,13 @@ import (
 // runtime's threads, the command still its child and still running.
 func TestNativeInit(t *testing.T) {
 	needRoot(t)
-	if !testbuild.CanLinkStatic() {
-		t.Skip("no C compiler that links statically (Debian: gcc and libc6-dev): kcna-lab-init has no native init on this machine")
+	if err := testbuild.Native(); err != nil {
+		t.Skip(err)
 	}
 	leaveNoTrace(t)
-	bin, native, err := testbuild.Init(sharedDir(t, "kcna-test-init-", 0o755))
-	if err != nil || !native {
-		t.Fatalf("build kcna-lab-init with the native init: native %v, %v", native, err)
+	bin, native := testbuild.Init(t, sharedDir(t, "kcna-test-init-", 0o755))
+	if !native {
+		t.Fatalf("%s has no native init", bin)
 	}
 	t.Setenv(sandbox.InitProgramEnv, bin)
 
@@ -158,17 +158,14 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // TestInitKindAsksTheProgram: doctor's answer comes from the init
 // program itself, built each way.
 func TestInitKindAsksTheProgram(t *testing.T) {
-	if !testbuild.CanLinkStatic() {
-		t.Skip("no C compiler that links statically: the native init cannot be built here")
+	if err := testbuild.Native(); err != nil {
+		t.Skip(err)
 	}
 	for _, want := range []string{"native", "go"} {
 		if want == "go" {
 			t.Setenv(testbuild.NativeEnv, "0")
 		}
-		bin, _, err := testbuild.Init(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
+		bin, _ := testbuild.Init(t, t.TempDir())
 		t.Setenv(sandbox.InitProgramEnv, bin)
 		if got, err := sandbox.InitKind(); got != want || err != nil {
 			t.Errorf("InitKind() of kcna-lab-init built %s = %q, %v", want, got, err)

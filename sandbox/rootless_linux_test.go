@@ -3,9 +3,12 @@
 package sandbox_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,9 +30,12 @@ func TestRootlessAsNobody(t *testing.T) {
 	if out, err := probe.CombinedOutput(); err != nil {
 		t.Skipf("this host does not let nobody create a user namespace (%v: %s); kcna-lab doctor says which setting", err, out)
 	}
+	if err := testbuild.Available(); err != nil {
+		t.Skip(err)
+	}
 	leaveNoTrace(t)
 	kinds := []string{"go"}
-	if testbuild.CanLinkStatic() {
+	if testbuild.Native() == nil {
 		kinds = append(kinds, "native")
 	}
 	for _, kind := range kinds {
@@ -38,13 +44,8 @@ func TestRootlessAsNobody(t *testing.T) {
 				t.Setenv(testbuild.NativeEnv, "0")
 			}
 			bin := sharedDir(t, "kcna-test-rootless-", 0o755)
-			lab, err := testbuild.Lab(bin)
-			if err == nil {
-				_, _, err = testbuild.Init(bin)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			lab := testbuild.Lab(t, bin)
+			testbuild.Init(t, bin)
 			home := sharedDir(t, "kcna-test-nobody-", 0o755)
 			if err := os.Chown(home, nobody, nobody); err != nil {
 				t.Fatal(err)
@@ -87,4 +88,103 @@ func TestRootlessAsNobody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRootlessDelegated runs kcna-lab as the calling user, not root, in a
+// cgroup v2 subtree delegated to it as systemd's user@UID.service is
+// (Delegate=yes): with each init, memory, pids and cpu limits work without
+// root (an OOM kill is exit 137, the limits are in the group's files), the
+// group lies under the delegated subtree and is gone after stop. make
+// test-vm runs it as such a user; as root, or undelegated, it skips.
+func TestRootlessDelegated(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("runs as a non-root user whose cgroup v2 subtree is delegated (make test-vm's rootless section); root needs no delegation")
+	}
+	top := delegatedCgroup(t)
+	if err := testbuild.Available(); err != nil {
+		t.Skip(err)
+	}
+	kinds := []string{"go"}
+	if testbuild.Native() == nil {
+		kinds = append(kinds, "native")
+	}
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			if kind == "go" {
+				t.Setenv(testbuild.NativeEnv, "0")
+			}
+			dir := t.TempDir()
+			lab := testbuild.Lab(t, dir)
+			testbuild.Init(t, dir)
+			home := t.TempDir()
+			env := []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "XDG_RUNTIME_DIR=" + filepath.Join(home, "run"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+			labRun := func(args ...string) (string, int) {
+				cmd := exec.Command(lab, args...)
+				cmd.Env = env
+				out, err := cmd.CombinedOutput()
+				var exit *exec.ExitError
+				if err != nil && !errors.As(err, &exit) {
+					t.Fatalf("kcna-lab %v: %v", args, err)
+				}
+				return string(out), cmd.ProcessState.ExitCode()
+			}
+
+			// tail keeps the last lines of a stream that has none: it
+			// grows until the OOM killer ends it (quickly, even in a VM).
+			if out, code := labRun("run", "--memory", "32M", "--", "tail", "/dev/zero"); code != 137 {
+				t.Errorf("over its 32M memory limit: exit %d, want 137 (OOM-killed)\n%s", code, out)
+			}
+			name := fmt.Sprintf("rl%d-%s", os.Getpid()%100000, kind)
+			if out, code := labRun("run", "--detach", "--name", name, "--memory", "48M", "--pids", "25", "--cpus", "0.25", "--", "sleep", "600"); code != 0 {
+				t.Fatalf("run --detach: exit %d\n%s", code, out)
+			}
+			group := filepath.Join(top, "kcna-lab", "kcna-"+name)
+			for file, want := range map[string]string{"memory.max": "50331648", "pids.max": "25", "cpu.max": "25000 100000"} {
+				b, err := os.ReadFile(filepath.Join(group, file))
+				if got := strings.TrimSpace(string(b)); err != nil || got != want {
+					t.Errorf("%s in the delegated subtree: %q, %v; want %q", file, got, err, want)
+				}
+			}
+			if out, code := labRun("stop", name); code != 0 {
+				t.Errorf("stop: exit %d\n%s", code, out)
+			}
+			if _, err := os.Stat(group); !os.IsNotExist(err) {
+				t.Errorf("%s left after stop (%v)", group, err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(home, "run", "kcna-lab", "sandboxes", "*")); len(left) > 0 {
+				t.Errorf("sandbox state left: %v", left)
+			}
+		})
+	}
+}
+
+// delegatedCgroup is the topmost ancestor of this process's cgroup v2
+// group that this user owns, as systemd's Delegate= arranges, with
+// memory, pids and cpu in its cgroup.subtree_control; the test skips
+// when there is none.
+func delegatedCgroup(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/cgroup")
+	self, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "0::")
+	if err != nil || !ok {
+		t.Skipf("not on a pure cgroup v2 host (/proc/self/cgroup: %q, %v)", b, err)
+	}
+	top := ""
+	for p := filepath.Join("/sys/fs/cgroup", self); p != "/sys/fs/cgroup"; p = filepath.Dir(p) {
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) != nil || int(st.Uid) != os.Geteuid() {
+			break
+		}
+		top = p
+	}
+	var sc []byte
+	if top != "" {
+		sc, _ = os.ReadFile(filepath.Join(top, "cgroup.subtree_control"))
+	}
+	for _, c := range []string{"memory", "pids", "cpu"} {
+		if !slices.Contains(strings.Fields(string(sc)), c) {
+			t.Skipf("no cgroup v2 subtree with memory, pids and cpu is delegated to uid %d (own cgroup %s)", os.Geteuid(), self)
+		}
+	}
+	return top
 }

@@ -153,10 +153,7 @@ func TestCheckEscapeTheJail(t *testing.T) {
 	}
 	// The escape program is the sandbox's init program, as kcna-lab
 	// ships it, where the sandbox's root (another host uid) can run it.
-	initProgram, _, err := testbuild.Init(openDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	initProgram, _ := testbuild.Init(t, openDir(t))
 	t.Setenv(sandbox.InitProgramEnv, initProgram)
 	wantVerdict(t, "escape-the-jail", false, "no "+escapedFile)
 	t.Cleanup(func() { _ = os.Remove(escapedFile) })

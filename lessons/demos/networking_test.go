@@ -195,10 +195,7 @@ func labBin(t *testing.T) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin, err := testbuild.Lab(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testbuild.Lab(t, dir)
 	t.Setenv(sandbox.LabProgramEnv, bin)
 	return bin
 }

@@ -39,7 +39,7 @@ func runTests(m *testing.M) int {
 		if err == nil {
 			defer os.RemoveAll(dir)
 			_ = os.Chmod(dir, 0o755)
-			if bin, _, err := testbuild.Init(dir); err == nil {
+			if bin, _, err := testbuild.InitProgram(dir); err == nil {
 				os.Setenv(sandbox.InitProgramEnv, bin)
 			} else {
 				fmt.Fprintf(os.Stderr, "kcna-lab-init did not build (%v); this test binary is the init\n", err)
