@@ -77,6 +77,14 @@ func TestRootlessAsNobody(t *testing.T) {
 			over := exec.Command(lab, "run", "--overlay", "--", "sh", "-c", `rm -rf /etc && mkdir /etc && echo x > /etc/new && cat /etc/new && grep " / / " /proc/self/mountinfo`)
 			over.Env, over.SysProcAttr = cmd.Env, cmd.SysProcAttr
 			out, err = over.CombinedOutput()
+			if err != nil && strings.Contains(string(out), "needs a filesystem with user extended attributes") {
+				// tmpfs before Linux 6.6, everywhere (the test VMs): the
+				// refusal must come before anything is made.
+				if left, _ := filepath.Glob(filepath.Join(home, "run", "kcna-lab", "sandboxes", "*")); len(left) > 0 {
+					t.Errorf("nobody's sandbox state left: %v", left)
+				}
+				t.Skipf("no filesystem here takes user.* xattrs, which a rootless writable layer needs; kcna-lab said so:\n%s", out)
+			}
 			if err != nil {
 				t.Fatalf("kcna-lab run --overlay as nobody: %v\n%s", err, out)
 			}

@@ -312,6 +312,11 @@ func (sb *Sandbox) mountLayers(rootfs string, owner int) (string, error) {
 	}
 	spec := overlay.Spec{Lower: lower, Dir: filepath.Join(sb.dir, "layers"), UID: uid, GID: uid}
 	if os.Geteuid() != 0 {
+		dir, err := rootlessLayersDir(sb.dir, sb.Name)
+		if err != nil {
+			return "", err
+		}
+		spec.Dir = dir
 		fs, err := overlay.Prepare(spec, sb.journal, sb.sink)
 		if err != nil {
 			return "", err
@@ -333,6 +338,40 @@ func (sb *Sandbox) mountLayers(rootfs string, owner int) (string, error) {
 	sb.layers = fs
 	event.Narrate(sb.sink, fmt.Sprintf("The root filesystem is now %d read-only layer(s) plus a writable upper layer at %s: what the sandbox writes lands there, and goes when the sandbox does.", len(lower), fs.Upper))
 	return fs.Merged, nil
+}
+
+// rootlessLayersDir is where a rootless sandbox keeps its writable layer:
+// on a filesystem with user extended attributes, which overlayfs in a
+// user namespace (userxattr) needs to mark a deleted directory. The state
+// dir is often a tmpfs, which has them only since Linux 6.6; the cache
+// dir, in the home, is usually on disk.
+func rootlessLayersDir(stateDir, name string) (string, error) {
+	err := userXattrs(stateDir)
+	if err == nil {
+		return filepath.Join(stateDir, "layers"), nil
+	}
+	cache, cerr := CacheDir()
+	if cerr == nil {
+		if cerr = userXattrs(cache); cerr == nil {
+			return filepath.Join(cache, "layers-"+hostID(name)), nil
+		}
+	}
+	return "", fmt.Errorf("a rootless writable layer needs a filesystem with user extended attributes (overlayfs marks deleted directories with them), and neither %s (%v) nor the cache dir (%v) has them; tmpfs has them since Linux 6.6: "+
+		"set XDG_CACHE_HOME to a directory on ext4, xfs or btrfs, or run kcna-lab with sudo", stateDir, err, cerr)
+}
+
+// userXattrs reports whether files in dir take user.* extended attributes.
+func userXattrs(dir string) error {
+	f, err := os.CreateTemp(dir, ".kcna-xattr-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := unix.Fsetxattr(int(f.Fd()), "user.kcna-lab", []byte("1"), 0); err != nil {
+		return fmt.Errorf("setxattr user.*: %w", err)
+	}
+	return nil
 }
 
 func (sb *Sandbox) createCgroup() error {
