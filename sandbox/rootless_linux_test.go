@@ -34,68 +34,56 @@ func TestRootlessAsNobody(t *testing.T) {
 		t.Skip(err)
 	}
 	leaveNoTrace(t)
-	kinds := []string{"go"}
-	if testbuild.Native() == nil {
-		kinds = append(kinds, "native")
-	}
-	for _, kind := range kinds {
-		t.Run(kind, func(t *testing.T) {
-			if kind == "go" {
-				t.Setenv(testbuild.NativeEnv, "0")
-			}
-			bin := sharedDir(t, "kcna-test-rootless-", 0o755)
-			lab := testbuild.Lab(t, bin)
-			testbuild.Init(t, bin)
-			home := sharedDir(t, "kcna-test-nobody-", 0o755)
-			if err := os.Chown(home, nobody, nobody); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(lab, "run", "--", "sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/1/status")
-			cmd.Env = []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "XDG_RUNTIME_DIR=" + filepath.Join(home, "run"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("kcna-lab run as nobody: %v\n%s", err, out)
-			}
-			lines := strings.Split(string(out), "\n")
-			if lines[0] != "0" {
-				t.Errorf("id -u inside = %q; want 0 (root in the user namespace)", lines[0])
-			}
-			if f := strings.Fields(lines[1]); len(f) != 3 || f[0] != "0" || f[1] != "65534" || f[2] != "1" {
-				t.Errorf("uid_map inside = %q; want root mapped to nobody (0 65534 1)", lines[1])
-			}
-			// PID 1 is the init: one thread for the native init, the Go
-			// runtime's several for the Go one.
-			n := statusField(t, string(out), "Threads")
-			if (n == "1") != (kind == "native") {
-				t.Errorf("%s init: PID 1 runs %s threads", kind, n)
-			}
-			// A writable layer, mounted by the init in its user namespace:
-			// the kernel's mountinfo shows the overlay as the root, with
-			// user.* xattrs (an opaque directory needs one), and the
-			// layers, with overlayfs's mode-000 work dir, are removed.
-			over := exec.Command(lab, "run", "--overlay", "--", "sh", "-c", `rm -rf /etc && mkdir /etc && echo x > /etc/new && cat /etc/new && grep " / / " /proc/self/mountinfo`)
-			over.Env, over.SysProcAttr = cmd.Env, cmd.SysProcAttr
-			out, err = over.CombinedOutput()
-			if err != nil && strings.Contains(string(out), "needs a filesystem with user extended attributes") {
-				// tmpfs before Linux 6.6, everywhere (the test VMs): the
-				// refusal must come before anything is made.
-				if left, _ := filepath.Glob(filepath.Join(home, "run", "kcna-lab", "sandboxes", "*")); len(left) > 0 {
-					t.Errorf("nobody's sandbox state left: %v", left)
-				}
-				t.Skipf("no filesystem here takes user.* xattrs, which a rootless writable layer needs; kcna-lab said so:\n%s", out)
-			}
-			if err != nil {
-				t.Fatalf("kcna-lab run --overlay as nobody: %v\n%s", err, out)
-			}
-			if o := string(out); !strings.HasPrefix(o, "x\n") || !strings.Contains(o, " - overlay overlay ") || !strings.Contains(o, "userxattr") {
-				t.Errorf("rootless --overlay: want the root an overlay with userxattr; got\n%s", o)
-			}
+	eachInit(t, func(t *testing.T) string { return sharedDir(t, "kcna-test-rootless-", 0o755) }, func(t *testing.T, kind, lab string) {
+		home := sharedDir(t, "kcna-test-nobody-", 0o755)
+		if err := os.Chown(home, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(lab, "run", "--", "sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/1/status")
+		cmd.Env = []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "XDG_RUNTIME_DIR=" + filepath.Join(home, "run"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kcna-lab run as nobody: %v\n%s", err, out)
+		}
+		lines := strings.Split(string(out), "\n")
+		if lines[0] != "0" {
+			t.Errorf("id -u inside = %q; want 0 (root in the user namespace)", lines[0])
+		}
+		if f := strings.Fields(lines[1]); len(f) != 3 || f[0] != "0" || f[1] != "65534" || f[2] != "1" {
+			t.Errorf("uid_map inside = %q; want root mapped to nobody (0 65534 1)", lines[1])
+		}
+		// PID 1 is the init: one thread for the native init, the Go
+		// runtime's several for the Go one.
+		n := statusField(t, string(out), "Threads")
+		if (n == "1") != (kind == "native") {
+			t.Errorf("%s init: PID 1 runs %s threads", kind, n)
+		}
+		// A writable layer, mounted by the init in its user namespace:
+		// the kernel's mountinfo shows the overlay as the root, with
+		// user.* xattrs (an opaque directory needs one), and the
+		// layers, with overlayfs's mode-000 work dir, are removed.
+		over := exec.Command(lab, "run", "--overlay", "--", "sh", "-c", `rm -rf /etc && mkdir /etc && echo x > /etc/new && cat /etc/new && grep " / / " /proc/self/mountinfo`)
+		over.Env, over.SysProcAttr = cmd.Env, cmd.SysProcAttr
+		out, err = over.CombinedOutput()
+		if err != nil && strings.Contains(string(out), "needs a filesystem with user extended attributes") {
+			// tmpfs before Linux 6.6, everywhere (the test VMs): the
+			// refusal must come before anything is made.
 			if left, _ := filepath.Glob(filepath.Join(home, "run", "kcna-lab", "sandboxes", "*")); len(left) > 0 {
 				t.Errorf("nobody's sandbox state left: %v", left)
 			}
-		})
-	}
+			t.Skipf("no filesystem here takes user.* xattrs, which a rootless writable layer needs; kcna-lab said so:\n%s", out)
+		}
+		if err != nil {
+			t.Fatalf("kcna-lab run --overlay as nobody: %v\n%s", err, out)
+		}
+		if o := string(out); !strings.HasPrefix(o, "x\n") || !strings.Contains(o, " - overlay overlay ") || !strings.Contains(o, "userxattr") {
+			t.Errorf("rootless --overlay: want the root an overlay with userxattr; got\n%s", o)
+		}
+		if left, _ := filepath.Glob(filepath.Join(home, "run", "kcna-lab", "sandboxes", "*")); len(left) > 0 {
+			t.Errorf("nobody's sandbox state left: %v", left)
+		}
+	})
 }
 
 // TestRootlessDelegated runs kcna-lab as the calling user, not root, in a
@@ -112,58 +100,46 @@ func TestRootlessDelegated(t *testing.T) {
 	if err := testbuild.Available(); err != nil {
 		t.Skip(err)
 	}
-	kinds := []string{"go"}
-	if testbuild.Native() == nil {
-		kinds = append(kinds, "native")
-	}
-	for _, kind := range kinds {
-		t.Run(kind, func(t *testing.T) {
-			if kind == "go" {
-				t.Setenv(testbuild.NativeEnv, "0")
+	eachInit(t, func(t *testing.T) string { return t.TempDir() }, func(t *testing.T, kind, lab string) {
+		home := t.TempDir()
+		env := []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "XDG_RUNTIME_DIR=" + filepath.Join(home, "run"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+		labRun := func(args ...string) (string, int) {
+			cmd := exec.Command(lab, args...)
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				t.Fatalf("kcna-lab %v: %v", args, err)
 			}
-			dir := t.TempDir()
-			lab := testbuild.Lab(t, dir)
-			testbuild.Init(t, dir)
-			home := t.TempDir()
-			env := []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "XDG_RUNTIME_DIR=" + filepath.Join(home, "run"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-			labRun := func(args ...string) (string, int) {
-				cmd := exec.Command(lab, args...)
-				cmd.Env = env
-				out, err := cmd.CombinedOutput()
-				var exit *exec.ExitError
-				if err != nil && !errors.As(err, &exit) {
-					t.Fatalf("kcna-lab %v: %v", args, err)
-				}
-				return string(out), cmd.ProcessState.ExitCode()
-			}
+			return string(out), cmd.ProcessState.ExitCode()
+		}
 
-			// tail keeps the last lines of a stream that has none: it
-			// grows until the OOM killer ends it (quickly, even in a VM).
-			if out, code := labRun("run", "--memory", "32M", "--", "tail", "/dev/zero"); code != 137 {
-				t.Errorf("over its 32M memory limit: exit %d, want 137 (OOM-killed)\n%s", code, out)
+		// tail keeps the last lines of a stream that has none: it
+		// grows until the OOM killer ends it (quickly, even in a VM).
+		if out, code := labRun("run", "--memory", "32M", "--", "tail", "/dev/zero"); code != 137 {
+			t.Errorf("over its 32M memory limit: exit %d, want 137 (OOM-killed)\n%s", code, out)
+		}
+		name := fmt.Sprintf("rl%d-%s", os.Getpid()%100000, kind)
+		if out, code := labRun("run", "--detach", "--name", name, "--memory", "48M", "--pids", "25", "--cpus", "0.25", "--", "sleep", "600"); code != 0 {
+			t.Fatalf("run --detach: exit %d\n%s", code, out)
+		}
+		group := filepath.Join(top, "kcna-lab", "kcna-"+name)
+		for file, want := range map[string]string{"memory.max": "50331648", "pids.max": "25", "cpu.max": "25000 100000"} {
+			b, err := os.ReadFile(filepath.Join(group, file))
+			if got := strings.TrimSpace(string(b)); err != nil || got != want {
+				t.Errorf("%s in the delegated subtree: %q, %v; want %q", file, got, err, want)
 			}
-			name := fmt.Sprintf("rl%d-%s", os.Getpid()%100000, kind)
-			if out, code := labRun("run", "--detach", "--name", name, "--memory", "48M", "--pids", "25", "--cpus", "0.25", "--", "sleep", "600"); code != 0 {
-				t.Fatalf("run --detach: exit %d\n%s", code, out)
-			}
-			group := filepath.Join(top, "kcna-lab", "kcna-"+name)
-			for file, want := range map[string]string{"memory.max": "50331648", "pids.max": "25", "cpu.max": "25000 100000"} {
-				b, err := os.ReadFile(filepath.Join(group, file))
-				if got := strings.TrimSpace(string(b)); err != nil || got != want {
-					t.Errorf("%s in the delegated subtree: %q, %v; want %q", file, got, err, want)
-				}
-			}
-			if out, code := labRun("stop", name); code != 0 {
-				t.Errorf("stop: exit %d\n%s", code, out)
-			}
-			if _, err := os.Stat(group); !os.IsNotExist(err) {
-				t.Errorf("%s left after stop (%v)", group, err)
-			}
-			if left, _ := filepath.Glob(filepath.Join(home, "run", "kcna-lab", "sandboxes", "*")); len(left) > 0 {
-				t.Errorf("sandbox state left: %v", left)
-			}
-		})
-	}
+		}
+		if out, code := labRun("stop", name); code != 0 {
+			t.Errorf("stop: exit %d\n%s", code, out)
+		}
+		if _, err := os.Stat(group); !os.IsNotExist(err) {
+			t.Errorf("%s left after stop (%v)", group, err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(home, "run", "kcna-lab", "sandboxes", "*")); len(left) > 0 {
+			t.Errorf("sandbox state left: %v", left)
+		}
+	})
 }
 
 // delegatedCgroup is the topmost ancestor of this process's cgroup v2
@@ -195,4 +171,25 @@ func delegatedCgroup(t *testing.T) string {
 		}
 	}
 	return top
+}
+
+// eachInit runs fn once for each init this machine builds (the Go init,
+// and the native one where a C compiler links statically), with kcna-lab
+// and that init side by side in a directory from dir.
+func eachInit(t *testing.T, dir func(*testing.T) string, fn func(t *testing.T, kind, lab string)) {
+	kinds := []string{"go"}
+	if testbuild.Native() == nil {
+		kinds = append(kinds, "native")
+	}
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			if kind == "go" {
+				t.Setenv(testbuild.NativeEnv, "0")
+			}
+			d := dir(t)
+			lab := testbuild.Lab(t, d)
+			testbuild.Init(t, d)
+			fn(t, kind, lab)
+		})
+	}
 }
