@@ -216,7 +216,10 @@ func baseConfig(name string, replicas int) Config {
 	return Config{
 		Deployment: Deployment{Name: name, Replicas: replicas, Version: "v1", Requests: Requests{CPUs: 0.25, MemoryBytes: 64 * mib}},
 		Nodes:      twoNodes(name, 256*mib),
-		ReadyAfter: 200 * time.Millisecond,
+		// Long enough that a -broken replica's sh has exited by then even
+		// under qemu's TCG (make test-vm), where 200ms was not: it was
+		// taken for ready and the rollout went on.
+		ReadyAfter: time.Second,
 	}
 }
 
