@@ -13,6 +13,27 @@ type Progress struct {
 	Version int                        `json:"version"`
 	Lessons map[string]*LessonProgress `json:"lessons"`
 	Exams   []ExamResult               `json:"exams,omitempty"`
+	// Place is where the learner last read, so the course reopens there.
+	// Files written before it existed lack it, and read as no place.
+	Place *Place `json:"place,omitempty"`
+}
+
+// Place is a position in the course: a lesson and how far down it.
+type Place struct {
+	Lesson string `json:"lesson"`
+	// Scroll is the fraction of the lesson above the screen's top, from
+	// 0 to 1, so the place survives a change of terminal width.
+	Scroll float64 `json:"scroll"`
+}
+
+// SetPlace records where the learner is and reports whether it changed.
+func (p *Progress) SetPlace(lessonID string, scroll float64) bool {
+	scroll = min(max(scroll, 0), 1)
+	if p.Place != nil && p.Place.Lesson == lessonID && p.Place.Scroll == scroll {
+		return false
+	}
+	p.Place = &Place{Lesson: lessonID, Scroll: scroll}
+	return true
 }
 
 // progressVersion is the format this build writes.
@@ -271,6 +292,10 @@ func (p *Progress) Completion(c *Course) float64 {
 func (p *Progress) Clone() *Progress {
 	c := &Progress{Version: p.Version, Lessons: make(map[string]*LessonProgress, len(p.Lessons)),
 		Exams: slices.Clone(p.Exams)}
+	if p.Place != nil {
+		place := *p.Place
+		c.Place = &place
+	}
 	for i := range c.Exams {
 		c.Exams[i] = cloneExam(c.Exams[i])
 	}

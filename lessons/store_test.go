@@ -192,3 +192,32 @@ func TestDefaultStorePaths(t *testing.T) {
 		t.Fatalf("under sudo: %s uid %d, want %s uid 65534", s.Path, s.UID, want)
 	}
 }
+
+// TestPlaceIsKeptAndOptional: the place the course reopens at survives a
+// save and a load, and a file from before the field existed loads with no
+// place rather than failing.
+func TestPlaceIsKeptAndOptional(t *testing.T) {
+	s := &Store{Path: filepath.Join(t.TempDir(), "progress.json"), UID: -1, GID: -1}
+	p := NewProgress()
+	if !p.SetPlace("chroot", 0.4) || p.SetPlace("chroot", 0.4) {
+		t.Fatal("SetPlace should report a change once, and no change the second time")
+	}
+	if err := s.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := s.Load()
+	if err != nil || got.Place == nil || got.Place.Lesson != "chroot" || got.Place.Scroll != 0.4 {
+		t.Fatalf("place after a round trip: %+v, %v", got.Place, err)
+	}
+	if c := got.Clone(); c.Place == got.Place || *c.Place != *got.Place {
+		t.Fatal("Clone should copy the place, not share it")
+	}
+	old := `{"version":1,"lessons":{"chroot":{"read_at":"2026-11-23T10:00:00Z"}}}`
+	if err := os.WriteFile(s.Path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, notice, err := s.Load()
+	if err != nil || notice != "" || got.Place != nil || got.Lessons["chroot"] == nil {
+		t.Fatalf("an older file should load as it was, with no place: %+v %q %v", got, notice, err)
+	}
+}
