@@ -1,8 +1,8 @@
 package tui
 
 import (
+	"slices"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -11,50 +11,62 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// Model is the root model: it owns the context and routes messages to the
-// screen on top.
+// Model is the root model. It owns the shared context, holds every screen
+// behind one interface, and handles what is not a screen's: size, colours,
+// the help toggle, moving between screens, progress and quitting. Every
+// other message goes to the screen on top.
 type Model struct {
-	ctx    *common
-	screen screen
+	ctx     *common
+	screens [screenCount]screen
+	active  screenID
+	// The screens by their own types, for what the root asks of each
+	// when it moves between them.
 	cmap   *courseMap
 	reader *reader
 	quiz   *quiz
 	exam   *mockExam
+	quit   *quitPrompt
 	help   help.Model
-	// now is the clock, replaceable in tests.
-	now func() time.Time
 }
 
-type screen int
-
-const (
-	mapScreen screen = iota
-	readerScreen
-	quizScreen
-	examScreen
-)
-
-// Navigation between screens, sent by the screens as commands.
-type (
-	openLessonMsg struct{ index int }
-	openQuizMsg   struct{ index int }
-	backMsg       struct{}
-	// saveMsg asks the root to save progress; savedMsg reports the result.
-	saveMsg  struct{}
-	savedMsg struct{ err error }
-)
-
-// New builds the app for o.
+// New builds the app for o. When progress holds a place in a lesson the
+// course still has, the app opens there, unless there is a notice to read
+// on the course map first.
 func New(o Options) Model {
 	ctx := newCommon(o)
-	m := Model{ctx: ctx, help: help.New(), now: time.Now}
+	m := Model{ctx: ctx, help: help.New()}
 	m.cmap = newCourseMap(ctx)
 	m.reader = newReader(ctx)
 	m.quiz = newQuiz(ctx)
 	m.exam = newMockExam(ctx)
+	m.quit = newQuitPrompt(ctx)
+	m.screens = [screenCount]screen{mapScreen: m.cmap, readerScreen: m.reader, quizScreen: m.quiz, examScreen: m.exam, quitScreen: m.quit}
 	m.help.Styles = help.DefaultStyles(ctx.dark)
 	m.resize()
+	if i, scroll, ok := m.lastPlace(); ok {
+		m.cmap.selectLesson(i)
+		if o.Notice == "" {
+			m.active = readerScreen
+			m.reader.open(i)
+			m.reader.setScroll(scroll)
+		}
+	}
 	return m
+}
+
+// lastPlace is the lesson progress says the learner was in, if the
+// course still has it.
+func (m Model) lastPlace() (index int, scroll float64, ok bool) {
+	pl := m.ctx.progress.Place
+	if pl == nil {
+		return 0, 0, false
+	}
+	for i, l := range m.ctx.course.Lessons {
+		if l.ID == pl.Lesson {
+			return i, pl.Scroll, true
+		}
+	}
+	return 0, 0, false
 }
 
 // Init asks the terminal for its background so the lesson style matches it.
@@ -62,101 +74,127 @@ func (m Model) Init() tea.Cmd {
 	return tea.RequestBackgroundColor
 }
 
-// Update routes msg.
+// Update handles what is the root's and passes everything else to the
+// screen on top.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if cmd, done := m.handle(msg); done {
+		return m, cmd
+	}
+	return m, m.screens[m.active].update(msg)
+}
+
+// handle is the root's part of Update; done is false for a message the
+// screen on top should have.
+func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.ctx.width, m.ctx.height = msg.Width, msg.Height
 		m.resize()
-		return m, nil
 	case tea.BackgroundColorMsg:
 		if m.ctx.dark != msg.IsDark() {
 			m.ctx.dark = msg.IsDark()
 			m.restyle()
 		}
-		return m, nil
 	case tea.ColorProfileMsg:
 		if m.ctx.profile != msg.Profile {
 			m.ctx.profile = msg.Profile
 			m.restyle()
 		}
-		return m, nil
 	case tea.KeyPressMsg:
-		if msg.String() == "ctrl+c" {
-			m.reader.live.stop()
-			return m, tea.Quit
+		if t, ok := m.screens[m.active].(typist); ok && t.typing() {
+			return nil, false
 		}
-		if key.Matches(msg, m.ctx.keys.Help) {
+		switch {
+		case key.Matches(msg, appKeys.Interrupt):
+			m.keepPlace()
+			m.reader.live.stop()
+			return tea.Quit, true
+		case key.Matches(msg, appKeys.Help):
 			m.help.ShowAll = !m.help.ShowAll
 			m.resize()
-			return m, nil
+			return nil, true
 		}
-		if m.screen == mapScreen && key.Matches(msg, m.ctx.keys.Quit) {
-			return m, tea.Quit
-		}
-		if m.screen == mapScreen && key.Matches(msg, m.ctx.keys.Exam) {
-			m.screen = examScreen
-			return m, m.exam.open(m.now())
-		}
+		return nil, false
 	case openLessonMsg:
-		m.screen = readerScreen
-		changed := m.reader.open(msg.index, m.now())
-		if changed {
-			return m, m.save()
+		changed := m.keepPlace()
+		m.reader.open(msg.index)
+		m.show(readerScreen)
+		if m.ctx.progress.MarkRead(m.ctx.course.Lessons[msg.index], m.ctx.now()) || changed {
+			return m.save(), true
 		}
-		return m, nil
+	case resumeLessonMsg:
+		m.show(readerScreen)
 	case openQuizMsg:
-		m.screen = quizScreen
+		changed := m.keepPlace()
 		m.quiz.start(msg.index)
-		return m, nil
+		m.show(quizScreen)
+		if changed {
+			return m.save(), true
+		}
+	case openExamMsg:
+		m.exam.open(m.ctx.now())
+		m.show(examScreen)
 	case backMsg:
+		changed := m.active == readerScreen && m.keepPlace()
 		m.reader.live.stop()
-		m.screen = mapScreen
-		m.cmap.refresh()
-		return m, nil
-	case saveMsg:
-		return m, m.save()
+		m.cmap.selectLesson(m.reader.index)
+		m.show(mapScreen)
+		if changed {
+			return m.save(), true
+		}
+	case quitMsg:
+		return m.askQuit(), true
+	case keptMsg:
+		if len(msg.names) == 0 {
+			return m.quitNow(), true
+		}
+		m.quit.ask(msg.names)
+		m.show(quitScreen)
+	case quitNowMsg:
+		return m.quitNow(), true
 	case savedMsg:
 		m.ctx.saveErr = msg.err
-		return m, nil
+	default:
+		if m.record(msg) {
+			return tea.Batch(m.save(), m.screens[m.active].update(msg)), true
+		}
+		return nil, false
 	}
-	var cmd tea.Cmd
-	switch m.screen {
-	case mapScreen:
-		cmd = m.cmap.update(msg)
-	case readerScreen:
-		cmd = m.reader.update(msg)
-	case quizScreen:
-		cmd = m.quiz.update(msg, m.now())
-	case examScreen:
-		cmd = m.exam.update(msg, m.now())
-	}
-	return m, cmd
+	return nil, true
 }
 
-// save writes a snapshot of progress in the background.
-func (m Model) save() tea.Cmd {
-	s := m.ctx.opts.Saver
-	if s == nil {
-		return nil
+// show puts screen s on top. The footer may change height with it.
+func (m *Model) show(s screenID) {
+	m.active = s
+	m.resize()
+}
+
+// askQuit looks for sandboxes still running before quitting: lessons
+// keep some for their challenges, and nothing should run unnoticed.
+func (m Model) askQuit() tea.Cmd {
+	list := m.ctx.opts.KeptSandboxes
+	if list == nil {
+		return m.quitNow()
 	}
-	snap := m.ctx.progress.Clone()
-	return func() tea.Msg { return savedMsg{err: s.Save(snap)} }
+	return func() tea.Msg {
+		names, err := list()
+		if err != nil {
+			return keptMsg{} // the cmd's own listing after quitting says more
+		}
+		return keptMsg{names: names}
+	}
+}
+
+// quitNow stops the live pane, records the place and quits.
+func (m Model) quitNow() tea.Cmd {
+	m.keepPlace()
+	m.reader.live.stop()
+	return tea.Quit
 }
 
 // View draws the screen on top, the footer below it.
 func (m Model) View() tea.View {
-	var body string
-	switch m.screen {
-	case mapScreen:
-		body = m.cmap.view()
-	case readerScreen:
-		body = m.reader.view()
-	case quizScreen:
-		body = m.quiz.view()
-	case examScreen:
-		body = m.exam.view()
-	}
+	body := m.screens[m.active].view()
 	body = lipgloss.NewStyle().Height(m.bodyHeight()).MaxHeight(m.bodyHeight()).Render(body)
 	v := tea.NewView(body + "\n" + m.footer())
 	v.AltScreen = true
@@ -164,24 +202,34 @@ func (m Model) View() tea.View {
 	return v
 }
 
+// footer is the key help of the screen on top and the latest save error.
 func (m Model) footer() string {
-	var k helpKeys
-	switch m.screen {
-	case mapScreen:
-		k = withExamKey(m.cmap.keys(), m.ctx.keys.Exam)
-	case readerScreen:
-		k = m.reader.keys()
-	case quizScreen:
-		k = m.quiz.keys()
-	case examScreen:
-		k = m.exam.keyHelp()
+	k := m.screens[m.active]
+	var f string
+	if m.help.ShowAll {
+		f = m.help.FullHelpView(append(k.FullHelp(), []key.Binding{appKeys.Help}))
+	} else {
+		f = m.help.ShortHelpView(m.fitShort(k.ShortHelp()))
 	}
 	// bubbles/help can overflow when even its ellipsis does not fit.
-	f := truncate(m.help.View(k), m.ctx.width)
+	f = truncate(f, m.ctx.width)
 	if m.ctx.saveErr != nil {
 		f = m.ctx.styles.Wrong.Render("progress not saved: "+m.ctx.saveErr.Error()) + "\n" + f
 	}
 	return f
+}
+
+// fitShort is a screen's short help with "? more keys" added, less as
+// many of its middle keys as it takes to fit the width: the first keys
+// (the most needed), the way out (the last) and ? stay.
+func (m Model) fitShort(short []key.Binding) []key.Binding {
+	keys := append(slices.Clone(short), appKeys.Help)
+	wide := m.help
+	wide.SetWidth(0)
+	for len(keys) > 3 && lipgloss.Width(wide.ShortHelpView(keys)) > m.ctx.width {
+		keys = slices.Delete(keys, len(keys)-3, len(keys)-2)
+	}
+	return keys
 }
 
 // bodyHeight is what is left above the footer.
@@ -192,10 +240,9 @@ func (m Model) bodyHeight() int {
 func (m *Model) resize() {
 	m.help.SetWidth(m.ctx.width)
 	h := m.bodyHeight()
-	m.cmap.setSize(m.ctx.width, h)
-	m.reader.setSize(m.ctx.width, h)
-	m.quiz.setSize(m.ctx.width, h)
-	m.exam.setSize(m.ctx.width, h)
+	for _, s := range m.screens {
+		s.setSize(m.ctx.width, h)
+	}
 }
 
 func (m *Model) restyle() {
@@ -203,6 +250,10 @@ func (m *Model) restyle() {
 	m.help.Styles = help.DefaultStyles(m.ctx.dark)
 	m.resize() // re-renders the open lesson in the new style
 }
+
+// readingWidth caps how wide running text is set: past about 100 columns
+// lines get hard to follow back to their start.
+const readingWidth = 100
 
 // truncate cuts every line of s to width cells, so nothing wraps and pushes
 // the footer off the screen.

@@ -11,7 +11,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
-	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
@@ -25,7 +24,7 @@ type challengePane struct {
 	hints    int // how many are shown
 	solution bool
 	checking bool
-	verdict  *demos.Verdict
+	verdict  *Verdict
 	// settingUp is true while the challenge's Setup builds its broken
 	// scenario; setup is what it said, setupErr why it could not.
 	settingUp     bool
@@ -36,8 +35,10 @@ type challengePane struct {
 	// scroll is how many lines the view is moved up from its end, where
 	// the latest verdict is; a long solution is read by scrolling up.
 	scroll int
-	// wrapped keeps the text wrapped for the pane's width: View runs on
-	// every frame, and a solution is long.
+	// lines is the pane's text wrapped for its width, laid out again after
+	// every change (update, setSize, show) so that view only slices it;
+	// wrapped keeps the wrapping when the text has not changed.
+	lines   []string
 	wrapped wrapCache
 }
 
@@ -66,7 +67,7 @@ func (c *wrapCache) of(out []string, w int) []string {
 // checkedMsg carries a check's outcome back to the pane.
 type checkedMsg struct {
 	lesson, challenge string
-	verdict           demos.Verdict
+	verdict           Verdict
 	err               error
 }
 
@@ -77,25 +78,19 @@ type setUpMsg struct {
 	err               error
 }
 
-var challengeKeys = struct{ Check, Hint, Solution, Next, Setup, Up, Down key.Binding }{
-	Up:       key.NewBinding(key.WithKeys("up", "k", "pgup"), key.WithHelp("↑/↓", "scroll")),
-	Down:     key.NewBinding(key.WithKeys("down", "j", "pgdown")),
-	Setup:    key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "set up the broken scenario")),
-	Check:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "check")),
-	Hint:     key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hint")),
-	Solution: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "answer")),
-	Next:     key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next challenge")),
-}
-
 func newChallengePane(ctx *common) *challengePane { return &challengePane{ctx: ctx} }
 
-func (c *challengePane) setSize(w, h int) { c.width, c.height = w, h }
+func (c *challengePane) setSize(w, h int) {
+	c.width, c.height = w, h
+	c.layout()
+}
 
 // show points the pane at a lesson, keeping its place if it is the same.
 func (c *challengePane) show(l *lessons.Lesson) {
 	if c.lesson != l {
 		*c = challengePane{ctx: c.ctx, lesson: l, width: c.width, height: c.height}
 	}
+	c.layout()
 }
 
 func (c *challengePane) current() (lessons.Challenge, bool) {
@@ -105,8 +100,20 @@ func (c *challengePane) current() (lessons.Challenge, bool) {
 	return c.lesson.Challenges[c.index], true
 }
 
+// update takes the pane's keys and the outcomes of its check and setup;
+// it ignores what is not the pane's. The text is laid out again after.
 func (c *challengePane) update(msg tea.Msg) tea.Cmd {
+	cmd := c.handle(msg)
+	c.layout()
+	return cmd
+}
+
+func (c *challengePane) handle(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case shellDoneMsg:
+		// What the learner did in the shell changed the live state an
+		// earlier verdict was about: it no longer holds.
+		c.forgetVerdict()
 	case setUpMsg:
 		ch, ok := c.current()
 		if !ok || c.lesson.ID != msg.lesson || ch.ID != msg.challenge {
@@ -122,24 +129,26 @@ func (c *challengePane) update(msg tea.Msg) tea.Cmd {
 		c.checking, c.verdict, c.err = false, &msg.verdict, msg.err
 		if msg.err == nil && msg.verdict.Passed {
 			c.solution = true
-			c.ctx.progress.RecordChallenge(msg.lesson, msg.challenge, time.Now())
-			return func() tea.Msg { return saveMsg{} }
+			return send(challengePassedMsg{lesson: msg.lesson, challenge: msg.challenge})
 		}
 	case tea.KeyPressMsg:
 		ch, ok := c.current()
 		if !ok {
 			return nil
 		}
-		step := 1
-		if msg.String() == "pgup" || msg.String() == "pgdown" {
-			step = max(c.height-2, 1)
-		}
+		page := max(c.height-2, 1)
 		switch {
 		case key.Matches(msg, challengeKeys.Up):
-			c.scroll += step // view clamps it
+			c.scroll++ // layout clamps it
 			return nil
 		case key.Matches(msg, challengeKeys.Down):
-			c.scroll = max(c.scroll-step, 0)
+			c.scroll = max(c.scroll-1, 0)
+			return nil
+		case key.Matches(msg, challengeKeys.PageUp):
+			c.scroll += page
+			return nil
+		case key.Matches(msg, challengeKeys.PageDown):
+			c.scroll = max(c.scroll-page, 0)
 			return nil
 		}
 		c.scroll = 0 // whatever a key adds is shown at the end
@@ -170,14 +179,14 @@ func (c *challengePane) forgetVerdict() {
 
 // check runs the challenge's check off the UI goroutine.
 func (c *challengePane) check(ch lessons.Challenge) tea.Cmd {
-	reg := c.ctx.opts.Registry
-	if reg == nil {
-		c.verdict = &demos.Verdict{Detail: "This kcna-lab was started without its checks."}
+	lab := c.ctx.opts.Lab
+	if lab == nil {
+		c.verdict = &Verdict{Detail: "This kcna-lab was started without its checks."}
 		return nil
 	}
-	chk, ok := reg.Check(ch.ID)
+	chk, ok := lab.Check(ch.ID)
 	if !ok {
-		c.verdict = &demos.Verdict{Detail: fmt.Sprintf("The check %q is not part of this build of kcna-lab.", ch.ID)}
+		c.verdict = &Verdict{Detail: fmt.Sprintf("The check %q is not part of this build of kcna-lab.", ch.ID)}
 		return nil
 	}
 	c.checking, c.verdict, c.err = true, nil, nil
@@ -193,10 +202,10 @@ func (c *challengePane) check(ch lessons.Challenge) tea.Cmd {
 // hasSetup reports whether the challenge starts from a scenario that
 // kcna-lab builds (the troubleshooting lesson's).
 func (c *challengePane) hasSetup(ch lessons.Challenge) bool {
-	if c.ctx.opts.Registry == nil {
+	if c.ctx.opts.Lab == nil {
 		return false
 	}
-	chk, ok := c.ctx.opts.Registry.Check(ch.ID)
+	chk, ok := c.ctx.opts.Lab.Check(ch.ID)
 	return ok && chk.Setup != nil
 }
 
@@ -204,7 +213,7 @@ func (c *challengePane) hasSetup(ch lessons.Challenge) bool {
 // Its steps are not shown: what matters to the learner is the message
 // saying what is broken and where to look.
 func (c *challengePane) runSetup(ch lessons.Challenge) tea.Cmd {
-	chk, _ := c.ctx.opts.Registry.Check(ch.ID)
+	chk, _ := c.ctx.opts.Lab.Check(ch.ID)
 	c.settingUp, c.setup, c.setupErr = true, "", nil
 	lessonID := c.lesson.ID
 	return func() tea.Msg {
@@ -223,9 +232,17 @@ func (c *challengePane) keys() []key.Binding {
 	return k
 }
 
-func (c *challengePane) view() string {
+// layout wraps the pane's text for its width and keeps the scroll
+// within it.
+func (c *challengePane) layout() {
+	c.lines = c.wrapped.of(c.text(), max(c.width-2, 10))
+	c.scroll = min(c.scroll, max(len(c.lines)-c.height, 0))
+}
+
+// text is what the pane says, a paragraph an entry: the task, the setup's
+// outcome, the hints shown, the solution, and last the check's status.
+func (c *challengePane) text() []string {
 	st := c.ctx.styles
-	w := max(c.width-2, 10)
 	ch, ok := c.current()
 	var out []string
 	if !ok {
@@ -262,9 +279,9 @@ func (c *challengePane) view() string {
 		case c.err != nil:
 			out = append(out, st.StepErr.Render("The check could not run: "+c.err.Error()))
 		case c.verdict != nil && c.verdict.Passed:
-			out = append(out, st.StepOK.Render("Passed: ")+c.verdict.Detail)
+			out = append(out, st.StepOK.Render("✓ Passed: ")+c.verdict.Detail)
 		case c.verdict != nil:
-			out = append(out, st.StepErr.Render("Not yet: ")+c.verdict.Detail)
+			out = append(out, st.StepErr.Render("✗ Not yet: ")+c.verdict.Detail)
 		default:
 			more := ""
 			if c.hints < len(ch.Hints) {
@@ -277,13 +294,17 @@ func (c *challengePane) view() string {
 			out = append(out, st.Subtle.Render(first+"; enter checks"+more+", a shows the answer."))
 		}
 	}
-	wrapped := c.wrapped.of(out, w)
-	if over := len(wrapped) - c.height; over > 0 {
-		// The end (the verdict) is shown unless the learner scrolled up.
-		up := min(c.scroll, over)
-		wrapped = wrapped[over-up : len(wrapped)-up]
+	return out
+}
+
+// view shows the end of the text (the verdict) unless the learner
+// scrolled up.
+func (c *challengePane) view() string {
+	lines := c.lines
+	if over := len(lines) - c.height; over > 0 {
+		lines = lines[over-c.scroll : len(lines)-c.scroll]
 	}
-	return st.Pane.Width(c.width).Height(c.height).Render(strings.Join(wrapped, "\n"))
+	return c.ctx.styles.Pane.Width(c.width).Height(c.height).Render(strings.Join(lines, "\n"))
 }
 
 // wrapWhole wraps s to w cells at spaces and slashes.

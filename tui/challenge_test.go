@@ -21,7 +21,7 @@ func TestChallengeVerdictStaysInViewBelowALongSolution(t *testing.T) {
 		fmt.Fprintf(&sol, "      solution line %d\n", i+1)
 	}
 	c, reg, passed := oneChallenge(t, "[Look left.]", "|\n"+sol.String())
-	var m tea.Model = New(Options{Course: c, Saver: &fakeSaver{}, Progress: lessons.NewProgress(), Registry: reg})
+	var m tea.Model = New(Options{Course: c, Saver: &fakeSaver{}, Progress: lessons.NewProgress(), Lab: reg})
 	m = drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("c"), press("enter"))
 	if s := ansi.Strip(screenOf(m)); !strings.Contains(s, "Not yet: no thing yet") {
 		t.Fatalf("a failing check should say what it found:\n%s", s)

@@ -1,20 +1,23 @@
 package tui
 
 import (
+	"time"
+
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
-// common is the state every screen shares. Screens hold a pointer to it;
-// only the root model changes size, colours and progress.
+// common is the state every screen shares. Screens hold a pointer to it
+// and read it; only the root model changes size, colours and progress.
 type common struct {
 	opts     Options
 	course   *lessons.Course
 	progress *lessons.Progress
 	styles   Styles
-	keys     keyMap
 	renders  *renderCache
+	// now is the clock, replaceable in tests.
+	now func() time.Time
 
 	width, height int
 	dark          bool
@@ -32,8 +35,8 @@ func newCommon(o Options) *common {
 		opts:     o,
 		course:   o.Course,
 		progress: p,
-		keys:     defaultKeys(),
 		renders:  newRenderCache(),
+		now:      time.Now,
 		dark:     true, // until the terminal says otherwise
 		profile:  colorprofile.TrueColor,
 		width:    80,

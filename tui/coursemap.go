@@ -2,9 +2,12 @@ package tui
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/list"
+	"charm.land/bubbles/v2/paginator"
 	"charm.land/bubbles/v2/progress"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -13,118 +16,181 @@ import (
 )
 
 // courseMap lists the lessons with their status and the course's progress.
+// The list is bubbles/list: it pages when the lessons do not fit, says
+// which page is shown, and filters on `/`.
 type courseMap struct {
 	ctx           *common
-	cursor        int
-	offset        int
+	list          list.Model
 	bar           progress.Model
 	width, height int
 	// notice is the start-up notice, shown until the first key.
 	notice string
 }
 
+// lessonItem is one lesson in the list.
+type lessonItem struct {
+	index  int
+	lesson *lessons.Lesson
+}
+
+// FilterValue is what `/` matches: the number, the title and the id.
+func (i lessonItem) FilterValue() string {
+	return fmt.Sprintf("%d %s %s", i.lesson.Order, i.lesson.Title, i.lesson.ID)
+}
+
 func newCourseMap(ctx *common) *courseMap {
-	return &courseMap{ctx: ctx, bar: progress.New(progress.WithDefaultBlend()), notice: ctx.opts.Notice}
+	items := make([]list.Item, len(ctx.course.Lessons))
+	for i, l := range ctx.course.Lessons {
+		items[i] = lessonItem{index: i, lesson: l}
+	}
+	l := list.New(items, rowDelegate{ctx: ctx}, 80, 20)
+	l.SetShowTitle(false)
+	l.SetShowHelp(false) // the root's footer shows the keys
+	l.SetStatusBarItemName("lesson", "lessons")
+	l.DisableQuitKeybindings()
+	l.KeyMap.ShowFullHelp.SetEnabled(false) // ? is the root's
+	l.KeyMap.CloseFullHelp.SetEnabled(false)
+	l.Paginator.Type = paginator.Arabic
+	l.Paginator.ArabicFormat = "page %d of %d"
+	return &courseMap{ctx: ctx, list: l, bar: progress.New(progress.WithDefaultBlend()), notice: ctx.opts.Notice}
 }
 
 func (c *courseMap) setSize(w, h int) {
 	c.width, c.height = w, h
 	c.bar.SetWidth(min(w-2, 60))
-	c.scroll()
+	c.list.Styles = list.DefaultStyles(c.ctx.dark)
+	c.list.SetSize(w, max(h-c.headerHeight(), 3))
 }
 
-// refresh is called when the map is shown again: statuses may have changed.
-func (c *courseMap) refresh() {}
+// headerHeight is the lines above the list: the title, the notice while
+// it shows, and the progress bar.
+func (c *courseMap) headerHeight() int {
+	if c.notice != "" {
+		return 4 + strings.Count(wrapWhole(c.notice, max(c.width, 20)), "\n")
+	}
+	return 2
+}
 
-func (c *courseMap) keys() helpKeys {
-	k := c.ctx.keys
-	return helpKeys{short: []key.Binding{k.Up, k.Down, k.Open, k.Quit, k.Help},
-		full: []key.Binding{k.Up, k.Down, k.Open, k.Quit, k.Help}}
+// selectLesson puts the cursor on lesson i, clearing a filter that hides it.
+func (c *courseMap) selectLesson(i int) {
+	if c.list.IsFiltered() {
+		c.list.ResetFilter()
+	}
+	c.list.Select(i)
+}
+
+// typing is true while the learner types a filter.
+func (c *courseMap) typing() bool { return c.list.SettingFilter() }
+
+func (c *courseMap) ShortHelp() []key.Binding {
+	if c.typing() {
+		return []key.Binding{c.list.KeyMap.AcceptWhileFiltering, c.list.KeyMap.CancelWhileFiltering}
+	}
+	k := c.list.KeyMap
+	short := []key.Binding{mapKeys.Open, k.Filter, mapKeys.Exam, mapKeys.Quit}
+	if c.list.IsFiltered() {
+		short = []key.Binding{mapKeys.Open, k.ClearFilter, mapKeys.Exam, mapKeys.Quit}
+	}
+	return short
+}
+
+func (c *courseMap) FullHelp() [][]key.Binding {
+	k := c.list.KeyMap
+	return [][]key.Binding{
+		{k.CursorUp, k.CursorDown, k.NextPage, k.PrevPage, k.GoToStart, k.GoToEnd},
+		{mapKeys.Open, k.Filter, k.ClearFilter, mapKeys.Exam, mapKeys.Quit},
+	}
 }
 
 func (c *courseMap) update(msg tea.Msg) tea.Cmd {
-	km, ok := msg.(tea.KeyPressMsg)
-	if !ok {
-		return nil
-	}
-	c.notice = ""
-	n := len(c.ctx.course.Lessons)
-	switch {
-	case key.Matches(km, c.ctx.keys.Up):
-		c.cursor = (c.cursor - 1 + n) % max(n, 1)
-	case key.Matches(km, c.ctx.keys.Down):
-		c.cursor = (c.cursor + 1) % max(n, 1)
-	case key.Matches(km, c.ctx.keys.Open):
-		if n > 0 {
-			i := c.cursor
-			return func() tea.Msg { return openLessonMsg{index: i} }
+	if km, ok := msg.(tea.KeyPressMsg); ok {
+		if c.notice != "" {
+			c.notice = ""
+			c.setSize(c.width, c.height)
+		}
+		if !c.typing() {
+			switch {
+			case key.Matches(km, mapKeys.Open):
+				if it, ok := c.list.SelectedItem().(lessonItem); ok {
+					return send(openLessonMsg{index: it.index})
+				}
+				return nil
+			case key.Matches(km, mapKeys.Exam):
+				return send(openExamMsg{})
+			case key.Matches(km, mapKeys.Quit):
+				return send(quitMsg{})
+			}
 		}
 	}
-	c.scroll()
-	return nil
-}
-
-// listHeight is the rows left for lessons under the header.
-func (c *courseMap) listHeight() int {
-	h := c.height - 5
-	if c.notice != "" {
-		h -= 2
-	}
-	return max(h, 1)
-}
-
-// scroll keeps the cursor inside the visible window.
-func (c *courseMap) scroll() {
-	h := c.listHeight()
-	if c.cursor < c.offset {
-		c.offset = c.cursor
-	}
-	if c.cursor >= c.offset+h {
-		c.offset = c.cursor - h + 1
-	}
+	var cmd tea.Cmd
+	c.list, cmd = c.list.Update(msg)
+	return cmd
 }
 
 func (c *courseMap) view() string {
 	st := c.ctx.styles
-	p := c.ctx.progress
-	course := c.ctx.course
 	var b strings.Builder
 	b.WriteString(st.Title.Render("kcna-lab") + st.Subtle.Render("  Container Orchestration for the KCNA exam") + "\n")
 	if c.notice != "" {
-		b.WriteString(st.Notice.Render(c.notice) + "\n\n")
+		b.WriteString(st.Notice.Render(wrapWhole(c.notice, max(c.width, 20))) + "\n\n")
 	}
-	b.WriteString(c.bar.ViewAs(p.Completion(course)) + "\n\n")
-	end := min(c.offset+c.listHeight(), len(course.Lessons))
-	for i := c.offset; i < end; i++ {
-		b.WriteString(c.row(i, course.Lessons[i]) + "\n")
-	}
+	b.WriteString(c.bar.ViewAs(c.ctx.progress.Completion(c.ctx.course)) + "\n")
+	b.WriteString(c.list.View())
 	return truncate(strings.TrimRight(b.String(), "\n"), c.width)
 }
 
-// row is one lesson: cursor, number, title, status mark and quiz score.
-func (c *courseMap) row(i int, l *lessons.Lesson) string {
-	st := c.ctx.styles
-	status := c.ctx.progress.Status(l)
-	mark := "[ ]"
-	markStyle := st.Subtle
+// rowDelegate draws a lesson as one row of fixed columns, so that every
+// row's status lines up: cursor, number, title, mark, status, quiz score.
+type rowDelegate struct{ ctx *common }
+
+func (rowDelegate) Height() int                         { return 1 }
+func (rowDelegate) Spacing() int                        { return 0 }
+func (rowDelegate) Update(tea.Msg, *list.Model) tea.Cmd { return nil }
+
+// The widths of the columns after the title.
+const (
+	markWidth   = 3  // [x]
+	statusWidth = 11 // "not started", the longest
+	scoreWidth  = 10 // "quiz 10/10"
+)
+
+func (d rowDelegate) Render(w io.Writer, m list.Model, index int, item list.Item) {
+	it, ok := item.(lessonItem)
+	if !ok {
+		return
+	}
+	fmt.Fprint(w, d.row(it.lesson, index == m.Index(), m.Width()))
+}
+
+// row lays one lesson out for width; below 64 columns the status word
+// goes, the mark keeps it.
+func (d rowDelegate) row(l *lessons.Lesson, selected bool, width int) string {
+	st := d.ctx.styles
+	p := d.ctx.progress
+	status := p.Status(l)
+	mark, markStyle := "[ ]", st.Subtle
 	switch status {
 	case lessons.Done:
 		mark, markStyle = "[x]", st.Done
 	case lessons.InProgress:
 		mark, markStyle = "[~]", st.Started
 	}
-	right, total := c.ctx.progress.Score(l)
 	score := ""
-	if total > 0 {
+	if right, total := p.Score(l); total > 0 {
 		score = fmt.Sprintf("quiz %d/%d", right, total)
 	}
-	titleWidth := max(c.width-35, 10)
-	plain := ansi.Truncate(l.Title, titleWidth, "...")
-	cursor, title := "  ", plain
-	if i == c.cursor {
-		cursor, title = st.Selected.Render("> "), st.Selected.Render(plain)
+	tail := fmt.Sprintf("  %s %-*s", markStyle.Render(mark), scoreWidth, score)
+	fixed := 2 + 4 + 2 + markWidth + 1 + scoreWidth
+	if width >= 64 {
+		tail = fmt.Sprintf("  %s %-*s %-*s", markStyle.Render(mark), statusWidth, status, scoreWidth, score)
+		fixed += statusWidth + 1
 	}
-	pad := max(titleWidth-ansi.StringWidth(plain), 1)
-	return fmt.Sprintf("%s%2d  %s%s%s  %-11s %s", cursor, l.Order, title, strings.Repeat(" ", pad),
-		markStyle.Render(mark), status, st.Subtle.Render(score))
+	titleWidth := max(width-fixed, 8)
+	title := ansi.Truncate(l.Title, titleWidth, "…")
+	title += strings.Repeat(" ", titleWidth-ansi.StringWidth(title))
+	cursor := "  "
+	if selected {
+		cursor, title = st.Selected.Render("> "), st.Selected.Render(title)
+	}
+	return strings.TrimRight(fmt.Sprintf("%s%2d  %s%s", cursor, l.Order, title, tail), " ")
 }

@@ -19,7 +19,6 @@ import (
 // results, and a review of every question.
 type mockExam struct {
 	ctx  *common
-	keys examKeyMap
 	page examPage
 
 	exam   *lessons.Exam
@@ -40,7 +39,9 @@ type mockExam struct {
 	r          int      // the review item shown
 	wrongOnly  bool     // review only what was not right
 	reviewBack examPage // where esc leaves the review for
-	scroll     int
+	// scroll is the first body line shown, kept on the focused line (the
+	// cursor's choice, the overview's cell) by update and setSize.
+	scroll int
 
 	width, height int
 }
@@ -59,56 +60,21 @@ const (
 type examTickMsg struct{ gen int }
 
 func newMockExam(ctx *common) *mockExam {
-	return &mockExam{ctx: ctx, keys: newExamKeys(), tick: examTick}
+	return &mockExam{ctx: ctx, tick: examTick}
 }
 
 func examTick(gen int) tea.Cmd {
 	return tea.Tick(time.Second, func(time.Time) tea.Msg { return examTickMsg{gen: gen} })
 }
 
-// examKeyMap is the exam's own keys; only Exam, which opens it from the
-// course map, is in the shared keyMap.
-type examKeyMap struct {
-	Start, Up, Down, Pick, Answer, Prev, Next, Mark, Overview key.Binding
-	Go, Submit, Review, WrongOnly, Scroll, Back, Done         key.Binding
+func (z *mockExam) setSize(w, h int) {
+	z.width, z.height = w, h
+	z.follow()
 }
-
-func newExamKeys() examKeyMap {
-	return examKeyMap{
-		Start:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start the clock")),
-		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "move")),
-		Down:      key.NewBinding(key.WithKeys("down", "j")),
-		Pick:      key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pick")),
-		Answer:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "next")),
-		Prev:      key.NewBinding(key.WithKeys("left", "shift+tab", "p"), key.WithHelp("←/→", "prev/next")),
-		Next:      key.NewBinding(key.WithKeys("right", "tab", "n")),
-		Mark:      key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mark")),
-		Overview:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "submit")),
-		Go:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "go to question")),
-		Submit:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "submit")),
-		Review:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "review")),
-		WrongOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wrong only")),
-		Scroll:    key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑/↓", "scroll")),
-		Back:      key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("q/esc", "back")),
-		Done:      key.NewBinding(key.WithKeys("enter", "esc", "q"), key.WithHelp("enter", "back to the course")),
-	}
-}
-
-// withExamKey adds the key that opens the exam to the course map's help,
-// before its last two (quit and more keys).
-func withExamKey(h helpKeys, exam key.Binding) helpKeys {
-	add := func(bs []key.Binding) []key.Binding {
-		i := max(len(bs)-2, 0)
-		return slices.Insert(slices.Clone(bs), i, exam)
-	}
-	return helpKeys{short: add(h.short), full: add(h.full)}
-}
-
-func (z *mockExam) setSize(w, h int) { z.width, z.height = w, h }
 
 // open shows the start page of a freshly drawn exam.
 func (z *mockExam) open(now time.Time) tea.Cmd {
-	*z = mockExam{ctx: z.ctx, keys: z.keys, tick: z.tick, gen: z.gen + 1, width: z.width, height: z.height, now: now}
+	*z = mockExam{ctx: z.ctx, tick: z.tick, gen: z.gen + 1, width: z.width, height: z.height, now: now}
 	z.exam, z.err = lessons.NewExam(z.ctx.course, lessons.ExamOptions{Seed: now.UnixNano()})
 	if z.err == nil {
 		z.picks = make([][]int, len(z.exam.Items))
@@ -119,8 +85,8 @@ func (z *mockExam) open(now time.Time) tea.Cmd {
 
 func (z *mockExam) running() bool { return z.page == examQuestion || z.page == examOverview }
 
-func (z *mockExam) keyHelp() helpKeys {
-	k := z.keys
+func (z *mockExam) ShortHelp() []key.Binding {
+	k := examKeys
 	var b []key.Binding
 	switch z.page {
 	case examStart:
@@ -132,24 +98,30 @@ func (z *mockExam) keyHelp() helpKeys {
 			b = slices.Insert(b, len(b)-1, k.Review)
 		}
 	case examQuestion:
-		// Most needed first: narrow terminals cut the end.
-		b = []key.Binding{k.Up, k.Pick, k.Answer, k.Overview, k.Mark, k.Prev}
+		// Most needed first, the way out last: a narrow footer drops
+		// from the middle.
+		b = []key.Binding{k.Up, k.Pick, k.Answer, k.Mark, k.Prev, k.Overview}
 	case examOverview:
-		b = []key.Binding{k.Up, k.Go, k.Submit, bindingHelp(k.Back, "esc", "back to the question")}
+		b = []key.Binding{k.Up, k.Go, k.Submit, bindingHelp(k.Overview, "esc", "back to the question")}
 	case examResults:
 		b = []key.Binding{k.Review, k.Done}
 	case examReview:
 		b = []key.Binding{k.Prev, k.Scroll, k.WrongOnly, k.Back}
 	}
-	return helpKeys{short: b, full: b}
-}
-
-func bindingHelp(b key.Binding, keys, desc string) key.Binding {
-	b.SetHelp(keys, desc)
 	return b
 }
 
-func (z *mockExam) update(msg tea.Msg, now time.Time) tea.Cmd {
+func (z *mockExam) FullHelp() [][]key.Binding { return [][]key.Binding{z.ShortHelp()} }
+
+// update runs the countdown and takes the page's keys, then keeps the
+// focused line on screen.
+func (z *mockExam) update(msg tea.Msg) tea.Cmd {
+	cmd := z.handle(msg, z.ctx.now())
+	z.follow()
+	return cmd
+}
+
+func (z *mockExam) handle(msg tea.Msg, now time.Time) tea.Cmd {
 	z.now = now
 	switch msg := msg.(type) {
 	case examTickMsg:
@@ -181,10 +153,10 @@ func (z *mockExam) update(msg tea.Msg, now time.Time) tea.Cmd {
 }
 
 func (z *mockExam) updateStart(km tea.KeyPressMsg, now time.Time) tea.Cmd {
-	k := z.keys
+	k := examKeys
 	switch {
 	case key.Matches(km, k.Back):
-		return back
+		return send(backMsg{})
 	case key.Matches(km, k.Review):
 		if r, ok := z.ctx.progress.LastExam(); ok {
 			z.showReview(r, examStart)
@@ -198,18 +170,16 @@ func (z *mockExam) updateStart(km tea.KeyPressMsg, now time.Time) tea.Cmd {
 	return nil
 }
 
-func back() tea.Msg { return backMsg{} }
-
 func (z *mockExam) item() lessons.ExamItem { return z.exam.Items[z.q] }
 
 func (z *mockExam) updateQuestion(km tea.KeyPressMsg) {
-	k := z.keys
+	k := examKeys
 	it := z.item()
 	n := len(it.Order)
 	// A letter of one of this question's choices always picks it.
-	if s := km.String(); len(s) == 1 && s[0] >= 'a' && int(s[0]-'a') < n {
-		z.cursor = int(s[0] - 'a')
-		z.pick(z.cursor)
+	if i, ok := choiceOf(km, k.Choice, n); ok {
+		z.cursor = i
+		z.pick(i)
 		return
 	}
 	switch {
@@ -275,7 +245,7 @@ func (z *mockExam) showOverview() {
 func (z *mockExam) columns() int { return max(min((z.width-2)/8, 10), 1) }
 
 func (z *mockExam) updateOverview(km tea.KeyPressMsg, now time.Time) tea.Cmd {
-	k := z.keys
+	k := examKeys
 	n := len(z.exam.Items)
 	cols := z.columns()
 	switch {
@@ -283,7 +253,7 @@ func (z *mockExam) updateOverview(km tea.KeyPressMsg, now time.Time) tea.Cmd {
 		return z.submit(now, false)
 	case key.Matches(km, k.Go):
 		z.goTo(z.cell)
-	case km.String() == "esc":
+	case key.Matches(km, k.Overview): // esc: back to the question
 		z.goTo(z.q)
 	case key.Matches(km, k.Prev):
 		z.cell = max(z.cell-1, 0)
@@ -301,23 +271,23 @@ func (z *mockExam) updateOverview(km tea.KeyPressMsg, now time.Time) tea.Cmd {
 	return nil
 }
 
-// submit scores the exam, keeps the result in progress and shows it.
+// submit scores the exam, shows the result and sends it to the root to
+// keep in progress.
 func (z *mockExam) submit(now time.Time, timedOut bool) tea.Cmd {
 	r := z.exam.Grade(z.picks, z.started, now, timedOut)
-	z.ctx.progress.RecordExam(r)
 	z.result = &r
 	z.review = r.Review(z.ctx.course)
 	z.page = examResults
 	z.gen++ // stops the countdown
-	return func() tea.Msg { return saveMsg{} }
+	return send(examTakenMsg{result: r})
 }
 
 func (z *mockExam) updateResults(km tea.KeyPressMsg) tea.Cmd {
 	switch {
-	case key.Matches(km, z.keys.Review):
+	case key.Matches(km, examKeys.Review):
 		z.showReview(*z.result, examResults)
-	case key.Matches(km, z.keys.Done):
-		return back
+	case key.Matches(km, examKeys.Done):
+		return send(backMsg{})
 	}
 	return nil
 }
@@ -342,7 +312,7 @@ func (z *mockExam) shown() []int {
 }
 
 func (z *mockExam) updateReview(km tea.KeyPressMsg) {
-	k := z.keys
+	k := examKeys
 	shown := z.shown()
 	pos := max(slices.Index(shown, z.r), 0)
 	switch {
@@ -369,11 +339,40 @@ func (z *mockExam) updateReview(km tea.KeyPressMsg) {
 	}
 }
 
-// view draws the page. Text is plain and wrapped here; nothing is rendered
-// as Markdown.
+// follow keeps the focused line of the page (if it has one) on screen
+// and the scroll within the page.
+func (z *mockExam) follow() {
+	header, body, focus := z.layout()
+	h := max(z.height-len(header), 1)
+	if focus >= 0 {
+		if focus < z.scroll {
+			z.scroll = focus
+		}
+		if focus >= z.scroll+h {
+			z.scroll = focus - h + 1
+		}
+	}
+	z.scroll = max(min(z.scroll, len(body)-h), 0)
+}
+
+// view draws the page from the scroll follow keeps. Text is plain and
+// wrapped here; nothing is rendered as Markdown.
 func (z *mockExam) view() string {
-	var header, body []string
-	focus := -1
+	header, body, _ := z.layout()
+	h := max(z.height-len(header), 1)
+	start := max(min(z.scroll, len(body)-h), 0)
+	end := min(start+h, len(body))
+	lines := append(slices.Clip(header), body[start:end]...)
+	return truncate(strings.Join(lines, "\n"), z.width)
+}
+
+// layout is the page as header and body lines, and the body line to keep
+// on screen (-1 for none).
+func (z *mockExam) layout() (header, body []string, focus int) {
+	focus = -1
+	if z.exam == nil && z.err == nil && z.page == examStart {
+		return nil, nil, -1 // not opened yet
+	}
 	switch z.page {
 	case examStart:
 		header, body = z.viewStart()
@@ -386,23 +385,11 @@ func (z *mockExam) view() string {
 	case examReview:
 		header, body = z.viewReview()
 	}
-	h := max(z.height-len(header), 1)
-	if focus >= 0 {
-		// Keep the focused line on screen.
-		if focus < z.scroll {
-			z.scroll = focus
-		}
-		if focus >= z.scroll+h {
-			z.scroll = focus - h + 1
-		}
-	}
-	z.scroll = max(min(z.scroll, len(body)-h), 0)
-	end := min(z.scroll+h, len(body))
-	lines := append(slices.Clip(header), body[z.scroll:end]...)
-	return truncate(strings.Join(lines, "\n"), z.width)
+	return header, body, focus
 }
 
-func (z *mockExam) wrapWidth() int { return max(z.width-2, 20) }
+// wrapWidth is the width text is wrapped to, at most readingWidth.
+func (z *mockExam) wrapWidth() int { return max(min(z.width, readingWidth)-2, 20) }
 
 // wrap breaks plain text to the screen's width as lines.
 func (z *mockExam) wrap(s string, indent int) []string {
@@ -598,12 +585,12 @@ func (z *mockExam) viewReview() (header, body []string) {
 		return []string{st.Title.Render("Review"), ""}, []string{"Every answer was right: nothing to review. Press w to see them all."}
 	}
 	it := z.review[z.r]
-	verdict := st.Right.Render("RIGHT")
+	verdict := st.Right.Render("✓ RIGHT")
 	switch {
 	case len(it.Given) == 0:
-		verdict = st.Wrong.Render("NOT ANSWERED")
+		verdict = st.Wrong.Render("✗ NOT ANSWERED")
 	case !it.Answer.Right:
-		verdict = st.Wrong.Render("WRONG")
+		verdict = st.Wrong.Render("✗ WRONG")
 	}
 	pos := max(slices.Index(shown, z.r), 0)
 	title := st.Title.Render(fmt.Sprintf("Review %d of %d", pos+1, len(shown)))
@@ -621,13 +608,15 @@ func (z *mockExam) viewReview() (header, body []string) {
 		body = append(body, z.wrap(it.Question.Prompt, 0)...)
 		body = append(body, "")
 		for i := range it.Choices {
+			// The right choices carry ✓ and a wrong pick ✗: not only
+			// colour tells them apart.
 			lines := z.wrap(it.ChoiceLine(i), 2)
 			style := lipgloss.NewStyle()
 			switch {
 			case slices.Contains(it.Correct, i):
-				style = st.Right
+				style, lines[0] = st.Right, "✓ "+strings.TrimPrefix(lines[0], "  ")
 			case slices.Contains(it.Given, i):
-				style = st.Wrong
+				style, lines[0] = st.Wrong, "✗ "+strings.TrimPrefix(lines[0], "  ")
 			}
 			for _, l := range lines {
 				body = append(body, style.Render(l))

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
@@ -30,7 +29,7 @@ func examApp(t *testing.T, saver Saver) (tea.Model, *examClock, *int) {
 	clock := &examClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
 	ticks := new(int)
 	app := New(Options{Course: testCourse(t), Saver: saver, Progress: lessons.NewProgress()})
-	app.now = clock.now
+	app.ctx.now = clock.now
 	app.exam.tick = func(int) tea.Cmd { *ticks++; return nil }
 	return drive(t, app, tea.WindowSizeMsg{Width: 80, Height: 24}), clock, ticks
 }
@@ -295,14 +294,6 @@ func TestExamWithoutQuestionsSaysSo(t *testing.T) {
 	m = drive(t, m, press("enter"))
 	if s := plain(m); !strings.Contains(s, "There is no exam to take") {
 		t.Fatalf("enter started an exam without questions:\n%s", s)
-	}
-}
-
-func TestWithExamKeyKeepsQuitAndHelpLast(t *testing.T) {
-	k := defaultKeys()
-	h := withExamKey(helpKeys{short: []key.Binding{k.Up, k.Quit, k.Help}}, k.Exam)
-	if len(h.short) != 4 || h.short[1].Help().Key != "x" || h.short[3].Help().Key != "?" {
-		t.Fatalf("help keys %v", h.short)
 	}
 }
 

@@ -124,8 +124,8 @@ func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
 	if p.running {
 		return nil
 	}
-	reg := p.ctx.opts.Registry
-	if reg == nil || len(reg.DemoIDs()) == 0 {
+	lab := p.ctx.opts.Lab
+	if lab == nil {
 		p.say(noSandboxDemo)
 		return nil
 	}
@@ -133,7 +133,7 @@ func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
 		p.say(noLessonDemo)
 		return nil
 	}
-	d, ok := reg.Demo(l.Demos[0])
+	d, ok := lab.Demo(l.Demos[0])
 	if !ok {
 		p.say(fmt.Sprintf("The demo %q is not part of this build of kcna-lab.", l.Demos[0]))
 		return nil
@@ -142,7 +142,6 @@ func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
 	ctx, cancel := gocontext.WithCancel(gocontext.Background())
 	p.cancel, p.running = cancel, true
 	p.say(p.ctx.styles.Title.Render("Running: " + d.Title))
-	p.ctx.progress.RecordDemoRun(l.ID)
 
 	events := make(chan event.Event, 64)
 	result := make(chan error, 1)
@@ -166,7 +165,7 @@ func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
 		}
 		return liveMsg{gen: gen, ev: &e, next: wait}
 	}
-	return tea.Batch(wait, func() tea.Msg { return saveMsg{} })
+	return tea.Batch(wait, send(demoRunMsg{lesson: l.ID}))
 }
 
 // shellDoneMsg says the shell in the lesson's sandbox has ended and the
@@ -190,13 +189,6 @@ func (p *livePane) shell(l *lessons.Lesson) tea.Cmd {
 	})
 }
 
-// shellDone shows why the shell could not run, if it could not.
-func (p *livePane) shellDone(msg shellDoneMsg) {
-	if msg.err != nil {
-		p.add(liveEntry{text: p.ctx.styles.StepErr.Render("No shell: " + msg.err.Error())})
-	}
-}
-
 func shellErr(err error) error {
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		return nil // the learner's last command failed; that is not ours to report
@@ -204,7 +196,23 @@ func shellErr(err error) error {
 	return err
 }
 
-func (p *livePane) update(msg liveMsg) tea.Cmd {
+// update takes a demo's events and the shell's end; it ignores what is
+// not the pane's.
+func (p *livePane) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case liveMsg:
+		return p.event(msg)
+	case shellDoneMsg:
+		// Say why the shell could not run, if it could not.
+		if msg.err != nil {
+			p.add(liveEntry{text: p.ctx.styles.StepErr.Render("No shell: " + msg.err.Error())})
+		}
+	}
+	return nil
+}
+
+// event shows one event of the running demo, or its end.
+func (p *livePane) event(msg liveMsg) tea.Cmd {
 	if msg.gen != p.gen {
 		return nil
 	}

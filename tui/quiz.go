@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 )
@@ -25,88 +23,110 @@ type quiz struct {
 	correct  bool
 	right    int // answered right in this sitting
 	finished bool
+	// short is set when a multiple-answer question was answered with
+	// fewer or more picks than it asks for.
+	short bool
 
 	width, height int
-	scroll        int
+	// lines is the page laid out for the width, focus the line of the
+	// choice under the cursor; scroll is the first line shown. update and
+	// setSize keep them, view only slices.
+	lines  []string
+	focus  int
+	scroll int
 }
 
 func newQuiz(ctx *common) *quiz { return &quiz{ctx: ctx} }
 
-func (z *quiz) setSize(w, h int) { z.width, z.height = w, h }
+func (z *quiz) setSize(w, h int) {
+	z.width, z.height = w, h
+	z.layout()
+}
 
 // start begins lesson i's quiz from its first question.
 func (z *quiz) start(i int) {
 	*z = quiz{ctx: z.ctx, width: z.width, height: z.height, index: i, lesson: z.ctx.course.Lessons[i]}
 	z.finished = len(z.lesson.Quiz) == 0
+	z.layout()
 }
 
 func (z *quiz) question() *lessons.Question { return &z.lesson.Quiz[z.q] }
 
-func (z *quiz) keys() helpKeys {
-	k := z.ctx.keys
+func (z *quiz) ShortHelp() []key.Binding {
+	k := quizKeys
 	switch {
+	case z.lesson == nil:
+		return []key.Binding{k.Back}
 	case z.finished:
-		return helpKeys{short: []key.Binding{k.Back}, full: []key.Binding{k.Back}}
+		return []key.Binding{k.Done, k.Back}
 	case z.answered:
-		return helpKeys{short: []key.Binding{k.NextQ, k.Back}, full: []key.Binding{k.NextQ, k.Back}}
+		return []key.Binding{k.Next, k.Up, k.Back}
 	case z.question().Multi():
-		return helpKeys{short: []key.Binding{k.Up, k.Down, k.Toggle, k.Submit, k.Back},
-			full: []key.Binding{k.Up, k.Down, k.Toggle, k.Submit, k.Back}}
+		return []key.Binding{k.Choice, k.Pick, k.Answer, k.Up, k.Back}
 	}
-	return helpKeys{short: []key.Binding{k.Up, k.Down, k.Submit, k.Back},
-		full: []key.Binding{k.Up, k.Down, k.Submit, k.Back}}
+	return []key.Binding{k.Choice, k.Answer, k.Up, k.Back}
 }
 
-func (z *quiz) update(msg tea.Msg, now time.Time) tea.Cmd {
+func (z *quiz) FullHelp() [][]key.Binding { return [][]key.Binding{z.ShortHelp()} }
+
+func (z *quiz) update(msg tea.Msg) tea.Cmd {
 	km, ok := msg.(tea.KeyPressMsg)
-	if !ok {
+	if !ok || z.lesson == nil {
 		return nil
 	}
-	k := z.ctx.keys
-	if key.Matches(km, k.Back) {
-		return func() tea.Msg { return backMsg{} }
-	}
-	if z.finished {
-		if key.Matches(km, k.Open) {
-			return func() tea.Msg { return backMsg{} }
+	cmd := z.key(km)
+	z.layout()
+	return cmd
+}
+
+func (z *quiz) key(km tea.KeyPressMsg) tea.Cmd {
+	k := quizKeys
+	switch {
+	case key.Matches(km, k.Back):
+		return send(resumeLessonMsg{})
+	case z.finished:
+		if key.Matches(km, k.Done) {
+			return send(backMsg{})
 		}
 		return nil
-	}
-	if z.answered {
+	case z.answered:
 		switch {
-		case key.Matches(km, k.NextQ):
+		case key.Matches(km, k.Next):
 			z.next()
-		case km.String() == "down" || km.String() == "j":
-			z.scroll++
-		case km.String() == "up" || km.String() == "k":
+		case key.Matches(km, k.Down):
+			z.scroll++ // layout clamps it
+		case key.Matches(km, k.Up):
 			z.scroll = max(z.scroll-1, 0)
 		}
 		return nil
 	}
 	q := z.question()
+	n := len(q.Choices)
+	z.short = false
+	if i, ok := choiceOf(km, k.Choice, n); ok {
+		z.cursor = i
+		if q.Multi() {
+			z.toggle(i)
+		}
+		return nil
+	}
 	switch {
 	case key.Matches(km, k.Up):
-		z.cursor = (z.cursor - 1 + len(q.Choices)) % len(q.Choices)
+		z.cursor = (z.cursor - 1 + n) % n
 	case key.Matches(km, k.Down):
-		z.cursor = (z.cursor + 1) % len(q.Choices)
-	case key.Matches(km, k.Toggle) && q.Multi():
+		z.cursor = (z.cursor + 1) % n
+	case key.Matches(km, k.Pick) && q.Multi():
 		z.toggle(z.cursor)
-	case key.Matches(km, k.Submit):
+	case key.Matches(km, k.Answer):
 		if !q.Multi() {
 			z.picked = []int{z.cursor}
 		}
-		if len(z.picked) == 0 {
+		if len(z.picked) != len(q.Answers) {
+			// "Choose 2" is not answered by one pick.
+			z.short = len(z.picked) > 0
 			return nil
 		}
-		return z.submit(now)
-	default:
-		// A letter picks that choice, as printed before it.
-		if s := km.String(); len(s) == 1 && s[0] >= 'a' && int(s[0]-'a') < len(q.Choices) {
-			z.cursor = int(s[0] - 'a')
-			if q.Multi() {
-				z.toggle(z.cursor)
-			}
-		}
+		return z.submit()
 	}
 	return nil
 }
@@ -119,13 +139,15 @@ func (z *quiz) toggle(i int) {
 	z.picked = append(z.picked, i)
 }
 
-func (z *quiz) submit(now time.Time) tea.Cmd {
-	z.correct = z.ctx.progress.RecordAnswer(z.question(), z.picked, now)
+// submit marks the answer here and sends it to the root to keep.
+func (z *quiz) submit() tea.Cmd {
+	q := z.question()
+	z.correct = q.Correct(z.picked)
 	if z.correct {
 		z.right++
 	}
 	z.answered = true
-	return func() tea.Msg { return saveMsg{} }
+	return send(answeredMsg{q: q, picked: slices.Clone(z.picked)})
 }
 
 func (z *quiz) next() {
@@ -136,48 +158,73 @@ func (z *quiz) next() {
 	}
 }
 
-func (z *quiz) view() string {
+// choiceIndent is the width before a choice's text: the marker column
+// ("> ", "✓ ", "✗ "), the box and the letter, e.g. "> [x] b) ".
+const choiceIndent = 9
+
+// layout lays the page out for the width (at most readingWidth) and
+// scrolls it: to keep the cursor's choice on screen while answering, as
+// the learner moves after.
+func (z *quiz) layout() {
+	if z.lesson == nil {
+		return
+	}
+	z.lines, z.focus = z.page(max(min(z.width, readingWidth)-2, 20))
+	if !z.answered && !z.finished {
+		if z.focus < z.scroll {
+			z.scroll = z.focus
+		}
+		if z.focus >= z.scroll+z.height {
+			z.scroll = z.focus - z.height + 1
+		}
+	}
+	z.scroll = max(min(z.scroll, len(z.lines)-z.height), 0)
+}
+
+// page is the quiz's text as lines w wide, and the line of the choice
+// under the cursor.
+func (z *quiz) page(w int) (lines []string, focus int) {
 	st := z.ctx.styles
-	w := max(z.width-2, 20)
-	var b strings.Builder
-	b.WriteString(st.Title.Render(fmt.Sprintf("Quiz: %s", z.lesson.Title)))
+	add := func(s string) { lines = append(lines, strings.Split(s, "\n")...) }
+	add(st.Title.Render(fmt.Sprintf("Quiz: %s", z.lesson.Title)))
 	if z.finished {
-		fmt.Fprintf(&b, "\n\nYou answered %d of %d right this time.\n", z.right, len(z.lesson.Quiz))
 		right, total := z.ctx.progress.Score(z.lesson)
-		fmt.Fprintf(&b, "Across all your tries: %d of %d.\n\n", right, total)
-		b.WriteString(st.Subtle.Render("Press enter to return to the course."))
-		return truncate(b.String(), z.width)
+		add(fmt.Sprintf("\nYou answered %d of %d right this time.\nAcross all your tries: %d of %d.\n", z.right, len(z.lesson.Quiz), right, total))
+		add(st.Subtle.Render("Press enter to return to the course, q to the lesson."))
+		return lines, 0
 	}
 	q := z.question()
-	b.WriteString(st.Subtle.Render(fmt.Sprintf("  question %d of %d", z.q+1, len(z.lesson.Quiz))))
-	b.WriteString("\n\n" + ansi.Wrap(q.Prompt, w, " ") + "\n")
+	add(st.Subtle.Render(fmt.Sprintf("question %d of %d", z.q+1, len(z.lesson.Quiz))))
+	add("\n" + wrapWhole(q.Prompt, w))
 	if q.Multi() {
-		b.WriteString(st.Subtle.Render(fmt.Sprintf("Choose %d: space or the letter to pick, enter to answer.", len(q.Answers))) + "\n")
+		add(st.Subtle.Render(wrapWhole(fmt.Sprintf("Choose %d: space or the letter to pick, enter to answer.", len(q.Answers)), w)))
 	}
-	b.WriteString("\n")
+	add("")
 	for i, c := range q.Choices {
-		b.WriteString(z.choice(q, i, c, w))
+		if i == z.cursor {
+			focus = len(lines)
+		}
+		add(z.choice(q, i, c, w))
+	}
+	if z.short {
+		add("\n" + st.Wrong.Render(wrapWhole(fmt.Sprintf("This question asks for %d choices; you picked %d.", len(q.Answers), len(z.picked)), w)))
 	}
 	if z.answered {
-		verdict := st.Right.Render("Right.")
+		verdict := st.Right.Render("✓ Right.")
 		if !z.correct {
 			letters := make([]string, len(q.Answers))
 			for i, a := range q.Answers {
 				letters[i] = lessons.Letter(a)
 			}
-			verdict = st.Wrong.Render("Not quite.") + " The answer is " + strings.Join(letters, " and ") + "."
+			verdict = st.Wrong.Render("✗ Not quite.") + " The answer is " + strings.Join(letters, " and ") + "."
 		}
-		b.WriteString("\n" + verdict + "\n\n" + ansi.Wrap(q.Explanation, w, " ") + "\n")
+		add("\n" + wrapWhole(verdict, w) + "\n\n" + wrapWhole(q.Explanation, w))
 	}
-	lines := strings.Split(b.String(), "\n")
-	if z.answered && len(lines) > z.height {
-		start := min(z.scroll, len(lines)-z.height)
-		lines = lines[start:]
-	}
-	return truncate(strings.Join(lines, "\n"), z.width)
+	return lines, focus
 }
 
-// choice is one line (or more, wrapped) of a question's choices.
+// choice is one choice, wrapped under its own text's start. Once
+// answered, the right choices carry ✓ and a wrong pick ✗, in colour too.
 func (z *quiz) choice(q *lessons.Question, i int, text string, w int) string {
 	st := z.ctx.styles
 	box := "( )"
@@ -187,17 +234,28 @@ func (z *quiz) choice(q *lessons.Question, i int, text string, w int) string {
 	if slices.Contains(z.picked, i) {
 		box = box[:1] + "x" + box[2:]
 	}
-	cursor := "  "
+	mark, style := "  ", st.Subtle.UnsetForeground()
+	switch {
+	case z.answered && slices.Contains(q.Answers, i):
+		mark, style = "✓ ", st.Right
+	case z.answered && slices.Contains(z.picked, i):
+		mark, style = "✗ ", st.Wrong
+	case i == z.cursor && !z.answered:
+		mark = "> "
+	}
+	body := wrapWhole(text, max(w-choiceIndent, 10))
+	body = strings.ReplaceAll(body, "\n", "\n"+strings.Repeat(" ", choiceIndent))
+	line := fmt.Sprintf("%s%s %s) %s", mark, box, lessons.Letter(i), body)
 	if i == z.cursor && !z.answered {
-		cursor = st.Selected.Render("> ")
+		return st.Selected.Render(line)
 	}
-	line := fmt.Sprintf("%s %s) %s", box, lessons.Letter(i), text)
-	body := ansi.Wrap(line, w-2, " ")
-	body = strings.ReplaceAll(body, "\n", "\n         ")
-	if z.answered && slices.Contains(q.Answers, i) {
-		body = st.Right.Render(body)
-	} else if z.answered && slices.Contains(z.picked, i) {
-		body = st.Wrong.Render(body)
+	return style.Render(line)
+}
+
+func (z *quiz) view() string {
+	if z.lesson == nil {
+		return ""
 	}
-	return cursor + body + "\n"
+	end := min(z.scroll+z.height, len(z.lines))
+	return truncate(strings.Join(z.lines[z.scroll:end], "\n"), z.width)
 }

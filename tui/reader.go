@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/viewport"
@@ -10,11 +9,14 @@ import (
 	"charm.land/lipgloss/v2"
 )
 
-// reader shows one lesson in a viewport, with the live pane beside it on
-// wide terminals or in its place on narrow ones.
+// reader shows one lesson in a viewport, with the live pane (or the
+// challenge pane) beside it on wide terminals or in its place on narrow
+// ones.
 type reader struct {
-	ctx      *common
+	ctx *common
+	// index is the lesson shown; opened is false until one is.
 	index    int
+	opened   bool
 	vp       viewport.Model
 	live     *livePane
 	showLive bool
@@ -35,18 +37,30 @@ func newReader(ctx *common) *reader {
 	return &reader{ctx: ctx, vp: viewport.New(), live: newLivePane(ctx), challenge: newChallengePane(ctx)}
 }
 
-// open shows lesson i from the top and marks it read. It reports whether
-// progress changed.
-func (r *reader) open(i int, now time.Time) bool {
+// open shows lesson i from the top.
+func (r *reader) open(i int) {
 	if i != r.index {
 		r.live.stop()
 		r.live.reset()
 	}
-	r.index = i
+	r.index, r.opened = i, true
 	r.rendered = renderKey{}
 	r.layout()
 	r.vp.GotoTop()
-	return r.ctx.progress.MarkRead(r.ctx.course.Lessons[i], now)
+}
+
+// place is the lesson open and the fraction of it scrolled past.
+func (r *reader) place() (lessonID string, scroll float64, ok bool) {
+	if !r.opened {
+		return "", 0, false
+	}
+	return r.ctx.course.Lessons[r.index].ID, r.vp.ScrollPercent(), true
+}
+
+// setScroll moves the text to a fraction of its length, as place gave it.
+func (r *reader) setScroll(frac float64) {
+	maxOffset := max(r.vp.TotalLineCount()-r.vp.Height(), 0)
+	r.vp.SetYOffset(int(frac*float64(maxOffset) + 0.5))
 }
 
 func (r *reader) setSize(w, h int) {
@@ -54,15 +68,17 @@ func (r *reader) setSize(w, h int) {
 	r.layout()
 }
 
-// layout sizes the viewport and live pane and puts the lesson, rendered for
-// the text column's width, into the viewport (from the cache when it can).
+// layout sizes the viewport and the panes and puts the lesson, rendered
+// for the text column's width, into the viewport (from the cache when it
+// can). The text column is at most readingWidth wide; a new rendering
+// keeps the reader as far down the lesson as before.
 func (r *reader) layout() {
 	if len(r.ctx.course.Lessons) == 0 {
 		return
 	}
-	textW := r.width
+	textW := min(r.width, readingWidth)
 	if r.showLive && r.width >= sideBySide {
-		textW = r.width / 2
+		textW = min(r.width/2, readingWidth)
 		r.live.setSize(r.width-textW, r.height-1)
 		r.challenge.setSize(r.width-textW, r.height-1)
 	} else {
@@ -81,86 +97,83 @@ func (r *reader) layout() {
 	if err != nil {
 		page = r.ctx.styles.Wrong.Render(err.Error()) + "\n\n" + l.Document()
 	}
+	frac := r.vp.ScrollPercent()
 	r.vp.SetContent(page)
+	if r.rendered.lesson == l.ID {
+		r.setScroll(frac)
+	}
 	r.rendered = k
 }
 
-func (r *reader) keys() helpKeys {
-	k := r.ctx.keys
+func (r *reader) ShortHelp() []key.Binding {
+	k := readerKeys
 	if r.showChallenge {
-		return helpKeys{
-			short: append(r.challenge.keys(), k.Shell, k.Back),
-			full:  append(r.challenge.keys(), k.Shell, k.Challenge, k.Live, k.Back, k.Help),
-		}
+		return append(r.challenge.keys(), k.Shell, k.Back)
 	}
-	return helpKeys{
-		short: []key.Binding{k.Live, k.Run, k.Challenge, k.Quiz, k.Next, k.Back, k.Help},
-		full:  []key.Binding{k.Up, k.Down, k.Live, k.Run, k.Shell, k.LiveUp, k.Challenge, k.Quiz, k.Next, k.Back, k.Help},
-	}
+	return []key.Binding{k.Run, k.Challenge, k.Quiz, k.Live, k.Next, k.Back}
 }
 
+func (r *reader) FullHelp() [][]key.Binding {
+	k := readerKeys
+	if r.showChallenge {
+		return [][]key.Binding{append(r.challenge.keys(), challengeKeys.PageUp, k.Shell, k.Challenge, k.Live, k.Back)}
+	}
+	return [][]key.Binding{{k.Up, k.Down, k.Live, k.Run, k.Shell, k.LiveUp}, {k.Challenge, k.Quiz, k.Next, k.Back}}
+}
+
+// update takes the reader's keys; every other message goes to both panes
+// (each takes only its own: a demo's events, a check's or a setup's
+// outcome, the shell's end) and to the viewport.
 func (r *reader) update(msg tea.Msg) tea.Cmd {
-	switch msg := msg.(type) {
-	case liveMsg:
-		return r.live.update(msg)
-	case checkedMsg:
+	km, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		var cmd tea.Cmd
+		r.vp, cmd = r.vp.Update(msg)
+		return tea.Batch(r.live.update(msg), r.challenge.update(msg), cmd)
+	}
+	k := readerKeys
+	n := len(r.ctx.course.Lessons)
+	l := r.ctx.course.Lessons[r.index]
+	if r.showChallenge && !key.Matches(km, k.Back, k.Shell, k.Challenge, k.Live) {
 		return r.challenge.update(msg)
-	case shellDoneMsg:
-		// What the learner did in the shell changed the live state an
-		// earlier verdict was about: it no longer holds.
-		r.live.shellDone(msg)
-		r.challenge.forgetVerdict()
+	}
+	switch {
+	case key.Matches(km, k.Back) && r.showChallenge:
+		r.showChallenge = false
 		return nil
-	case tea.KeyPressMsg:
-		k := r.ctx.keys
-		n := len(r.ctx.course.Lessons)
-		if r.showChallenge && !key.Matches(msg, k.Back, k.Shell, k.Challenge, k.Live) {
-			return r.challenge.update(msg)
-		}
-		switch {
-		case key.Matches(msg, k.Back) && r.showChallenge:
-			r.showChallenge = false
-			return nil
-		case key.Matches(msg, k.Back):
-			return func() tea.Msg { return backMsg{} }
-		case key.Matches(msg, k.Challenge):
-			r.showChallenge = !r.showChallenge
-			r.showLive = r.showChallenge
-			r.challenge.show(r.ctx.course.Lessons[r.index])
-			r.rendered = renderKey{}
-			r.layout()
-			return nil
-		case key.Matches(msg, k.Live):
-			r.showChallenge = false
-			r.showLive = !r.showLive
-			r.rendered = renderKey{}
-			r.layout()
-			return nil
-		case key.Matches(msg, k.Run):
-			r.showLive, r.showChallenge = true, false
-			r.rendered = renderKey{}
-			r.layout()
-			return r.live.run(r.ctx.course.Lessons[r.index])
-		case key.Matches(msg, k.LiveUp) && r.showLive:
-			r.live.scrollBy(max(r.live.height/2, 1))
-			return nil
-		case key.Matches(msg, k.LiveDown) && r.showLive:
-			r.live.scrollBy(-max(r.live.height/2, 1))
-			return nil
-		case key.Matches(msg, k.Shell):
-			r.showLive = true
-			r.layout()
-			return r.live.shell(r.ctx.course.Lessons[r.index])
-		case key.Matches(msg, k.Quiz):
-			i := r.index
-			return func() tea.Msg { return openQuizMsg{index: i} }
-		case key.Matches(msg, k.Next) && r.index+1 < n:
-			i := r.index + 1
-			return func() tea.Msg { return openLessonMsg{index: i} }
-		case key.Matches(msg, k.Prev) && r.index > 0:
-			i := r.index - 1
-			return func() tea.Msg { return openLessonMsg{index: i} }
-		}
+	case key.Matches(km, k.Back):
+		return send(backMsg{})
+	case key.Matches(km, k.Challenge):
+		r.showChallenge = !r.showChallenge
+		r.showLive = r.showChallenge
+		r.challenge.show(l)
+		r.layout()
+		return nil
+	case key.Matches(km, k.Live):
+		r.showChallenge = false
+		r.showLive = !r.showLive
+		r.layout()
+		return nil
+	case key.Matches(km, k.Run):
+		r.showLive, r.showChallenge = true, false
+		r.layout()
+		return r.live.run(l)
+	case key.Matches(km, k.LiveUp) && r.showLive:
+		r.live.scrollBy(max(r.live.height/2, 1))
+		return nil
+	case key.Matches(km, k.LiveDown) && r.showLive:
+		r.live.scrollBy(-max(r.live.height/2, 1))
+		return nil
+	case key.Matches(km, k.Shell):
+		r.showLive = true
+		r.layout()
+		return r.live.shell(l)
+	case key.Matches(km, k.Quiz):
+		return send(openQuizMsg{index: r.index})
+	case key.Matches(km, k.Next) && r.index+1 < n:
+		return send(openLessonMsg{index: r.index + 1})
+	case key.Matches(km, k.Prev) && r.index > 0:
+		return send(openLessonMsg{index: r.index - 1})
 	}
 	var cmd tea.Cmd
 	r.vp, cmd = r.vp.Update(msg)

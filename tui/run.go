@@ -1,7 +1,11 @@
-// Package tui is kcna-lab's Bubble Tea app: a root model that routes between
-// screens (course map, lesson reader with its live pane, quiz). Shared state
-// (size, styles, keys, the course and progress) lives in one context; each
-// screen takes SetSize and returns a string view.
+// Package tui is kcna-lab's Bubble Tea app, the course every lesson is
+// read, run, quizzed and examined in: a root model holding its screens
+// (course map, lesson reader with its live and challenge panes, quiz, mock
+// exam) behind one interface. Shared state (size, styles, the course and
+// progress) lives in one context; the root alone changes it.
+//
+// The app runs lessons' demos and checks through Lab, which its caller
+// wires in, so it links no kernel code of its own.
 package tui
 
 import (
@@ -12,7 +16,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
-	"github.com/kcna-lab/kcna-lab/lessons/demos"
 )
 
 // Saver keeps progress; *lessons.Store is one.
@@ -29,12 +32,18 @@ type Options struct {
 	// Notice is shown once above the course map, e.g. that a corrupt
 	// progress file was kept aside.
 	Notice string
-	// Registry holds the live demos; nil means none.
-	Registry *demos.Registry
-	Version  string
+	// Lab runs the lessons' demos and checks; nil means none, and the
+	// live pane says so.
+	Lab     Lab
+	Version string
 	// ShellCmd returns the command for a shell inside a lesson's sandbox.
 	// Nil until the sandbox exists; `s` then says why there is no shell.
 	ShellCmd func(lessonID string) (*exec.Cmd, error)
+	// KeptSandboxes lists the sandboxes still running, by name, asked on
+	// quitting; nil skips the question.
+	KeptSandboxes func() ([]string, error)
+	// StopSandbox stops one of them, when the learner agrees on quitting.
+	StopSandbox func(name string) error
 }
 
 // Run shows the app on the terminal until the learner quits.

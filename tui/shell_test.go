@@ -11,7 +11,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
-	"github.com/kcna-lab/kcna-lab/lessons/demos"
 )
 
 // notRunning is what the real checks say before the learner's sandbox
@@ -25,17 +24,17 @@ func shellApp(t *testing.T, passed *bool) tea.Model {
 	src := "---\nid: only\ntitle: Only lesson\norder: 1\ndomain: container-orchestration\nobjectives: [Try]\n" +
 		"challenges:\n  - id: make-it\n    title: Make it\n    task: Press s and make the thing.\n    hints: [Look left.]\n    solution: Do it.\n" +
 		"---\n# Only\n\nText.\n"
-	reg := demos.NewRegistry(nil, []demos.Check{{ID: "make-it", Verify: func(gocontext.Context) (demos.Verdict, error) {
+	reg := testLab{"make-it": {Verify: func(gocontext.Context) (Verdict, error) {
 		if *passed {
-			return demos.Verdict{Passed: true, Detail: "the thing exists"}, nil
+			return Verdict{Passed: true, Detail: "the thing exists"}, nil
 		}
-		return demos.Verdict{Detail: notRunning}, nil
-	}}})
+		return Verdict{Detail: notRunning}, nil
+	}}}
 	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
-	var m tea.Model = New(Options{Course: c, Progress: lessons.NewProgress(), Registry: reg,
+	var m tea.Model = New(Options{Course: c, Progress: lessons.NewProgress(), Lab: reg,
 		ShellCmd: func(string) (*exec.Cmd, error) { return exec.Command("true"), nil }})
 	return drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("c"))
 }

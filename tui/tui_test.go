@@ -19,7 +19,6 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
-	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
@@ -308,6 +307,9 @@ func TestTeatestOpenLessonQuizQuit(t *testing.T) {
 	tm.Send(press("b"))
 	tm.Send(press("enter"))
 	out.waitFor(t, "Right.")
+	out.next()
+	tm.Send(press("q")) // back to the lesson, then to the map
+	out.waitFor(t, "Some text about")
 	tm.Send(press("q"))
 	out.waitFor(t, "quiz 1/2")
 	tm.Send(press("q"))
@@ -322,17 +324,22 @@ func TestTeatestOpenLessonQuizQuit(t *testing.T) {
 	}
 }
 
-// screenLog keeps everything the program wrote, so later checks see it all.
+// screenLog keeps everything the program wrote, so later checks see it
+// all; waitFor looks at what was written since the last next.
 type screenLog struct {
-	r   io.Reader
-	all bytes.Buffer
+	r    io.Reader
+	all  bytes.Buffer
+	from int
 }
 
 func (l *screenLog) waitFor(t *testing.T, text string) {
 	t.Helper()
-	teatest.WaitFor(t, io.TeeReader(l.r, &l.all), func([]byte) bool { return bytes.Contains(l.all.Bytes(), []byte(text)) },
+	teatest.WaitFor(t, io.TeeReader(l.r, &l.all), func([]byte) bool { return bytes.Contains(l.all.Bytes()[l.from:], []byte(text)) },
 		teatest.WithDuration(5*time.Second))
 }
+
+// next makes waitFor look only at what is written from now on.
+func (l *screenLog) next() { l.from = l.all.Len() }
 
 func find(lines []string, substr string) string {
 	for _, l := range lines {
@@ -346,18 +353,18 @@ func find(lines []string, substr string) string {
 // oneChallenge is a course of one lesson with one challenge, make-it,
 // whose check passes once *passed is set. hints is a YAML list, solution
 // the rest of the solution field's line and any lines below it.
-func oneChallenge(t *testing.T, hints, solution string) (*lessons.Course, *demos.Registry, *bool) {
+func oneChallenge(t *testing.T, hints, solution string) (*lessons.Course, testLab, *bool) {
 	t.Helper()
 	src := "---\nid: only\ntitle: Only lesson\norder: 1\ndomain: container-orchestration\nobjectives: [Try]\n" +
 		"challenges:\n  - id: make-it\n    title: Make it\n    task: Make the thing.\n    hints: " + hints + "\n    solution: " + solution +
 		"---\n# Only\n\nText.\n"
 	passed := new(bool)
-	reg := demos.NewRegistry(nil, []demos.Check{{ID: "make-it", Verify: func(gocontext.Context) (demos.Verdict, error) {
+	reg := testLab{"make-it": {Verify: func(gocontext.Context) (Verdict, error) {
 		if *passed {
-			return demos.Verdict{Passed: true, Detail: "the thing exists"}, nil
+			return Verdict{Passed: true, Detail: "the thing exists"}, nil
 		}
-		return demos.Verdict{Detail: "no thing yet"}, nil
-	}}})
+		return Verdict{Detail: "no thing yet"}, nil
+	}}}
 	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
 	if len(probs) > 0 {
 		t.Fatal(probs)
@@ -368,7 +375,7 @@ func oneChallenge(t *testing.T, hints, solution string) (*lessons.Course, *demos
 func TestChallengePaneHintsCheckAndSolution(t *testing.T) {
 	c, reg, passed := oneChallenge(t, "[Look left., Look right.]", "Do it.\n")
 	saver := &fakeSaver{}
-	var m tea.Model = New(Options{Course: c, Saver: saver, Progress: lessons.NewProgress(), Registry: reg})
+	var m tea.Model = New(Options{Course: c, Saver: saver, Progress: lessons.NewProgress(), Lab: reg})
 	m = drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("c"))
 	flat := func() string {
 		return strings.Join(strings.Fields(strings.ReplaceAll(ansi.Strip(screenOf(m)), "│", "")), " ")
@@ -467,3 +474,12 @@ func TestLivePaneScrollsBackAndStaysPut(t *testing.T) {
 		}
 	}
 }
+
+// testLab is a Lab of checks only; it also tells lessons.Load that their
+// challenge ids exist.
+type testLab map[string]Check
+
+func (l testLab) Demo(string) (Demo, bool)      { return Demo{}, false }
+func (l testLab) Check(id string) (Check, bool) { c, ok := l[id]; return c, ok }
+func (l testLab) HasDemo(string) bool           { return false }
+func (l testLab) HasChallenge(id string) bool   { _, ok := l[id]; return ok }

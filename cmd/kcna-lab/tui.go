@@ -38,12 +38,60 @@ func (a *app) runTUI(ctx context.Context) error {
 		Progress: p,
 		Saver:    store,
 		Notice:   notice,
-		Registry: demos.Builtin(),
+		Lab:      lab{demos.Builtin()},
 		Version:  buildVersion(),
 		ShellCmd: func(lessonID string) (*exec.Cmd, error) {
 			return shellFor(course, lessonID)
 		},
+		KeptSandboxes: keptSandboxes,
+		StopSandbox:   stopSandbox,
 	})
+}
+
+// lab hands the built-in demos and checks to the TUI, which declares
+// what it needs of them (tui.Lab) so that it does not link their code.
+type lab struct{ reg *demos.Registry }
+
+func (l lab) Demo(id string) (tui.Demo, bool) {
+	d, ok := l.reg.Demo(id)
+	return tui.Demo{Title: d.Title, Run: d.Run}, ok
+}
+
+func (l lab) Check(id string) (tui.Check, bool) {
+	c, ok := l.reg.Check(id)
+	if !ok {
+		return tui.Check{}, false
+	}
+	verify := func(ctx context.Context) (tui.Verdict, error) {
+		v, err := c.Verify(ctx)
+		return tui.Verdict{Passed: v.Passed, Detail: v.Detail}, err
+	}
+	return tui.Check{Verify: verify, Setup: c.Setup}, true
+}
+
+// keptSandboxes names the sandboxes still running, for the question the
+// TUI asks on quitting.
+func keptSandboxes() ([]string, error) {
+	list, err := sandbox.List()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(list))
+	for i, s := range list {
+		names[i] = s.Name
+	}
+	return names, nil
+}
+
+// stopSandbox is `kcna-lab stop NAME`, run as its own process so that the
+// TUI stops a sandbox exactly as the learner would; its output says what
+// went wrong.
+func stopSandbox(name string) error {
+	out, err := exec.Command("/proc/self/exe", "stop", name).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kcna-lab stop %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // mentionKeptSandboxes says which sandboxes are still running after the

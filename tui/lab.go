@@ -1,0 +1,43 @@
+package tui
+
+import (
+	"context"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+// Lab is what the app runs live: each lesson's demos and each challenge's
+// check, by the ids the lesson files name. It is all the app needs of
+// lessons/demos, so the app does not link the demos' kernel code (netlink,
+// the DNS server, the mesh); cmd/kcna-lab wires the built-in registry in,
+// and another front end (a workshop server) can wire in its own.
+type Lab interface {
+	// Demo returns the demo with this id, if this build has it.
+	Demo(id string) (Demo, bool)
+	// Check returns the check of the challenge with this id, if any.
+	Check(id string) (Check, bool)
+}
+
+// Demo is one live demonstration.
+type Demo struct {
+	Title string
+	// Run performs the demo, reporting every step on sink, and returns an
+	// error saying plainly why this host cannot run it, if it cannot.
+	Run func(ctx context.Context, sink event.Sink) error
+}
+
+// Check verifies one challenge against live state.
+type Check struct {
+	Verify func(ctx context.Context) (Verdict, error)
+	// Setup, if not nil, builds the broken state a troubleshooting
+	// challenge starts from and says what is broken and where to look.
+	// It may be run again to start over.
+	Setup func(ctx context.Context, sink event.Sink) (string, error)
+}
+
+// Verdict is a check's outcome.
+type Verdict struct {
+	Passed bool
+	// Detail says what was found, e.g. "pids.max is 20".
+	Detail string
+}
