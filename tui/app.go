@@ -207,7 +207,7 @@ func (m Model) footer() string {
 	k := m.screens[m.active]
 	var f string
 	if m.help.ShowAll {
-		f = m.help.FullHelpView(append(k.FullHelp(), []key.Binding{appKeys.Help}))
+		f = m.help.FullHelpView(fullWithWayOut(k))
 	} else {
 		f = m.help.ShortHelpView(m.fitShort(k.ShortHelp()))
 	}
@@ -220,16 +220,34 @@ func (m Model) footer() string {
 }
 
 // fitShort is a screen's short help with "? more keys" added, less as
-// many of its middle keys as it takes to fit the width: the first keys
-// (the most needed), the way out (the last) and ? stay.
+// many keys before the way out as it takes to fit the width: the first
+// keys (the most needed) go last, the way out and ? always stay.
 func (m Model) fitShort(short []key.Binding) []key.Binding {
 	keys := append(slices.Clone(short), appKeys.Help)
 	wide := m.help
 	wide.SetWidth(0)
-	for len(keys) > 3 && lipgloss.Width(wide.ShortHelpView(keys)) > m.ctx.width {
+	for len(keys) > 2 && lipgloss.Width(wide.ShortHelpView(keys)) > m.ctx.width {
 		keys = slices.Delete(keys, len(keys)-3, len(keys)-2)
 	}
 	return keys
+}
+
+// fullWithWayOut is a screen's full help after a first column of its way
+// out and ?, which a narrow footer keeps when it drops the last columns.
+func fullWithWayOut(k help.KeyMap) [][]key.Binding {
+	short := k.ShortHelp()
+	first := []key.Binding{appKeys.Help}
+	if len(short) > 0 {
+		first = []key.Binding{short[len(short)-1], appKeys.Help}
+	}
+	groups := [][]key.Binding{first}
+	for _, g := range k.FullHelp() {
+		g = slices.DeleteFunc(slices.Clone(g), func(b key.Binding) bool { return b.Help() == first[0].Help() })
+		if len(g) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	return groups
 }
 
 // bodyHeight is what is left above the footer.

@@ -50,6 +50,11 @@ func newCourseMap(ctx *common) *courseMap {
 	l.DisableQuitKeybindings()
 	l.KeyMap.ShowFullHelp.SetEnabled(false) // ? is the root's
 	l.KeyMap.CloseFullHelp.SetEnabled(false)
+	// A steady cursor in the filter: a blinking one redraws the screen
+	// twice a second, for nothing, over a slow SSH link too.
+	fs := l.FilterInput.Styles()
+	fs.Cursor.Blink = false
+	l.FilterInput.SetStyles(fs)
 	l.Paginator.Type = paginator.Arabic
 	l.Paginator.ArabicFormat = "page %d of %d"
 	return &courseMap{ctx: ctx, list: l, bar: progress.New(progress.WithDefaultBlend()), notice: ctx.opts.Notice}
@@ -59,7 +64,9 @@ func (c *courseMap) setSize(w, h int) {
 	c.width, c.height = w, h
 	c.bar.SetWidth(min(w-2, 60))
 	c.list.Styles = list.DefaultStyles(c.ctx.dark)
-	c.list.SetSize(w, max(h-c.headerHeight(), 3))
+	// bubbles/list draws one line more than the height it is given
+	// (v2.2.1, with its status bar and pagination shown).
+	c.list.SetSize(w, max(h-c.headerHeight()-1, 3))
 }
 
 // headerHeight is the lines above the list: the title, the notice while

@@ -102,7 +102,7 @@ func (q *quitPrompt) view() string {
 	add("These sandboxes are still running on this machine:")
 	out = append(out, "")
 	for _, n := range q.names {
-		out = append(out, "  "+n+st.Subtle.Render("   stop it with: kcna-lab stop "+n))
+		add("  " + n + "  (stop it with: kcna-lab stop " + n + ")")
 	}
 	out = append(out, "")
 	switch {

@@ -26,13 +26,15 @@ type quiz struct {
 	// short is set when a multiple-answer question was answered with
 	// fewer or more picks than it asks for.
 	short bool
+	// follow asks layout to bring the cursor's choice (or after an
+	// answer, the verdict) into view, once: a new question starts at its
+	// top, the prompt.
+	follow bool
 
 	width, height int
-	// lines is the page laid out for the width, focus the line of the
-	// choice under the cursor; scroll is the first line shown. update and
-	// setSize keep them, view only slices.
+	// lines is the page laid out for the width; scroll is the first line
+	// shown. update and setSize keep them, view only slices.
 	lines  []string
-	focus  int
 	scroll int
 }
 
@@ -102,7 +104,7 @@ func (z *quiz) key(km tea.KeyPressMsg) tea.Cmd {
 	}
 	q := z.question()
 	n := len(q.Choices)
-	z.short = false
+	z.short, z.follow = false, true
 	if i, ok := choiceOf(km, k.Choice, n); ok {
 		z.cursor = i
 		if q.Multi() {
@@ -146,7 +148,7 @@ func (z *quiz) submit() tea.Cmd {
 	if z.correct {
 		z.right++
 	}
-	z.answered = true
+	z.answered, z.follow = true, true
 	return send(answeredMsg{q: q, picked: slices.Clone(z.picked)})
 }
 
@@ -169,21 +171,24 @@ func (z *quiz) layout() {
 	if z.lesson == nil {
 		return
 	}
-	z.lines, z.focus = z.page(max(min(z.width, readingWidth)-2, 20))
-	if !z.answered && !z.finished {
-		if z.focus < z.scroll {
-			z.scroll = z.focus
+	var top, bottom int
+	z.lines, top, bottom = z.page(max(min(z.width, readingWidth)-2, 20))
+	if z.follow {
+		if bottom >= z.scroll+z.height {
+			z.scroll = bottom - z.height + 1
 		}
-		if z.focus >= z.scroll+z.height {
-			z.scroll = z.focus - z.height + 1
+		if top < z.scroll {
+			z.scroll = top
 		}
+		z.follow = false
 	}
 	z.scroll = max(min(z.scroll, len(z.lines)-z.height), 0)
 }
 
-// page is the quiz's text as lines w wide, and the line of the choice
-// under the cursor.
-func (z *quiz) page(w int) (lines []string, focus int) {
+// page is the quiz's text as lines w wide, and the first and last line
+// to keep in view: the choice under the cursor, or after an answer the
+// verdict.
+func (z *quiz) page(w int) (lines []string, top, bottom int) {
 	st := z.ctx.styles
 	add := func(s string) { lines = append(lines, strings.Split(s, "\n")...) }
 	add(st.Title.Render(fmt.Sprintf("Quiz: %s", z.lesson.Title)))
@@ -191,7 +196,7 @@ func (z *quiz) page(w int) (lines []string, focus int) {
 		right, total := z.ctx.progress.Score(z.lesson)
 		add(fmt.Sprintf("\nYou answered %d of %d right this time.\nAcross all your tries: %d of %d.\n", z.right, len(z.lesson.Quiz), right, total))
 		add(st.Subtle.Render("Press enter to return to the course, q to the lesson."))
-		return lines, 0
+		return lines, 0, 0
 	}
 	q := z.question()
 	add(st.Subtle.Render(fmt.Sprintf("question %d of %d", z.q+1, len(z.lesson.Quiz))))
@@ -202,9 +207,12 @@ func (z *quiz) page(w int) (lines []string, focus int) {
 	add("")
 	for i, c := range q.Choices {
 		if i == z.cursor {
-			focus = len(lines)
+			top = len(lines)
 		}
 		add(z.choice(q, i, c, w))
+		if i == z.cursor {
+			bottom = len(lines) - 1
+		}
 	}
 	if z.short {
 		add("\n" + st.Wrong.Render(wrapWhole(fmt.Sprintf("This question asks for %d choices; you picked %d.", len(q.Answers), len(z.picked)), w)))
@@ -218,9 +226,13 @@ func (z *quiz) page(w int) (lines []string, focus int) {
 			}
 			verdict = st.Wrong.Render("✗ Not quite.") + " The answer is " + strings.Join(letters, " and ") + "."
 		}
-		add("\n" + wrapWhole(verdict, w) + "\n\n" + wrapWhole(q.Explanation, w))
+		add("")
+		top = len(lines)
+		add(wrapWhole(verdict, w))
+		bottom = len(lines) - 1
+		add("\n" + wrapWhole(q.Explanation, w))
 	}
-	return lines, focus
+	return lines, top, bottom
 }
 
 // choice is one choice, wrapped under its own text's start. Once
