@@ -111,28 +111,55 @@ func TestLessonQuizProgressSurvivesRestart(t *testing.T) {
 	}
 	s.keys("Enter")
 	s.waitFor("Right.")
+	s.keys("q") // from the quiz back to the lesson, then to the map
+	s.waitFor("r run demo")
 	s.keys("q")
 	scr = s.waitFor("quiz 1/")
 	if !strings.Contains(scr, "in progress") {
 		t.Fatalf("after a right answer the lesson should be in progress:\n%s", scr)
 	}
-	s.keys("q")
-	s.waitFor("kcna-lab-exited-0")
+	s.quit()
 
 	if _, err := os.Stat(filepath.Join(state, "kcna-lab", "progress.json")); err != nil {
 		t.Fatalf("no progress file after quitting: %v", err)
 	}
 
-	// Start again: the progress is still there.
+	// Start again: the course reopens in the lesson left, and the
+	// progress is still there.
 	s.tmux("kill-session", "-t", "main")
 	s.start(bin, env...)
-	scr = s.waitFor(first.Title)
+	s.waitFor(fmt.Sprintf("%d. %s", first.Order, first.Title))
+	s.keys("q")
+	scr = s.waitFor("quiz 1/")
 	want := fmt.Sprintf("quiz 1/%d", len(first.Quiz))
 	if !strings.Contains(scr, want) || !strings.Contains(scr, "in progress") {
 		t.Fatalf("progress not kept across a restart, want %q:\n%s", want, scr)
 	}
+	s.quit()
+}
+
+// quit presses q on the course map. When the course asks about sandboxes
+// still running (another test's, run at the same time), it keeps them:
+// they are not this test's to stop.
+func (s *session) quit() {
+	s.t.Helper()
 	s.keys("q")
-	s.waitFor("kcna-lab-exited-0")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		scr := s.screen()
+		if strings.Contains(scr, "kcna-lab-exited-0") {
+			return
+		}
+		if strings.Contains(scr, "Sandboxes still running") {
+			s.keys("n")
+			s.waitFor("kcna-lab-exited-0")
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the course did not quit; last screen:\n%s", scr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func TestWithoutATerminalItSaysSoAndExits2(t *testing.T) {

@@ -402,8 +402,12 @@ func TestLessonWalk(t *testing.T) {
 	w.until(5*time.Second, "the challenge pane closed", func(s string) bool { return !strings.Contains(s, "Challenge: "+ch.Title) })
 	w.passQuiz(l)
 
-	// 5. Quit. The course says the kept sandbox still runs.
+	// 5. Quit. The course lists the kept sandbox with the command that
+	// stops it; the learner keeps it, and on the way out the course says
+	// again that it runs.
 	w.press("q")
+	scr = w.waitFor(15*time.Second, "Sandboxes still running", "kcna-lab stop "+box)
+	w.press("n")
 	scr = w.waitFor(15*time.Second, "kcna-lab-exited-0")
 	// Others' sandboxes (a concurrent test's) may be named beside ours.
 	_, running, _ := strings.Cut(strings.Join(strings.Fields(scr), " "), "still running: ")

@@ -191,15 +191,16 @@ func (z *quiz) layout() {
 func (z *quiz) page(w int) (lines []string, top, bottom int) {
 	st := z.ctx.styles
 	add := func(s string) { lines = append(lines, strings.Split(s, "\n")...) }
-	add(st.Title.Render(fmt.Sprintf("Quiz: %s", z.lesson.Title)))
+	title := st.Title.Render(fmt.Sprintf("Quiz: %s", z.lesson.Title))
 	if z.finished {
+		add(title)
 		right, total := z.ctx.progress.Score(z.lesson)
 		add(fmt.Sprintf("\nYou answered %d of %d right this time.\nAcross all your tries: %d of %d.\n", z.right, len(z.lesson.Quiz), right, total))
 		add(st.Subtle.Render("Press enter to return to the course, q to the lesson."))
 		return lines, 0, 0
 	}
 	q := z.question()
-	add(st.Subtle.Render(fmt.Sprintf("question %d of %d", z.q+1, len(z.lesson.Quiz))))
+	add(title + st.Subtle.Render(fmt.Sprintf("  question %d of %d", z.q+1, len(z.lesson.Quiz))))
 	add("\n" + wrapWhole(q.Prompt, w))
 	if q.Multi() {
 		add(st.Subtle.Render(wrapWhole(fmt.Sprintf("Choose %d: space or the letter to pick, enter to answer.", len(q.Answers)), w)))
