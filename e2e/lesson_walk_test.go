@@ -406,7 +406,7 @@ func TestLessonWalk(t *testing.T) {
 	// stops it; the learner keeps it, and on the way out the course says
 	// again that it runs.
 	w.press("q")
-	scr = w.waitFor(15*time.Second, "Sandboxes still running", "kcna-lab stop "+box)
+	w.waitFor(15*time.Second, "Sandboxes still running", "kcna-lab stop "+box)
 	w.press("n")
 	scr = w.waitFor(15*time.Second, "kcna-lab-exited-0")
 	// Others' sandboxes (a concurrent test's) may be named beside ours.

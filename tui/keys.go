@@ -122,12 +122,6 @@ func choiceOf(km tea.KeyPressMsg, choice key.Binding, n int) (int, bool) {
 	return i, i < n
 }
 
-// helpKeys adapts a screen's bindings to bubbles/help.
-type helpKeys struct{ short, full []key.Binding }
-
-func (h helpKeys) ShortHelp() []key.Binding  { return h.short }
-func (h helpKeys) FullHelp() [][]key.Binding { return [][]key.Binding{h.full} }
-
 // bindingHelp is b with other help text.
 func bindingHelp(b key.Binding, keys, desc string) key.Binding {
 	b.SetHelp(keys, desc)
