@@ -223,7 +223,10 @@ func (m Model) footer() string {
 // many keys before the way out as it takes to fit the width: the first
 // keys (the most needed) go last, the way out and ? always stay.
 func (m Model) fitShort(short []key.Binding) []key.Binding {
-	keys := append(slices.Clone(short), appKeys.Help)
+	keys := slices.Clone(short)
+	if t, ok := m.screens[m.active].(typist); !ok || !t.typing() {
+		keys = append(keys, appKeys.Help) // while typing, ? is a letter
+	}
 	wide := m.help
 	wide.SetWidth(0)
 	for len(keys) > 2 && lipgloss.Width(wide.ShortHelpView(keys)) > m.ctx.width {

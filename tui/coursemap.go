@@ -57,16 +57,35 @@ func newCourseMap(ctx *common) *courseMap {
 	l.FilterInput.SetStyles(fs)
 	l.Paginator.Type = paginator.Arabic
 	l.Paginator.ArabicFormat = "page %d of %d"
-	return &courseMap{ctx: ctx, list: l, bar: progress.New(progress.WithDefaultBlend()), notice: ctx.opts.Notice}
+	c := &courseMap{ctx: ctx, list: l, bar: progress.New(progress.WithDefaultBlend()), notice: ctx.opts.Notice}
+	c.showFilter()
+	return c
+}
+
+// showFilter shows the filter line and the count of lessons it matches
+// only while there is a filter: the rows are worth more on a small
+// terminal.
+func (c *courseMap) showFilter() {
+	on := c.list.FilterState() != list.Unfiltered
+	c.list.SetShowFilter(on)
+	c.list.SetShowStatusBar(on)
 }
 
 func (c *courseMap) setSize(w, h int) {
 	c.width, c.height = w, h
 	c.bar.SetWidth(min(w-2, 60))
 	c.list.Styles = list.DefaultStyles(c.ctx.dark)
-	// bubbles/list draws one line more than the height it is given
-	// (v2.2.1, with its status bar and pagination shown).
-	c.list.SetSize(w, max(h-c.headerHeight()-1, 3))
+	c.fit()
+}
+
+// fit gives the list the height under the header. Twice: bubbles/list
+// (v2.2.1) counts the page indicator's lines by the page count it had
+// before, so the first pass can leave a page one row too long, and the
+// indicator is then cut off the screen.
+func (c *courseMap) fit() {
+	for range 2 {
+		c.list.SetSize(c.width, max(c.height-c.headerHeight(), 3))
+	}
 }
 
 // headerHeight is the lines above the list: the title, the notice while
@@ -131,6 +150,8 @@ func (c *courseMap) update(msg tea.Msg) tea.Cmd {
 	}
 	var cmd tea.Cmd
 	c.list, cmd = c.list.Update(msg)
+	c.showFilter()
+	c.fit() // a filter changes the page count
 	return cmd
 }
 

@@ -36,11 +36,17 @@ func lines(m tea.Model) []string { return strings.Split(plain(m), "\n") }
 func TestFooterKeepsTheWayOutAndMoreKeys(t *testing.T) {
 	c, reg, _ := oneChallenge(t, "[Look.]", "Do it.\n")
 	for _, size := range sizes {
-		m := drive(t, New(Options{Course: c, Lab: reg}), size)
-		screens := map[string]tea.Model{"map": m}
-		screens["reader"] = drive(t, m, press("enter"))
-		screens["challenge"] = drive(t, screens["reader"], press("c"))
-		screens["exam"] = drive(t, m, press("x"))
+		// Each screen from a fresh app: the screens' state is shared by
+		// copies of the root model.
+		open := func(keys ...string) tea.Model {
+			m := drive(t, New(Options{Course: c, Lab: reg}), size)
+			for _, k := range keys {
+				m = drive(t, m, press(k))
+			}
+			return m
+		}
+		screens := map[string]tea.Model{"map": open(), "reader": open("enter"), "challenge": open("enter", "c"),
+			"quiz": open("enter", "z"), "exam": open("x")}
 		for name, sm := range screens {
 			ls := lines(sm)
 			last := ls[len(ls)-1]
@@ -58,49 +64,57 @@ func TestFooterKeepsTheWayOutAndMoreKeys(t *testing.T) {
 	}
 }
 
-// TestCourseMapColumnsLineUp: the mark, status and score of every row
-// start at the same column, the selected row's too.
+// TestCourseMapColumnsLineUp: the mark and the score of every row start
+// at the same column, the selected row's too, also where titles are cut
+// short (a cut title pushed its row's status one column right before).
 func TestCourseMapColumnsLineUp(t *testing.T) {
 	c := realCourse(t)
 	p := lessons.NewProgress()
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	p.MarkRead(c.Lessons[1], now)
 	p.RecordAnswer(&c.Lessons[1].Quiz[0], c.Lessons[1].Quiz[0].Answers, now)
-	m := drive(t, New(Options{Course: c, Progress: p}), tea.WindowSizeMsg{Width: 80, Height: 40}, press("down"))
-	col := map[string]int{}
-	rows := 0
-	for _, l := range lines(m) {
-		mark, quiz := strings.Index(l, "["), strings.Index(l, "quiz ")
-		if mark < 0 || quiz < 0 {
-			continue
-		}
-		rows++
-		for name, at := range map[string]int{"mark": ansi.StringWidth(l[:mark]), "quiz": ansi.StringWidth(l[:quiz])} {
-			if prev, ok := col[name]; ok && prev != at {
-				t.Errorf("the %s column is at %d on %q, at %d above", name, at, l, prev)
+	for _, width := range []int{80, 60, 40} {
+		m := drive(t, New(Options{Course: c, Progress: p}), tea.WindowSizeMsg{Width: width, Height: 40}, press("down"))
+		col := map[string]int{}
+		rows := 0
+		for _, l := range lines(m) {
+			mark, quiz := strings.Index(l, "["), strings.Index(l, "quiz ")
+			if mark < 0 || quiz < 0 {
+				continue
 			}
-			col[name] = at
+			rows++
+			for name, at := range map[string]int{"mark": ansi.StringWidth(l[:mark]), "quiz": ansi.StringWidth(l[:quiz])} {
+				if prev, ok := col[name]; ok && prev != at {
+					t.Errorf("%d columns: the %s column is at %d on %q, at %d above", width, name, at, l, prev)
+				}
+				col[name] = at
+			}
 		}
-	}
-	if rows != len(c.Lessons) {
-		t.Fatalf("%d lesson rows at 80x40, want %d:\n%s", rows, len(c.Lessons), plain(m))
+		if rows != len(c.Lessons) {
+			t.Fatalf("%d columns: %d lesson rows, want %d:\n%s", width, rows, len(c.Lessons), plain(m))
+		}
 	}
 }
 
-// TestCourseMapPagesAndFilters: at 60x20 the map says there is more
-// (page 1 of 2), lesson 14 is reached by moving down, and / finds it.
+// TestCourseMapPagesAndFilters: at 60x20 all fourteen lessons show; at
+// 40x10 the map says there is more (page 1 of 4), lesson 14 is reached by
+// moving down, and / finds it.
 func TestCourseMapPagesAndFilters(t *testing.T) {
 	c := realCourse(t)
 	last := c.Lessons[len(c.Lessons)-1]
 	m := drive(t, New(Options{Course: c}), tea.WindowSizeMsg{Width: 60, Height: 20})
+	if s := plain(m); !strings.Contains(s, last.Title) {
+		t.Fatalf("at 60x20 every lesson should show:\n%s", s)
+	}
+	m = drive(t, New(Options{Course: c}), tea.WindowSizeMsg{Width: 40, Height: 10})
 	s := plain(m)
-	if strings.Contains(s, last.Title) || !strings.Contains(s, "page 1 of 2") {
-		t.Fatalf("at 60x20 the first page should show with a page indicator:\n%s", s)
+	if strings.Contains(s, "Troubleshooting") || !strings.Contains(s, "page 1 of 4") {
+		t.Fatalf("at 40x10 the first page should show with a page indicator:\n%s", s)
 	}
 	for range len(c.Lessons) - 1 {
 		m = drive(t, m, press("down"))
 	}
-	if row := find(lines(m), last.Title); !strings.Contains(row, ">") {
+	if row := find(lines(m), "Troubleshoo"); !strings.Contains(row, ">") || !strings.Contains(plain(m), "page 4 of 4") {
 		t.Fatalf("moving down should reach and select lesson %d:\n%s", last.Order, plain(m))
 	}
 	m = drive(t, New(Options{Course: c}), tea.WindowSizeMsg{Width: 60, Height: 20}, press("/"))
@@ -117,10 +131,14 @@ func TestCourseMapPagesAndFilters(t *testing.T) {
 // lines stay within readingWidth.
 func TestReadingWidthIsCapped(t *testing.T) {
 	c := realCourse(t)
-	m := drive(t, New(Options{Course: c}), tea.WindowSizeMsg{Width: 200, Height: 50})
-	screens := map[string]tea.Model{"reader": drive(t, m, press("enter"))}
-	screens["quiz"] = drive(t, screens["reader"], press("z"), press("a"), press("enter"))
-	screens["exam"] = drive(t, m, press("x"))
+	open := func(keys ...string) tea.Model {
+		m := drive(t, New(Options{Course: c}), tea.WindowSizeMsg{Width: 200, Height: 50})
+		for _, k := range keys {
+			m = drive(t, m, press(k))
+		}
+		return m
+	}
+	screens := map[string]tea.Model{"reader": open("enter"), "quiz": open("enter", "z", "a", "enter"), "exam": open("x")}
 	for name, sm := range screens {
 		ls := lines(sm)
 		for _, l := range ls[:len(ls)-1] { // the footer spans the screen
