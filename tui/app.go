@@ -137,7 +137,14 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 	case backMsg:
 		changed := m.active == readerScreen && m.keepPlace()
 		m.reader.live.stop()
-		m.cmap.selectLesson(m.reader.index)
+		// The map's cursor goes to the lesson just left; from the exam
+		// or the quit question it stays where it was.
+		switch m.active {
+		case readerScreen:
+			m.cmap.selectLesson(m.reader.index)
+		case quizScreen:
+			m.cmap.selectLesson(m.quiz.index)
+		}
 		m.show(mapScreen)
 		if changed {
 			return m.save(), true
