@@ -132,8 +132,9 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 			return m.save(), true
 		}
 	case openExamMsg:
-		m.exam.open(m.ctx.now())
+		cmd := m.exam.open(m.ctx.now())
 		m.show(examScreen)
+		return cmd, true
 	case backMsg:
 		changed := m.active == readerScreen && m.keepPlace()
 		m.reader.live.stop()
