@@ -230,12 +230,16 @@ func TestExamRightWrongInvalidThenReview(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{
-		"KCNA mock exam: 3 question(s), 4:30, pass mark 75%.",
+		"KCNA blueprint: CNCF KCNA curriculum, November 2025",
+		"Cloud Native Application Delivery     16%      0         1     0  short by 1",
+		"This exam: Course practice exam (2 of 4 KCNA domains, not the blueprint's mix).",
+		"3 question(s), 4:30, pass mark 75%.",
 		"--seed 11",
 		"[1/3] 4:30 left",
 		`"z" is not a choice here`,
 		"Result: 2 of 3 right (66%): FAIL. The pass mark is 75%.",
 		"By domain:",
+		"not a signal of KCNA",
 		"Review: your answer, the right one, and why.",
 		"<- your answer, right answer",
 		"<- right answer",
@@ -464,4 +468,28 @@ func (s *syncBuffer) waitFor(t *testing.T, text string) {
 		}
 	}
 	t.Fatalf("never saw %q in:\n%s", text, s.String())
+}
+
+func TestExamBlueprintShowsTheTableWithoutAnExam(t *testing.T) {
+	dir := contentDir(t)
+	code, out, errOut := kcnaIn(t, strings.NewReader(""), "--content", dir, "exam", "--blueprint", "--questions", "10")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"KCNA blueprint: CNCF KCNA curriculum, November 2025",
+		"KCNA domain                        weight course blueprint drawn",
+		// 3 questions: the exam is as big as the course, the shares by weight.
+		"Kubernetes Fundamentals               44%      1         1     1",
+		"Cloud Native Architecture             12%      0         0     0",
+		"This exam: Course practice exam (2 of 4 KCNA domains",
+		"not a signal of KCNA",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--blueprint output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "[1/") {
+		t.Errorf("--blueprint started an exam:\n%s", out)
+	}
 }
