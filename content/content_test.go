@@ -97,3 +97,54 @@ func TestTextFitsTheTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainsFollowTheBlueprint pins the tagging against the current KCNA
+// blueprint (lessons.Blueprint): containerization (lessons 1 to 7) and
+// Kubernetes' core concepts are Kubernetes Fundamentals; networking,
+// security, storage and troubleshooting are Container Orchestration;
+// delivery and debugging, and ecosystem and principles, have their own
+// domains. Every domain has questions, so no exam leaves one untested.
+func TestDomainsFollowTheBlueprint(t *testing.T) {
+	c := load(t)
+	want := map[string]string{
+		"why-containers": "kubernetes-fundamentals", "vms-vs-containers": "kubernetes-fundamentals",
+		"chroot": "kubernetes-fundamentals", "namespaces": "kubernetes-fundamentals",
+		"cgroups": "kubernetes-fundamentals", "runtimes-oci": "kubernetes-fundamentals",
+		"images-layers": "kubernetes-fundamentals", "security": "container-orchestration",
+		"orchestration": "kubernetes-fundamentals", "networking": "container-orchestration",
+		"service-discovery": "container-orchestration", "service-mesh": "container-orchestration",
+		"storage": "container-orchestration", "troubleshooting": "container-orchestration",
+	}
+	questions := map[string]string{
+		"troubleshooting/debug-no-shell":     "cloud-native-application-delivery", // Debugging
+		"troubleshooting/previous-logs":      "cloud-native-application-delivery",
+		"orchestration/rolling-update":       "cloud-native-application-delivery", // Application Delivery
+		"orchestration/microservices-traits": "cloud-native-architecture",         // Principles
+		"chroot/escape-capability":           "container-orchestration",           // Security
+		"namespaces/ns-uid-map":              "kubernetes-fundamentals",
+	}
+	perDomain := map[string]int{}
+	seen := 0
+	for _, l := range c.Lessons {
+		if _, ok := want[l.ID]; ok {
+			seen++
+		}
+		if w, ok := want[l.ID]; ok && l.Domain != w {
+			t.Errorf("lesson %s is tagged %s, the blueprint puts it under %s", l.ID, l.Domain, w)
+		}
+		for _, q := range l.Quiz {
+			perDomain[q.Domain]++
+			if w, ok := questions[q.Key()]; ok && q.Domain != w {
+				t.Errorf("%s is tagged %s, want %s", q.Key(), q.Domain, w)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("found %d of the %d lessons this test names", seen, len(want))
+	}
+	for _, d := range lessons.Blueprint {
+		if perDomain[d.ID] == 0 {
+			t.Errorf("no question in %s (%d%% of the KCNA)", d.Name, d.Weight)
+		}
+	}
+}
