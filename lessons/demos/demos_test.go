@@ -4,6 +4,7 @@ package demos
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -122,9 +123,34 @@ func TestSharedKernel(t *testing.T) {
 	if strings.Join(c.Left.Lines, "|") != strings.Join(c.Right.Lines, "|") {
 		t.Errorf("uname inside differs from the host's: %q vs %q", c.Left.Lines, c.Right.Lines)
 	}
-	first := rec.compare(t, "The sandbox's first process")
-	if !strings.HasPrefix(first.Right.Lines[0], "PID 1") {
-		t.Errorf("the sandbox's first process should be PID 1 inside: %q", first.Right.Lines)
+	// The list comes from the sandbox's cgroup (as root, with cgroups) and
+	// holds its init and the sleep it started, each a host process whose
+	// host PID is not its PID inside.
+	procs := rec.compare(t, "The sandbox's processes, listed from its cgroup.procs")
+	if len(procs.Right.Lines) < 2 || !strings.HasPrefix(procs.Right.Lines[0], "PID 1 ") ||
+		!strings.Contains(strings.Join(procs.Right.Lines, "\n"), "sleep 300") {
+		t.Errorf("want PID 1 and the sleep inside: %q", procs.Right.Lines)
+	}
+	for i, l := range procs.Left.Lines {
+		host := numberAfter(l, "PID ")
+		inner := numberAfter(procs.Right.Lines[i], "PID ")
+		if host <= 1 || host == inner || !strings.Contains(l, fmt.Sprintf("NSpid %d %d)", host, inner)) {
+			t.Errorf("row %d: host %q, inside %q: want a host PID and NSpid listing both", i, l, procs.Right.Lines[i])
+		}
+	}
+	// The cgroup's own charge is read and is more than nothing.
+	var mem string
+	for _, e := range rec.Of(event.KindNarration) {
+		if strings.Contains(e.Text, "charges their memory") {
+			mem = e.Text
+		}
+	}
+	n := numberAfter(mem, "memory.current = ")
+	if n <= 0 {
+		n = numberAfter(mem, "memory.usage_in_bytes = ")
+	}
+	if n <= 0 {
+		t.Errorf("no memory read from the sandbox's cgroup: %q", mem)
 	}
 }
 
@@ -154,6 +180,10 @@ func TestCgroupLimits(t *testing.T) {
 	}
 	if n := numberAfter(strings.Join(pids.Left.Lines, " "), "max "); n <= 0 {
 		t.Errorf("pids.events shows no refused fork: %q", pids.Left.Lines)
+	}
+	// A real fork bomb ran: the shell inside saw its forks refused.
+	if !strings.Contains(strings.Join(pids.Right.Lines, "\n"), "can't fork") {
+		t.Errorf("the fork bomb's shell saw no refused fork: %q", pids.Right.Lines)
 	}
 	cpu := rec.compare(t, "cpu.stat after")
 	if n := numberAfter(strings.Join(cpu.Left.Lines, " "), "nr_throttled"); n <= 0 {

@@ -3,7 +3,10 @@ package demos
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,7 +79,7 @@ func prettyName() string {
 func sharedKernelDemo() Demo {
 	return Demo{
 		ID:    "shared-kernel",
-		Title: "A container is a process on the host's kernel: start time, uname, host PIDs",
+		Title: "A container is a process on the host's kernel: start time, uname, host PIDs, cgroup memory",
 		Run:   runSharedKernel,
 		Blocked: func(r sandbox.Report) string {
 			return needsNamespaces(r, sandbox.NSPid, sandbox.NSMount)
@@ -121,14 +124,128 @@ func runSharedKernel(ctx context.Context, sink event.Sink) error {
 	event.SideBySide(sink, "uname -r; uname -v — the kernel's release and build", host, box)
 	event.Narrate(sink, "The same kernel answers on both sides: the sandbox brought no kernel of its own.")
 
-	nspid, err := statusField(fmt.Sprint(sb.PID()), "NSpid")
-	if err != nil {
+	return sandboxProcesses(ctx, sink, sb, name)
+}
+
+// sandboxProcesses lists a running sandbox's processes from its cgroup,
+// each with its PIDs on both sides and its resident memory from /proc,
+// and then the memory the kernel charges to the cgroup as a whole.
+func sandboxProcesses(ctx context.Context, sink event.Sink, sb *sandbox.Sandbox, name string) error {
+	// A second process, so that the list is a list: a sleep started in
+	// the sandbox, which its init forks into its namespaces and cgroup.
+	if _, err := inside(ctx, name, "sh", "-c", "sleep 300 </dev/null >/dev/null 2>&1 &"); err != nil {
 		return err
 	}
-	rss, _ := statusField(fmt.Sprint(sb.PID()), "VmRSS")
-	event.SideBySide(sink, "The sandbox's first process, seen from each side",
-		[]string{fmt.Sprintf("host PID %s (NSpid: %s)", strings.Fields(nspid)[0], nspid), "memory it uses (VmRSS): " + rss},
-		[]string{"PID " + strings.Fields(nspid)[len(strings.Fields(nspid))-1], "the same pages: there is no guest OS"})
-	event.Narrate(sink, "/proc/PID/status on the host lists the process's PID in each PID namespace it belongs to (NSpid): the sandbox's PID 1 is an ordinary host process. A VM would instead show up as one hypervisor process holding a whole guest's memory.")
+	paths := sb.Cgroups()
+	var pids []int
+	from := "cgroup.procs"
+	if len(paths) == 0 {
+		// No cgroup (rootless, no limits asked for): the init and its
+		// children are still found, through /proc.
+		from = "/proc (this sandbox has no cgroup: " + noCgroupWhy() + ")"
+		pids = processTree(sb.PID())
+	} else {
+		var err error
+		if pids, err = cgroupProcs(paths); err != nil {
+			return err
+		}
+	}
+	var host, box []string
+	rssTotal := 0
+	for _, pid := range pids {
+		p := fmt.Sprint(pid)
+		nspid, err := statusField(p, "NSpid")
+		if err != nil {
+			continue // it exited meanwhile
+		}
+		rss, _ := statusField(p, "VmRSS") // none for a zombie
+		kb, _ := strconv.Atoi(strings.TrimSuffix(rss, " kB"))
+		rssTotal += kb
+		f := strings.Fields(nspid)
+		host = append(host, fmt.Sprintf("PID %s (NSpid %s) %d kB", f[0], strings.Join(f, " "), kb))
+		box = append(box, fmt.Sprintf("PID %s %s", f[len(f)-1], progName(p)))
+	}
+	event.SideBySide(sink, "The sandbox's processes, listed from its "+from+", with VmRSS", host, box)
+	event.Narrate(sink, "/proc/PID/status on the host lists each process's PID in every PID namespace it belongs to (NSpid): the host's PID first, the sandbox's own numbering from 1 last. They are ordinary host processes, scheduled by the one kernel.")
+	if mem := cgroupMemory(paths); mem != "" {
+		event.Narrate(sink, fmt.Sprintf("The kernel charges their memory to the sandbox's cgroup like any other processes': %s, against %d kB of VmRSS summed over the list. The two differ: VmRSS counts every page a process maps, shared ones too, while the cgroup counts each page once, in the cgroup that first used it, plus the page cache and kernel memory its processes caused.", mem, rssTotal))
+	}
+	event.Narrate(sink, "A VM is different. On a Linux host running KVM, a guest is one QEMU (or Firecracker) process whose memory holds the whole guest, kernel and all, and its processes are invisible from the host. Under Xen, ESXi or Hyper-V the hypervisor itself schedules the guests, which are not processes of an operating system on the host.")
 	return nil
+}
+
+// progName is a process's program as its command line names it (comm
+// can be a loader's name, such as "exe").
+func progName(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/cmdline")
+	if err != nil || len(b) == 0 {
+		return readTrim("/proc/" + pid + "/comm")
+	}
+	arg0, _, _ := strings.Cut(string(b), "\x00")
+	rest := strings.ReplaceAll(strings.TrimRight(string(b[len(arg0):]), "\x00"), "\x00", " ")
+	return strings.TrimSpace(filepath.Base(arg0) + rest)
+}
+
+// cgroupProcs reads the processes in a sandbox's cgroup directories.
+func cgroupProcs(paths []string) ([]int, error) {
+	seen := map[int]bool{}
+	var out []int
+	for _, dir := range paths {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			return nil, fmt.Errorf("list the sandbox's processes: %w", err)
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
+				seen[pid] = true
+				out = append(out, pid)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// processTree is pid and its descendants, from /proc/PID/task/*/children.
+func processTree(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", out[i]))
+		for _, t := range tasks {
+			b, _ := os.ReadFile(t)
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil && !slices.Contains(out, c) {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// cgroupMemory is the memory charged to a sandbox's cgroup, named by the
+// file it comes from, or "" when it has no memory controller.
+func cgroupMemory(paths []string) string {
+	dir := controllerDir(paths, "memory")
+	for _, file := range []string{"memory.current", "memory.usage_in_bytes"} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			continue
+		}
+		return fmt.Sprintf("%s = %d bytes (%.1f MiB)", file, n, float64(n)/(1<<20))
+	}
+	return ""
+}
+
+// noCgroupWhy says why a sandbox started without limits has no cgroup.
+func noCgroupWhy() string {
+	if os.Geteuid() != 0 {
+		return "run without root and without limits, kcna-lab makes none"
+	}
+	return "this host's cgroups are not usable"
 }
