@@ -148,3 +148,52 @@ func TestDomainsFollowTheBlueprint(t *testing.T) {
 		}
 	}
 }
+
+// TestFlaggedClaimsStayExact pins the fixes of issue 17's review: each
+// row names a lesson file, text it must say and text it must no longer
+// say (whitespace-normalised), with the reason.
+func TestFlaggedClaimsStayExact(t *testing.T) {
+	for _, tc := range []struct {
+		file, why string
+		must, not []string
+	}{
+		{"14-troubleshooting.md", "Pending includes image pulls; ImagePullBackOff is a container reason inside it",
+			[]string{"includes the time spent pulling images", "| ErrImagePull, ImagePullBackOff | Pending |"},
+			[]string{"id: pending-causes", "id: two-containers-port", "| Pending | fits no node, or its claim is unbound |"}},
+		{"08-security.md", "the /proc/keys question answers its own choices",
+			[]string{"id: masked-proc-keys", "Having no keyrings would not explain the mount"},
+			[]string{"id: masked-kcore", "lack of memory"}},
+		{"06-runtimes-oci.md", "dockerd survives a restart only with live-restore; Kata 2 is a shim v2",
+			[]string{"live-restore", "containerd-shim-kata-v2"},
+			[]string{"lets dockerd and containerd restart", "runsc, kata)", "Both are OCI runtimes"}},
+		{"12-service-mesh.md", "rate, errors, latency are Linkerd's golden metrics; the four golden signals add saturation",
+			[]string{"golden metrics", "saturation"},
+			[]string{"golden signals** (request rate", "shows the golden signals"}},
+		{"05-cgroups.md", "OOMKilled comes from the runtime's cgroup OOM event; the demo's bomb is a real one",
+			[]string{"containerd and CRI-O watch each container's cgroup for OOM events", "a real fork bomb"},
+			[]string{"Kubernetes reads the same signal", "id: oom-137"}},
+		{"03-chroot.md", "abstract Unix sockets belong to the network namespace",
+			[]string{"abstract Unix sockets, whose names belong to the network namespace"},
+			[]string{"and abstract Unix sockets, are shared", "id: escaped-but-unprivileged"}},
+		{"02-vms-vs-containers.md", "the shared-kernel demo lists processes from the cgroup and reads /proc too",
+			[]string{"`cgroup.procs`", "`NSpid`", "`VmRSS`", "`memory.current`"}, nil},
+		{"13-storage.md", "no near-duplicate of images-layers/writable-layer-lost",
+			[]string{"id: stop-start-keeps-layer"}, []string{"id: restart-loses-layer"}},
+	} {
+		b, err := fs.ReadFile(content.FS, tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(strings.Fields(string(b)), " ")
+		for _, m := range tc.must {
+			if !strings.Contains(text, m) {
+				t.Errorf("%s should say %q (%s)", tc.file, m, tc.why)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(text, n) {
+				t.Errorf("%s still says %q (%s)", tc.file, n, tc.why)
+			}
+		}
+	}
+}
