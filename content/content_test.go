@@ -170,7 +170,7 @@ func TestFlaggedClaimsStayExact(t *testing.T) {
 			[]string{"golden metrics", "saturation"},
 			[]string{"golden signals** (request rate", "shows the golden signals"}},
 		{"05-cgroups.md", "OOMKilled comes from the runtime's cgroup OOM event; the demo's bomb is a real one",
-			[]string{"containerd and CRI-O watch each container's cgroup for OOM events", "a real fork bomb"},
+			[]string{"watch each container's cgroup for OOM events", "a real fork bomb"},
 			[]string{"Kubernetes reads the same signal", "id: oom-137"}},
 		{"03-chroot.md", "abstract Unix sockets belong to the network namespace",
 			[]string{"abstract Unix sockets, whose names belong to the network namespace"},

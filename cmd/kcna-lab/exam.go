@@ -312,8 +312,11 @@ func writeExamReview(w io.Writer, items []lessons.ReviewItem) {
 type examJSON struct {
 	lessons.ExamResult
 	Percent int `json:"percent"`
+	// Caveat says why the score is no KCNA readiness signal, when the
+	// exam departed from the blueprint.
+	Caveat string `json:"caveat,omitempty"`
 }
 
 func writeExamJSON(a *app, r lessons.ExamResult) error {
-	return a.printJSON(examJSON{ExamResult: r, Percent: r.Percent()})
+	return a.printJSON(examJSON{ExamResult: r, Percent: r.Percent(), Caveat: lessons.ResultCaveat(r)})
 }

@@ -279,6 +279,10 @@ func TestExamRightWrongInvalidThenReview(t *testing.T) {
 	if got.Percent != 66 || got.Score != 2 || got.Questions[0].ID != e.Items[0].Q.Key() {
 		t.Fatalf("--review --json = %+v", got)
 	}
+	// Two of four domains drawn: the record says the score is no KCNA signal.
+	if !strings.Contains(got.Caveat, "not a signal of KCNA readiness") {
+		t.Errorf("--review --json caveat = %q", got.Caveat)
+	}
 }
 
 func TestExamJSONKeepsStdoutForTheResult(t *testing.T) {

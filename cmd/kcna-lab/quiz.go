@@ -38,8 +38,8 @@ progress as you go, exactly as in the app's quiz, so the course map and
 
 Press Ctrl+D (end of input) to stop early; the answers given so far are
 kept. The quiz reads answers from standard input, so it also works in a
-pipe or a script. For a timed exam weighted like the real one, see
-` + "`kcna-lab exam`" + `.`,
+pipe or a script. For a timed exam drawn by the KCNA blueprint's weights,
+see ` + "`kcna-lab exam`" + `.`,
 		Example: `  # the questions of lesson 3
   kcna-lab quiz 3
 

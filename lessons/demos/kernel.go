@@ -109,6 +109,7 @@ func runSharedKernel(ctx context.Context, sink event.Sink) error {
 		times = append(times, fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000))
 	}
 	event.Narrate(sink, fmt.Sprintf("Start to exit: %s (median %.1f ms). A virtual machine first boots firmware, a kernel and an init system: seconds, not milliseconds.", strings.Join(times, ", "), float64(took[len(took)/2].Microseconds())/1000))
+	event.Narrate(sink, "Nor does a VM look like this from its host. Under KVM a guest is one QEMU (or Firecracker) process holding the whole guest, kernel and all, its processes invisible from the host; under Xen, ESXi or Hyper-V the hypervisor schedules guests that are no host processes at all. A sandbox, next:")
 
 	name := demoName("kernel")
 	sb, stop, err := held(ctx, sandbox.Spec{Name: name}, event.Discard)
@@ -121,37 +122,40 @@ func runSharedKernel(ctx context.Context, sink event.Sink) error {
 		return err
 	}
 	host := []string{readTrim("/proc/sys/kernel/osrelease"), readTrim("/proc/sys/kernel/version")}
-	event.SideBySide(sink, "uname -r; uname -v — the kernel's release and build", host, box)
-	event.Narrate(sink, "The same kernel answers on both sides: the sandbox brought no kernel of its own.")
-
-	return sandboxProcesses(ctx, sink, sb, name)
+	from, hostProcs, boxProcs, rssKB, err := sandboxProcesses(ctx, sb, name)
+	if err != nil {
+		return err
+	}
+	event.SideBySide(sink, "uname -r; uname -v, then the sandbox's processes from its "+from+" (with VmRSS)",
+		append(append(host, ""), hostProcs...), append(append(box, ""), boxProcs...))
+	event.Narrate(sink, "The same kernel answers on both sides: the sandbox brought none of its own. Its processes are ordinary host processes; /proc/PID/status lists each one's PID in every PID namespace it is in (NSpid), the host's first, the sandbox's own from 1 last.")
+	if mem := cgroupMemory(sb.Cgroups()); mem != "" {
+		event.Narrate(sink, fmt.Sprintf("Their memory as the kernel charges it to the sandbox's cgroup: %s; VmRSS summed: %d kB. They differ: VmRSS counts a shared page in every process that maps it, the cgroup counts it once, plus page cache and kernel memory.", mem, rssKB))
+	}
+	return nil
 }
 
-// sandboxProcesses lists a running sandbox's processes from its cgroup,
-// each with its PIDs on both sides and its resident memory from /proc,
-// and then the memory the kernel charges to the cgroup as a whole.
-func sandboxProcesses(ctx context.Context, sink event.Sink, sb *sandbox.Sandbox, name string) error {
+// sandboxProcesses starts a sleep in a running sandbox and lists its
+// processes, from its cgroup (or from /proc when it has none, which from
+// names), each as the host and the sandbox number it, with the VmRSS
+// summed over them.
+func sandboxProcesses(ctx context.Context, sb *sandbox.Sandbox, name string) (from string, host, box []string, rssKB int, err error) {
 	// A second process, so that the list is a list: a sleep started in
 	// the sandbox, which its init forks into its namespaces and cgroup.
 	if _, err := inside(ctx, name, "sh", "-c", "sleep 300 </dev/null >/dev/null 2>&1 &"); err != nil {
-		return err
+		return "", nil, nil, 0, err
 	}
 	paths := sb.Cgroups()
 	var pids []int
-	from := "cgroup.procs"
+	from = "cgroup.procs"
 	if len(paths) == 0 {
 		// No cgroup (rootless, no limits asked for): the init and its
 		// children are still found, through /proc.
-		from = "/proc (this sandbox has no cgroup: " + noCgroupWhy() + ")"
+		from = "/proc (no cgroup: " + noCgroupWhy() + ")"
 		pids = processTree(sb.PID())
-	} else {
-		var err error
-		if pids, err = cgroupProcs(paths); err != nil {
-			return err
-		}
+	} else if pids, err = cgroupProcs(paths); err != nil {
+		return "", nil, nil, 0, err
 	}
-	var host, box []string
-	rssTotal := 0
 	for _, pid := range pids {
 		p := fmt.Sprint(pid)
 		nspid, err := statusField(p, "NSpid")
@@ -160,18 +164,12 @@ func sandboxProcesses(ctx context.Context, sink event.Sink, sb *sandbox.Sandbox,
 		}
 		rss, _ := statusField(p, "VmRSS") // none for a zombie
 		kb, _ := strconv.Atoi(strings.TrimSuffix(rss, " kB"))
-		rssTotal += kb
+		rssKB += kb
 		f := strings.Fields(nspid)
 		host = append(host, fmt.Sprintf("PID %s (NSpid %s) %d kB", f[0], strings.Join(f, " "), kb))
 		box = append(box, fmt.Sprintf("PID %s %s", f[len(f)-1], progName(p)))
 	}
-	event.SideBySide(sink, "The sandbox's processes, listed from its "+from+", with VmRSS", host, box)
-	event.Narrate(sink, "/proc/PID/status on the host lists each process's PID in every PID namespace it belongs to (NSpid): the host's PID first, the sandbox's own numbering from 1 last. They are ordinary host processes, scheduled by the one kernel.")
-	if mem := cgroupMemory(paths); mem != "" {
-		event.Narrate(sink, fmt.Sprintf("The kernel charges their memory to the sandbox's cgroup like any other processes': %s, against %d kB of VmRSS summed over the list. The two differ: VmRSS counts every page a process maps, shared ones too, while the cgroup counts each page once, in the cgroup that first used it, plus the page cache and kernel memory its processes caused.", mem, rssTotal))
-	}
-	event.Narrate(sink, "A VM is different. On a Linux host running KVM, a guest is one QEMU (or Firecracker) process whose memory holds the whole guest, kernel and all, and its processes are invisible from the host. Under Xen, ESXi or Hyper-V the hypervisor itself schedules the guests, which are not processes of an operating system on the host.")
-	return nil
+	return from, host, box, rssKB, nil
 }
 
 // progName is a process's program as its command line names it (comm
