@@ -497,3 +497,52 @@ func TestExamBlueprintShowsTheTableWithoutAnExam(t *testing.T) {
 		t.Errorf("--blueprint started an exam:\n%s", out)
 	}
 }
+
+func TestQuizMissedFollowsLeitnerBoxes(t *testing.T) {
+	state := privateState(t)
+	clock := useFakeClock(t)
+	dir := contentDir(t)
+	quiz := func(in string, args ...string) string {
+		t.Helper()
+		code, out, errOut := kcnaIn(t, strings.NewReader(in), append([]string{"--content", dir, "quiz"}, args...)...)
+		if code != 0 {
+			t.Fatalf("quiz %v: exit %d: %s", args, code, errOut)
+		}
+		return out
+	}
+	if out := quiz("", "--missed"); !strings.Contains(out, "You have missed no question yet") {
+		t.Fatalf("nothing answered yet:\n%s", out)
+	}
+	// single right, multi and fund wrong: both go to box 1.
+	quiz("a\na\na\n", "one")
+	out := quiz("a,c\na\n", "--missed")
+	for _, want := range []string{"box 1: 2, box 2: 0", "Practice: missed questions due for review, 2 question(s)",
+		"EXPLAIN-MULTI", "EXPLAIN-FUND", "You answered 1 of 2 right."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first review lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "EXPLAIN-SINGLE") {
+		t.Errorf("a question never missed was asked:\n%s", out)
+	}
+	answers := loadProgress(t, state).Lessons["one"].Answers
+	if answers["multi"].Box != 2 || answers["fund"].Box != 1 || answers["single"].Box != 0 {
+		t.Fatalf("boxes after the review: %+v", answers)
+	}
+	// Right away, only fund (box 1) is due; multi waits a day in box 2.
+	out = quiz("b\n", "--missed")
+	if !strings.Contains(out, "1 question(s)") || !strings.Contains(out, "EXPLAIN-FUND") || strings.Contains(out, "EXPLAIN-MULTI") {
+		t.Errorf("second review should ask fund only:\n%s", out)
+	}
+	if out := quiz("", "--missed"); !strings.Contains(out, "None is due now. The next, in box 2, is due") {
+		t.Errorf("nothing due:\n%s", out)
+	}
+	// A day later both are due again; --count and a lesson narrow it.
+	clock.advance(25 * time.Hour)
+	if out := quiz("a,c\n", "--missed", "--count", "1", "one"); !strings.Contains(out, "1 question(s)") {
+		t.Errorf("after a day, --count 1:\n%s", out)
+	}
+	if b := loadProgress(t, state).Lessons["one"].Answers["multi"].Box; b != 3 {
+		t.Errorf("multi right twice after its miss: box %d, want 3", b)
+	}
+}
