@@ -197,3 +197,24 @@ func TestFlaggedClaimsStayExact(t *testing.T) {
 		}
 	}
 }
+
+// TestGlossaryCoversEveryLesson: the built-in glossary loads (each term in
+// a lesson that uses it, checked by Load) and points into every lesson.
+func TestGlossaryCoversEveryLesson(t *testing.T) {
+	c := load(t)
+	if len(c.Glossary) < 40 {
+		t.Errorf("the glossary has %d terms, want the course's vocabulary (40+)", len(c.Glossary))
+	}
+	taught := map[string]int{}
+	for _, term := range c.Glossary {
+		taught[term.Lesson]++
+		if len(strings.Fields(term.Means)) < 8 {
+			t.Errorf("%s: %q is too short to explain it", term.Term, term.Means)
+		}
+	}
+	for _, l := range c.Lessons {
+		if taught[l.ID] == 0 {
+			t.Errorf("no glossary term points to lesson %s", l.ID)
+		}
+	}
+}

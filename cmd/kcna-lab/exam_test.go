@@ -546,3 +546,30 @@ func TestQuizMissedFollowsLeitnerBoxes(t *testing.T) {
 		t.Errorf("multi right twice after its miss: box %d, want 3", b)
 	}
 }
+
+func TestGlossaryLooksTermsUp(t *testing.T) {
+	privateState(t)
+	code, out, errOut := kcnaIn(t, strings.NewReader(""), "glossary", "NAMESPACE")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"namespace: lesson 4,", "(kcna-lab show 4)", "A kernel feature that gives",
+		"See also: network namespace, PID namespace, user namespace."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("glossary NAMESPACE lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = kcnaIn(t, strings.NewReader(""), "glossary")
+	if code != 0 || strings.Count(out, "(kcna-lab show ") < 40 {
+		t.Errorf("glossary lists %d terms (exit %d)", strings.Count(out, "(kcna-lab show "), code)
+	}
+	code, _, errOut = kcnaIn(t, strings.NewReader(""), "glossary", "hyperconverged")
+	if code != 1 || !strings.Contains(errOut, `term "hyperconverged" in the glossary`) {
+		t.Errorf("unknown term: exit %d, %s", code, errOut)
+	}
+	// A course without a glossary says so.
+	code, _, errOut = kcnaIn(t, strings.NewReader(""), "--content", contentDir(t), "glossary")
+	if code != 1 || !strings.Contains(errOut, "has no glossary") {
+		t.Errorf("no glossary: exit %d, %s", code, errOut)
+	}
+}

@@ -107,6 +107,7 @@ workshops and quick practice.`,
 		newOrchestrateCmd(a),
 		newQuizCmd(a),
 		newExamCmd(a),
+		newGlossaryCmd(a),
 		newMeshCmd(a),
 	)
 	return root
