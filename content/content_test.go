@@ -97,3 +97,124 @@ func TestTextFitsTheTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainsFollowTheBlueprint pins the tagging against the current KCNA
+// blueprint (lessons.Blueprint): containerization (lessons 1 to 7) and
+// Kubernetes' core concepts are Kubernetes Fundamentals; networking,
+// security, storage and troubleshooting are Container Orchestration;
+// delivery and debugging, and ecosystem and principles, have their own
+// domains. Every domain has questions, so no exam leaves one untested.
+func TestDomainsFollowTheBlueprint(t *testing.T) {
+	c := load(t)
+	want := map[string]string{
+		"why-containers": "kubernetes-fundamentals", "vms-vs-containers": "kubernetes-fundamentals",
+		"chroot": "kubernetes-fundamentals", "namespaces": "kubernetes-fundamentals",
+		"cgroups": "kubernetes-fundamentals", "runtimes-oci": "kubernetes-fundamentals",
+		"images-layers": "kubernetes-fundamentals", "security": "container-orchestration",
+		"orchestration": "kubernetes-fundamentals", "networking": "container-orchestration",
+		"service-discovery": "container-orchestration", "service-mesh": "container-orchestration",
+		"storage": "container-orchestration", "troubleshooting": "container-orchestration",
+	}
+	questions := map[string]string{
+		"troubleshooting/debug-no-shell":     "cloud-native-application-delivery", // Debugging
+		"troubleshooting/previous-logs":      "cloud-native-application-delivery",
+		"orchestration/rolling-update":       "cloud-native-application-delivery", // Application Delivery
+		"orchestration/microservices-traits": "cloud-native-architecture",         // Principles
+		"chroot/escape-capability":           "container-orchestration",           // Security
+		"namespaces/ns-uid-map":              "kubernetes-fundamentals",
+	}
+	perDomain := map[string]int{}
+	seen := 0
+	for _, l := range c.Lessons {
+		if _, ok := want[l.ID]; ok {
+			seen++
+		}
+		if w, ok := want[l.ID]; ok && l.Domain != w {
+			t.Errorf("lesson %s is tagged %s, the blueprint puts it under %s", l.ID, l.Domain, w)
+		}
+		for _, q := range l.Quiz {
+			perDomain[q.Domain]++
+			if w, ok := questions[q.Key()]; ok && q.Domain != w {
+				t.Errorf("%s is tagged %s, want %s", q.Key(), q.Domain, w)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("found %d of the %d lessons this test names", seen, len(want))
+	}
+	for _, d := range lessons.Blueprint {
+		if perDomain[d.ID] == 0 {
+			t.Errorf("no question in %s (%d%% of the KCNA)", d.Name, d.Weight)
+		}
+	}
+}
+
+// TestFlaggedClaimsStayExact pins the fixes of issue 17's review: each
+// row names a lesson file, text it must say and text it must no longer
+// say (whitespace-normalised), with the reason.
+func TestFlaggedClaimsStayExact(t *testing.T) {
+	for _, tc := range []struct {
+		file, why string
+		must, not []string
+	}{
+		{"14-troubleshooting.md", "Pending includes image pulls; ImagePullBackOff is a container reason inside it",
+			[]string{"includes the time spent pulling images", "| ErrImagePull, ImagePullBackOff | Pending |"},
+			[]string{"id: pending-causes", "id: two-containers-port", "| Pending | fits no node, or its claim is unbound |"}},
+		{"08-security.md", "the /proc/keys question answers its own choices",
+			[]string{"id: masked-proc-keys", "Having no keyrings would not explain the mount"},
+			[]string{"id: masked-kcore", "lack of memory"}},
+		{"06-runtimes-oci.md", "dockerd survives a restart only with live-restore; Kata 2 is a shim v2",
+			[]string{"live-restore", "containerd-shim-kata-v2"},
+			[]string{"lets dockerd and containerd restart", "runsc, kata)", "Both are OCI runtimes"}},
+		{"12-service-mesh.md", "rate, errors, latency are Linkerd's golden metrics; the four golden signals add saturation",
+			[]string{"golden metrics", "saturation"},
+			[]string{"golden signals** (request rate", "shows the golden signals"}},
+		{"05-cgroups.md", "OOMKilled comes from the runtime's cgroup OOM event; the demo's bomb is a real one",
+			[]string{"watch each container's cgroup for OOM events", "a real fork bomb"},
+			[]string{"Kubernetes reads the same signal", "id: oom-137"}},
+		{"03-chroot.md", "abstract Unix sockets belong to the network namespace",
+			[]string{"abstract Unix sockets, whose names belong to the network namespace"},
+			[]string{"and abstract Unix sockets, are shared", "id: escaped-but-unprivileged"}},
+		{"02-vms-vs-containers.md", "the shared-kernel demo lists processes from the cgroup and reads /proc too",
+			[]string{"`cgroup.procs`", "`NSpid`", "`VmRSS`", "`memory.current`"}, nil},
+		{"13-storage.md", "no near-duplicate of images-layers/writable-layer-lost",
+			[]string{"id: stop-start-keeps-layer"}, []string{"id: restart-loses-layer"}},
+	} {
+		b, err := fs.ReadFile(content.FS, tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(strings.Fields(string(b)), " ")
+		for _, m := range tc.must {
+			if !strings.Contains(text, m) {
+				t.Errorf("%s should say %q (%s)", tc.file, m, tc.why)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(text, n) {
+				t.Errorf("%s still says %q (%s)", tc.file, n, tc.why)
+			}
+		}
+	}
+}
+
+// TestGlossaryCoversEveryLesson: the built-in glossary loads (each term in
+// a lesson that uses it, checked by Load) and points into every lesson.
+func TestGlossaryCoversEveryLesson(t *testing.T) {
+	c := load(t)
+	if len(c.Glossary) < 40 {
+		t.Errorf("the glossary has %d terms, want the course's vocabulary (40+)", len(c.Glossary))
+	}
+	taught := map[string]int{}
+	for _, term := range c.Glossary {
+		taught[term.Lesson]++
+		if len(strings.Fields(term.Means)) < 8 {
+			t.Errorf("%s: %q is too short to explain it", term.Term, term.Means)
+		}
+	}
+	for _, l := range c.Lessons {
+		if taught[l.ID] == 0 {
+			t.Errorf("no glossary term points to lesson %s", l.ID)
+		}
+	}
+}

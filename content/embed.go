@@ -6,5 +6,5 @@ import "embed"
 
 // FS is the lesson files, embedded in the binary so kcna-lab runs offline.
 //
-//go:embed *.md
+//go:embed *.md glossary.yaml
 var FS embed.FS

@@ -265,7 +265,7 @@ func TestLessonWalkServiceMesh(t *testing.T) {
 		"The mesh: each sandbox's app",
 		"mTLS on: the same app, with and without its sidecar",
 		"Deny /admin: the same request before and after the rule",
-		"The golden signals",
+		"The golden metrics",
 	} {
 		if !strings.Contains(flat, want) {
 			t.Logf("note: the demo's heading %q was never on the screen at 80x24 (scrolled away within a frame)", want)

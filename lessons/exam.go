@@ -4,42 +4,13 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 )
-
-// ExamDomain is one content domain of the KCNA exam and its share of the
-// questions.
-type ExamDomain struct {
-	// Name is the curriculum's name for the domain.
-	Name string
-	// Weight is the domain's share of the exam in percent.
-	Weight int
-	// IDs are the front-matter domain ids (see domain.go) counted under it.
-	IDs []string
-}
-
-// KCNADomains is the table the mock exam is weighted by.
-//
-// Source: the KCNA curriculum of the CNCF (github.com/cncf/curriculum,
-// KCNA_Curriculum.pdf) in the revision in force since 24 November 2025,
-// which has four domains: Kubernetes Fundamentals 44%, Container
-// Orchestration 28%, Cloud Native Application Delivery 16% and Cloud Native
-// Architecture 12%, the last now including observability. The first
-// curriculum (2021, now under old-versions/ in that repository and still in
-// its kcna/README.md) had five: 46, 22, 16, 8 (Cloud Native Observability)
-// and 8. Questions tagged cloud-native-observability therefore count under
-// Cloud Native Architecture here. To follow a later revision, change this
-// table only.
-var KCNADomains = []ExamDomain{
-	{Name: "Kubernetes Fundamentals", Weight: 44, IDs: []string{"kubernetes-fundamentals"}},
-	{Name: "Container Orchestration", Weight: 28, IDs: []string{"container-orchestration"}},
-	{Name: "Cloud Native Application Delivery", Weight: 16, IDs: []string{"cloud-native-application-delivery"}},
-	{Name: "Cloud Native Architecture", Weight: 12, IDs: []string{"cloud-native-architecture", "cloud-native-observability"}},
-}
 
 // The real KCNA is 60 questions in 90 minutes with 75% to pass; the mock
 // exam keeps the same pace and pass mark.
@@ -48,24 +19,6 @@ const (
 	ExamTimePerQuestion  = 90 * time.Second
 	ExamPassPercent      = 75
 )
-
-// ExamDomainOf is the name of the exam domain a front-matter domain id
-// counts under, or "" if none.
-func ExamDomainOf(domainID string) string {
-	if i := examDomainIndex(domainID); i >= 0 {
-		return KCNADomains[i].Name
-	}
-	return ""
-}
-
-func examDomainIndex(domainID string) int {
-	for i, d := range KCNADomains {
-		if slices.Contains(d.IDs, domainID) {
-			return i
-		}
-	}
-	return -1
-}
 
 // ExamOptions shape a mock exam. Zero values take the defaults.
 type ExamOptions struct {
@@ -89,6 +42,8 @@ type Exam struct {
 	Duration    time.Duration
 	PassPercent int
 	Seed        int64
+	// Plan is the blueprint next to this draw: one row per domain.
+	Plan []PlanRow
 }
 
 // ExamItem is one question as the exam shows it.
@@ -101,53 +56,41 @@ type ExamItem struct {
 	Domain string
 }
 
+// PlanRow is one Blueprint domain as an exam of a given size meets it.
+type PlanRow struct {
+	Domain
+	// InCourse is how many questions the course has in the domain.
+	InCourse int
+	// Share is how many questions the domain's weight asks for in an exam
+	// of this size (largest remainder), Drawn how many the exam draws:
+	// fewer when the course has fewer, more when another domain's gap is
+	// filled from this one.
+	Share, Drawn int
+}
+
 // ErrNoQuestions is returned when a course has nothing to draw an exam from.
 var ErrNoQuestions = errors.New("the course has no questions to draw an exam from")
 
-// NewExam draws a mock exam from every question in c, weighted by KCNADomains
-// over the domains that have questions, so a course that covers only some
-// domains still gives a full exam.
+// NewExam draws a mock exam from every question in c by the Blueprint's
+// weights. A domain with fewer questions than its share gives all it has
+// and the others, by weight, fill the gap; e.Plan and e.Caveat say so.
 func NewExam(c *Course, o ExamOptions) (*Exam, error) {
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0x6b636e612d6c6162)) // "kcna-lab"
 
-	// Questions by exam domain, in course order, without duplicates.
-	pools := make([][]*Question, len(KCNADomains))
-	seen := map[string]bool{}
-	available := 0
-	for _, q := range c.Questions() {
-		d := examDomainIndex(q.Domain)
-		if d < 0 || seen[q.Key()] || len(q.Choices) == 0 || len(q.Answers) == 0 {
-			continue
-		}
-		seen[q.Key()] = true
-		pools[d] = append(pools[d], q)
-		available++
-	}
-	if available == 0 {
+	pools := examPools(c)
+	plan, n := planFor(pools, o.Questions)
+	if n == 0 {
 		return nil, ErrNoQuestions
 	}
-	n := o.Questions
-	if n <= 0 {
-		n = DefaultExamQuestions
-	}
-	n = min(n, available)
-
-	weights := make([]int, len(KCNADomains))
-	avail := make([]int, len(KCNADomains))
-	for i, d := range KCNADomains {
-		weights[i], avail[i] = d.Weight, len(pools[i])
-	}
-	quota := allocate(n, weights, avail)
-
-	e := &Exam{Duration: o.Duration, PassPercent: ExamPassPercent, Seed: o.Seed}
+	e := &Exam{Duration: o.Duration, PassPercent: ExamPassPercent, Seed: o.Seed, Plan: plan}
 	for d, pool := range pools {
-		for _, i := range rng.Perm(len(pool))[:quota[d]] {
+		for _, i := range rng.Perm(len(pool))[:plan[d].Drawn] {
 			q := pool[i]
 			order := identity(len(q.Choices))
 			if !o.KeepChoiceOrder && shuffleSafe(q) {
 				order = rng.Perm(len(q.Choices))
 			}
-			e.Items = append(e.Items, ExamItem{Q: q, Order: order, Domain: KCNADomains[d].Name})
+			e.Items = append(e.Items, ExamItem{Q: q, Order: order, Domain: Blueprint[d].Name})
 		}
 	}
 	rng.Shuffle(len(e.Items), func(i, j int) { e.Items[i], e.Items[j] = e.Items[j], e.Items[i] })
@@ -155,6 +98,160 @@ func NewExam(c *Course, o ExamOptions) (*Exam, error) {
 		e.Duration = time.Duration(len(e.Items)) * ExamTimePerQuestion
 	}
 	return e, nil
+}
+
+// PlanExam is the blueprint next to an exam of up to questions questions
+// (DefaultExamQuestions when 0) drawn from c, without drawing it: the draw's
+// sizes do not depend on the seed.
+func PlanExam(c *Course, questions int) []PlanRow {
+	plan, _ := planFor(examPools(c), questions)
+	return plan
+}
+
+// examPools are c's questions by Blueprint domain, in course order, without
+// duplicates or questions that cannot be scored.
+func examPools(c *Course) [][]*Question {
+	pools := make([][]*Question, len(Blueprint))
+	seen := map[string]bool{}
+	for _, q := range c.Questions() {
+		d := domainIndex(q.Domain)
+		if d < 0 || seen[q.Key()] || len(q.Choices) == 0 || len(q.Answers) == 0 {
+			continue
+		}
+		seen[q.Key()] = true
+		pools[d] = append(pools[d], q)
+	}
+	return pools
+}
+
+// planFor sizes an exam of up to questions questions over pools, and
+// returns the plan and the exam's size.
+func planFor(pools [][]*Question, questions int) ([]PlanRow, int) {
+	available := 0
+	weights := make([]int, len(Blueprint))
+	avail := make([]int, len(Blueprint))
+	unlimited := make([]int, len(Blueprint))
+	for i, d := range Blueprint {
+		weights[i], avail[i], unlimited[i] = d.Weight, len(pools[i]), math.MaxInt
+		available += len(pools[i])
+	}
+	n := questions
+	if n <= 0 {
+		n = DefaultExamQuestions
+	}
+	n = min(n, available)
+	share, drawn := allocate(n, weights, unlimited), allocate(n, weights, avail)
+	plan := make([]PlanRow, len(Blueprint))
+	for i, d := range Blueprint {
+		plan[i] = PlanRow{Domain: d, InCourse: avail[i], Share: share[i], Drawn: drawn[i]}
+	}
+	return plan, n
+}
+
+// Name says what the exam is: a mock KCNA exam only when every domain gets
+// its blueprint share, otherwise a practice exam on what the course covers.
+func (e *Exam) Name() string { return examName(e.Plan) }
+
+// Caveat says, in one paragraph, where the exam departs from the
+// blueprint and so why its score is not a KCNA readiness signal; "" when
+// it does not depart.
+func (e *Exam) Caveat() string { return planCaveat(e.Plan) }
+
+func examName(plan []PlanRow) string {
+	if planFaithful(plan) {
+		return "Mock KCNA exam, weighted by the KCNA blueprint"
+	}
+	covered := 0
+	for _, r := range plan {
+		if r.Drawn > 0 {
+			covered++
+		}
+	}
+	return fmt.Sprintf("Course practice exam (%d of %d KCNA domains, not the blueprint's mix)", covered, len(plan))
+}
+
+func planFaithful(plan []PlanRow) bool {
+	for _, r := range plan {
+		if r.Drawn != r.Share {
+			return false
+		}
+	}
+	return len(plan) > 0
+}
+
+func planCaveat(plan []PlanRow) string {
+	if planFaithful(plan) {
+		return ""
+	}
+	var untested, short, over []string
+	for _, r := range plan {
+		switch {
+		case r.Share > 0 && r.Drawn == 0:
+			untested = append(untested, fmt.Sprintf("%s (%d%%)", r.Name, r.Weight))
+		case r.Drawn < r.Share:
+			short = append(short, fmt.Sprintf("%s (%d of the %d its %d%% asks for)", r.Name, r.Drawn, r.Share, r.Weight))
+		case r.Drawn > r.Share:
+			over = append(over, r.Name)
+		}
+	}
+	var b strings.Builder
+	if len(untested) > 0 {
+		fmt.Fprintf(&b, "Untested here: %s; the course has no questions there. ", strings.Join(untested, ", "))
+	}
+	if len(short) > 0 {
+		fmt.Fprintf(&b, "Under-sampled: %s. ", strings.Join(short, ", "))
+	}
+	switch len(over) {
+	case 0:
+	case 1:
+		fmt.Fprintf(&b, "%s fills the gap. ", over[0])
+	default:
+		fmt.Fprintf(&b, "%s fill the gap. ", strings.Join(over, " and "))
+	}
+	b.WriteString("The score is practice on this course's topics, not a signal of KCNA readiness.")
+	return b.String()
+}
+
+// PlanTable is the plan as aligned text lines, a header first: each
+// domain's weight, the course's questions in it, its blueprint share of
+// this exam and what the exam draws.
+func PlanTable(plan []PlanRow) []string {
+	total := 0
+	for _, r := range plan {
+		total += r.Drawn
+	}
+	out := []string{fmt.Sprintf("%-34s %6s %6s %9s %5s", "KCNA domain", "weight", "course", "blueprint", "drawn")}
+	for _, r := range plan {
+		note := ""
+		switch {
+		case r.Drawn < r.Share:
+			note = fmt.Sprintf("  short by %d", r.Share-r.Drawn)
+		case r.Drawn > r.Share:
+			note = fmt.Sprintf("  +%d to fill", r.Drawn-r.Share)
+		}
+		out = append(out, fmt.Sprintf("%-34s %5d%% %6d %9d %5d%s", r.Name, r.Weight, r.InCourse, r.Share, r.Drawn, note))
+	}
+	return append(out, fmt.Sprintf("%-34s %6s %6s %9d %5d", "total", "100%", "", total, total))
+}
+
+// ResultCaveat is Caveat for a finished exam, from its saved per-domain
+// counts: "" when every domain had its blueprint share.
+func ResultCaveat(r ExamResult) string {
+	drawn := map[string]int{}
+	for _, d := range r.Domains {
+		drawn[d.Domain] = d.Total
+	}
+	weights := make([]int, len(Blueprint))
+	unlimited := make([]int, len(Blueprint))
+	for i, d := range Blueprint {
+		weights[i], unlimited[i] = d.Weight, math.MaxInt
+	}
+	share := allocate(r.Total, weights, unlimited)
+	plan := make([]PlanRow, len(Blueprint))
+	for i, d := range Blueprint {
+		plan[i] = PlanRow{Domain: d, Share: share[i], Drawn: drawn[d.Name]}
+	}
+	return planCaveat(plan)
 }
 
 // allocate shares n questions among domains in proportion to their weights,
@@ -284,7 +381,7 @@ func toShown(order, original []int) []int {
 // in table order, leaving out domains without questions.
 func (e *Exam) DomainCounts() []DomainScore {
 	var out []DomainScore
-	for _, d := range KCNADomains {
+	for _, d := range Blueprint {
 		n := 0
 		for _, it := range e.Items {
 			if it.Domain == d.Name {

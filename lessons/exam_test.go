@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ func bigCourse(perDomain map[string]int) *Course {
 	c := &Course{}
 	order := 0
 	for _, id := range []string{"kubernetes-fundamentals", "container-orchestration",
-		"cloud-native-architecture", "cloud-native-observability", "cloud-native-application-delivery"} {
+		"cloud-native-architecture", "cloud-native-application-delivery"} {
 		n := perDomain[id]
 		if n == 0 {
 			continue
@@ -50,31 +51,53 @@ func countByDomain(e *Exam) map[string]int {
 	return out
 }
 
-func TestExamWeightsTable(t *testing.T) {
+func TestBlueprintTable(t *testing.T) {
 	total := 0
 	ids := map[string]bool{}
-	for _, d := range KCNADomains {
+	for _, d := range Blueprint {
 		total += d.Weight
-		for _, id := range d.IDs {
-			if DomainName(id) == "" {
-				t.Errorf("%s counts unknown domain id %q", d.Name, id)
-			}
-			ids[id] = true
+		if d.ID == "" || d.Name == "" || len(d.Topics) == 0 || ids[d.ID] {
+			t.Errorf("domain %+v: needs a unique id, a name and topics", d)
+		}
+		ids[d.ID] = true
+		if DomainName(d.ID) != d.Name {
+			t.Errorf("DomainName(%q) = %q, want %q", d.ID, DomainName(d.ID), d.Name)
 		}
 	}
 	if total != 100 {
 		t.Errorf("weights add up to %d%%, want 100%%", total)
 	}
-	for id := range domainNames {
-		if !ids[id] {
-			t.Errorf("domain id %q is not counted under any exam domain", id)
+	// The November 2025 curriculum: four domains, containerization under
+	// Kubernetes Fundamentals and observability under architecture.
+	want := map[string]int{"kubernetes-fundamentals": 44, "container-orchestration": 28,
+		"cloud-native-application-delivery": 16, "cloud-native-architecture": 12}
+	for _, d := range Blueprint {
+		if want[d.ID] != d.Weight {
+			t.Errorf("%s weighs %d%%, the curriculum says %d%%", d.ID, d.Weight, want[d.ID])
 		}
+	}
+	if len(Blueprint) != len(want) {
+		t.Errorf("%d domains, the curriculum has %d", len(Blueprint), len(want))
+	}
+	topicOf := func(topic string) string {
+		for _, d := range Blueprint {
+			if slices.Contains(d.Topics, topic) {
+				return d.ID
+			}
+		}
+		return ""
+	}
+	if topicOf("Containerization") != "kubernetes-fundamentals" || topicOf("Observability") != "cloud-native-architecture" {
+		t.Errorf("containerization under %q, observability under %q", topicOf("Containerization"), topicOf("Observability"))
+	}
+	if DomainName("cloud-native-observability") != "" {
+		t.Error("the 2021 observability domain is no longer a domain of its own")
 	}
 }
 
 func TestExamWeightsRespectedOverALargeDraw(t *testing.T) {
 	c := bigCourse(map[string]int{"kubernetes-fundamentals": 600, "container-orchestration": 600,
-		"cloud-native-architecture": 300, "cloud-native-observability": 300, "cloud-native-application-delivery": 600})
+		"cloud-native-architecture": 600, "cloud-native-application-delivery": 600})
 	for _, n := range []int{60, 1000} {
 		e, err := NewExam(c, ExamOptions{Questions: n, Seed: 7})
 		if err != nil {
@@ -84,7 +107,7 @@ func TestExamWeightsRespectedOverALargeDraw(t *testing.T) {
 			t.Fatalf("drew %d, want %d", len(e.Items), n)
 		}
 		got := countByDomain(e)
-		for _, d := range KCNADomains {
+		for _, d := range Blueprint {
 			want := float64(n*d.Weight) / 100
 			if diff := float64(got[d.Name]) - want; diff > 1 || diff < -1 {
 				t.Errorf("n=%d: %s has %d questions, want %.1f±1 (%d%%)", n, d.Name, got[d.Name], want, d.Weight)
@@ -98,19 +121,63 @@ func TestExamWeightsRespectedOverALargeDraw(t *testing.T) {
 	if got := countByDomain(e); !reflect.DeepEqual(got, want) {
 		t.Errorf("default exam by domain = %v, want %v", got, want)
 	}
-	// Observability questions count under Cloud Native Architecture, and
-	// both kinds are drawn over many exams.
-	kinds := map[string]bool{}
-	for seed := range int64(20) {
-		e, _ := NewExam(c, ExamOptions{Seed: seed})
-		for _, it := range e.Items {
-			if it.Domain == "Cloud Native Architecture" {
-				kinds[it.Q.Domain] = true
-			}
+	if e.Caveat() != "" || !strings.HasPrefix(e.Name(), "Mock KCNA exam") {
+		t.Errorf("a draw at the blueprint's weights: name %q, caveat %q", e.Name(), e.Caveat())
+	}
+	for _, r := range e.Plan {
+		if r.Drawn != r.Share || r.InCourse != 600 {
+			t.Errorf("plan row %+v: want drawn = share and 600 in the course", r)
 		}
 	}
-	if !kinds["cloud-native-architecture"] || !kinds["cloud-native-observability"] {
-		t.Errorf("architecture pool drew only %v", kinds)
+}
+
+func TestExamPlanNamesWhatIsMissing(t *testing.T) {
+	// No architecture questions and too few for application delivery: the
+	// exam says so, names itself for what it covers, and disclaims readiness.
+	c := bigCourse(map[string]int{"kubernetes-fundamentals": 100, "container-orchestration": 100,
+		"cloud-native-application-delivery": 4})
+	e, err := NewExam(c, ExamOptions{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]PlanRow{}
+	for _, r := range e.Plan {
+		rows[r.ID] = r
+	}
+	if r := rows["cloud-native-architecture"]; r.Share != 7 || r.Drawn != 0 || r.InCourse != 0 {
+		t.Errorf("architecture row = %+v, want share 7, none drawn", r)
+	}
+	if r := rows["cloud-native-application-delivery"]; r.Share != 10 || r.Drawn != 4 || r.InCourse != 4 {
+		t.Errorf("delivery row = %+v, want share 10, 4 drawn", r)
+	}
+	if got := countByDomain(e); got["Kubernetes Fundamentals"] != rows["kubernetes-fundamentals"].Drawn ||
+		got["Container Orchestration"] != rows["container-orchestration"].Drawn {
+		t.Errorf("drawn %v, plan %+v", got, e.Plan)
+	}
+	if strings.HasPrefix(e.Name(), "Mock KCNA exam") || !strings.Contains(e.Name(), "3 of 4 KCNA domains") {
+		t.Errorf("name = %q", e.Name())
+	}
+	for _, want := range []string{"Untested here: Cloud Native Architecture (12%)",
+		"Cloud Native Application Delivery (4 of the 10 its 16% asks for)", "not a signal of KCNA readiness"} {
+		if !strings.Contains(e.Caveat(), want) {
+			t.Errorf("caveat %q lacks %q", e.Caveat(), want)
+		}
+	}
+	// PlanExam gives the same sizes without drawing; the table shows them.
+	if p := PlanExam(c, 0); !reflect.DeepEqual(p, e.Plan) {
+		t.Errorf("PlanExam = %+v, exam plan %+v", p, e.Plan)
+	}
+	table := strings.Join(PlanTable(e.Plan), "\n")
+	for _, want := range []string{"Cloud Native Architecture             12%      0         7     0  short by 7",
+		"Kubernetes Fundamentals               44%    100        26    34  +8 to fill", "total"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	// A graded result of this exam carries the same disclaimer.
+	r := e.Grade(nil, time.Now(), time.Now(), false)
+	if got := ResultCaveat(r); got != e.Caveat() {
+		t.Errorf("result caveat %q, exam caveat %q", got, e.Caveat())
 	}
 }
 

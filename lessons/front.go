@@ -266,12 +266,8 @@ func (p *frontParser) seq(n *yaml.Node, at string) []*yaml.Node {
 
 func (p *frontParser) domain(n *yaml.Node, at string) string {
 	if DomainName(n.Value) == "" {
-		ids := make([]string, 0, len(domainNames))
-		for id := range domainNames {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		p.add(n, fmt.Sprintf("%s: unknown KCNA domain %q", at, n.Value), "one of: "+strings.Join(ids, ", "))
+		p.add(n, fmt.Sprintf("%s: unknown KCNA domain %q", at, n.Value),
+			"one of the current KCNA blueprint's domains (lessons/domain.go): "+domainIDs())
 		return ""
 	}
 	return n.Value

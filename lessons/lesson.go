@@ -9,6 +9,8 @@ import (
 // Course is the ordered set of lessons.
 type Course struct {
 	Lessons []*Lesson
+	// Glossary is the course's terms (GlossaryFile), sorted by name.
+	Glossary []Term
 }
 
 // Lesson finds a lesson by id, by its number ("3"), or by its file's slug

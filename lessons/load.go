@@ -52,6 +52,7 @@ func Load(fsys fs.FS, reg Registry) (*Course, Problems) {
 			Hint: "a lesson is a file named NN-slug.md with YAML front matter between --- lines"})
 	}
 	probs = append(probs, checkCourse(&course)...)
+	probs = append(probs, loadGlossary(fsys, &course)...)
 	slices.SortStableFunc(probs, func(a, b Problem) int {
 		if a.File != b.File {
 			return strings.Compare(a.File, b.File)

@@ -126,6 +126,9 @@ func TestProblems(t *testing.T) {
 		{"one choice", strings.Replace(good, "choices: [files outside the new root, other processes, the host's paths, the network]", "choices: [only]", 1), "needs at least 2", 21, 14, ""},
 		{"bad order", strings.Replace(good, "order: 3", "order: three", 1), "order must be a whole number", 4, 8, ""},
 		{"bad domain", strings.Replace(good, "domain: container-orchestration", "domain: k8s", 1), `unknown KCNA domain "k8s"`, 5, 9, "container-orchestration"},
+		// The 2021 curriculum's fifth domain is a topic of architecture now.
+		{"retired domain", strings.Replace(good, "domain: container-orchestration", "domain: cloud-native-observability", 1),
+			`unknown KCNA domain "cloud-native-observability"`, 5, 9, "current KCNA blueprint's domains (lessons/domain.go): kubernetes-fundamentals"},
 		{"bad id", strings.Replace(good, "id: chroot", "id: Chroot Lesson", 1), `not a valid id`, 2, 5, "lower-case"},
 		{"duplicate question id", strings.Replace(good, "id: hides", "id: year", 1), `duplicate question id "year"`, 19, 5, ""},
 		{"duplicate key", strings.Replace(good, "order: 3\n", "order: 3\norder: 4\n", 1), `key "order" is given twice`, 5, 1, ""},

@@ -61,6 +61,9 @@ type Answer struct {
 	Picked  []int     `json:"picked"`
 	Correct bool      `json:"correct"`
 	At      time.Time `json:"at"`
+	// Box is the question's Leitner box after this answer (review.go):
+	// 1 to LeitnerBoxes once it has been missed, 0 if it never was.
+	Box int `json:"box,omitempty"`
 }
 
 // ExamResult is one mock exam taken.
@@ -186,7 +189,9 @@ func (p *Progress) RecordAnswer(q *Question, picked []int, now time.Time) bool {
 		lp.Answers = map[string]Answer{}
 	}
 	ok := q.Correct(picked)
-	lp.Answers[q.ID] = Answer{Picked: slices.Clone(picked), Correct: ok, At: now}
+	// The box moves on from where the stored answers left the question.
+	prev, _ := p.reviewCard(q)
+	lp.Answers[q.ID] = Answer{Picked: slices.Clone(picked), Correct: ok, At: now, Box: nextBox(prev.Box, ok)}
 	return ok
 }
 

@@ -421,25 +421,30 @@ func (z *mockExam) clock() string {
 
 func (z *mockExam) viewStart() (header, body []string) {
 	st := z.ctx.styles
-	header = []string{st.Title.Render("Mock KCNA exam"), ""}
+	header = []string{st.Title.Render("Practice exam"), ""}
 	if z.err != nil {
 		body = append(body, z.wrap("There is no exam to take: "+z.err.Error()+". Add questions to the lessons first.", 0)...)
 		return header, body
 	}
 	e := z.exam
-	body = append(body, z.wrap(fmt.Sprintf("%d questions drawn from every lesson, weighted by KCNA domain:", len(e.Items)), 0)...)
-	for _, d := range e.DomainCounts() {
-		body = append(body, fmt.Sprintf("  %-34s %3d", d.Domain, d.Total))
+	header[0] = st.Title.Render(e.Name())
+	body = append(body, z.wrap(fmt.Sprintf("%d questions from every lesson, drawn by the KCNA blueprint (CNCF curriculum, November 2025):", len(e.Items)), 0)...)
+	for _, l := range lessons.PlanTable(e.Plan) {
+		body = append(body, "  "+l)
+	}
+	if c := e.Caveat(); c != "" {
+		body = append(body, "")
+		body = append(body, z.wrap(c, 0)...)
 	}
 	body = append(body, "",
 		fmt.Sprintf("Time:       %s (%s a question)", lessons.ClockText(e.Duration), lessons.ClockText(lessons.ExamTimePerQuestion)),
-		fmt.Sprintf("Pass mark:  %d%%", e.PassPercent),
-		"")
-	body = append(body, z.wrap("As on the real exam, a multiple-answer question counts only when every right choice and no wrong one is picked. Answers can be changed and questions marked for review until you submit; at the deadline the exam is submitted as it stands.", 0)...)
+		fmt.Sprintf("Pass mark:  %d%%", e.PassPercent))
 	if r, ok := z.ctx.progress.LastExam(); ok {
-		body = append(body, "", fmt.Sprintf("Last exam: %d of %d (%d%%), %s, on %s.", r.Score, r.Total, r.Percent(),
+		body = append(body, fmt.Sprintf("Last exam:  %d of %d (%d%%), %s, on %s.", r.Score, r.Total, r.Percent(),
 			passWord(st, r), r.At.Local().Format("2006-01-02 15:04")))
 	}
+	body = append(body, "")
+	body = append(body, z.wrap("As on the real exam, a multiple-answer question counts only when every right choice and no wrong one is picked. Answers can be changed and questions marked for review until you submit; at the deadline the exam is submitted as it stands.", 0)...)
 	body = append(body, "", st.Subtle.Render("Press enter to start the clock."))
 	return header, body
 }
@@ -570,6 +575,10 @@ func (z *mockExam) viewResults() (header, body []string) {
 		}
 		line := fmt.Sprintf("  %-34s %3d/%-3d %3d%%", d.Domain, d.Right, d.Total, pct)
 		body = append(body, line)
+	}
+	if c := lessons.ResultCaveat(*r); c != "" {
+		body = append(body, "")
+		body = append(body, z.wrap(c, 0)...)
 	}
 	body = append(body, "")
 	for _, l := range z.wrap("Saved to your progress. Press r to review every question: your answer, the right one, and why.", 0) {

@@ -18,21 +18,30 @@ func newExamCmd(a *app) *cobra.Command {
 		questions, minutes int
 		seed               int64
 		review, asJSON     bool
+		blueprint          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "exam",
-		Short: "Take a timed mock KCNA exam, scored by domain, with a review",
-		Long: fmt.Sprintf(`Take a timed mock exam drawn from the questions of every lesson.
+		Short: "Take a timed practice exam drawn by the KCNA blueprint, with a review",
+		Long: fmt.Sprintf(`Take a timed practice exam drawn from the questions of every lesson.
 
 The real KCNA has 60 questions in 90 minutes and a pass mark of 75%%. The
 mock exam keeps that pace: %d questions (or all the course has, if fewer),
 %s per question, %d%% to pass.
 
-Questions are drawn by the KCNA domain each is tagged with, weighted as in
-the KCNA curriculum of November 2025 and shared out over the domains the
-course covers (observability now counts under Cloud Native Architecture):
+Every question is tagged with the domain of the current KCNA blueprint
+that it belongs to (%s):
 
 %s
+Questions are drawn by those weights. Where the course has fewer questions
+in a domain than its weight asks for, the exam takes all it has and the
+other domains fill the gap, so the exam is then a practice exam on what
+kcna-lab teaches, not the KCNA's mix: it says so before it starts and
+with its result, and its score is then no signal of KCNA readiness.
+--blueprint shows the table for an exam of --questions questions: each
+domain's weight, how many questions the course has in it, how many the
+weight asks for, and how many the exam draws.
+
 Choices are shuffled. A multiple-answer question counts only when every
 right choice and no wrong one is picked, as on the real exam.
 
@@ -47,7 +56,7 @@ review of every question: your answer, the right one, and why. Results are
 kept in your progress (the last %d exams); --review shows the last one
 again. The exam reads answers from standard input, so it also works in a
 pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPassPercent,
-			domainWeights(), lessons.MaxExamHistory),
+			lessons.BlueprintSource, domainWeights(), lessons.MaxExamHistory),
 		Example: `  # a full mock exam: up to 60 questions, 1.5 minutes each
   kcna-lab exam
 
@@ -56,6 +65,9 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
 
   # the same questions again (the seed is printed at the start)
   kcna-lab exam --seed 1234
+
+  # the blueprint next to what this course can draw, without an exam
+  kcna-lab exam --blueprint
 
   # look at the last exam's answers and explanations again
   kcna-lab exam --review
@@ -74,6 +86,10 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
 			course, err := a.course()
 			if err != nil {
 				return err
+			}
+			if blueprint {
+				writeBlueprint(a.stdout, lessons.PlanExam(course, questions))
+				return nil
 			}
 			store, p, err := a.progress()
 			if err != nil {
@@ -106,17 +122,33 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
 	cmd.Flags().IntVar(&minutes, "minutes", 0, "time allowed in `M`inutes (default: 1.5 per question)")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "draw a repeatable exam: the same seed gives the same questions")
 	cmd.Flags().BoolVar(&review, "review", false, "show the last exam's result and review instead of taking one")
+	cmd.Flags().BoolVar(&blueprint, "blueprint", false, "show the KCNA blueprint next to what this course can draw, and exit")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON on stdout (questions go to stderr)")
 	return cmd
 }
 
-// domainWeights is the weights table as text, for the help.
+// domainWeights is the blueprint as text, for the help.
 func domainWeights() string {
 	var b strings.Builder
-	for _, d := range lessons.KCNADomains {
-		fmt.Fprintf(&b, "  %-36s %3d%%\n", d.Name, d.Weight)
+	for _, d := range lessons.Blueprint {
+		fmt.Fprintf(&b, "  %-34s %3d%%\n", d.Name, d.Weight)
 	}
 	return b.String()
+}
+
+// writeBlueprint prints the blueprint next to an exam's draw, the exam's
+// name and, when it departs from the blueprint, why its score says
+// nothing about KCNA readiness.
+func writeBlueprint(w io.Writer, plan []lessons.PlanRow) {
+	fmt.Fprintf(w, "KCNA blueprint: %s.\n", lessons.BlueprintSource)
+	for _, l := range lessons.PlanTable(plan) {
+		fmt.Fprintln(w, "  "+l)
+	}
+	e := lessons.Exam{Plan: plan}
+	fmt.Fprintf(w, "This exam: %s.\n", e.Name())
+	if c := e.Caveat(); c != "" {
+		fmt.Fprintln(w, wrapIndent(c, 0))
+	}
 }
 
 // perQuestion is the time per question in words: "1.5 minutes".
@@ -131,12 +163,9 @@ func runExam(ctx context.Context, a *app, course *lessons.Course, exam *lessons.
 		out = a.stderr // keep stdout for the JSON
 	}
 	n := len(exam.Items)
-	fmt.Fprintf(out, "KCNA mock exam: %d question(s), %s, pass mark %d%%.\n", n, lessons.ClockText(exam.Duration), exam.PassPercent)
-	var mix []string
-	for _, d := range exam.DomainCounts() {
-		mix = append(mix, fmt.Sprintf("%s %d", d.Domain, d.Total))
-	}
-	fmt.Fprintf(out, "By domain: %s. Seed %d: `kcna-lab exam --seed %d` draws this exam again.\n", strings.Join(mix, ", "), exam.Seed, exam.Seed)
+	writeBlueprint(out, exam.Plan)
+	fmt.Fprintf(out, "\n%d question(s), %s, pass mark %d%%. Seed %d: `kcna-lab exam --seed %d` draws this exam again.\n",
+		n, lessons.ClockText(exam.Duration), exam.PassPercent, exam.Seed, exam.Seed)
 	fmt.Fprintln(out, "Answer with a letter (b) or letters (a,c). Enter skips; skipped questions come back at the end. Ctrl+D ends the exam.")
 
 	in := a.newLineReader(out)
@@ -238,6 +267,9 @@ func writeExamResult(w io.Writer, r lessons.ExamResult) {
 			fmt.Fprintf(w, "  %-36s %3d/%-3d %3d%%\n", d.Domain, d.Right, d.Total, pct)
 		}
 	}
+	if c := lessons.ResultCaveat(r); c != "" {
+		fmt.Fprintln(w, "\n"+wrapIndent(c, 0))
+	}
 }
 
 // writeExamReview prints every question with the learner's answer, the
@@ -280,8 +312,11 @@ func writeExamReview(w io.Writer, items []lessons.ReviewItem) {
 type examJSON struct {
 	lessons.ExamResult
 	Percent int `json:"percent"`
+	// Caveat says why the score is no KCNA readiness signal, when the
+	// exam departed from the blueprint.
+	Caveat string `json:"caveat,omitempty"`
 }
 
 func writeExamJSON(a *app, r lessons.ExamResult) error {
-	return a.printJSON(examJSON{ExamResult: r, Percent: r.Percent()})
+	return a.printJSON(examJSON{ExamResult: r, Percent: r.Percent(), Caveat: lessons.ResultCaveat(r)})
 }

@@ -230,12 +230,16 @@ func TestExamRightWrongInvalidThenReview(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{
-		"KCNA mock exam: 3 question(s), 4:30, pass mark 75%.",
+		"KCNA blueprint: CNCF KCNA curriculum, November 2025",
+		"Cloud Native Application Delivery     16%      0         1     0  short by 1",
+		"This exam: Course practice exam (2 of 4 KCNA domains, not the blueprint's mix).",
+		"3 question(s), 4:30, pass mark 75%.",
 		"--seed 11",
 		"[1/3] 4:30 left",
 		`"z" is not a choice here`,
 		"Result: 2 of 3 right (66%): FAIL. The pass mark is 75%.",
 		"By domain:",
+		"not a signal of KCNA",
 		"Review: your answer, the right one, and why.",
 		"<- your answer, right answer",
 		"<- right answer",
@@ -274,6 +278,10 @@ func TestExamRightWrongInvalidThenReview(t *testing.T) {
 	}
 	if got.Percent != 66 || got.Score != 2 || got.Questions[0].ID != e.Items[0].Q.Key() {
 		t.Fatalf("--review --json = %+v", got)
+	}
+	// Two of four domains drawn: the record says the score is no KCNA signal.
+	if !strings.Contains(got.Caveat, "not a signal of KCNA readiness") {
+		t.Errorf("--review --json caveat = %q", got.Caveat)
 	}
 }
 
@@ -464,4 +472,104 @@ func (s *syncBuffer) waitFor(t *testing.T, text string) {
 		}
 	}
 	t.Fatalf("never saw %q in:\n%s", text, s.String())
+}
+
+func TestExamBlueprintShowsTheTableWithoutAnExam(t *testing.T) {
+	dir := contentDir(t)
+	code, out, errOut := kcnaIn(t, strings.NewReader(""), "--content", dir, "exam", "--blueprint", "--questions", "10")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"KCNA blueprint: CNCF KCNA curriculum, November 2025",
+		"KCNA domain                        weight course blueprint drawn",
+		// 3 questions: the exam is as big as the course, the shares by weight.
+		"Kubernetes Fundamentals               44%      1         1     1",
+		"Cloud Native Architecture             12%      0         0     0",
+		"This exam: Course practice exam (2 of 4 KCNA domains",
+		"not a signal of KCNA",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--blueprint output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "[1/") {
+		t.Errorf("--blueprint started an exam:\n%s", out)
+	}
+}
+
+func TestQuizMissedFollowsLeitnerBoxes(t *testing.T) {
+	state := privateState(t)
+	clock := useFakeClock(t)
+	dir := contentDir(t)
+	quiz := func(in string, args ...string) string {
+		t.Helper()
+		code, out, errOut := kcnaIn(t, strings.NewReader(in), append([]string{"--content", dir, "quiz"}, args...)...)
+		if code != 0 {
+			t.Fatalf("quiz %v: exit %d: %s", args, code, errOut)
+		}
+		return out
+	}
+	if out := quiz("", "--missed"); !strings.Contains(out, "You have missed no question yet") {
+		t.Fatalf("nothing answered yet:\n%s", out)
+	}
+	// single right, multi and fund wrong: both go to box 1.
+	quiz("a\na\na\n", "one")
+	out := quiz("a,c\na\n", "--missed")
+	for _, want := range []string{"box 1: 2, box 2: 0", "Practice: missed questions due for review, 2 question(s)",
+		"EXPLAIN-MULTI", "EXPLAIN-FUND", "You answered 1 of 2 right."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first review lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "EXPLAIN-SINGLE") {
+		t.Errorf("a question never missed was asked:\n%s", out)
+	}
+	answers := loadProgress(t, state).Lessons["one"].Answers
+	if answers["multi"].Box != 2 || answers["fund"].Box != 1 || answers["single"].Box != 0 {
+		t.Fatalf("boxes after the review: %+v", answers)
+	}
+	// Right away, only fund (box 1) is due; multi waits a day in box 2.
+	out = quiz("b\n", "--missed")
+	if !strings.Contains(out, "1 question(s)") || !strings.Contains(out, "EXPLAIN-FUND") || strings.Contains(out, "EXPLAIN-MULTI") {
+		t.Errorf("second review should ask fund only:\n%s", out)
+	}
+	if out := quiz("", "--missed"); !strings.Contains(out, "None is due now. The next, in box 2, is due") {
+		t.Errorf("nothing due:\n%s", out)
+	}
+	// A day later both are due again; --count and a lesson narrow it.
+	clock.advance(25 * time.Hour)
+	if out := quiz("a,c\n", "--missed", "--count", "1", "one"); !strings.Contains(out, "1 question(s)") {
+		t.Errorf("after a day, --count 1:\n%s", out)
+	}
+	if b := loadProgress(t, state).Lessons["one"].Answers["multi"].Box; b != 3 {
+		t.Errorf("multi right twice after its miss: box %d, want 3", b)
+	}
+}
+
+func TestGlossaryLooksTermsUp(t *testing.T) {
+	privateState(t)
+	code, out, errOut := kcnaIn(t, strings.NewReader(""), "glossary", "NAMESPACE")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"namespace: lesson 4,", "(kcna-lab show 4)", "A kernel feature that gives",
+		"See also: network namespace, PID namespace, user namespace."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("glossary NAMESPACE lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = kcnaIn(t, strings.NewReader(""), "glossary")
+	if code != 0 || strings.Count(out, "(kcna-lab show ") < 40 {
+		t.Errorf("glossary lists %d terms (exit %d)", strings.Count(out, "(kcna-lab show "), code)
+	}
+	code, _, errOut = kcnaIn(t, strings.NewReader(""), "glossary", "hyperconverged")
+	if code != 1 || !strings.Contains(errOut, `term "hyperconverged" in the glossary`) {
+		t.Errorf("unknown term: exit %d, %s", code, errOut)
+	}
+	// A course without a glossary says so.
+	code, _, errOut = kcnaIn(t, strings.NewReader(""), "--content", contentDir(t), "glossary")
+	if code != 1 || !strings.Contains(errOut, "has no glossary") {
+		t.Errorf("no glossary: exit %d, %s", code, errOut)
+	}
 }

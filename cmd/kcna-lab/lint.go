@@ -16,7 +16,9 @@ func newLintContentCmd(a *app) *cobra.Command {
 		Long: `Check an instructor's lessons before using them with --content DIR. Every
 problem is reported as file:line:column with a hint, all at once: unknown or
 missing fields, duplicate ids, quiz answers out of range, questions with no
-explanation, and demo or challenge ids that kcna-lab does not implement.
+explanation, domains not in the current KCNA blueprint, demo or challenge
+ids that kcna-lab does not implement, and glossary.yaml terms that name a
+lesson that does not exist or does not use them.
 Exits 1 when there are problems, so it fits in CI.`,
 		Example: `  kcna-lab lint-content ./my-lessons
   kcna-lab --content ./my-lessons`,
@@ -30,7 +32,11 @@ Exits 1 when there are problems, so it fits in CI.`,
 				fmt.Fprintf(a.stdout, "\n%d problem(s) in %s\n", len(probs), args[0])
 				return exitError{code: 1}
 			}
-			fmt.Fprintf(a.stdout, "%d lesson(s) in %s, no problems\n", len(course.Lessons), args[0])
+			terms := ""
+			if n := len(course.Glossary); n > 0 {
+				terms = fmt.Sprintf(" and %d glossary term(s)", n)
+			}
+			fmt.Fprintf(a.stdout, "%d lesson(s)%s in %s, no problems\n", len(course.Lessons), terms, args[0])
 			return nil
 		},
 	}

@@ -18,8 +18,9 @@ import (
 
 func newQuizCmd(a *app) *cobra.Command {
 	var (
-		count int
-		seed  int64
+		count  int
+		seed   int64
+		missed bool
 	)
 	cmd := &cobra.Command{
 		Use:   "quiz [LESSON]",
@@ -38,8 +39,15 @@ progress as you go, exactly as in the app's quiz, so the course map and
 
 Press Ctrl+D (end of input) to stop early; the answers given so far are
 kept. The quiz reads answers from standard input, so it also works in a
-pipe or a script. For a timed exam weighted like the real one, see
-` + "`kcna-lab exam`" + `.`,
+pipe or a script. For a timed exam drawn by the KCNA blueprint's weights,
+see ` + "`kcna-lab exam`" + `.
+
+--missed asks again the questions you have got wrong, in a quiz or in a
+kept exam, scheduled by Leitner boxes: a missed question goes to box 1,
+each right answer moves it up a box, and a miss sends it back to box 1.
+Box 1 is due at once, box 2 a day after its last answer, box 3 after 3
+days, box 4 after 7 and box 5 after 21. Only the questions due now are
+asked, lowest box first.`,
 		Example: `  # the questions of lesson 3
   kcna-lab quiz 3
 
@@ -48,6 +56,9 @@ pipe or a script. For a timed exam weighted like the real one, see
 
   # the same order again
   kcna-lab quiz --count 10 --seed 42
+
+  # the questions you missed that are due again (Leitner boxes)
+  kcna-lab quiz --missed
 
   # answer from a script: b for the first question, a and c for the second
   printf 'b\na,c\n' | kcna-lab quiz why-containers --count 2`,
@@ -62,16 +73,30 @@ pipe or a script. For a timed exam weighted like the real one, see
 			}
 			var qs []*lessons.Question
 			title := "the whole course"
+			var only *lessons.Lesson
 			if len(args) == 1 {
 				l, ok := course.Lesson(args[0])
 				if !ok {
 					return fmt.Errorf("no lesson %q; the lessons are: %s (see `kcna-lab lessons`)",
 						args[0], strings.Join(course.IDs(), ", "))
 				}
-				for i := range l.Quiz {
-					qs = append(qs, &l.Quiz[i])
+				only, title = l, l.Title
+			}
+			if missed {
+				store, p, err := a.progress()
+				if err != nil {
+					return err
 				}
-				title = l.Title
+				qs = dueQuestions(a, course, p, only, count)
+				if len(qs) == 0 {
+					return nil
+				}
+				return runQuiz(cmd.Context(), a, course, "missed questions due for review", qs, store, p)
+			}
+			if only != nil {
+				for i := range only.Quiz {
+					qs = append(qs, &only.Quiz[i])
+				}
 			} else {
 				qs = course.Questions()
 				if !cmd.Flags().Changed("seed") {
@@ -95,7 +120,45 @@ pipe or a script. For a timed exam weighted like the real one, see
 	}
 	cmd.Flags().IntVarP(&count, "count", "n", 0, "ask at most `N` questions (0: all)")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "mix the whole course's questions in a repeatable order")
+	cmd.Flags().BoolVar(&missed, "missed", false, "ask the questions you missed that are due again, by Leitner boxes")
 	return cmd
+}
+
+// dueQuestions are the missed questions due now (of one lesson, if only is
+// set), at most count of them when count > 0. It tells the learner what is
+// due and, when nothing is, when the next one will be.
+func dueQuestions(a *app, course *lessons.Course, p *lessons.Progress, only *lessons.Lesson, count int) []*lessons.Question {
+	if only != nil {
+		course = &lessons.Course{Lessons: []*lessons.Lesson{only}}
+	}
+	now := clk.Now()
+	due, later := p.Missed(course, now)
+	boxes := make([]int, lessons.LeitnerBoxes+1)
+	for _, c := range append(slices.Clone(due), later...) {
+		boxes[c.Box]++
+	}
+	var counts []string
+	for b := 1; b <= lessons.LeitnerBoxes; b++ {
+		counts = append(counts, fmt.Sprintf("box %d: %d", b, boxes[b]))
+	}
+	if len(due)+len(later) == 0 {
+		fmt.Fprintln(a.stdout, "You have missed no question yet, so there is nothing to review. `kcna-lab quiz` asks them all.")
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "Missed questions by Leitner box (%s).\n", strings.Join(counts, ", "))
+	if len(due) == 0 {
+		fmt.Fprintf(a.stdout, "None is due now. The next, in box %d, is due %s.\n",
+			later[0].Box, later[0].Due.Local().Format("2006-01-02 15:04"))
+		return nil
+	}
+	if count > 0 && count < len(due) {
+		due = due[:count]
+	}
+	qs := make([]*lessons.Question, len(due))
+	for i, c := range due {
+		qs[i] = c.Q
+	}
+	return qs
 }
 
 func runQuiz(ctx context.Context, a *app, course *lessons.Course, title string, qs []*lessons.Question,

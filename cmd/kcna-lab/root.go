@@ -63,8 +63,9 @@ func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kcna-lab",
 		Short: "Learn how containers really work, live on your own kernel",
-		Long: `kcna-lab is an interactive lab for the Container Orchestration part of the
-CNCF KCNA exam. Run it with no arguments in a terminal to open the course;
+		Long: `kcna-lab is an interactive lab for the containers and orchestration parts
+of the CNCF KCNA exam (containerization, Kubernetes' core concepts,
+networking, security, storage, troubleshooting). Run it with no arguments in a terminal to open the course;
 every lesson explains a concept and then shows it live on your own Linux
 kernel: chroot jails, namespaces, cgroups, overlay filesystems and more.
 
@@ -106,6 +107,7 @@ workshops and quick practice.`,
 		newOrchestrateCmd(a),
 		newQuizCmd(a),
 		newExamCmd(a),
+		newGlossaryCmd(a),
 		newMeshCmd(a),
 	)
 	return root

@@ -32,6 +32,12 @@ func cgroupsDemo() Demo {
 	}
 }
 
+// forkBomb is the classic shell fork bomb: the function b runs two copies
+// of itself in a background pipeline, each of which does the same. The
+// shell then waits (a builtin, no fork) for it: were the sandbox's command
+// to end, its init would exit and the kernel would kill the bomb with it.
+const forkBomb = `b() { b | b & }; b; wait`
+
 // memoryHog grows a shell variable by 1 MiB at a time, so that the gauge
 // can be seen filling before the kernel steps in.
 const memoryHog = `x=; i=0; while :; do x="$x$(head -c 1048576 /dev/zero | tr '\0' a)"; i=$((i+1)); echo "holding $i MiB"; done`
@@ -67,45 +73,63 @@ func oomPart(ctx context.Context, sink event.Sink) error {
 }
 
 func pidsPart(ctx context.Context, sink event.Sink) error {
-	event.Narrate(sink, "2. Processes. A sandbox limited to 20 tasks (pids.max counts every process and thread in the cgroup, kcna-lab's init included) tries to start 40 background sleeps:")
+	event.Narrate(sink, "2. Processes. A sandbox limited to 20 tasks (pids.max counts every process and thread in the cgroup, kcna-lab's init included) runs a real fork bomb, "+forkBomb+": each copy starts two more in a background pipeline, so their number doubles at every step until something stops it. Here the cgroup does, and kcna-lab ends the bomb after reading the counters:")
 	// The bomb is the sandbox's own command, not an exec: the init then
-	// needs no new thread while the cgroup is full.
+	// needs no new thread while the cgroup is full. A CPU limit keeps its
+	// churn (copies exiting, others forking into the freed slots) from
+	// taking a whole CPU of a shared host for the seconds it runs.
 	var buf bytes.Buffer
 	sb, err := sandbox.Start(ctx, sandbox.Spec{
-		Name: demoName("bomb"), Limits: sandbox.Limits{Pids: 20}, Stdout: &buf, Stderr: &buf,
-		Args: []string{"sh", "-c", `i=0; while [ $i -lt 40 ]; do sleep 60 >/dev/null 2>&1 & i=$((i+1)); done; echo "tried to start 40 sleeps"`},
+		Name: demoName("bomb"), Limits: sandbox.Limits{Pids: 20, CPUs: 0.5}, Stdout: &buf, Stderr: &buf,
+		Args: []string{"sh", "-c", forkBomb},
 	}, sink)
 	if err != nil {
 		return err
 	}
 	dir := controllerDir(sb.Cgroups(), "pids")
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if !strings.HasSuffix(readTrim(filepath.Join(dir, "pids.events")), "max 0") {
-			break
-		}
-	}
-
+	alive := watchBomb(dir, sb)
 	cg := []string{
 		"pids.max     = " + readTrim(filepath.Join(dir, "pids.max")),
 		"pids.current = " + readTrim(filepath.Join(dir, "pids.current")),
 		"pids.events  : " + readTrim(filepath.Join(dir, "pids.events")),
 	}
-	// The sleeps would keep the sandbox for a minute; the buffer is read
-	// once its writers are gone.
+	// Killing the sandbox's PID 1 ends every process in its PID
+	// namespace; the buffer is read once its writers are gone.
 	_ = sb.Signal(syscall.SIGKILL)
 	_, _ = sb.Wait()
 	inside := countRepeats(lines(buf.String()))
 	if len(inside) == 0 {
-		// busybox sh gives up at the first fork the kernel refuses.
-		inside = []string{"the shell stopped at its first", "refused fork, before it could", "print anything"}
+		inside = []string{"(the shell printed nothing)"}
 	}
 	hostFork := "the host can still fork: /bin/true ran"
 	if err := exec.CommandContext(ctx, "/bin/true").Run(); err != nil {
 		hostFork = "the host could not fork: " + err.Error()
 	}
 	event.SideBySide(sink, "The sandbox's cgroup, read from the host | what the shell inside saw", append(cg, hostFork), inside)
-	event.Narrate(sink, "fork() failed with EAGAIN once the cgroup reached pids.max; pids.events counts each refusal as \"max\". A fork bomb inside stops there, and nothing outside the cgroup is affected.")
+	end := "It was still churning inside its slots (copies exiting, others forking into the freed ones) when kcna-lab killed the sandbox's PID 1, which ends every process in its PID namespace: a limit contains a bomb, someone still has to stop it."
+	if !alive {
+		end = "This one then died out by itself: in busybox sh a copy whose fork is refused prints \"can't fork\" and exits, so once the cgroup was full the copies ended faster than new ones could start. A bomb that retries instead would churn inside its slots until killed."
+	}
+	event.Narrate(sink, "fork() failed with EAGAIN once the cgroup reached pids.max; pids.events counts each refusal as \"max\". The bomb could grow no further and nothing outside the cgroup was affected. "+end)
 	return nil
+}
+
+// watchBomb waits until the kernel has refused a fork in the pids cgroup
+// at dir and a second has passed, or five seconds in all, and reports
+// whether the bomb is still running then.
+func watchBomb(dir string, sb *sandbox.Sandbox) (alive bool) {
+	var refused time.Time
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if refused.IsZero() && !strings.HasSuffix(readTrim(filepath.Join(dir, "pids.events")), "max 0") {
+			refused = time.Now()
+		}
+		if !refused.IsZero() && time.Since(refused) > time.Second {
+			break
+		}
+	}
+	// The init alone accounts for several tasks (its runtime's threads),
+	// so count processes: the bomb is alive while the shell has children.
+	return len(processTree(sb.PID())) > 2
 }
 
 func cpuPart(ctx context.Context, sink event.Sink) error {

@@ -4,6 +4,7 @@ package demos
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -118,13 +119,42 @@ func TestDependencies(t *testing.T) {
 
 func TestSharedKernel(t *testing.T) {
 	rec := runDemo(t, "shared-kernel")
-	c := rec.compare(t, "uname -r")
-	if strings.Join(c.Left.Lines, "|") != strings.Join(c.Right.Lines, "|") {
-		t.Errorf("uname inside differs from the host's: %q vs %q", c.Left.Lines, c.Right.Lines)
+	// One view: uname on both sides, a blank line, then the sandbox's
+	// processes as listed from its cgroup (as root, with cgroups).
+	c := rec.compare(t, "uname -r; uname -v, then the sandbox's processes from its cgroup.procs")
+	if len(c.Left.Lines) < 5 || len(c.Right.Lines) != len(c.Left.Lines) {
+		t.Fatalf("want 2 uname lines, a blank and 2+ processes each side: %q | %q", c.Left.Lines, c.Right.Lines)
 	}
-	first := rec.compare(t, "The sandbox's first process")
-	if !strings.HasPrefix(first.Right.Lines[0], "PID 1") {
-		t.Errorf("the sandbox's first process should be PID 1 inside: %q", first.Right.Lines)
+	if strings.Join(c.Left.Lines[:2], "|") != strings.Join(c.Right.Lines[:2], "|") ||
+		c.Left.Lines[0] != readTrim("/proc/sys/kernel/osrelease") {
+		t.Errorf("uname inside differs from the host's: %q vs %q", c.Left.Lines[:2], c.Right.Lines[:2])
+	}
+	// Its init and the sleep it started, each a host process whose host
+	// PID is not its PID inside, with NSpid listing both.
+	hostProcs, boxProcs := c.Left.Lines[3:], c.Right.Lines[3:]
+	if !strings.HasPrefix(boxProcs[0], "PID 1 ") || !strings.Contains(strings.Join(boxProcs, "\n"), "sleep 300") {
+		t.Errorf("want PID 1 and the sleep inside: %q", boxProcs)
+	}
+	for i, l := range hostProcs {
+		host := numberAfter(l, "PID ")
+		inner := numberAfter(boxProcs[i], "PID ")
+		if host <= 1 || host == inner || !strings.Contains(l, fmt.Sprintf("NSpid %d %d)", host, inner)) {
+			t.Errorf("row %d: host %q, inside %q: want a host PID and NSpid listing both", i, l, boxProcs[i])
+		}
+	}
+	// The cgroup's own charge is read and is more than nothing.
+	var mem string
+	for _, e := range rec.Of(event.KindNarration) {
+		if strings.Contains(e.Text, "charges it to the sandbox's cgroup") {
+			mem = e.Text
+		}
+	}
+	n := numberAfter(mem, "memory.current = ")
+	if n <= 0 {
+		n = numberAfter(mem, "memory.usage_in_bytes = ")
+	}
+	if n <= 0 {
+		t.Errorf("no memory read from the sandbox's cgroup: %q", mem)
 	}
 }
 
@@ -154,6 +184,10 @@ func TestCgroupLimits(t *testing.T) {
 	}
 	if n := numberAfter(strings.Join(pids.Left.Lines, " "), "max "); n <= 0 {
 		t.Errorf("pids.events shows no refused fork: %q", pids.Left.Lines)
+	}
+	// A real fork bomb ran: the shell inside saw its forks refused.
+	if !strings.Contains(strings.Join(pids.Right.Lines, "\n"), "can't fork") {
+		t.Errorf("the fork bomb's shell saw no refused fork: %q", pids.Right.Lines)
 	}
 	cpu := rec.compare(t, "cpu.stat after")
 	if n := numberAfter(strings.Join(cpu.Left.Lines, " "), "nr_throttled"); n <= 0 {

@@ -3,7 +3,10 @@ package demos
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,7 +79,7 @@ func prettyName() string {
 func sharedKernelDemo() Demo {
 	return Demo{
 		ID:    "shared-kernel",
-		Title: "A container is a process on the host's kernel: start time, uname, host PIDs",
+		Title: "A container is a process on the host's kernel: start time, uname, host PIDs, cgroup memory",
 		Run:   runSharedKernel,
 		Blocked: func(r sandbox.Report) string {
 			return needsNamespaces(r, sandbox.NSPid, sandbox.NSMount)
@@ -106,6 +109,7 @@ func runSharedKernel(ctx context.Context, sink event.Sink) error {
 		times = append(times, fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000))
 	}
 	event.Narrate(sink, fmt.Sprintf("Start to exit: %s (median %.1f ms). A virtual machine first boots firmware, a kernel and an init system: seconds, not milliseconds.", strings.Join(times, ", "), float64(took[len(took)/2].Microseconds())/1000))
+	event.Narrate(sink, "Nor does a VM look like this from its host. Under KVM a guest is one QEMU (or Firecracker) process holding the whole guest, kernel and all, its processes invisible from the host; under Xen, ESXi or Hyper-V the hypervisor schedules guests that are no host processes at all. A sandbox, next:")
 
 	name := demoName("kernel")
 	sb, stop, err := held(ctx, sandbox.Spec{Name: name}, event.Discard)
@@ -118,17 +122,128 @@ func runSharedKernel(ctx context.Context, sink event.Sink) error {
 		return err
 	}
 	host := []string{readTrim("/proc/sys/kernel/osrelease"), readTrim("/proc/sys/kernel/version")}
-	event.SideBySide(sink, "uname -r; uname -v — the kernel's release and build", host, box)
-	event.Narrate(sink, "The same kernel answers on both sides: the sandbox brought no kernel of its own.")
-
-	nspid, err := statusField(fmt.Sprint(sb.PID()), "NSpid")
+	from, hostProcs, boxProcs, rssKB, err := sandboxProcesses(ctx, sb, name)
 	if err != nil {
 		return err
 	}
-	rss, _ := statusField(fmt.Sprint(sb.PID()), "VmRSS")
-	event.SideBySide(sink, "The sandbox's first process, seen from each side",
-		[]string{fmt.Sprintf("host PID %s (NSpid: %s)", strings.Fields(nspid)[0], nspid), "memory it uses (VmRSS): " + rss},
-		[]string{"PID " + strings.Fields(nspid)[len(strings.Fields(nspid))-1], "the same pages: there is no guest OS"})
-	event.Narrate(sink, "/proc/PID/status on the host lists the process's PID in each PID namespace it belongs to (NSpid): the sandbox's PID 1 is an ordinary host process. A VM would instead show up as one hypervisor process holding a whole guest's memory.")
+	event.SideBySide(sink, "uname -r; uname -v, then the sandbox's processes from its "+from+" (with VmRSS)",
+		append(append(host, ""), hostProcs...), append(append(box, ""), boxProcs...))
+	event.Narrate(sink, "The same kernel answers on both sides: the sandbox brought none of its own. Its processes are ordinary host processes; /proc/PID/status lists each one's PID in every PID namespace it is in (NSpid), the host's first, the sandbox's own from 1 last.")
+	if mem := cgroupMemory(sb.Cgroups()); mem != "" {
+		event.Narrate(sink, fmt.Sprintf("Their memory as the kernel charges it to the sandbox's cgroup: %s; VmRSS summed: %d kB. They differ: VmRSS counts a shared page in every process that maps it, the cgroup counts it once, plus page cache and kernel memory.", mem, rssKB))
+	}
 	return nil
+}
+
+// sandboxProcesses starts a sleep in a running sandbox and lists its
+// processes, from its cgroup (or from /proc when it has none, which from
+// names), each as the host and the sandbox number it, with the VmRSS
+// summed over them.
+func sandboxProcesses(ctx context.Context, sb *sandbox.Sandbox, name string) (from string, host, box []string, rssKB int, err error) {
+	// A second process, so that the list is a list: a sleep started in
+	// the sandbox, which its init forks into its namespaces and cgroup.
+	if _, err := inside(ctx, name, "sh", "-c", "sleep 300 </dev/null >/dev/null 2>&1 &"); err != nil {
+		return "", nil, nil, 0, err
+	}
+	paths := sb.Cgroups()
+	var pids []int
+	from = "cgroup.procs"
+	if len(paths) == 0 {
+		// No cgroup (rootless, no limits asked for): the init and its
+		// children are still found, through /proc.
+		from = "/proc (no cgroup: " + noCgroupWhy() + ")"
+		pids = processTree(sb.PID())
+	} else if pids, err = cgroupProcs(paths); err != nil {
+		return "", nil, nil, 0, err
+	}
+	for _, pid := range pids {
+		p := fmt.Sprint(pid)
+		nspid, err := statusField(p, "NSpid")
+		if err != nil {
+			continue // it exited meanwhile
+		}
+		rss, _ := statusField(p, "VmRSS") // none for a zombie
+		kb, _ := strconv.Atoi(strings.TrimSuffix(rss, " kB"))
+		rssKB += kb
+		f := strings.Fields(nspid)
+		host = append(host, fmt.Sprintf("PID %s (NSpid %s) %d kB", f[0], strings.Join(f, " "), kb))
+		box = append(box, fmt.Sprintf("PID %s %s", f[len(f)-1], progName(p)))
+	}
+	return from, host, box, rssKB, nil
+}
+
+// progName is a process's program as its command line names it (comm
+// can be a loader's name, such as "exe").
+func progName(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/cmdline")
+	if err != nil || len(b) == 0 {
+		return readTrim("/proc/" + pid + "/comm")
+	}
+	arg0, _, _ := strings.Cut(string(b), "\x00")
+	rest := strings.ReplaceAll(strings.TrimRight(string(b[len(arg0):]), "\x00"), "\x00", " ")
+	return strings.TrimSpace(filepath.Base(arg0) + rest)
+}
+
+// cgroupProcs reads the processes in a sandbox's cgroup directories.
+func cgroupProcs(paths []string) ([]int, error) {
+	seen := map[int]bool{}
+	var out []int
+	for _, dir := range paths {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			return nil, fmt.Errorf("list the sandbox's processes: %w", err)
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
+				seen[pid] = true
+				out = append(out, pid)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// processTree is pid and its descendants, from /proc/PID/task/*/children.
+func processTree(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", out[i]))
+		for _, t := range tasks {
+			b, _ := os.ReadFile(t)
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil && !slices.Contains(out, c) {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// cgroupMemory is the memory charged to a sandbox's cgroup, named by the
+// file it comes from, or "" when it has no memory controller.
+func cgroupMemory(paths []string) string {
+	dir := controllerDir(paths, "memory")
+	for _, file := range []string{"memory.current", "memory.usage_in_bytes"} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			continue
+		}
+		return fmt.Sprintf("%s = %d bytes (%.1f MiB)", file, n, float64(n)/(1<<20))
+	}
+	return ""
+}
+
+// noCgroupWhy says why a sandbox started without limits has no cgroup.
+func noCgroupWhy() string {
+	if os.Geteuid() != 0 {
+		return "run without root and without limits, kcna-lab makes none"
+	}
+	return "this host's cgroups are not usable"
 }

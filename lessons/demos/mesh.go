@@ -173,7 +173,9 @@ func runMesh(ctx context.Context, sink event.Sink, n sandbox.Net) error {
 		"frontend's app got", tallyLines(split), "frontend's sidecar counted", sidecarLines)
 	event.Narrate(sink, "About nine in ten went to v1, drawn request by request, whatever the number of v1 and v2 instances. Moving a canary along is one more push: 50/50, then 0/100, with no restart of anything.")
 	rows := lab.CP.Stats()
-	columns(sink, "The golden signals, from the sidecars alone (no code in the apps)",
+	// Linkerd's "golden metrics": rate, errors, latency. The SRE book's four
+	// golden signals add saturation, which requests cannot show.
+	columns(sink, "The golden metrics (rate, errors, latency), from the sidecars alone (no code in the apps)",
 		"traffic and errors", statsLines(rows), "latency", latencyLines(rows))
 
 	event.Narrate(sink, "Take it all down: each sidecar leaves the mesh, then its sandbox stops.")

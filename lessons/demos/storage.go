@@ -116,7 +116,7 @@ func runVolumes(ctx context.Context, sink event.Sink) error {
 		return err
 	}
 	columns(sink, "One volume, two sandboxes, live", w+": echo > /shared/live.txt", wrote, r+": cat /shared/live.txt", read)
-	event.Narrate(sink, "The reader sees the writer's file at once, the same inode: both mounts are views of one host directory, not copies. That is how two containers of a pod share an emptyDir, or pods share a ReadWriteMany volume.")
+	event.Narrate(sink, "The reader sees the writer's file at once, the same inode: both mounts are views of one host directory, not copies. That is how two containers of a pod share an emptyDir, and how pods on one node share a volume. A ReadWriteMany volume used from several nodes is not one directory: it is a network file system (NFS, CephFS, a cloud file share) that each node mounts, and the file server keeps the nodes' views in step.")
 	event.Narrate(sink, "What a volume costs in isolation: the directory is shared with the host. Whatever the sandbox writes lands on the host's disk outside its layer and its cleanup; anything on the host that can write the directory can change data under the sandbox; and mounting a sensitive host path read-write (/etc, a runtime's socket) hands it to the sandbox. Mount only what the workload needs, read-only (:ro) where it only reads.")
 	return nil
 }
