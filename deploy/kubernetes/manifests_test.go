@@ -18,9 +18,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -62,6 +64,9 @@ func TestManifestsCatchMistakes(t *testing.T) {
 		{"probe port not --listen", "10-statefulset.yaml", "              port: ssh\n            periodSeconds: 5", "              port: 2223\n            periodSeconds: 5", "readinessProbe probes port 2223, --listen is :2222"},
 		{"--listen not the container port", "10-statefulset.yaml", `- ":2222"`, `- ":2200"`, "containerPort ssh is 2222, --listen is :2200"},
 		{"image lacks the program", "../Dockerfile", "COPY deploy/kcna-lab-cgroupns /usr/local/bin/kcna-lab-cgroupns", "COPY deploy/kcna-lab-cgroupns /usr/bin/kcna-lab-cgroupns", "/usr/local/bin/kcna-lab-cgroupns, which deploy/Dockerfile does not install"},
+		{"any node", "10-statefulset.yaml", "      nodeSelector:\n        kcna-lab/workshop: \"true\"\n", "", "no nodeSelector"},
+		{"bad label key", "20-services.yaml", "kcna-lab/shard: \"1\"", "kcna-lab/shard/1: \"1\"", "label kcna-lab/shard/1"},
+		{"another namespace", "30-networkpolicy.yaml", "namespace: kcna-lab", "namespace: default", `[NetworkPolicy kcna-lab] in namespace "default"`},
 		{"shard missing", "20-services.yaml", "statefulset.kubernetes.io/pod-name: kcna-lab-3", "statefulset.kubernetes.io/pod-name: kcna-lab-0", "no Service selects shard kcna-lab-3"},
 	}
 	for _, c := range cases {
@@ -133,6 +138,8 @@ type bundle struct {
 	secrets     []*corev1.Secret
 	// namespaced lists every namespaced object, as "Kind name", by namespace.
 	namespaced map[string][]string
+	// labels are every object's and selector's labels, by "Kind name".
+	labels map[string]map[string]string
 	// kustomization is kustomization.yaml, which is no API object.
 	kustomization struct {
 		Resources []string `json:"resources"`
@@ -150,7 +157,7 @@ func decode(files map[string][]byte) (*bundle, error) {
 		}
 	}
 	decoder := serializer.NewCodecFactory(scheme, serializer.EnableStrict).UniversalDeserializer()
-	b := &bundle{namespaced: map[string][]string{}}
+	b := &bundle{namespaced: map[string][]string{}, labels: map[string]map[string]string{}}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if name == dockerfile {
 			continue
@@ -181,30 +188,30 @@ func decode(files map[string][]byte) (*bundle, error) {
 
 // add files a decoded object by kind.
 func (b *bundle) add(obj runtime.Object) error {
+	var kind string
 	switch o := obj.(type) {
 	case *corev1.Namespace:
 		b.namespaces = append(b.namespaces, o)
+		b.labels["Namespace "+o.Name] = o.Labels
 		return nil
 	case *appsv1.StatefulSet:
 		if b.statefulSet != nil {
 			return fmt.Errorf("a second StatefulSet, %s: the checks expect one", o.Name)
 		}
-		b.statefulSet = o
+		b.statefulSet, kind = o, "StatefulSet"
 	case *corev1.Service:
-		b.services = append(b.services, o)
+		b.services, kind = append(b.services, o), "Service"
 	case *networkingv1.NetworkPolicy:
-		b.policies = append(b.policies, o)
+		b.policies, kind = append(b.policies, o), "NetworkPolicy"
 	case *corev1.Secret:
-		b.secrets = append(b.secrets, o)
+		b.secrets, kind = append(b.secrets, o), "Secret"
 	default:
 		return fmt.Errorf("%T: no check knows this kind; add one", obj)
 	}
-	kind := obj.GetObjectKind().GroupVersionKind().Kind
-	meta := obj.(interface {
-		GetNamespace() string
-		GetName() string
-	})
-	b.namespaced[meta.GetNamespace()] = append(b.namespaced[meta.GetNamespace()], kind+" "+meta.GetName())
+	meta := obj.(metav1.Object)
+	name := kind + " " + meta.GetName()
+	b.namespaced[meta.GetNamespace()] = append(b.namespaced[meta.GetNamespace()], name)
+	b.labels[name] = meta.GetLabels()
 	return nil
 }
 
@@ -271,6 +278,31 @@ func check(b *bundle, files map[string][]byte) []error {
 	}
 	errs = append(errs, checkKustomization(b, files)...)
 	errs = append(errs, checkImage(spec.Containers, files[dockerfile])...)
+	errs = append(errs, checkLabels(b)...)
+	return errs
+}
+
+// checkLabels checks the syntax of every label, selector and taint key and
+// value, which decoding does not and the API server does.
+func checkLabels(b *bundle) []error {
+	sets := maps.Clone(b.labels)
+	spec := b.statefulSet.Spec.Template.Spec
+	sets["StatefulSet pod template"] = b.statefulSet.Spec.Template.Labels
+	sets["StatefulSet nodeSelector"] = spec.NodeSelector
+	for _, svc := range b.services {
+		sets["Service "+svc.Name+" selector"] = svc.Spec.Selector
+	}
+	for _, tol := range spec.Tolerations {
+		sets["StatefulSet toleration"] = map[string]string{tol.Key: tol.Value}
+	}
+	var errs []error
+	for where, set := range sets {
+		for k, v := range set {
+			for _, msg := range append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...) {
+				errs = append(errs, fmt.Errorf("%s: label %s=%q: %s", where, k, v, msg))
+			}
+		}
+	}
 	return errs
 }
 
@@ -400,7 +432,26 @@ func checkContainer(b *bundle, c corev1.Container, s serve) []error {
 	if sc := c.SecurityContext; sc == nil || sc.Privileged == nil || !*sc.Privileged {
 		fail("container %s is not privileged: README.md says what fails without it", c.Name)
 	}
+	errs = append(errs, checkNodes(sts.Spec.Template.Spec)...)
 	return errs
+}
+
+// checkNodes wants the privileged pods held to workshop nodes: a
+// nodeSelector, and a toleration for a taint of the same key, which keeps
+// other pods off those nodes.
+func checkNodes(spec corev1.PodSpec) []error {
+	if len(spec.NodeSelector) == 0 {
+		return []error{errors.New("no nodeSelector: the privileged pods could land on any node")}
+	}
+	for key := range spec.NodeSelector {
+		tolerated := slices.ContainsFunc(spec.Tolerations, func(tol corev1.Toleration) bool {
+			return tol.Key == key && tol.Effect == corev1.TaintEffectNoSchedule
+		})
+		if !tolerated {
+			return []error{fmt.Errorf("nodeSelector %s has no NoSchedule toleration of the same key: the workshop nodes cannot be tainted against other pods", key)}
+		}
+	}
+	return nil
 }
 
 // checkClassCode wants KCNA_LAB_CLASS_CODE from a key of a Secret that the
