@@ -107,6 +107,7 @@ workshops and quick practice.`,
 		newQuizCmd(a),
 		newExamCmd(a),
 		newMeshCmd(a),
+		newServeCmd(a),
 	)
 	return root
 }
