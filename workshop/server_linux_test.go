@@ -234,20 +234,55 @@ func TestWorkshopClass(t *testing.T) {
 		if !strings.Contains(out, "web") {
 			t.Errorf("alice's ps does not show her sandbox:\n%s", out)
 		}
-		out, _, _ = bob.run(t, srv.addr, "ps")
-		if strings.Contains(out, "web") {
-			t.Errorf("bob's ps shows alice's sandbox:\n%s", out)
+		out, errOut, st := bob.run(t, srv.addr, "ps")
+		if st != 0 || strings.Contains(out, "web") {
+			t.Errorf("bob's ps: status %d; want 0 and no sight of alice's sandbox:\n%s%s", st, out, errOut)
 		}
 		for _, cmd := range []string{"stop web", "logs web", "exec web -- true"} {
-			if _, errOut, st := bob.run(t, srv.addr, cmd); st == 0 {
-				t.Errorf("bob: %s succeeded on alice's sandbox (%s)", cmd, errOut)
+			if out, errOut, st := bob.run(t, srv.addr, cmd); st == 0 || !strings.Contains(out+errOut, "web") {
+				t.Errorf("bob: %s: status %d, %q; want a refusal naming no such sandbox", cmd, st, out+errOut)
 			}
 		}
 		// A volume's host path is in the student's own root: the server's
 		// /work, /home or state directory is not there to mount.
-		out, errOut, st := bob.run(t, srv.addr, "run --volume "+srv.state+":/data -- ls /data")
+		out, errOut, st = bob.run(t, srv.addr, "run --volume "+srv.state+":/data -- ls /data")
 		if st == 0 || strings.Contains(out, "students") {
 			t.Errorf("bob mounted the server's class directory: status %d\n%s%s", st, out, errOut)
+		}
+	})
+
+	t.Run("the quota holds the whole lab; on cgroup v2 sandboxes nest in it", func(t *testing.T) {
+		pureV2 := fileExists("/sys/fs/cgroup/cgroup.controllers")
+		memFile := "/sys/fs/cgroup/memory/kcna-lab/kcna-student-alice/memory.limit_in_bytes"
+		if pureV2 {
+			memFile = "/sys/fs/cgroup/kcna-lab/kcna-student-alice/memory.max"
+		}
+		if got := readTrim(t, memFile); got != fmt.Sprint(1<<30) {
+			t.Errorf("%s = %s, want the quota %d", memFile, got, 1<<30)
+		}
+		_, errOut, st := alice.run(t, srv.addr, "run --detach --name lim --memory 64M -- sleep 600")
+		if !pureV2 {
+			// v1 cannot be delegated: the lab has no cgroups, and says so.
+			if st == 0 {
+				alice.run(t, srv.addr, "stop lim")
+				t.Fatal("a memory limit inside a lab on a cgroup v1 server was accepted")
+			}
+			if out, _, _ := alice.run(t, srv.addr, "doctor"); !strings.Contains(out, "cannot be delegated into your lab") {
+				t.Errorf("doctor in the lab does not say why limits are off:\n%s", out)
+			}
+			return
+		}
+		if st != 0 {
+			t.Fatalf("run --memory in alice's lab: status %d %s", st, errOut)
+		}
+		defer alice.run(t, srv.addr, "stop lim")
+		nested, _ := filepath.Glob("/sys/fs/cgroup/kcna-lab/kcna-student-alice/kcna-lab/*/memory.max")
+		found := false
+		for _, f := range nested {
+			found = found || readTrim(t, f) == fmt.Sprint(64<<20)
+		}
+		if !found {
+			t.Errorf("no cgroup with memory.max 64M nested under alice's: %v", nested)
 		}
 	})
 
@@ -419,6 +454,20 @@ func leftovers(t *testing.T) string {
 		fmt.Fprintln(&b, "journal", j)
 	}
 	return b.String()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func readTrim(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func waitFor(t *testing.T, screen *syncBuffer, want string, d time.Duration) {

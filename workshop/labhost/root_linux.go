@@ -31,8 +31,8 @@ func buildRoot(cfg *initConfig) error {
 	r := cfg.Root
 	steps := []func() error{
 		func() error { return mountFS("tmpfs", r, unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=64m") },
-		func() error { return bindRO("/usr", filepath.Join(r, "usr")) },
-		func() error { return bindRO("/etc", filepath.Join(r, "etc")) },
+		func() error { return bindIfThere("/usr", filepath.Join(r, "usr")) },
+		func() error { return bindIfThere("/etc", filepath.Join(r, "etc")) },
 		func() error { return topLevelLinks(r) },
 		func() error { return bindProgram(cfg.Bin, r, "kcna-lab") },
 		func() error { return bindProgram(cfg.Bin, r, "kcna-lab-init") },
@@ -209,6 +209,15 @@ func mountFS(fstype, target string, flags uintptr, data string) error {
 		return fmt.Errorf("mount -t %s %s: %w", fstype, target, err)
 	}
 	return nil
+}
+
+// bindIfThere is bindRO for a directory a minimal server (a test VM's
+// initramfs) may lack: the lab then has it empty.
+func bindIfThere(src, dst string) error {
+	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+		return os.MkdirAll(dst, 0o755)
+	}
+	return bindRO(src, dst)
 }
 
 // bindRO binds a server directory (with what is mounted below it)
