@@ -229,9 +229,10 @@ func (s *Server) admitConn(_ ssh.Context, c net.Conn) net.Conn {
 	s.mu.Lock()
 	lim, ok := s.limiters[host]
 	if !ok {
-		// A student opens a few connections at once (course, CLI, a
-		// second terminal); 5 a second sustained, bursts of 20.
-		lim = rate.NewLimiter(5, 20)
+		// A whole room may share one address behind a NAT and join in
+		// the same minute: the burst takes every student twice over; a
+		// flood from one address is held to 10 new connections a second.
+		lim = rate.NewLimiter(10, max(40, 2*s.opts.MaxStudents))
 		s.limiters[host] = lim
 	}
 	s.mu.Unlock()

@@ -8,7 +8,7 @@
 # Run through `make test-vm`, which builds bin/ and sets KCNA_TEST_BINDIR.
 # KERNELS="6.1.0-57 6.12.118+deb12"  kernels to boot (default: newest 6.1, 6.12)
 # VM_TIMEOUT=900 VM_MEM=1024 VM_SMP=2 VM_ACCEL=auto|kvm|tcg|tcg-single
-# VM_ONLY=lab,demos,challenges,tests,cleanup,rootless  only these sections
+# VM_ONLY=lab,demos,challenges,tests,workshop,cleanup,rootless  only these sections
 # VM_CACHE=DIR  kernels (default /var/cache/kcna-lab-vm as root)
 # VM_LOGS=DIR   keep each VM's console log there
 set -euo pipefail

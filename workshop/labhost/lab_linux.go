@@ -70,6 +70,9 @@ type Lab struct {
 	waiting map[int]chan int // run id → its exit status, once
 	done    chan struct{}    // closed when the init has gone
 	stopped bool
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start builds the lab and returns once its init serves.
@@ -314,23 +317,23 @@ func (l *Lab) InitPID() int { return l.cmd.Process.Pid }
 
 // Stop ends every process in the lab, gives SIGTERM'd processes grace to
 // save, then removes the lab's cgroups. Namespaces and the lab's mounts
-// go with the init.
+// go with the init. Calls after the first wait for it and return its
+// result.
 func (l *Lab) Stop(grace time.Duration) error {
-	l.mu.Lock()
-	if l.stopped {
+	l.stopOnce.Do(func() {
+		l.mu.Lock()
+		l.stopped = true
 		l.mu.Unlock()
-		return nil
-	}
-	l.stopped = true
-	l.mu.Unlock()
-	if grace > 0 {
-		_ = l.ctrl.send(message{Op: opStop, Grace: int(grace / time.Millisecond)})
-		select {
-		case <-l.done:
-		case <-time.After(grace + time.Second):
+		if grace > 0 {
+			_ = l.ctrl.send(message{Op: opStop, Grace: int(grace / time.Millisecond)})
+			select {
+			case <-l.done:
+			case <-time.After(grace + time.Second):
+			}
 		}
-	}
-	return l.teardown()
+		l.stopErr = l.teardown()
+	})
+	return l.stopErr
 }
 
 // teardown kills the init (its namespace's processes die with it) and
