@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // Store keeps Progress in one JSON file.
@@ -79,10 +80,21 @@ func (s *Store) Load() (p *Progress, notice string, err error) {
 
 // Save writes p atomically: a temp file in the same directory, fsynced, then
 // renamed over the old one, so a crash leaves either the old or the new file.
+// What another session of the same learner saved meanwhile is merged into
+// p first (under a lock), so two sessions at once never lose each other's
+// progress (two terminals, or two SSH sessions on a workshop server).
 func (s *Store) Save(p *Progress) error {
 	dir := filepath.Dir(s.Path)
 	if err := s.mkdirAll(dir); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if disk, err := s.readCurrent(); err == nil {
+		p.Merge(disk)
 	}
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
@@ -117,6 +129,37 @@ func (s *Store) Save(p *Progress) error {
 		d.Close()
 	}
 	return nil
+}
+
+// lock serialises savers of one progress file: a flock on its directory,
+// which leaves no lock file behind.
+func (s *Store) lock() (func(), error) {
+	f, err := os.Open(filepath.Dir(s.Path))
+	if err != nil {
+		return nil, fmt.Errorf("lock progress: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock progress: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// readCurrent reads what is on disk now, for Save to merge; any problem
+// (no file, unreadable, newer format) means nothing to merge.
+func (s *Store) readCurrent() (*Progress, error) {
+	b, err := os.ReadFile(s.Path)
+	if err != nil {
+		return nil, err
+	}
+	p := NewProgress()
+	if err := json.Unmarshal(b, p); err != nil {
+		return nil, err
+	}
+	if p.Version > progressVersion {
+		return nil, fmt.Errorf("format %d is newer than %d", p.Version, progressVersion)
+	}
+	return p, nil
 }
 
 // Reset starts over. The old file is kept as a .bak, so a reset by mistake

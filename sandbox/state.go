@@ -82,8 +82,12 @@ func CacheDir() (string, error) {
 	return filepath.Join(d, "kcna-lab"), nil
 }
 
-func journalDir() string            { return filepath.Join(StateDir(), "journals") }
+func journalDir() string            { return JournalDir() }
 func sandboxDir(name string) string { return filepath.Join(StateDir(), "sandboxes", name) }
+
+// JournalDir is where every kcna-lab process keeps the journals that
+// `kcna-lab clean` sweeps.
+func JournalDir() string { return filepath.Join(StateDir(), "journals") }
 
 // List returns the sandboxes that are running, by name.
 func List() ([]State, error) {

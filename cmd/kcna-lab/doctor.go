@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -25,7 +26,21 @@ type lessonReadiness struct {
 
 type doctorReport struct {
 	sandbox.Report
-	Lessons []lessonReadiness `json:"lessons"`
+	// Workshop is the student's name when this runs in a lab on a
+	// workshop server (kcna-lab serve sets KCNA_LAB_WORKSHOP).
+	Workshop string            `json:"workshop,omitempty"`
+	Lessons  []lessonReadiness `json:"lessons"`
+}
+
+// workshopLab fills in what a lab on a workshop server changes: the host
+// doctor probes is the student's lab, and on a cgroup v1 server the lab
+// has no cgroups (v1 cannot be delegated safely), which is not something
+// the student can fix.
+func (r *doctorReport) workshopLab() {
+	r.Workshop = os.Getenv("KCNA_LAB_WORKSHOP")
+	if r.Workshop != "" && r.Cgroup.Mode == "" {
+		r.Cgroup.Problem = "this workshop server's cgroups are v1, which cannot be delegated into your lab safely, so the server holds your quota from outside and the lessons that set limits cannot run in your lab (on a server booted with cgroup v2 they can)"
+	}
 }
 
 func newDoctorCmd(a *app) *cobra.Command {
@@ -53,6 +68,7 @@ a second.`,
 				return err
 			}
 			rep := doctorReport{Report: sandbox.Doctor()}
+			rep.workshopLab()
 			rep.Lessons = readiness(course, demos.Builtin(), rep.Report)
 			if asJSON {
 				return a.printJSON(rep)
@@ -111,6 +127,9 @@ func writeDoctor(w io.Writer, rep doctorReport) {
 		fmt.Fprintf(w, "                  WSL2: sandboxes run on the WSL2 VM's Linux kernel, not on Windows; every yes below was tried on it\n")
 	}
 	fmt.Fprintf(w, "running as        %s\n", who)
+	if rep.Workshop != "" {
+		fmt.Fprintf(w, "workshop lab      you are %s on a kcna-lab workshop server: this lab is your host, with its own users, mounts, processes, network and cgroups; the server and other students are out of reach\n", rep.Workshop)
+	}
 	fmt.Fprintf(w, "user namespaces   %s\n", yes(rep.UserNS))
 	fmt.Fprintf(w, "namespaces\n")
 	for _, n := range sandbox.AllNamespaces {

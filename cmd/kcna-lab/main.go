@@ -7,10 +7,13 @@ import (
 	"os"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
+	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
 
 func main() {
 	// A re-executed kcna-lab may be a sandbox's init; then this never returns.
 	sandbox.Init()
+	// A kcna-lab started by `serve` may be a student's lab; then neither returns.
+	labhost.Init()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

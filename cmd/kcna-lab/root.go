@@ -109,6 +109,7 @@ workshops and quick practice.`,
 		newExamCmd(a),
 		newGlossaryCmd(a),
 		newMeshCmd(a),
+		newServeCmd(a),
 	)
 	return root
 }

@@ -8,7 +8,7 @@
 # Run through `make test-vm`, which builds bin/ and sets KCNA_TEST_BINDIR.
 # KERNELS="6.1.0-57 6.12.118+deb12"  kernels to boot (default: newest 6.1, 6.12)
 # VM_TIMEOUT=900 VM_MEM=1024 VM_SMP=2 VM_ACCEL=auto|kvm|tcg|tcg-single
-# VM_ONLY=lab,demos,challenges,tests,cleanup,rootless  only these sections
+# VM_ONLY=lab,demos,challenges,tests,workshop,cleanup,rootless  only these sections
 # VM_CACHE=DIR  kernels (default /var/cache/kcna-lab-vm as root)
 # VM_LOGS=DIR   keep each VM's console log there
 set -euo pipefail
@@ -25,7 +25,7 @@ else
 	CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kcna-lab-vm}
 fi
 # The packages whose tests run in the VM, each as DIR.test.
-PACKAGES="sandbox sandbox/cgroup sandbox/network sandbox/orchestrator lessons/demos"
+PACKAGES="sandbox sandbox/cgroup sandbox/network sandbox/orchestrator lessons/demos workshop workshop/labhost"
 # Loaded at boot: the lessons need overlay, veth and bridge (stp, llc come
 # with it); vishvananda/netlink opens the xfrm and nfnetlink families.
 MODULES="overlay veth bridge xfrm_user nfnetlink"

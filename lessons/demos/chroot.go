@@ -34,6 +34,9 @@ func runChroot(ctx context.Context, sink event.Sink) error {
 		return err
 	}
 	event.Narrate(sink, "On the host, / holds: "+host)
+	if name := os.Getenv("KCNA_LAB_WORKSHOP"); name != "" {
+		event.Narrate(sink, fmt.Sprintf("You are %s on a workshop server, and this \"host\" is your lab: a sandbox of your own, with its own root built by pivot_root. An escape below lands here, in your lab, never on the server or with a classmate.", name))
+	}
 
 	event.Narrate(sink, "Now a process whose root is the jail, a small busybox root filesystem. It runs `ls /`:")
 	spec := sandbox.Spec{Args: []string{"ls", "/"}, Root: sandbox.RootChroot}

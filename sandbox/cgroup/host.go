@@ -260,3 +260,9 @@ func (h *Host) delegated(ctls []string) (string, error) {
 	}
 	return dir, nil
 }
+
+// V2Root is the cgroup2 mount point, "" when there is none.
+func (h *Host) V2Root() string { return h.v2 }
+
+// V1Mount is the mount point of ctl's v1 hierarchy, "" when ctl is not on v1.
+func (h *Host) V1Mount(ctl string) string { return h.v1[ctl] }

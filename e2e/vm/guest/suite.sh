@@ -148,6 +148,7 @@ run_root() {
 	demos
 	challenges
 	gotests
+	workshop
 	nothing_left "$CG/kcna-lab" /run/kcna-lab
 }
 
@@ -378,6 +379,14 @@ gotests() {
 	# and the other challenges ran with the native one.
 	gotest 'demos.test[go]' 300 env KCNA_LAB_INIT=/usr/local/bin/kcna-lab-init-go \
 		$TESTS/demos.test -test.run '^(TestCheckEscapeTheJail|TestCheckMeshLockdown|TestFix)'
+}
+
+# The workshop server: each student's lab, its cgroup delegated on pure
+# v2 with the student's sandboxes nested below it.
+workshop() {
+	section workshop || return 0
+	gotest labhost.test 240 $TESTS/labhost.test
+	gotest workshop.test 400 $TESTS/workshop.test
 }
 
 # nothing_left CGROUP STATE: after everything, no sandbox's cgroup, link,

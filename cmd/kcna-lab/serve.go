@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
+	"github.com/kcna-lab/kcna-lab/workshop"
+	"github.com/kcna-lab/kcna-lab/workshop/labhost"
+)
+
+type serveFlags struct {
+	listen, state, classCode, memory, shard string
+	maxStudents, pids                       int
+	cpus                                    float64
+	idle, linger                            time.Duration
+}
+
+func newServeCmd(a *app) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the course to a whole class over SSH, each student in a lab of their own",
+		Long: `serve turns this Linux machine into a workshop server: every student joins
+with nothing but ssh, under their own name, and gets the full course, its CLI
+and a lab of their own.
+
+A student's lab is their "host": a user namespace with a uid range nobody
+else has, and its own mount, PID, network, IPC, UTS and cgroup namespaces,
+with the server's /usr and /etc read-only, a home that keeps their progress,
+and a cgroup holding their quota. Every sandbox they start runs inside it,
+so the jails the course teaches them to break out of land them in their own
+lab, never on the server or with a classmate.
+
+The first SSH key that joins under a name is pinned to it: nobody else can
+take over that student's progress. With --class-code, a new name must give
+the code once (ssh asks for it) before its key is pinned, and students
+without a key can join by the code alone.
+
+The class lives in --state: the server's host key (made on first start and
+kept), the roll of names and keys, and each student's home. Stop the server
+with Ctrl-C or SIGTERM: students are told, their sandboxes stopped, their
+progress saved. If it was killed instead, ` + "`kcna-lab clean`" + ` removes what its labs left.`,
+		Example: `  # on the instructor's Linux VM
+  sudo kcna-lab serve --listen :2222 --class-code k8s-rocks
+
+  # each student
+  ssh -p 2222 alice@lab-server
+  ssh -p 2222 alice@lab-server -- progress
+  ssh -p 2222 alice@lab-server -- run -- hostname`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", ":2222", "the SSH address to listen on, HOST:PORT")
+	fl.StringVar(&f.state, "state", "/var/lib/kcna-lab/class", "the class directory: host key, roll of students, their homes")
+	fl.StringVar(&f.classCode, "class-code", os.Getenv("KCNA_LAB_CLASS_CODE"), "a code a new student gives once before their key is pinned; also admits students without a key (default $KCNA_LAB_CLASS_CODE)")
+	fl.IntVar(&f.maxStudents, "max-students", 40, "students connected at once; the next is told the class is full")
+	fl.StringVar(&f.memory, "student-memory", "1G", "each student's memory: their lab, course and every sandbox together")
+	fl.IntVar(&f.pids, "student-pids", 1024, "each student's processes and threads, all together")
+	fl.Float64Var(&f.cpus, "student-cpus", 1, "each student's CPU time, in CPUs")
+	fl.DurationVar(&f.idle, "idle", 2*time.Hour, "close a connection with no keystroke or output for this long (0: never)")
+	fl.DurationVar(&f.linger, "linger", 2*time.Minute, "keep a student's lab and sandboxes this long after their last session ends, so one command's sandbox is there for the next")
+	fl.StringVar(&f.shard, "shard", "", "INDEX/COUNT: serve only the names in this shard of a class split over servers (INDEX auto: the -N at the end of the hostname)")
+	return cmd
+}
+
+func (a *app) serve(ctx context.Context, f *serveFlags) error {
+	opts, err := f.options()
+	if err != nil {
+		return err
+	}
+	opts.Log = a.stderr
+	srv, err := workshop.New(opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server using the port? choose another with --listen)", f.listen, err)
+	}
+	fmt.Fprintf(a.stdout, "kcna-lab workshop server on %s, class in %s\n", ln.Addr(), f.state)
+	fmt.Fprintf(a.stdout, "Students join with: ssh -p %s NAME@THIS-HOST   (each quota: %s memory, %d processes, %g CPUs)\n",
+		port(ln.Addr()), f.memory, f.pids, f.cpus)
+	if opts.ClassCode != "" {
+		fmt.Fprintln(a.stdout, "New names must give the class code once.")
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := srv.Serve(ctx, ln); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, "Workshop server stopped; every lab is gone and every student's progress saved.")
+	return nil
+}
+
+func (f *serveFlags) options() (workshop.Options, error) {
+	mem, err := cgroup.ParseMemory(f.memory)
+	if err != nil {
+		return workshop.Options{}, fmt.Errorf("--student-memory %q: %w", f.memory, err)
+	}
+	if mem < 256<<20 {
+		return workshop.Options{}, fmt.Errorf("--student-memory %s is too little for the course's demos: give at least 256M", f.memory)
+	}
+	if f.pids < 128 {
+		return workshop.Options{}, fmt.Errorf("--student-pids %d is too few for the course's demos: give at least 128", f.pids)
+	}
+	if f.cpus <= 0 {
+		return workshop.Options{}, fmt.Errorf("--student-cpus %g: give a positive number of CPUs, e.g. 0.5", f.cpus)
+	}
+	if f.maxStudents < 1 || f.maxStudents > labhost.MaxSlots {
+		return workshop.Options{}, fmt.Errorf("--max-students %d: give 1 to %d", f.maxStudents, labhost.MaxSlots)
+	}
+	host, _ := os.Hostname()
+	shard, err := workshop.ParseShard(f.shard, host)
+	if err != nil {
+		return workshop.Options{}, err
+	}
+	return workshop.Options{
+		Listen: f.listen, State: f.state, ClassCode: f.classCode, MaxStudents: f.maxStudents,
+		Quota: labhost.Quota{MemoryBytes: mem, Pids: f.pids, CPUs: f.cpus},
+		Idle:  f.idle, Linger: f.linger, Shard: shard,
+	}, nil
+}
+
+func port(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return fmt.Sprint(t.Port)
+	}
+	return a.String()
+}

@@ -1,0 +1,353 @@
+package labhost
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kcna-lab/kcna-lab/sandbox"
+	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+)
+
+// Each student's user namespace maps IDsPerStudent ids starting at
+// FirstID + slot*IDsPerStudent. The range is far above the 100000 that
+// kcna-lab's own sandboxes use on a host, and wide enough for a lab's
+// sandboxes to map their 65536 ids (from 100000) inside it.
+const (
+	FirstID       = 0x10000000
+	IDsPerStudent = 4 * 65536
+	// MaxSlots keeps every range below 2^32-1, the kernel's invalid id.
+	MaxSlots = (1<<32 - 2 - FirstID) / IDsPerStudent
+)
+
+// Arg0 is the name the lab's init runs under; Init recognises it.
+const Arg0 = "kcna-lab-labhost"
+
+// Config describes one student's lab.
+type Config struct {
+	// Name is the student's name, also the lab's hostname.
+	Name string
+	// Slot chooses the student's uid range; no two students share one.
+	Slot int
+	// Dir is the student's directory on the server: Dir/home is their
+	// persistent home, Dir/root the mount point of the lab's root. Its
+	// parents must be searchable by others (the lab's root user is
+	// nobody on the host).
+	Dir string
+	// Bin holds the kcna-lab and kcna-lab-init the lab runs.
+	Bin string
+	// Quota bounds the whole lab: every session and sandbox in it.
+	Quota Quota
+}
+
+// Quota is a student's share of the server.
+type Quota struct {
+	MemoryBytes int64
+	Pids        int
+	CPUs        float64
+}
+
+// HostID is the server's uid (and gid) for root in slot's lab.
+func HostID(slot int) int { return FirstID + slot*IDsPerStudent }
+
+// Lab is a running lab.
+type Lab struct {
+	cfg     Config
+	cmd     *exec.Cmd
+	ctrl    conn
+	cgroups *cgroups
+	journal *journal.Journal
+
+	mu      sync.Mutex
+	nextID  int
+	waiting map[int]chan int // run id → its exit status, once
+	done    chan struct{}    // closed when the init has gone
+	stopped bool
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start builds the lab and returns once its init serves.
+func Start(cfg Config) (_ *Lab, err error) {
+	if cfg.Slot < 0 || cfg.Slot >= MaxSlots {
+		return nil, fmt.Errorf("lab slot %d is outside 0..%d", cfg.Slot, MaxSlots-1)
+	}
+	id := HostID(cfg.Slot)
+	if err := prepareDirs(cfg, id); err != nil {
+		return nil, err
+	}
+	j, err := journal.Create(sandbox.JournalDir(), fmt.Sprintf("lab-%s-%d", cfg.Name, time.Now().UnixNano()))
+	if err != nil {
+		return nil, fmt.Errorf("journal the lab of %s: %w", cfg.Name, err)
+	}
+	l := &Lab{cfg: cfg, journal: j, waiting: map[int]chan int{}, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			l.teardown()
+		}
+	}()
+	if l.cgroups, err = makeCgroups(cfg.Name, cfg.Quota, id, j); err != nil {
+		return nil, err
+	}
+	if err := l.startInit(id); err != nil {
+		return nil, err
+	}
+	if err := l.configure(); err != nil {
+		return nil, err
+	}
+	go l.listen()
+	return l, nil
+}
+
+// prepareDirs makes the student's directories, owned by the lab's root so
+// that it can reach them, and checks that the path to them is open.
+func prepareDirs(cfg Config, id int) error {
+	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "home"), filepath.Join(cfg.Dir, "root")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("make the lab directory %s: %w", d, err)
+		}
+		if err := os.Chown(d, id, id); err != nil {
+			return fmt.Errorf("give %s to the lab's root (uid %d): %w", d, id, err)
+		}
+	}
+	for _, d := range []string{filepath.Dir(cfg.Dir), cfg.Bin} {
+		if err := searchable(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// searchable checks that everyone may pass through dir and its parents:
+// the lab's root is an unprivileged user on the host.
+func searchable(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", d, err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s is not searchable by other users (mode %o), so the students' labs cannot reach %s: choose a state directory outside it (e.g. /var/lib/kcna-lab/class), or chmod o+x %s", d, fi.Mode().Perm(), dir, d)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
+}
+
+// startInit starts the lab's first process in its new namespaces, placed
+// in the student's cgroup before it runs anything.
+func (l *Lab) startInit(id int) error {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socketpair for the lab of %s: %w", l.cfg.Name, err)
+	}
+	l.ctrl = conn{os.NewFile(uintptr(pair[0]), "lab-control")}
+	child := os.NewFile(uintptr(pair[1]), "lab-control-child")
+	defer child.Close()
+
+	cmd := &exec.Cmd{
+		Path:       filepath.Join(l.cfg.Bin, "kcna-lab"),
+		Args:       []string{Arg0},
+		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		ExtraFiles: []*os.File{child}, // fd 3
+		Stderr:     os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			// No CLONE_NEWCGROUP here: a cgroup namespace's root is its
+			// creator's cgroup, and the server's is not the student's. The
+			// init unshares it once it is in the student's cgroup.
+			Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
+				unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: id, Size: IDsPerStudent}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: id, Size: IDsPerStudent}},
+			GidMappingsEnableSetgroups: true,
+			Credential:                 &syscall.Credential{Uid: 0, Gid: 0},
+			// The lab must not outlive the server: a server killed with -9
+			// takes every lab with it, and `kcna-lab clean` the cgroups.
+			Pdeathsig: unix.SIGKILL,
+		},
+	}
+	if fd := l.cgroups.v2fd(); fd >= 0 {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	}
+	// The init's PID is known only once it runs, so it is journaled just
+	// after; Pdeathsig covers a server that dies in between.
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the lab of %s: %w", l.cfg.Name, err)
+	}
+	l.cmd = cmd
+	start, err := journal.ProcStartTime(cmd.Process.Pid)
+	if err == nil {
+		err = l.journal.Record(journal.Entry{Kind: journal.Process, PID: cmd.Process.Pid, StartTime: start})
+	}
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("journal the lab's init: %w", err)
+	}
+	return l.cgroups.placeV1(cmd.Process.Pid)
+}
+
+// configure sends the init what to build and waits until it has.
+func (l *Lab) configure() error {
+	cfg := &initConfig{
+		Name: l.cfg.Name, Hostname: l.cfg.Name,
+		Root: filepath.Join(l.cfg.Dir, "root"), Home: filepath.Join(l.cfg.Dir, "home"),
+		Bin: l.cfg.Bin, CgroupV2: l.cgroups.delegated(), Controllers: l.cgroups.controllers,
+		TmpSize: "512m",
+	}
+	if err := l.ctrl.send(message{Op: opConfig, Config: cfg}); err != nil {
+		return err
+	}
+	ready := make(chan error, 1)
+	go func() {
+		m, fds, err := l.ctrl.recv()
+		closeAll(fds)
+		switch {
+		case err != nil:
+			ready <- fmt.Errorf("the lab's init stopped while building the lab: %w", err)
+		case m.Op != opReady:
+			ready <- fmt.Errorf("the lab's init answered %q, not %q", m.Op, opReady)
+		case m.Error != "":
+			ready <- fmt.Errorf("build the lab of %s: %s", l.cfg.Name, m.Error)
+		default:
+			ready <- nil
+		}
+	}()
+	select {
+	case err := <-ready:
+		return err
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("the lab of %s was not built within 30s", l.cfg.Name)
+	}
+}
+
+// listen delivers exit statuses until the init goes.
+func (l *Lab) listen() {
+	defer func() {
+		l.mu.Lock()
+		for id, ch := range l.waiting {
+			ch <- 255
+			delete(l.waiting, id)
+		}
+		close(l.done)
+		l.mu.Unlock()
+	}()
+	for {
+		m, fds, err := l.ctrl.recv()
+		closeAll(fds)
+		if err != nil {
+			return
+		}
+		if m.Op != opExited {
+			continue
+		}
+		l.mu.Lock()
+		if ch, ok := l.waiting[m.ID]; ok {
+			ch <- m.Status
+			delete(l.waiting, m.ID)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// Job is a process to run in the lab.
+type Job struct {
+	Args []string
+	Env  []string
+	Dir  string
+	// Stdio are the process's stdin, stdout and stderr. With TTY they are
+	// one terminal (pass it three times), which becomes the process's
+	// controlling terminal.
+	Stdio [3]*os.File
+	TTY   bool
+}
+
+// Proc is a process running in the lab.
+type Proc struct {
+	lab    *Lab
+	id     int
+	exited chan int
+}
+
+// Run starts job in the lab. The lab's init replies with "started" on the
+// same socket as exits, so Run only sends: a failure to start comes back
+// as exit status 127 with the reason written to the job's stderr by the
+// init.
+func (l *Lab) Run(job Job) (*Proc, error) {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return nil, errors.New("the lab has stopped")
+	}
+	l.nextID++
+	p := &Proc{lab: l, id: l.nextID, exited: make(chan int, 1)}
+	l.waiting[p.id] = p.exited
+	l.mu.Unlock()
+	m := message{Op: opRun, ID: p.id, Args: job.Args, Env: job.Env, Dir: job.Dir, TTY: job.TTY}
+	if err := l.ctrl.send(m, job.Stdio[0], job.Stdio[1], job.Stdio[2]); err != nil {
+		l.mu.Lock()
+		delete(l.waiting, p.id)
+		l.mu.Unlock()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Wait returns the process's exit status (128+N when killed by signal N).
+func (p *Proc) Wait() int { return <-p.exited }
+
+// Signal sends sig to the process's whole process group.
+func (p *Proc) Signal(sig unix.Signal) error {
+	return p.lab.ctrl.send(message{Op: opSignal, ID: p.id, Signal: int(sig)})
+}
+
+// Done is closed when the lab's init has gone.
+func (l *Lab) Done() <-chan struct{} { return l.done }
+
+// InitPID is the lab's init as the server sees it.
+func (l *Lab) InitPID() int { return l.cmd.Process.Pid }
+
+// Stop ends every process in the lab, gives SIGTERM'd processes grace to
+// save, then removes the lab's cgroups. Namespaces and the lab's mounts
+// go with the init. Calls after the first wait for it and return its
+// result.
+func (l *Lab) Stop(grace time.Duration) error {
+	l.stopOnce.Do(func() {
+		l.mu.Lock()
+		l.stopped = true
+		l.mu.Unlock()
+		if grace > 0 {
+			_ = l.ctrl.send(message{Op: opStop, Grace: int(grace / time.Millisecond)})
+			select {
+			case <-l.done:
+			case <-time.After(grace + time.Second):
+			}
+		}
+		l.stopErr = l.teardown()
+	})
+	return l.stopErr
+}
+
+// teardown kills the init (its namespace's processes die with it) and
+// undoes the journal: the cgroups, emptied.
+func (l *Lab) teardown() error {
+	if l.ctrl.f != nil {
+		_ = l.ctrl.f.Close()
+	}
+	if l.cmd != nil && l.cmd.Process != nil {
+		_ = l.cmd.Process.Kill()
+		_ = l.cmd.Wait()
+	}
+	if l.cgroups != nil {
+		l.cgroups.closeFD()
+	}
+	return l.journal.Rollback(undo)
+}

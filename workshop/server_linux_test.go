@@ -1,0 +1,489 @@
+package workshop
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/kcna-lab/kcna-lab/internal/testbuild"
+	"github.com/kcna-lab/kcna-lab/sandbox"
+	"github.com/kcna-lab/kcna-lab/workshop/labhost"
+)
+
+// testServer is a workshop server on a loopback port, run by the test.
+type testServer struct {
+	*Server
+	addr  string
+	state string
+	stop  func() // ends Serve as SIGTERM would, and waits for it
+}
+
+func startServer(t *testing.T, o Options) *testServer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("serve needs root: it maps uid ranges and makes cgroups")
+	}
+	if err := testbuild.Available(); err != nil {
+		t.Skip(err)
+	}
+	programs := t.TempDir() // kcna-lab and kcna-lab-init, as serve finds them
+	testbuild.Lab(t, programs)
+	testbuild.Init(t, programs)
+	dir := t.TempDir()
+	for d := dir; d != "/tmp" && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.State = filepath.Join(dir, "class")
+	o.Programs = programs
+	o.Quota = labhost.Quota{MemoryBytes: 1 << 30, Pids: 1024, CPUs: 1}
+	var logBuf syncBuffer
+	o.Log = &logBuf
+	srv, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	var once sync.Once
+	ts := &testServer{Server: srv, addr: ln.Addr().String(), state: o.State}
+	ts.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("the server did not stop within 30s")
+			}
+		})
+	}
+	t.Cleanup(func() {
+		ts.stop()
+		if t.Failed() {
+			t.Logf("server log:\n%s", logBuf.String())
+		}
+	})
+	return ts
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newKey(t *testing.T) gossh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// client is how a student connects: a key (or none) and what they answer
+// when asked something; told collects what the server tells them.
+type client struct {
+	user string
+	key  gossh.Signer
+	code string
+	told []string
+}
+
+func (c *client) dial(addr string) (*gossh.Client, error) {
+	var auths []gossh.AuthMethod
+	if c.key != nil {
+		auths = append(auths, gossh.PublicKeys(c.key))
+	}
+	auths = append(auths, gossh.KeyboardInteractive(func(_, instruction string, questions []string, _ []bool) ([]string, error) {
+		if instruction != "" {
+			c.told = append(c.told, instruction)
+		}
+		answers := make([]string, len(questions))
+		for i := range answers {
+			answers[i] = c.code
+		}
+		return answers, nil
+	}))
+	return gossh.Dial("tcp", addr, &gossh.ClientConfig{
+		User: c.user, Auth: auths, HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
+	})
+}
+
+// run runs one command over SSH without a terminal.
+func (c *client) run(t *testing.T, addr, command string) (stdout, stderr string, status int) {
+	t.Helper()
+	conn, err := c.dial(addr)
+	if err != nil {
+		t.Fatalf("%s: dial: %v (told %q)", c.user, err, c.told)
+	}
+	defer conn.Close()
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	sess.Stdout, sess.Stderr = &out, &errOut
+	err = sess.Run(command)
+	var ee *gossh.ExitError
+	switch {
+	case errors.As(err, &ee):
+		status = ee.ExitStatus()
+	case err != nil:
+		t.Fatalf("%s: %s: %v", c.user, command, err)
+	}
+	return out.String(), errOut.String(), status
+}
+
+// TestWorkshopClass drives one server the way a class does: students join
+// with keys, use the CLI over SSH, and cannot reach each other.
+func TestWorkshopClass(t *testing.T) {
+	srv := startServer(t, Options{Linger: time.Minute})
+	alice := &client{user: "alice", key: newKey(t)}
+	bob := &client{user: "bob", key: newKey(t)}
+
+	t.Run("the CLI over SSH, scoped to the student", func(t *testing.T) {
+		out, errOut, st := alice.run(t, srv.addr, "progress")
+		if st != 0 || !strings.Contains(out, "why-containers") {
+			t.Fatalf("progress: status %d\n%s%s", st, out, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(srv.state, "students", "alice", "home")); err != nil {
+			t.Errorf("alice has no home on the server: %v", err)
+		}
+		out, _, st = alice.run(t, srv.addr, "kcna-lab run -- hostname")
+		if st != 0 || strings.TrimSpace(out) == "" {
+			t.Errorf("run -- hostname: status %d, %q", st, out)
+		}
+		_, errOut, st = alice.run(t, srv.addr, "serve")
+		if st == 0 || !strings.Contains(errOut, "already on one") {
+			t.Errorf("serve over SSH: status %d, %q; want a refusal", st, errOut)
+		}
+	})
+
+	t.Run("a name is pinned to its first key", func(t *testing.T) {
+		mallory := &client{user: "alice", key: newKey(t)}
+		if conn, err := mallory.dial(srv.addr); err == nil {
+			conn.Close()
+			t.Fatal("another key got in as alice")
+		}
+		if !strings.Contains(strings.Join(mallory.told, " "), "The name alice is taken") {
+			t.Errorf("mallory was told %q; want why", mallory.told)
+		}
+	})
+
+	t.Run("bad names and no key are refused, saying why", func(t *testing.T) {
+		bad := &client{user: "Bad_Name", key: newKey(t)}
+		_, errOut, st := bad.run(t, srv.addr, "progress")
+		if st == 0 || !strings.Contains(errOut, "cannot be a student name") {
+			t.Errorf("Bad_Name: status %d, %q", st, errOut)
+		}
+		keyless := &client{user: "carol"}
+		if conn, err := keyless.dial(srv.addr); err == nil {
+			conn.Close()
+			t.Fatal("a session without a key got in without a class code")
+		}
+		if !strings.Contains(strings.Join(keyless.told, " "), "ssh-keygen") {
+			t.Errorf("carol was told %q; want how to make a key", keyless.told)
+		}
+	})
+
+	t.Run("a student sees and touches only their own sandboxes", func(t *testing.T) {
+		if _, errOut, st := alice.run(t, srv.addr, "run --detach --name web -- sleep 600"); st != 0 {
+			t.Fatalf("alice run --detach: %d %s", st, errOut)
+		}
+		defer alice.run(t, srv.addr, "stop web")
+		out, _, _ := alice.run(t, srv.addr, "ps")
+		if !strings.Contains(out, "web") {
+			t.Errorf("alice's ps does not show her sandbox:\n%s", out)
+		}
+		out, errOut, st := bob.run(t, srv.addr, "ps")
+		if st != 0 || strings.Contains(out, "web") {
+			t.Errorf("bob's ps: status %d; want 0 and no sight of alice's sandbox:\n%s%s", st, out, errOut)
+		}
+		for _, cmd := range []string{"stop web", "logs web", "exec web -- true"} {
+			if out, errOut, st := bob.run(t, srv.addr, cmd); st == 0 || !strings.Contains(out+errOut, "web") {
+				t.Errorf("bob: %s: status %d, %q; want a refusal naming no such sandbox", cmd, st, out+errOut)
+			}
+		}
+		// A volume's host path is in the student's own root: the server's
+		// /work, /home or state directory is not there to mount.
+		out, errOut, st = bob.run(t, srv.addr, "run --volume "+srv.state+":/data -- ls /data")
+		if st == 0 || strings.Contains(out, "students") {
+			t.Errorf("bob mounted the server's class directory: status %d\n%s%s", st, out, errOut)
+		}
+	})
+
+	t.Run("the quota holds the whole lab; on cgroup v2 sandboxes nest in it", func(t *testing.T) {
+		pureV2 := fileExists("/sys/fs/cgroup/cgroup.controllers")
+		memFile := "/sys/fs/cgroup/memory/kcna-lab/kcna-student-alice/memory.limit_in_bytes"
+		if pureV2 {
+			memFile = "/sys/fs/cgroup/kcna-lab/kcna-student-alice/memory.max"
+		}
+		if got := readTrim(t, memFile); got != fmt.Sprint(1<<30) {
+			t.Errorf("%s = %s, want the quota %d", memFile, got, 1<<30)
+		}
+		_, errOut, st := alice.run(t, srv.addr, "run --detach --name lim --memory 64M -- sleep 600")
+		if !pureV2 {
+			// v1 cannot be delegated: the lab has no cgroups, and says so.
+			if st == 0 {
+				alice.run(t, srv.addr, "stop lim")
+				t.Fatal("a memory limit inside a lab on a cgroup v1 server was accepted")
+			}
+			if out, _, _ := alice.run(t, srv.addr, "doctor"); !strings.Contains(out, "cannot be delegated into your lab") {
+				t.Errorf("doctor in the lab does not say why limits are off:\n%s", out)
+			}
+			return
+		}
+		if st != 0 {
+			t.Fatalf("run --memory in alice's lab: status %d %s", st, errOut)
+		}
+		defer alice.run(t, srv.addr, "stop lim")
+		nested, _ := filepath.Glob("/sys/fs/cgroup/kcna-lab/kcna-student-alice/kcna-lab/*/memory.max")
+		found := false
+		for _, f := range nested {
+			found = found || readTrim(t, f) == fmt.Sprint(64<<20)
+		}
+		if !found {
+			t.Errorf("no cgroup with memory.max 64M nested under alice's: %v", nested)
+		}
+	})
+
+	t.Run("the chroot escape lands in the student's lab", func(t *testing.T) {
+		out, errOut, st := alice.run(t, srv.addr, "demo chroot-escape")
+		if st != 0 || !strings.Contains(out, "got out") {
+			t.Fatalf("demo chroot-escape: status %d\n%s%s", st, out, errOut)
+		}
+		// The first climb is out of the chroot: it reaches alice's lab
+		// root (which has /opt/kcna-lab), not the server's (which has /work
+		// or /home, and the class directory).
+		_, climbed, ok := strings.Cut(out, "after the climb, / holds:")
+		climbed, _, _ = strings.Cut(climbed, "\n")
+		if !ok || !strings.Contains(climbed, " opt") || strings.Contains(climbed, " work") || strings.Contains(climbed, " home") {
+			t.Errorf("the escape from the chroot reached %q; want alice's lab root (bin dev etc opt proc root ...)", climbed)
+		}
+	})
+
+	t.Run("the course over a terminal, with absurd sizes and garbage", func(t *testing.T) {
+		conn, err := alice.dial(srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		sess, err := conn.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.RequestPty("xterm-256color", 24, 80, gossh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+		stdin, _ := sess.StdinPipe()
+		screen := &syncBuffer{}
+		sess.Stdout = screen
+		if err := sess.Shell(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, screen, "Container Orchestration", 20*time.Second)
+		for _, size := range [][2]int{{0, 0}, {10000, 10000}, {1, 1}, {24, 80}} {
+			if err := sess.WindowChange(size[0], size[1]); err != nil {
+				t.Fatalf("window-change %v: %v", size, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		_, _ = io.WriteString(stdin, "\x1b[999;999R\x1b]52;c;!!\x07\x1b[?1049\x1bP+q\x1b\\\xff\xfe")
+		time.Sleep(300 * time.Millisecond)
+		_, _ = io.WriteString(stdin, "q")
+		ended := make(chan error, 1)
+		go func() { ended <- sess.Wait() }()
+		select {
+		case err := <-ended:
+			if err != nil {
+				t.Errorf("the course ended with %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("q did not end the course; screen:\n%s", tail(screen.String(), 2000))
+		}
+		if _, _, st := bob.run(t, srv.addr, "lessons"); st != 0 {
+			t.Error("the server stopped serving others")
+		}
+	})
+}
+
+// TestWorkshopClassCode is the class code: a new name gives it once, then
+// its key alone lets it in; a student without a key joins by the code.
+func TestWorkshopClassCode(t *testing.T) {
+	srv := startServer(t, Options{ClassCode: "k8s-rocks"})
+	key := newKey(t)
+	wrong := &client{user: "dana", key: key, code: "guess"}
+	if conn, err := wrong.dial(srv.addr); err == nil {
+		conn.Close()
+		t.Fatal("a wrong class code got in")
+	}
+	right := &client{user: "dana", key: key, code: "k8s-rocks"}
+	if _, errOut, st := right.run(t, srv.addr, "lessons"); st != 0 {
+		t.Fatalf("dana with the code: status %d %s", st, errOut)
+	}
+	again := &client{user: "dana", key: key} // no code this time
+	if _, errOut, st := again.run(t, srv.addr, "lessons"); st != 0 {
+		t.Fatalf("dana's pinned key alone: status %d %s", st, errOut)
+	}
+	if other := (&client{user: "dana", key: newKey(t), code: "k8s-rocks"}); true {
+		if conn, err := other.dial(srv.addr); err == nil {
+			conn.Close()
+			t.Error("another key with the class code took over dana")
+		}
+	}
+	keyless := &client{user: "erin", code: "k8s-rocks"}
+	if _, errOut, st := keyless.run(t, srv.addr, "lessons"); st != 0 {
+		t.Fatalf("erin without a key, with the code: status %d %s", st, errOut)
+	}
+}
+
+// TestWorkshopLeavesNothing: a student who disconnects mid-command leaves
+// no process or cgroup once the session ends, and a stopped server none.
+func TestWorkshopLeavesNothing(t *testing.T) {
+	srv := startServer(t, Options{Linger: 0})
+	before := leftovers(t)
+	fay := &client{user: "fay", key: newKey(t)}
+	conn, err := fay.dial(srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Start("run --name busy -- sleep 600"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(leftovers(t), "kcna-student-fay") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the sandbox is up
+	conn.Close()            // gone mid-command
+	deadline = time.Now().Add(20 * time.Second)
+	for leftovers(t) != before && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := leftovers(t); got != before {
+		t.Errorf("after fay left:\n%s\nwant as before:\n%s", got, before)
+	}
+	// A session open when the server stops is told, and nothing stays.
+	gus := &client{user: "gus", key: newKey(t)}
+	conn, err = gus.dial(srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sess, err = conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut syncBuffer
+	sess.Stderr = &errOut
+	if err := sess.Start("run -- sleep 600"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	srv.stop()
+	if !strings.Contains(errOut.String(), "server is stopping") {
+		t.Errorf("gus was not told the server stopped: %q", errOut.String())
+	}
+	if got := leftovers(t); got != before {
+		t.Errorf("after the server stopped:\n%s\nwant as before:\n%s", got, before)
+	}
+}
+
+// leftovers lists what labs could leave on the host, as the kernel shows
+// it: students' cgroups, processes in a student's uid range, lab journals.
+func leftovers(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	cgs, _ := filepath.Glob("/sys/fs/cgroup/*/kcna-lab/kcna-student-*")
+	v2, _ := filepath.Glob("/sys/fs/cgroup/kcna-lab/kcna-student-*")
+	for _, c := range append(cgs, v2...) {
+		fmt.Fprintln(&b, "cgroup", c)
+	}
+	out, _ := exec.Command("ps", "-e", "-o", "uid=,pid=,args=").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		var uid int
+		if _, err := fmt.Sscan(line, &uid); err == nil && uid >= labhost.FirstID {
+			fmt.Fprintln(&b, "process", strings.TrimSpace(line))
+		}
+	}
+	js, _ := filepath.Glob(filepath.Join(sandbox.JournalDir(), "lab-*"))
+	for _, j := range js {
+		fmt.Fprintln(&b, "journal", j)
+	}
+	return b.String()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func readTrim(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func waitFor(t *testing.T, screen *syncBuffer, want string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(screen.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q did not appear within %v; screen:\n%s", want, d, tail(screen.String(), 2000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

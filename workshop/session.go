@@ -1,0 +1,224 @@
+package workshop
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"charm.land/ssh"
+
+	"github.com/kcna-lab/kcna-lab/workshop/labhost"
+)
+
+// labRef is a student's lab, shared by their sessions.
+type labRef struct {
+	name  string
+	lab   *labhost.Lab
+	err   error
+	ready chan struct{} // closed once lab or err is set
+	refs  int
+	// linger stops the lab once its last session has been gone a while;
+	// gone is closed once a stopping lab is torn down, before which no
+	// new lab of the same student may start (they share a cgroup name).
+	linger *time.Timer
+	gone   chan struct{}
+}
+
+// labFor returns the student's running lab, starting it for their first
+// session. Release it with s.release when the session ends.
+func (s *Server) labFor(st Student) (*labhost.Lab, error) {
+	s.mu.Lock()
+	ref, ok := s.labs[st.Name]
+	for ok && ref.gone != nil {
+		s.mu.Unlock()
+		<-ref.gone
+		s.mu.Lock()
+		ref, ok = s.labs[st.Name]
+	}
+	if !ok {
+		ref = &labRef{name: st.Name, ready: make(chan struct{})}
+		s.labs[st.Name] = ref
+		go s.startLab(ref, st)
+	}
+	ref.refs++
+	if ref.linger != nil {
+		ref.linger.Stop()
+		ref.linger = nil
+	}
+	s.mu.Unlock()
+	<-ref.ready
+	if ref.err != nil {
+		s.mu.Lock()
+		if ref.refs--; ref.refs == 0 && s.labs[st.Name] == ref {
+			delete(s.labs, st.Name) // the next session tries afresh
+		}
+		s.mu.Unlock()
+		return nil, ref.err
+	}
+	return ref.lab, nil
+}
+
+func (s *Server) startLab(ref *labRef, st Student) {
+	defer close(ref.ready)
+	ref.lab, ref.err = labhost.Start(labhost.Config{
+		Name: st.Name, Slot: st.Slot, Dir: filepath.Join(s.opts.State, "students", st.Name),
+		Bin: s.bin, Quota: s.opts.Quota,
+	})
+	if ref.err == nil {
+		s.log.Printf("%s: lab started (init pid %d, uid range from %d)", st.Name, ref.lab.InitPID(), labhost.HostID(st.Slot))
+	}
+}
+
+// release drops a session's hold on the lab; the last one out starts the
+// linger, after which the lab and everything in it stops.
+func (s *Server) release(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ref, ok := s.labs[name]
+	if !ok {
+		return
+	}
+	if ref.refs--; ref.refs > 0 {
+		return
+	}
+	if s.opts.Linger <= 0 {
+		s.stopLocked(ref)
+		return
+	}
+	ref.linger = time.AfterFunc(s.opts.Linger, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.stopLocked(ref)
+	})
+}
+
+// stopLocked stops ref's lab in the background unless a session took it
+// again; s.mu is held.
+func (s *Server) stopLocked(ref *labRef) {
+	if ref.refs > 0 || ref.gone != nil || s.labs[ref.name] != ref {
+		return
+	}
+	ref.gone = make(chan struct{})
+	go func() {
+		if err := ref.lab.Stop(2 * time.Second); err != nil {
+			s.log.Printf("%s: stop the lab: %v", ref.name, err)
+		} else {
+			s.log.Printf("%s: lab stopped, nothing left", ref.name)
+		}
+		s.mu.Lock()
+		delete(s.labs, ref.name)
+		close(ref.gone)
+		s.mu.Unlock()
+	}()
+}
+
+// refused are commands that mean nothing to a student: the server is
+// not theirs to serve or sweep.
+var refused = map[string]string{
+	"serve":    "serve runs a workshop server; you are already on one",
+	"apparmor": "apparmor writes a profile for the server's administrator to install; your lab needs none",
+}
+
+// job turns the session into what runs in the lab: the course when there
+// is no command (it needs a terminal: ssh -t), else the kcna-lab command.
+// drained returns once the session has had all of the job's output.
+func (s *Server) job(sess ssh.Session) (job labhost.Job, drained func(), err error) {
+	args := sess.Command()
+	if len(args) > 0 && args[0] == "kcna-lab" {
+		args = args[1:] // `ssh host -- kcna-lab progress` means the same
+	}
+	if len(args) > 0 {
+		if why, ok := refused[args[0]]; ok {
+			return labhost.Job{}, nil, fmt.Errorf("%s", why)
+		}
+	}
+	pty, _, hasPty := sess.Pty()
+	if len(args) == 0 && !hasPty {
+		return labhost.Job{}, nil, fmt.Errorf("the course needs a terminal: connect with ssh -t (or without a command); for one command, give it: ssh ... %s@HOST -- progress", sess.User())
+	}
+	job = labhost.Job{
+		Args: append([]string{"/opt/kcna-lab/bin/kcna-lab"}, args...),
+		Env:  s.env(sess, pty.Term),
+		Dir:  "/root",
+	}
+	var done sync.WaitGroup
+	if hasPty {
+		job.TTY = true
+		job.Stdio = [3]*os.File{pty.Slave, pty.Slave, pty.Slave}
+		return job, done.Wait, nil
+	}
+	stdio, err := pipeSession(sess, &done)
+	if err != nil {
+		return labhost.Job{}, nil, err
+	}
+	job.Stdio = stdio
+	return job, done.Wait, nil
+}
+
+// pipeSession connects a session without a terminal through pipes: the
+// lab gets the pipes' far ends, the copies end with the job.
+func pipeSession(sess ssh.Session, done *sync.WaitGroup) ([3]*os.File, error) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return [3]*os.File{}, fmt.Errorf("pipe for the session: %w", err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return [3]*os.File{}, fmt.Errorf("pipe for the session: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return [3]*os.File{}, fmt.Errorf("pipe for the session: %w", err)
+	}
+	go func() { _, _ = io.Copy(inW, sess); inW.Close() }()
+	done.Add(2)
+	go func() { defer done.Done(); _, _ = io.Copy(sess, outR); outR.Close() }()
+	go func() { defer done.Done(); _, _ = io.Copy(sess.Stderr(), errR); errR.Close() }()
+	return [3]*os.File{inR, outW, errW}, nil
+}
+
+// clientEnv are the variables a student's SSH client may set in their lab:
+// how their terminal draws, nothing that changes what runs.
+var clientEnv = []string{"LANG", "LC_ALL", "LC_CTYPE", "COLORTERM", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE"}
+
+func (s *Server) env(sess ssh.Session, term string) []string {
+	if term == "" {
+		term = "dumb"
+	}
+	env := []string{
+		"HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh", "TERM=" + term,
+		"PATH=/opt/kcna-lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"KCNA_LAB_WORKSHOP=" + sess.User(),
+	}
+	if _, err := os.Stat(filepath.Join(s.bin, "kcna-lab-init")); err == nil {
+		env = append(env, "KCNA_LAB_INIT=/opt/kcna-lab/bin/kcna-lab-init")
+	}
+	// KCNA_LAB_INIT names the sandboxes' init: it is root-owned on the
+	// server, so nobody's in the lab, and kcna-lab would not trust it by
+	// its owner.
+	for _, kv := range sess.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		for _, allowed := range clientEnv {
+			if k == allowed {
+				env = append(env, kv)
+			}
+		}
+	}
+	if !hasKey(env, "LANG") {
+		env = append(env, "LANG=C.UTF-8")
+	}
+	return env
+}
+
+func hasKey(env []string, k string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			return true
+		}
+	}
+	return false
+}
