@@ -12,8 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -442,10 +444,14 @@ func leftovers(t *testing.T) string {
 	for _, c := range append(cgs, v2...) {
 		fmt.Fprintln(&b, "cgroup", c)
 	}
-	out, _ := exec.Command("ps", "-e", "-o", "uid=,pid=,args=").Output()
+	// A lab's init killed with its server is reparented to the host's PID
+	// 1, which reaps it in its own time: a zombie holds nothing but its
+	// PID, and is not counted.
+	out, _ := exec.Command("ps", "-e", "-o", "uid=,stat=,pid=,args=").Output()
 	for _, line := range strings.Split(string(out), "\n") {
 		var uid int
-		if _, err := fmt.Sscan(line, &uid); err == nil && uid >= labhost.FirstID {
+		var stat string
+		if _, err := fmt.Sscan(line, &uid, &stat); err == nil && uid >= labhost.FirstID && !strings.HasPrefix(stat, "Z") {
 			fmt.Fprintln(&b, "process", strings.TrimSpace(line))
 		}
 	}
@@ -486,4 +492,143 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// TestWorkshopRefusesPolitely: past --max-students the next student is
+// told the class is full (and gets in once someone leaves); a flood of
+// connections from one address is cut off before any handshake, and the
+// server goes on serving.
+func TestWorkshopRefusesPolitely(t *testing.T) {
+	srv := startServer(t, Options{MaxStudents: 2, Linger: 0})
+	hold := func(c *client) func() {
+		conn, err := c.dial(srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, err := conn.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.Start("run -- sleep 600"); err != nil {
+			t.Fatal(err)
+		}
+		return func() { conn.Close() }
+	}
+	leaveAlice := hold(&client{user: "alice", key: newKey(t)})
+	leaveBob := hold(&client{user: "bob", key: newKey(t)})
+	defer leaveBob()
+	time.Sleep(time.Second)
+	carol := &client{user: "carol", key: newKey(t)}
+	if _, errOut, st := carol.run(t, srv.addr, "lessons"); st == 0 || !strings.Contains(errOut, "class is full") {
+		t.Errorf("carol in a full class: status %d, %q; want told it is full", st, errOut)
+	}
+	leaveAlice()
+	time.Sleep(time.Second)
+	if _, errOut, st := carol.run(t, srv.addr, "lessons"); st != 0 {
+		t.Errorf("carol once alice left: status %d, %q", st, errOut)
+	}
+
+	// The flood: far more new connections at once than the burst allows.
+	refused := 0
+	for range 300 {
+		c, err := net.Dial("tcp", srv.addr)
+		if err != nil {
+			refused++
+			continue
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != nil {
+			refused++ // closed before the server's version line
+		}
+		c.Close()
+	}
+	if refused == 0 {
+		t.Error("300 connections at once from one address: none was refused")
+	}
+	time.Sleep(5 * time.Second) // the limiter refills
+	if _, errOut, st := carol.run(t, srv.addr, "lessons"); st != 0 {
+		t.Errorf("after the flood: status %d, %q; the server must go on serving", st, errOut)
+	}
+}
+
+// TestWorkshopAfterKill9: serve killed with SIGKILL mid-class takes every
+// lab with it; `kcna-lab clean` removes what the labs left (their
+// cgroups, as their journals name them), and the next serve knows every
+// student's key and progress.
+func TestWorkshopAfterKill9(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("serve needs root")
+	}
+	if err := testbuild.Available(); err != nil {
+		t.Skip(err)
+	}
+	bin := t.TempDir()
+	prog := testbuild.Lab(t, bin)
+	testbuild.Init(t, bin)
+	dir := t.TempDir()
+	for d := dir; d != "/tmp" && d != "/"; d = filepath.Dir(d) {
+		_ = os.Chmod(d, 0o711)
+	}
+	state := filepath.Join(dir, "class")
+	serve := func() (*exec.Cmd, string) {
+		addr := freeAddr(t)
+		cmd := exec.Command(prog, "serve", "--listen", addr, "--state", state)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitListening(t, addr)
+		return cmd, addr
+	}
+	before := leftovers(t)
+	first, addr := serve()
+	alice := &client{user: "alice", key: newKey(t)}
+	if err := attendLesson(addr, alice); err != nil {
+		t.Fatalf("alice's lesson: %v", err)
+	}
+	conn, err := alice.dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Start("run --name busy -- sleep 600"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	_ = first.Process.Kill()
+	_ = first.Wait()
+	time.Sleep(500 * time.Millisecond)
+	if got := leftovers(t); !strings.Contains(got, "kcna-student-alice") {
+		t.Logf("after kill -9 (before clean):\n%s", got)
+	}
+	if out, err := exec.Command(prog, "clean").CombinedOutput(); err != nil {
+		t.Fatalf("kcna-lab clean: %v\n%s", err, out)
+	}
+	if got := leftovers(t); got != before {
+		t.Errorf("after kill -9 and clean:\n%s\nwant as before:\n%s", got, before)
+	}
+	second, addr := serve()
+	defer func() {
+		// SIGTERM ends a server cleanly: every lab stopped, exit 0.
+		_ = second.Process.Signal(syscall.SIGTERM)
+		if err := second.Wait(); err != nil {
+			t.Errorf("serve after SIGTERM: %v; want exit 0", err)
+		}
+		if got := leftovers(t); got != before {
+			t.Errorf("after SIGTERM:\n%s\nwant as before:\n%s", got, before)
+		}
+	}()
+	out, errOut, st := alice.run(t, addr, "lessons")
+	if st != 0 || !regexp.MustCompile(`why-containers .* 1/\d+`).MatchString(out) {
+		t.Errorf("alice after the restart: status %d\n%s%s\nwant her answered question kept", st, out, errOut)
+	}
+	if other := (&client{user: "alice", key: newKey(t)}); true {
+		if c, err := other.dial(addr); err == nil {
+			c.Close()
+			t.Error("after the restart another key got in as alice: the pin was lost")
+		}
+	}
 }
