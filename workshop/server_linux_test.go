@@ -303,6 +303,54 @@ func TestWorkshopClass(t *testing.T) {
 		}
 	})
 
+	t.Run("a lesson's shell on the session's terminal, resized", func(t *testing.T) {
+		conn, err := alice.dial(srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		sess, err := conn.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+		stdin, _ := sess.StdinPipe()
+		screen := &syncBuffer{}
+		sess.Stdout = screen
+		if err := sess.Shell(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, screen, "Container Orchestration", 20*time.Second)
+		for _, step := range []struct{ keys, want string }{
+			{"\r", "After this lesson"},
+			{"s", "#"}, // the shell's prompt, in the lesson's sandbox
+		} {
+			_, _ = io.WriteString(stdin, step.keys)
+			if err := waitScreen(screen, step.want, 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sess.WindowChange(41, 97); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		_, _ = io.WriteString(stdin, "echo kl-$((6*7)) $(stty size)\r")
+		if err := waitScreen(screen, "kl-42 41 97", 20*time.Second); err != nil {
+			t.Fatalf("the shell is not on the session's resized terminal: %v", err)
+		}
+		mark := len(screen.String())
+		_, _ = io.WriteString(stdin, "exit\r")
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(plain(screen.String()[mark:]), "After this lesson") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the lesson did not come back after the shell; screen ends:\n%s", tail(plain(screen.String()), 800))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+
 	t.Run("the course over a terminal, with absurd sizes and garbage", func(t *testing.T) {
 		conn, err := alice.dial(srv.addr)
 		if err != nil {
