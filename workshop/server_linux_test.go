@@ -343,9 +343,9 @@ func TestWorkshopClass(t *testing.T) {
 		mark := len(screen.String())
 		_, _ = io.WriteString(stdin, "exit\r")
 		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(plain(screen.String()[mark:]), "After this lesson") {
+		for !strings.Contains(plain(screen.String()[mark:]), "1. Why containers") {
 			if time.Now().After(deadline) {
-				t.Fatalf("the lesson did not come back after the shell; screen ends:\n%s", tail(plain(screen.String()), 800))
+				t.Fatalf("the lesson did not come back after the shell; screen ends:\n%q", tail(screen.String(), 1500))
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
