@@ -352,7 +352,11 @@ func TestWorkshopClass(t *testing.T) {
 	})
 
 	t.Run("the course over a terminal, with absurd sizes and garbage", func(t *testing.T) {
-		conn, err := alice.dial(srv.addr)
+		// A student new to the course: it opens on the course map, and
+		// q quits at once (alice's course would reopen in her lesson and
+		// ask about the sandbox her shell kept).
+		hana := &client{user: "hana", key: newKey(t)}
+		conn, err := hana.dial(srv.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
