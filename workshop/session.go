@@ -66,7 +66,7 @@ func (s *Server) startLab(ref *labRef, st Student) {
 	defer close(ref.ready)
 	ref.lab, ref.err = labhost.Start(labhost.Config{
 		Name: st.Name, Slot: st.Slot, Dir: filepath.Join(s.opts.State, "students", st.Name),
-		Bin: s.bin, Quota: s.opts.Quota,
+		Bin: s.bin, Quota: s.opts.Quota, Log: s.opts.Log,
 	})
 	if ref.err == nil {
 		s.log.Printf("%s: lab started (init pid %d, uid range from %d)", st.Name, ref.lab.InitPID(), labhost.HostID(st.Slot))

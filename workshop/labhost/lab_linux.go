@@ -3,9 +3,11 @@ package labhost
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -45,6 +47,8 @@ type Config struct {
 	Bin string
 	// Quota bounds the whole lab: every session and sandbox in it.
 	Quota Quota
+	// Log receives what the lab's init writes to its stderr (nil: dropped).
+	Log io.Writer
 }
 
 // Quota is a student's share of the server.
@@ -159,7 +163,11 @@ func (l *Lab) startInit(id int) error {
 		Args:       []string{Arg0},
 		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
 		ExtraFiles: []*os.File{child}, // fd 3
-		Stderr:     os.Stderr,
+		// Not the server's own stderr: the lab's root can take over its
+		// init (ptrace, as root of the lab's user namespace), so what it
+		// writes reaches the server's log only as plain text, line by
+		// line, under the student's name.
+		Stderr: &logLines{name: l.cfg.Name, log: l.cfg.Log},
 		SysProcAttr: &syscall.SysProcAttr{
 			// No CLONE_NEWCGROUP here: a cgroup namespace's root is its
 			// creator's cgroup, and the server's is not the student's. The
@@ -350,4 +358,36 @@ func (l *Lab) teardown() error {
 		l.cgroups.closeFD()
 	}
 	return l.journal.Rollback(undo)
+}
+
+// logLines passes a lab's stderr on as printable text: each line prefixed
+// with the student's name, control characters (terminal escapes) dropped,
+// at most 512 bytes a line.
+type logLines struct {
+	name string
+	log  io.Writer
+	mu   sync.Mutex
+	line []byte
+}
+
+func (w *logLines) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range p {
+		switch {
+		case c == '\n':
+			w.flush()
+		case c < 0x20 || c == 0x7f:
+		case len(w.line) < 512:
+			w.line = append(w.line, c)
+		}
+	}
+	return len(p), nil
+}
+
+func (w *logLines) flush() {
+	if w.log != nil && len(w.line) > 0 {
+		fmt.Fprintf(w.log, "%s's lab: %s\n", w.name, strings.ToValidUTF8(string(w.line), "?"))
+	}
+	w.line = w.line[:0]
 }
