@@ -1,24 +1,16 @@
 package workshop
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	gossh "golang.org/x/crypto/ssh"
-
-	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
 
@@ -32,40 +24,12 @@ func TestBenchWorkshop(t *testing.T) {
 	if os.Getenv("KCNA_BENCH") == "" {
 		t.Skip("a benchmark: make bench runs it (KCNA_BENCH=1)")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("serve needs root")
-	}
-	if err := testbuild.Available(); err != nil {
-		t.Skip(err)
-	}
-	bin := t.TempDir()
-	prog := testbuild.Lab(t, bin)
-	testbuild.Init(t, bin)
-	dir := t.TempDir()
-	for d := dir; d != "/tmp" && d != "/"; d = filepath.Dir(d) {
-		_ = os.Chmod(d, 0o711)
-	}
-	addr := freeAddr(t)
-	cmd := exec.Command(prog, "serve", "--listen", addr, "--state", filepath.Join(dir, "class"), "--linger", "0", "--max-students", fmt.Sprint(roomSize))
-	logf, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("serve log:\n%s", tail(string(b), 4000))
-		}
-	}()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	_, kcnaLab := programs(t)
+	cmd, addr := serveProcess(t, kcnaLab, classDir(t), "--linger", "0", "--max-students", fmt.Sprint(roomSize))
 	defer func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 	}()
-	waitListening(t, addr)
 	idleRSS := rssKB(cmd.Process.Pid)
 
 	var mu sync.Mutex
@@ -119,45 +83,16 @@ func TestBenchWorkshop(t *testing.T) {
 // benchStudent opens the course; demo students run lesson 1's demo again
 // and again, the others press j and k and time each frame.
 func benchStudent(addr string, c *client, demo bool, ready chan<- struct{}, stop <-chan struct{}) ([]time.Duration, error) {
-	conn, err := c.dial(addr)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	sess, err := conn.NewSession()
-	if err != nil {
-		return nil, err
-	}
-	if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
-		return nil, err
-	}
-	stdin, _ := sess.StdinPipe()
-	out, _ := sess.StdoutPipe()
 	frames := make(chan time.Time, 1024)
-	screen := &syncBuffer{}
-	go func() {
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := out.Read(buf)
-			if n > 0 {
-				_, _ = screen.Write(buf[:n])
-				select {
-				case frames <- time.Now():
-				default:
-				}
-			}
-			if err != nil {
-				close(frames)
-				return
-			}
-		}
-	}()
-	if err := sess.Shell(); err != nil {
+	co, err := openCourse(addr, c, 30, 100, &syncBuffer{frames: frames})
+	if err != nil {
 		return nil, err
 	}
-	if err := waitScreen(screen, "Container Orchestration", 2*time.Minute); err != nil {
+	defer co.close()
+	if err := waitScreen(co.screen, "Container Orchestration", 2*time.Minute); err != nil {
 		return nil, err
 	}
+	stdin := co.stdin
 	ready <- struct{}{}
 	var lat []time.Duration
 	if demo {
@@ -184,10 +119,7 @@ func benchStudent(addr string, c *client, demo bool, ready chan<- struct{}, stop
 		sent := time.Now()
 		_, _ = io.WriteString(stdin, key)
 		select {
-		case at, ok := <-frames:
-			if !ok {
-				return lat, fmt.Errorf("the session ended")
-			}
+		case at := <-frames:
 			lat = append(lat, at.Sub(sent))
 		case <-time.After(5 * time.Second):
 			return lat, fmt.Errorf("no frame within 5s of a keystroke")
@@ -203,43 +135,6 @@ func drain(c <-chan time.Time) {
 			return
 		}
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func waitListening(t *testing.T, addr string) {
-	for range 100 {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("serve did not listen on %s", addr)
-}
-
-// rssKB is a process's resident memory, from /proc/PID/status.
-func rssKB(pid int) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return n
-		}
-	}
-	return 0
 }
 
 // labProcessesRSS sums the RSS of every process in a student's uid range.
@@ -258,11 +153,4 @@ func labProcessesRSS() int {
 		}
 	}
 	return total
-}
-
-func statUID(fi os.FileInfo) int {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return int(st.Uid)
-	}
-	return -1
 }

@@ -6,13 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	gossh "golang.org/x/crypto/ssh"
 )
 
 // roomSize is the class the load test holds: the issue's goal for one
@@ -60,27 +56,11 @@ func TestWorkshopHoldsARoom(t *testing.T) {
 // attendLesson is one student's visit: course map, lesson 1, its demo in
 // the live pane, the quiz's first question answered right, quit.
 func attendLesson(addr string, c *client) error {
-	conn, err := c.dial(addr)
-	if err != nil {
-		return fmt.Errorf("dial: %w (told %q)", err, c.told)
-	}
-	defer conn.Close()
-	sess, err := conn.NewSession()
+	co, err := openCourse(addr, c, 30, 100, &syncBuffer{})
 	if err != nil {
 		return err
 	}
-	if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
-		return err
-	}
-	stdin, err := sess.StdinPipe()
-	if err != nil {
-		return err
-	}
-	screen := &syncBuffer{}
-	sess.Stdout = screen
-	if err := sess.Shell(); err != nil {
-		return err
-	}
+	defer co.close()
 	steps := []struct {
 		keys, want string
 		within     time.Duration
@@ -92,43 +72,23 @@ func attendLesson(addr string, c *client) error {
 		{"abd\r", "Right.", 30 * time.Second},
 	}
 	for _, s := range steps {
-		if _, err := io.WriteString(stdin, s.keys); err != nil {
-			return fmt.Errorf("type %q: %w", s.keys, err)
-		}
-		if err := waitScreen(screen, s.want, s.within); err != nil {
-			return fmt.Errorf("after %q: %w", s.keys, err)
+		if err := co.press(s.keys, s.want, s.within); err != nil {
+			return err
 		}
 	}
 	// q steps back a screen at a time (quiz, lesson, course map) and
 	// quits from the map: press it until the course ends.
 	ended := make(chan error, 1)
-	go func() { ended <- sess.Wait() }()
+	go func() { ended <- co.sess.Wait() }()
 	for range 6 {
-		_, _ = io.WriteString(stdin, "q")
+		_, _ = io.WriteString(co.stdin, "q")
 		select {
 		case err := <-ended:
 			return err
 		case <-time.After(2 * time.Second):
 		}
 	}
-	return fmt.Errorf("q six times did not quit the course; screen ends:\n%s", tail(plain(screen.String()), 600))
-}
-
-var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]`)
-
-// plain is the terminal stream without escape sequences: text that the
-// renderer wrote in one run reads as it does on screen.
-func plain(s string) string { return ansi.ReplaceAllString(s, "") }
-
-func waitScreen(screen *syncBuffer, want string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for !strings.Contains(plain(screen.String()), want) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%q did not appear within %v; screen ends:\n%s", want, d, tail(plain(screen.String()), 600))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
+	return fmt.Errorf("q six times did not quit the course; screen ends:\n%s", tail(plain(co.screen.String()), 600))
 }
 
 // answeredFirstQuestion reads a student's progress file as the course

@@ -1,11 +1,7 @@
 package workshop
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,10 +15,6 @@ import (
 	"testing"
 	"time"
 
-	gossh "golang.org/x/crypto/ssh"
-
-	"github.com/kcna-lab/kcna-lab/internal/testbuild"
-	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
 
@@ -36,23 +28,8 @@ type testServer struct {
 
 func startServer(t *testing.T, o Options) *testServer {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("serve needs root: it maps uid ranges and makes cgroups")
-	}
-	if err := testbuild.Available(); err != nil {
-		t.Skip(err)
-	}
-	programs := t.TempDir() // kcna-lab and kcna-lab-init, as serve finds them
-	testbuild.Lab(t, programs)
-	testbuild.Init(t, programs)
-	dir := t.TempDir()
-	for d := dir; d != "/tmp" && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	o.State = filepath.Join(dir, "class")
-	o.Programs = programs
+	o.Programs, _ = programs(t)
+	o.State = classDir(t)
 	o.Quota = labhost.Quota{MemoryBytes: 1 << 30, Pids: 1024, CPUs: 1}
 	var logBuf syncBuffer
 	o.Log = &logBuf
@@ -89,90 +66,6 @@ func startServer(t *testing.T, o Options) *testServer {
 		}
 	})
 	return ts
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newKey(t *testing.T) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// client is how a student connects: a key (or none) and what they answer
-// when asked something; told collects what the server tells them.
-type client struct {
-	user string
-	key  gossh.Signer
-	code string
-	told []string
-}
-
-func (c *client) dial(addr string) (*gossh.Client, error) {
-	var auths []gossh.AuthMethod
-	if c.key != nil {
-		auths = append(auths, gossh.PublicKeys(c.key))
-	}
-	auths = append(auths, gossh.KeyboardInteractive(func(_, instruction string, questions []string, _ []bool) ([]string, error) {
-		if instruction != "" {
-			c.told = append(c.told, instruction)
-		}
-		answers := make([]string, len(questions))
-		for i := range answers {
-			answers[i] = c.code
-		}
-		return answers, nil
-	}))
-	return gossh.Dial("tcp", addr, &gossh.ClientConfig{
-		User: c.user, Auth: auths, HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
-	})
-}
-
-// run runs one command over SSH without a terminal.
-func (c *client) run(t *testing.T, addr, command string) (stdout, stderr string, status int) {
-	t.Helper()
-	conn, err := c.dial(addr)
-	if err != nil {
-		t.Fatalf("%s: dial: %v (told %q)", c.user, err, c.told)
-	}
-	defer conn.Close()
-	sess, err := conn.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out, errOut bytes.Buffer
-	sess.Stdout, sess.Stderr = &out, &errOut
-	err = sess.Run(command)
-	var ee *gossh.ExitError
-	switch {
-	case errors.As(err, &ee):
-		status = ee.ExitStatus()
-	case err != nil:
-		t.Fatalf("%s: %s: %v", c.user, command, err)
-	}
-	return out.String(), errOut.String(), status
 }
 
 // TestWorkshopClass drives one server the way a class does: students join
@@ -304,50 +197,31 @@ func TestWorkshopClass(t *testing.T) {
 	})
 
 	t.Run("a lesson's shell on the session's terminal, resized", func(t *testing.T) {
-		conn, err := alice.dial(srv.addr)
+		co, err := openCourse(srv.addr, alice, 30, 100, &syncBuffer{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
-		sess, err := conn.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
-			t.Fatal(err)
-		}
-		stdin, _ := sess.StdinPipe()
-		screen := &syncBuffer{}
-		sess.Stdout = screen
-		if err := sess.Shell(); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, screen, "Container Orchestration", 20*time.Second)
+		defer co.close()
 		for _, step := range []struct{ keys, want string }{
+			{"", "Container Orchestration"},
 			{"\r", "After this lesson"},
 			{"s", "#"}, // the shell's prompt, in the lesson's sandbox
 		} {
-			_, _ = io.WriteString(stdin, step.keys)
-			if err := waitScreen(screen, step.want, 30*time.Second); err != nil {
+			if err := co.press(step.keys, step.want, 30*time.Second); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := sess.WindowChange(41, 97); err != nil {
+		if err := co.sess.WindowChange(41, 97); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond)
-		_, _ = io.WriteString(stdin, "echo kl-$((6*7)) $(stty size)\r")
-		if err := waitScreen(screen, "kl-42 41 97", 20*time.Second); err != nil {
+		if err := co.press("echo kl-$((6*7)) $(stty size)\r", "kl-42 41 97", 20*time.Second); err != nil {
 			t.Fatalf("the shell is not on the session's resized terminal: %v", err)
 		}
-		mark := len(screen.String())
-		_, _ = io.WriteString(stdin, "exit\r")
-		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(plain(screen.String()[mark:]), "1. Why containers") {
-			if time.Now().After(deadline) {
-				t.Fatalf("the lesson did not come back after the shell; screen ends:\n%q", tail(screen.String(), 1500))
-			}
-			time.Sleep(50 * time.Millisecond)
+		// The lesson comes back when the shell exits.
+		co.screen.Reset()
+		if err := co.press("exit\r", "1. Why containers", 20*time.Second); err != nil {
+			t.Fatal(err)
 		}
 	})
 
@@ -356,43 +230,32 @@ func TestWorkshopClass(t *testing.T) {
 		// q quits at once (alice's course would reopen in her lesson and
 		// ask about the sandbox her shell kept).
 		hana := &client{user: "hana", key: newKey(t)}
-		conn, err := hana.dial(srv.addr)
+		co, err := openCourse(srv.addr, hana, 24, 80, &syncBuffer{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
-		sess, err := conn.NewSession()
-		if err != nil {
+		defer co.close()
+		if err := waitScreen(co.screen, "Container Orchestration", 20*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		if err := sess.RequestPty("xterm-256color", 24, 80, gossh.TerminalModes{}); err != nil {
-			t.Fatal(err)
-		}
-		stdin, _ := sess.StdinPipe()
-		screen := &syncBuffer{}
-		sess.Stdout = screen
-		if err := sess.Shell(); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, screen, "Container Orchestration", 20*time.Second)
 		for _, size := range [][2]int{{0, 0}, {10000, 10000}, {1, 1}, {24, 80}} {
-			if err := sess.WindowChange(size[0], size[1]); err != nil {
+			if err := co.sess.WindowChange(size[0], size[1]); err != nil {
 				t.Fatalf("window-change %v: %v", size, err)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		_, _ = io.WriteString(stdin, "\x1b[999;999R\x1b]52;c;!!\x07\x1b[?1049\x1bP+q\x1b\\\xff\xfe")
+		_, _ = io.WriteString(co.stdin, "\x1b[999;999R\x1b]52;c;!!\x07\x1b[?1049\x1bP+q\x1b\\\xff\xfe")
 		time.Sleep(300 * time.Millisecond)
-		_, _ = io.WriteString(stdin, "q")
+		_, _ = io.WriteString(co.stdin, "q")
 		ended := make(chan error, 1)
-		go func() { ended <- sess.Wait() }()
+		go func() { ended <- co.sess.Wait() }()
 		select {
 		case err := <-ended:
 			if err != nil {
 				t.Errorf("the course ended with %v", err)
 			}
 		case <-time.After(15 * time.Second):
-			t.Fatalf("q did not end the course; screen:\n%s", tail(screen.String(), 2000))
+			t.Fatalf("q did not end the course; screen:\n%s", tail(plain(co.screen.String()), 2000))
 		}
 		if _, _, st := bob.run(t, srv.addr, "lessons"); st != 0 {
 			t.Error("the server stopped serving others")
@@ -486,66 +349,6 @@ func TestWorkshopLeavesNothing(t *testing.T) {
 	}
 }
 
-// leftovers lists what labs could leave on the host, as the kernel shows
-// it: students' cgroups, processes in a student's uid range, lab journals.
-func leftovers(t *testing.T) string {
-	t.Helper()
-	var b strings.Builder
-	cgs, _ := filepath.Glob("/sys/fs/cgroup/*/kcna-lab/kcna-student-*")
-	v2, _ := filepath.Glob("/sys/fs/cgroup/kcna-lab/kcna-student-*")
-	for _, c := range append(cgs, v2...) {
-		fmt.Fprintln(&b, "cgroup", c)
-	}
-	// A lab's init killed with its server is reparented to the host's PID
-	// 1, which reaps it in its own time: a zombie holds nothing but its
-	// PID, and is not counted.
-	out, _ := exec.Command("ps", "-e", "-o", "uid=,stat=,pid=,args=").Output()
-	for _, line := range strings.Split(string(out), "\n") {
-		var uid int
-		var stat string
-		if _, err := fmt.Sscan(line, &uid, &stat); err == nil && uid >= labhost.FirstID && !strings.HasPrefix(stat, "Z") {
-			fmt.Fprintln(&b, "process", strings.TrimSpace(line))
-		}
-	}
-	js, _ := filepath.Glob(filepath.Join(sandbox.JournalDir(), "lab-*"))
-	for _, j := range js {
-		fmt.Fprintln(&b, "journal", j)
-	}
-	return b.String()
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-func readTrim(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
-func waitFor(t *testing.T, screen *syncBuffer, want string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !strings.Contains(screen.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%q did not appear within %v; screen:\n%s", want, d, tail(screen.String(), 2000))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
 // TestWorkshopRefusesPolitely: past --max-students the next student is
 // told the class is full (and gets in once someone leaves); a flood of
 // connections from one address is cut off before any handshake, and the
@@ -608,29 +411,9 @@ func TestWorkshopRefusesPolitely(t *testing.T) {
 // cgroups, as their journals name them), and the next serve knows every
 // student's key and progress.
 func TestWorkshopAfterKill9(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("serve needs root")
-	}
-	if err := testbuild.Available(); err != nil {
-		t.Skip(err)
-	}
-	bin := t.TempDir()
-	prog := testbuild.Lab(t, bin)
-	testbuild.Init(t, bin)
-	dir := t.TempDir()
-	for d := dir; d != "/tmp" && d != "/"; d = filepath.Dir(d) {
-		_ = os.Chmod(d, 0o711)
-	}
-	state := filepath.Join(dir, "class")
-	serve := func() (*exec.Cmd, string) {
-		addr := freeAddr(t)
-		cmd := exec.Command(prog, "serve", "--listen", addr, "--state", state)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitListening(t, addr)
-		return cmd, addr
-	}
+	_, kcnaLab := programs(t)
+	state := classDir(t)
+	serve := func() (*exec.Cmd, string) { return serveProcess(t, kcnaLab, state) }
 	before := leftovers(t)
 	first, addr := serve()
 	alice := &client{user: "alice", key: newKey(t)}
@@ -656,7 +439,7 @@ func TestWorkshopAfterKill9(t *testing.T) {
 	if got := leftovers(t); !strings.Contains(got, "kcna-student-alice") {
 		t.Logf("after kill -9 (before clean):\n%s", got)
 	}
-	if out, err := exec.Command(prog, "clean").CombinedOutput(); err != nil {
+	if out, err := exec.Command(kcnaLab, "clean").CombinedOutput(); err != nil {
 		t.Fatalf("kcna-lab clean: %v\n%s", err, out)
 	}
 	if got := leftovers(t); got != before {
