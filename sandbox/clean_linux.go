@@ -28,11 +28,11 @@ import (
 // it, newest first. Journals of running sandboxes are not touched, and
 // nothing a journal does not name is.
 func Clean() ([]journal.Entry, error) {
-	dir := journalDir()
+	dir := JournalDir()
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	swept, err := journal.Sweep(dir, undo)
+	swept, err := journal.Sweep(dir, Undo)
 	if err != nil {
 		return swept, fmt.Errorf("clean up after earlier runs: %w", err)
 	}
@@ -46,8 +46,14 @@ func Clean() ([]journal.Entry, error) {
 	return swept, nil
 }
 
-// undo removes one journaled object, treating one already gone as done.
-func undo(e journal.Entry) error {
+// Undo removes one journaled object, treating one already gone as done.
+// It is the one undo every journal in kcna-lab's journal directory is
+// swept with, so it refuses what kcna-lab does not make: a path outside
+// its state or cache directory or without its prefix, a cgroup outside
+// its own, a link without the kl-/kcna- prefix. Whatever journals an
+// object (a sandbox, the mesh, the orchestrator, a workshop lab) undoes it
+// with this, and `kcna-lab clean` sweeps it the same way after a crash.
+func Undo(e journal.Entry) error {
 	switch e.Kind {
 	case journal.Process:
 		return killProcess(e.PID, e.StartTime)

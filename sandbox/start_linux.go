@@ -103,7 +103,7 @@ func Start(ctx context.Context, spec Spec, sink event.Sink) (_ *Sandbox, err err
 	if _, err := Clean(); err != nil {
 		return nil, err
 	}
-	j, err := journal.Create(journalDir(), hostID(c.Name))
+	j, err := journal.Create(JournalDir(), hostID(c.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -824,7 +824,7 @@ func (sb *Sandbox) cleanup() error {
 			_ = sb.group.Destroy(sb.sink)
 		}
 		if sb.journal != nil {
-			err = sb.journal.Rollback(undo)
+			err = sb.journal.Rollback(Undo)
 		}
 	})
 	return err

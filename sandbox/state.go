@@ -82,7 +82,6 @@ func CacheDir() (string, error) {
 	return filepath.Join(d, "kcna-lab"), nil
 }
 
-func journalDir() string            { return JournalDir() }
 func sandboxDir(name string) string { return filepath.Join(StateDir(), "sandboxes", name) }
 
 // JournalDir is where every kcna-lab process keeps the journals that

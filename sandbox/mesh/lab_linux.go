@@ -46,7 +46,7 @@ func Up(ctx context.Context, spec LabSpec, sink event.Sink) (_ *Lab, err error) 
 	if _, err := sandbox.Clean(); err != nil {
 		return nil, err
 	}
-	if l.journal, err = journal.Create(journalDir(), "kcna-mesh-"+spec.Name); err != nil {
+	if l.journal, err = journal.Create(sandbox.JournalDir(), "kcna-mesh-"+spec.Name); err != nil {
 		return nil, fmt.Errorf("mesh %q: %w", spec.Name, err)
 	}
 	defer func() {
@@ -134,7 +134,7 @@ func (l *Lab) Close() error {
 		}
 	}
 	if l.journal != nil {
-		if err := l.journal.Rollback(undoSidecar); err != nil {
+		if err := l.journal.Rollback(sandbox.Undo); err != nil {
 			errs = append(errs, err)
 		}
 		l.journal = nil

@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
@@ -79,7 +78,7 @@ func StartPod(ctx context.Context, spec PodSpec, cp *ControlPlane, controlSocket
 		return nil, fmt.Errorf("mesh: pod %s: the app did not start: %w", spec.Name, err)
 	}
 
-	if p.journal, err = journal.Create(journalDir(), "kcna-sidecar-"+spec.Name); err != nil {
+	if p.journal, err = journal.Create(sandbox.JournalDir(), "kcna-sidecar-"+spec.Name); err != nil {
 		return nil, fmt.Errorf("mesh: pod %s: %w (is `kcna-lab mesh` already running with these names? `kcna-lab clean` removes a crashed run's leftovers)", spec.Name, err)
 	}
 	cfg := SidecarConfig{
@@ -171,7 +170,7 @@ func (p *Pod) Close() error {
 			event.Narrate(p.sink, fmt.Sprintf("%s %s sidecar (PID %d) stopped", p.Service, p.Version, p.SidecarPID))
 		}
 		if p.journal != nil {
-			if err := p.journal.Rollback(undoSidecar); err != nil {
+			if err := p.journal.Rollback(sandbox.Undo); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -251,31 +250,6 @@ func waitListening(ctx context.Context, pid, port int) error {
 		}
 	}
 }
-
-// undoSidecar removes what a pod's or lab's journal names: the sidecar
-// process (if it is still the one that was started) and the control socket.
-func undoSidecar(e journal.Entry) error {
-	switch e.Kind {
-	case journal.Process:
-		if st, err := journal.ProcStartTime(e.PID); err != nil || st != e.StartTime {
-			return nil
-		}
-		if err := unix.Kill(e.PID, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("kill %d: %w", e.PID, err)
-		}
-		return nil
-	case journal.File:
-		if err := os.Remove(e.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		return nil
-	}
-	return fmt.Errorf("unexpected journal entry %s", e)
-}
-
-// journalDir is where sandbox keeps its journals (sandbox.journalDir), so
-// that `kcna-lab clean` sweeps the mesh's along with the sandboxes'.
-func journalDir() string { return filepath.Join(sandbox.StateDir(), "journals") }
 
 func processZombie(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -205,14 +205,14 @@ func assertGone(t *testing.T, lab *Lab, pods []*Pod) {
 		if m, _ := filepath.Glob("/sys/fs/cgroup/*/kcna-lab/kcna-" + p.Name); len(m) > 0 {
 			t.Errorf("cgroups left: %v", m)
 		}
-		if _, err := os.Stat(filepath.Join(journalDir(), "kcna-sidecar-"+p.Name+".journal")); err == nil {
+		if _, err := os.Stat(filepath.Join(sandbox.JournalDir(), "kcna-sidecar-"+p.Name+".journal")); err == nil {
 			t.Errorf("the journal of %s's sidecar is left", p.Name)
 		}
 	}
 	if _, err := os.Stat("/sys/class/net/" + testBridge); err == nil {
 		t.Errorf("bridge %s left", testBridge)
 	}
-	for _, p := range []string{lab.Socket, filepath.Join(journalDir(), "kcna-mesh-"+lab.Name+".journal")} {
+	for _, p := range []string{lab.Socket, filepath.Join(sandbox.JournalDir(), "kcna-mesh-"+lab.Name+".journal")} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s left", p)
 		}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -175,7 +174,7 @@ func (c *Controller) setUp(ctx context.Context) error {
 	if _, err := sandbox.Clean(); err != nil {
 		return err
 	}
-	if c.journal, err = journal.Create(journalDir(), "kcna-orch-"+d.Name); err != nil {
+	if c.journal, err = journal.Create(sandbox.JournalDir(), "kcna-orch-"+d.Name); err != nil {
 		return fmt.Errorf("orchestrate %s: %w (is another orchestrator called %s running? choose another --name)", d.Name, err, d.Name)
 	}
 	var names []string
@@ -197,10 +196,6 @@ func (c *Controller) setUp(ctx context.Context) error {
 	c.unlock()
 	return nil
 }
-
-// journalDir is where sandbox keeps its journals, so that `kcna-lab clean`
-// sweeps a crashed orchestrator's nodes and socket with its sandboxes.
-func journalDir() string { return filepath.Join(sandbox.StateDir(), "journals") }
 
 // loop is the control loop: reconcile, then sleep until something
 // changes. A replica's death wakes it at once.
@@ -630,7 +625,7 @@ func (c *Controller) tearDown() error {
 		}
 	}
 	if c.journal != nil {
-		errs = append(errs, c.journal.Rollback(undo))
+		errs = append(errs, c.journal.Rollback(sandbox.Undo))
 	}
 	err := errors.Join(errs...)
 	if err == nil && c.journal != nil {
@@ -639,24 +634,6 @@ func (c *Controller) tearDown() error {
 		c.unlock()
 	}
 	return err
-}
-
-// undo removes one of the objects the controller journals itself (the
-// nodes' cgroups, the socket), treating one already gone as done.
-func undo(e journal.Entry) error {
-	switch e.Kind {
-	case journal.Cgroup:
-		return cgroup.Remove(e.Path)
-	case journal.File:
-		if !strings.HasPrefix(e.Path, sandbox.StateDir()+"/") {
-			return fmt.Errorf("refusing to remove %s: not in kcna-lab's state dir", e.Path)
-		}
-		if err := os.Remove(e.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		return nil
-	}
-	return fmt.Errorf("orchestrate: unknown journal entry %s", e)
 }
 
 // Scale changes the desired number of replicas.

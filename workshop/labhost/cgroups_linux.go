@@ -193,20 +193,3 @@ func (cg *cgroups) closeFD() {
 		cg.fd = -1
 	}
 }
-
-// undo removes what a lab's journal names: its init, its cgroups (with
-// whatever the lab nested in them).
-func undo(e journal.Entry) error {
-	switch e.Kind {
-	case journal.Process:
-		if st, err := journal.ProcStartTime(e.PID); err == nil && st == e.StartTime {
-			if err := unix.Kill(e.PID, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
-				return fmt.Errorf("kill the lab's init %d: %w", e.PID, err)
-			}
-		}
-		return nil
-	case journal.Cgroup:
-		return cgroup.Remove(e.Path)
-	}
-	return fmt.Errorf("a lab journals no %s", e.Kind)
-}

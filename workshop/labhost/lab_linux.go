@@ -357,7 +357,7 @@ func (l *Lab) teardown() error {
 	if l.cgroups != nil {
 		l.cgroups.closeFD()
 	}
-	return l.journal.Rollback(undo)
+	return l.journal.Rollback(sandbox.Undo)
 }
 
 // logLines passes a lab's stderr on as printable text: each line prefixed
