@@ -406,9 +406,49 @@ func (sb *Sandbox) createCgroup() error {
 	return nil
 }
 
-// startInit clones the init into its namespaces, places it in the cgroup
-// and sends it the config that releases it.
-func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) error {
+// startInit starts the sandbox's first process in three phases, as runc's
+// parent does: clone the init into its namespaces, where it waits on its
+// config pipe; attach from outside what only the parent can (its journal
+// entry, cgroup, network and state file); then plan the inside and send
+// the config, which releases it. A failure after the clone kills the init,
+// once, here.
+func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) (err error) {
+	cfg, err := sb.initConfig(fsDir)
+	if err != nil {
+		return err
+	}
+	w, err := sb.openWires(&cfg, userns)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	if err := sb.clone(w, userns); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = sb.cmd.Process.Kill()
+		}
+	}()
+	if err := sb.attach(&cfg, userns); err != nil {
+		return err
+	}
+	// The plan is built only now: attaching the network filled in the
+	// addresses and routes the init must set up.
+	if err := sb.release(&cfg, w.cfgW); err != nil {
+		return err
+	}
+	if sb.group != nil {
+		sb.sampled.Add(1)
+		go sb.sample()
+	}
+	go sb.watch(ctx)
+	return nil
+}
+
+// initConfig is what the init is told: the command, the root to build,
+// what to drop and filter.
+func (sb *Sandbox) initConfig(fsDir string) (initproc.Config, error) {
 	c := sb.spec
 	cfg := initproc.Config{
 		Protocol: initproc.ProtocolVersion,
@@ -416,6 +456,7 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 		Root: filepath.Join(sb.dir, "root"), Rootfs: fsDir, RootMode: c.Root,
 		ReadOnly: c.Rootfs == "" && sb.layers == nil, Isolate: c.Isolate, Tty: c.Tty, Escape: c.Escape, Hold: c.Hold,
 		Overlay: sb.overlayData,
+		Volumes: c.Volumes,
 	}
 	for _, name := range c.CapDrop {
 		n, _ := initproc.CapabilityBit(name) // checked by resolve
@@ -423,54 +464,84 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 	}
 	filter, err := sb.seccompFilter(&cfg)
 	if err != nil {
-		return err
+		return cfg, err
 	}
 	cfg.Seccomp = filter
-	cfg.Volumes = c.Volumes
-	extra := make([]*os.File, 3)
+	return cfg, nil
+}
 
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return err
+// initWires are the files the init inherits from fd 3 on (initproc.FDConfig):
+// its config pipe, its event pipe, the listening socket `exec` connects
+// to, and each volume opened from outside (an idmapped mount).
+type initWires struct {
+	cfgR, cfgW *os.File
+	evR, evW   *os.File
+	sock       string
+	lnFile     *os.File
+	volumes    []*os.File
+	extra      []*os.File
+	evHanded   bool // evR belongs to readEvents once the init runs
+}
+
+func (sb *Sandbox) openWires(cfg *initproc.Config, userns bool) (_ *initWires, err error) {
+	w := &initWires{sock: filepath.Join(sb.dir, "exec.sock")}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
+	if w.cfgR, w.cfgW, err = os.Pipe(); err != nil {
+		return nil, err
 	}
-	defer cfgR.Close()
-	defer cfgW.Close()
-	evR, evW, err := os.Pipe()
-	if err != nil {
-		return err
+	if w.evR, w.evW, err = os.Pipe(); err != nil {
+		return nil, err
 	}
-	defer evW.Close()
-	sock := filepath.Join(sb.dir, "exec.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: w.sock, Net: "unix"})
 	if err != nil {
-		evR.Close()
-		return fmt.Errorf("listen on %s: %w", sock, err)
+		return nil, fmt.Errorf("listen on %s: %w", w.sock, err)
 	}
 	ln.SetUnlinkOnClose(false)
-	lnFile, err := ln.File()
+	w.lnFile, err = ln.File()
 	_ = ln.Close()
 	if err != nil {
-		evR.Close()
-		return err
+		return nil, err
 	}
-	defer lnFile.Close()
-	extra[0], extra[1], extra[2] = cfgR, evW, lnFile
+	w.extra = []*os.File{w.cfgR, w.evW, w.lnFile}
 	for _, f := range sb.openVolumes(userns) {
 		cfg.VolumeFDs = append(cfg.VolumeFDs, 0)
 		if f != nil {
-			defer f.Close()
-			cfg.VolumeFDs[len(cfg.VolumeFDs)-1] = initproc.FDConfig + len(extra)
-			extra = append(extra, f)
+			w.volumes = append(w.volumes, f)
+			cfg.VolumeFDs[len(cfg.VolumeFDs)-1] = initproc.FDConfig + len(w.extra)
+			w.extra = append(w.extra, f)
 		}
 	}
+	return w, nil
+}
 
+// close closes the parent's copies; the init keeps its own.
+func (w *initWires) close() {
+	for _, f := range append([]*os.File{w.cfgR, w.cfgW, w.evW, w.lnFile}, w.volumes...) {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+	if w.evR != nil && !w.evHanded {
+		_ = w.evR.Close()
+	}
+}
+
+// clone starts the init in its new namespaces (clone(2) with the
+// namespace flags, the user namespace's maps written by Go), where it
+// waits for its config.
+func (sb *Sandbox) clone(w *initWires, userns bool) error {
+	c := sb.spec
 	cmd := &exec.Cmd{
 		Path: InitProgram(),
 		Args: []string{initproc.Arg0},
 		// One OS thread for Go code keeps the init's thread count, which
 		// pids.max counts too, small.
 		Env:        []string{"GOMAXPROCS=1"},
-		ExtraFiles: extra,
+		ExtraFiles: w.extra,
 		Stdin:      c.Stdin,
 		Stdout:     c.Stdout,
 		Stderr:     c.Stderr,
@@ -483,39 +554,43 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 	}
 	cmd.SysProcAttr = sb.sysProcAttr(userns)
 	sb.cmd = cmd
-
 	flags := describeClone(c.Isolate)
 	if err := event.Step(sb.sink, "clone("+flags.action+")", flags.shell, cmd.Start); err != nil {
-		evR.Close()
 		return explainCloneError(err, c.Isolate)
 	}
-	_ = evW.Close()
-	go sb.readEvents(evR)
+	_ = w.evW.Close()
+	w.evW = nil
+	w.evHanded = true
+	go sb.readEvents(w.evR)
+	return nil
+}
 
-	pid := cmd.Process.Pid
+// attach does, from outside, what the init cannot do for itself: journal
+// it, put it in its cgroup, plug it into the network, and write the state
+// that ps and exec read.
+func (sb *Sandbox) attach(cfg *initproc.Config, userns bool) error {
+	c := sb.spec
+	pid := sb.cmd.Process.Pid
 	start, _ := journal.ProcStartTime(pid)
 	if err := sb.record(journal.Entry{Kind: journal.Process, PID: pid, StartTime: start, Shell: fmt.Sprintf("kill -9 %d", pid)}); err != nil {
-		_ = cmd.Process.Kill()
 		return err
 	}
 	if userns {
-		event.Narrate(sb.sink, fmt.Sprintf("The user namespace maps root inside to %s on the host (see /proc/%d/uid_map).", describeMap(cmd.SysProcAttr.UidMappings), pid))
+		event.Narrate(sb.sink, fmt.Sprintf("The user namespace maps root inside to %s on the host (see /proc/%d/uid_map).", describeMap(sb.cmd.SysProcAttr.UidMappings), pid))
 	}
 	if sb.group != nil {
 		if err := sb.group.Add(pid, sb.sink); err != nil {
-			_ = cmd.Process.Kill()
 			return err
 		}
 	}
 	if c.Net != nil {
-		if err := sb.attachNetwork(pid, &cfg); err != nil {
-			_ = cmd.Process.Kill()
+		if err := sb.attachNetwork(pid, cfg); err != nil {
 			return err
 		}
 	}
 	st := State{
 		Name: c.Name, Args: c.Args, Isolate: c.Isolate, Root: c.Root, Limits: c.Limits,
-		Created: time.Now(), InitPID: pid, InitStart: start, ExecSocket: sock,
+		Created: time.Now(), InitPID: pid, InitStart: start, ExecSocket: filepath.Join(sb.dir, "exec.sock"),
 	}
 	if a := sb.net; a != nil {
 		st.Net = &NetState{Bridge: a.Bridge, IP: a.IP, Publish: c.Net.Publish}
@@ -526,16 +601,18 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 	if sb.layers != nil {
 		st.Layers = &LayersState{Dir: sb.layers.Dir, Lower: sb.layers.Lower}
 	}
-	if err := writeState(sb.dir, st); err != nil {
-		_ = cmd.Process.Kill()
-		return err
-	}
-	plan, err := initproc.BuildPlan(&cfg)
+	return writeState(sb.dir, st)
+}
+
+// release plans the inside (every mount, namespace step and exec, as ops
+// both inits carry out) and sends it with the config; closing the pipe
+// lets the init go.
+func (sb *Sandbox) release(cfg *initproc.Config, cfgW *os.File) error {
+	plan, err := initproc.BuildPlan(cfg)
 	if err != nil {
-		_ = cmd.Process.Kill()
 		return fmt.Errorf("plan the sandbox: %w", err)
 	}
-	if c.Limits.Pids > 0 {
+	if sb.spec.Limits.Pids > 0 {
 		// Handing a running sandbox over to the Go init (its first
 		// `exec`) starts Go's runtime, which needs threads the pids
 		// limit may have given away by then, and PID 1 would die of it.
@@ -548,17 +625,9 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) err
 		_, err = cfgW.Write(msg)
 	}
 	if err != nil {
-		_ = cmd.Process.Kill()
 		return fmt.Errorf("send the config to the sandbox's init: %w", err)
 	}
-	_ = cfgW.Close()
-
-	if sb.group != nil {
-		sb.sampled.Add(1)
-		go sb.sample()
-	}
-	go sb.watch(ctx)
-	return nil
+	return cfgW.Close()
 }
 
 func (sb *Sandbox) sysProcAttr(userns bool) *syscall.SysProcAttr {
