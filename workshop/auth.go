@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
+	"time"
 
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -12,12 +14,15 @@ import (
 
 // How a student gets in:
 //
-//   - with a key, under a name no key is pinned to yet: in (the key is
-//     pinned when the session starts; with a class code, only once the code
-//     is given as a second step);
-//   - with the key pinned to the name: in;
-//   - with another key, or no key, under a pinned name: refused, told why;
-//   - with no key at all: only by the class code, when there is one.
+//   - a new name, with a key: in, and the key is pinned to the name when
+//     the session starts; with a class code, only once the code is given
+//     as a second step;
+//   - a new name without a key: only by the class code, and the name is
+//     then pinned to a password kcna-lab shows once;
+//   - a known name: only with the key pinned to it, or for a keyless name
+//     its password;
+//   - anything else (another key, a bad name, no key and no code):
+//     refused, and told why.
 //
 // Refusals are told through keyboard-interactive, whose instruction text
 // SSH clients print: a refused student learns what to do, not just
@@ -25,12 +30,12 @@ import (
 func (s *Server) authConfig(ssh.Context) *gossh.ServerConfig {
 	c := &gossh.ServerConfig{
 		PublicKeyCallback:           s.checkKey,
-		KeyboardInteractiveCallback: s.explainOrAskCode,
+		KeyboardInteractiveCallback: s.explainOrAsk,
 	}
-	if s.opts.ClassCode != "" {
-		// Only a code can be a password here; without one, no client
-		// should be led to ask the student for a password.
-		c.PasswordCallback = s.checkCodePassword(nil)
+	if s.opts.ClassCode != "" || s.class.HasKeyless() {
+		// A password here is a class code or a keyless student's own;
+		// without either, no client should be led to ask for one.
+		c.PasswordCallback = s.checkPassword(nil)
 	}
 	return c
 }
@@ -40,34 +45,37 @@ var errRefused = errors.New("refused")
 func (s *Server) checkKey(conn gossh.ConnMetadata, key gossh.PublicKey) (*gossh.Permissions, error) {
 	name := conn.User()
 	if ValidName(name) != nil {
-		// Let it in only to be told why not, by the session.
-		return withKey(key), nil
+		return nil, errRefused // keyboard-interactive then says why
 	}
 	pinned, matches := s.class.Pinned(name, key)
 	switch {
 	case matches:
 		return withKey(key), nil
 	case pinned:
-		return nil, errRefused // keyboard-interactive then says why
+		return nil, errRefused
 	case s.opts.ClassCode == "":
 		return withKey(key), nil
 	}
 	// A new name in a class with a code: the key is right, now the code.
 	return nil, &gossh.PartialSuccessError{Next: gossh.ServerAuthCallbacks{
 		KeyboardInteractiveCallback: s.askCode(key),
-		PasswordCallback:            s.checkCodePassword(key),
+		PasswordCallback:            s.checkPassword(key),
 	}}
 }
 
-// explainOrAskCode is keyboard-interactive as a first step: the class code
-// for a student without a key, or why they cannot come in.
-func (s *Server) explainOrAskCode(conn gossh.ConnMetadata, ask gossh.KeyboardInteractiveChallenge) (*gossh.Permissions, error) {
+// explainOrAsk is keyboard-interactive as a first step: a keyless
+// student's password, the class code for a new name without a key, or
+// why they cannot come in.
+func (s *Server) explainOrAsk(conn gossh.ConnMetadata, ask gossh.KeyboardInteractiveChallenge) (*gossh.Permissions, error) {
 	name := conn.User()
 	if err := ValidName(name); err != nil {
 		return nil, s.tell(conn, ask, err.Error())
 	}
-	if pinned, _ := s.class.Pinned(name, nil); pinned {
-		return nil, s.tell(conn, ask, fmt.Sprintf("The name %s is taken: its progress is protected by the SSH key that first joined under it, and this connection did not offer that key. If you are %s, connect with that key (ssh -i ~/.ssh/KEY ...); otherwise choose another name.", name, name))
+	if st, known := s.class.Lookup(name); known {
+		if !st.Keyless() {
+			return nil, s.tell(conn, ask, fmt.Sprintf("The name %s is taken: its progress is protected by the SSH key that first joined under it, and this connection did not offer that key. If you are %s, connect with that key (ssh -i ~/.ssh/KEY ...); otherwise choose another name.", name, name))
+		}
+		return s.ask(conn, ask, "", fmt.Sprintf("Password for %s: ", name), nil, func(answer string) bool { return s.class.PasswordMatches(name, answer) })
 	}
 	if s.opts.ClassCode == "" {
 		return nil, s.tell(conn, ask, "This workshop admits students by SSH key, and your SSH client offered none. Make one with: ssh-keygen -t ed25519  (press enter at each question), then connect again.")
@@ -78,25 +86,46 @@ func (s *Server) explainOrAskCode(conn gossh.ConnMetadata, ask gossh.KeyboardInt
 // askCode asks for the class code; key (nil: none) is pinned when right.
 func (s *Server) askCode(key gossh.PublicKey) func(gossh.ConnMetadata, gossh.KeyboardInteractiveChallenge) (*gossh.Permissions, error) {
 	return func(conn gossh.ConnMetadata, ask gossh.KeyboardInteractiveChallenge) (*gossh.Permissions, error) {
-		answers, err := ask(conn.User(), "New to this workshop: your instructor has a class code for you.", []string{"Class code: "}, []bool{false})
-		if err != nil {
-			return nil, err
-		}
-		if len(answers) != 1 || !s.codeMatches(answers[0]) {
-			s.log.Printf("refused %s from %s: wrong class code", conn.User(), conn.RemoteAddr())
-			return nil, errRefused
-		}
-		return withKey(key), nil
+		return s.ask(conn, ask, "New to this workshop: your instructor has a class code for you.", "Class code: ", key, s.codeMatches)
 	}
 }
 
-func (s *Server) checkCodePassword(key gossh.PublicKey) func(gossh.ConnMetadata, []byte) (*gossh.Permissions, error) {
+// ask asks one question and lets the student in with key (nil: none)
+// when right; wrong answers count against the address (guessing is slow).
+func (s *Server) ask(conn gossh.ConnMetadata, ask gossh.KeyboardInteractiveChallenge, instruction, question string, key gossh.PublicKey, right func(string) bool) (*gossh.Permissions, error) {
+	if s.guessing(conn) {
+		return nil, s.tell(conn, ask, "Too many wrong codes or passwords from your address: wait ten minutes, or ask your instructor.")
+	}
+	answers, err := ask("", instruction, []string{question}, []bool{false})
+	if err != nil {
+		return nil, err
+	}
+	if len(answers) != 1 || !right(answers[0]) {
+		s.wrongGuess(conn)
+		return nil, errRefused
+	}
+	return withKey(key), nil
+}
+
+// checkPassword takes a password as keyboard-interactive takes an answer:
+// a keyless student's own, or the class code for a new name.
+func (s *Server) checkPassword(key gossh.PublicKey) func(gossh.ConnMetadata, []byte) (*gossh.Permissions, error) {
 	return func(conn gossh.ConnMetadata, password []byte) (*gossh.Permissions, error) {
-		if ValidName(conn.User()) != nil || s.opts.ClassCode == "" || !s.codeMatches(string(password)) {
+		name := conn.User()
+		if ValidName(name) != nil || s.guessing(conn) {
 			return nil, errRefused
 		}
-		if pinned, _ := s.class.Pinned(conn.User(), nil); pinned && key == nil {
-			return nil, errRefused // a pinned name needs its key
+		st, known := s.class.Lookup(name)
+		ok := false
+		switch {
+		case known && key == nil && st.Keyless():
+			ok = s.class.PasswordMatches(name, string(password))
+		case !known:
+			ok = s.codeMatches(string(password))
+		}
+		if !ok {
+			s.wrongGuess(conn)
+			return nil, errRefused
 		}
 		return withKey(key), nil
 	}
@@ -104,6 +133,49 @@ func (s *Server) checkCodePassword(key gossh.PublicKey) func(gossh.ConnMetadata,
 
 func (s *Server) codeMatches(code string) bool {
 	return s.opts.ClassCode != "" && subtle.ConstantTimeCompare([]byte(code), []byte(s.opts.ClassCode)) == 1
+}
+
+// The class code is short and shared: at most maxGuesses wrong codes or
+// passwords per address in guessWindow.
+const (
+	maxGuesses  = 10
+	guessWindow = 10 * time.Minute
+)
+
+func (s *Server) guessing(conn gossh.ConnMetadata) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.guesses[addrHost(conn.RemoteAddr())]
+	return g.count >= maxGuesses && time.Since(g.since) < guessWindow
+}
+
+func (s *Server) wrongGuess(conn gossh.ConnMetadata) {
+	host := addrHost(conn.RemoteAddr())
+	s.log.Printf("refused %q from %s: a wrong class code or password", conn.User(), host)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.guesses[host]
+	if time.Since(g.since) >= guessWindow {
+		g = guesses{since: time.Now()}
+	}
+	g.count++
+	if len(s.guesses) > 10000 {
+		clear(s.guesses)
+	}
+	s.guesses[host] = g
+}
+
+type guesses struct {
+	count int
+	since time.Time
+}
+
+func addrHost(a net.Addr) string {
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
 }
 
 // tell shows why on the student's terminal (keyboard-interactive
@@ -135,26 +207,29 @@ func withKey(key gossh.PublicKey) *gossh.Permissions {
 	return p
 }
 
-// admitSession checks the name against the roll and the shard and pins
-// the session's key to a new name.
-func (s *Server) admitSession(sess ssh.Session) (Student, error) {
+// admitSession checks the name against the roll and the shard, pins the
+// session's key to a new name, and returns the password made for a new
+// keyless name (to be shown once).
+func (s *Server) admitSession(sess ssh.Session) (Student, string, error) {
 	name := sess.User()
 	if err := ValidName(name); err != nil {
-		return Student{}, err
+		return Student{}, "", err
 	}
 	if shard := s.opts.Shard.Of(name); shard != s.opts.Shard.Index {
-		return Student{}, fmt.Errorf("%s belongs to shard %d of this class, not to this server (shard %d): connect with ssh -p PORT %s@ADDRESS-OF-SHARD-%d, as your instructor's hand-out lists", name, shard, s.opts.Shard.Index, name, shard)
+		return Student{}, "", fmt.Errorf("%s belongs to shard %d of this class, not to this server (shard %d): connect with ssh -p PORT %s@ADDRESS-OF-SHARD-%d, as your instructor's hand-out lists", name, shard, s.opts.Shard.Index, name, shard)
 	}
 	var key gossh.PublicKey
 	if k := sess.PublicKey(); k != nil {
 		key = k
 	}
 	if key == nil && s.opts.ClassCode == "" {
-		return Student{}, errors.New("this workshop admits students by SSH key; connect with one (ssh-keygen -t ed25519 makes one)")
+		if st, ok := s.class.Lookup(name); !ok || !st.Keyless() {
+			return Student{}, "", errors.New("this workshop admits students by SSH key; connect with one (ssh-keygen -t ed25519 makes one)")
+		}
 	}
-	st, err := s.class.Admit(name, key)
+	st, password, err := s.class.Admit(name, key)
 	if errors.Is(err, ErrKeyMismatch) {
-		return Student{}, fmt.Errorf("the name %s is taken by another key; connect with the key you first used, or choose another name", name)
+		return Student{}, "", fmt.Errorf("the name %s is taken by another key or a password; connect as you first did, or choose another name", name)
 	}
-	return st, err
+	return st, password, err
 }

@@ -1,6 +1,7 @@
 package workshop
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
@@ -31,11 +33,17 @@ type Class struct {
 type Student struct {
 	Name string `json:"name"`
 	Slot int    `json:"slot"`
-	// Key is the public key pinned to the name (authorized_keys format);
-	// "" for a name admitted by the class code alone, without a key.
-	Key    string    `json:"key,omitempty"`
-	Joined time.Time `json:"joined"`
+	// Key is the public key pinned to the name (authorized_keys format).
+	// A name admitted by the class code without a key has none; it is
+	// pinned instead to a password kcna-lab made and showed once, kept
+	// here as a bcrypt hash.
+	Key          string    `json:"key,omitempty"`
+	PasswordHash string    `json:"password_hash,omitempty"`
+	Joined       time.Time `json:"joined"`
 }
+
+// Keyless reports whether the student joined without a key.
+func (s Student) Keyless() bool { return s.Key == "" && s.PasswordHash != "" }
 
 type roll struct {
 	Version  int                 `json:"version"`
@@ -96,60 +104,104 @@ func (c *Class) Students() ([]Student, error) {
 	return out, nil
 }
 
-// ErrKeyMismatch is a name pinned to another key.
+// ErrKeyMismatch is a name pinned to another key (or to a password).
 var ErrKeyMismatch = errors.New("this name belongs to another key")
 
-// Admit puts name on the roll with key pinned (nil: admitted by the class
-// code, no key), or checks that key is the one pinned. A name admitted
-// without a key gets the first key it later comes with.
-func (c *Class) Admit(name string, key gossh.PublicKey) (Student, error) {
+// Admit puts a new name on the roll, pinned to key, or checks that key is
+// the one pinned to a known name. key nil admits a name without a key
+// (the class code was given): a new one gets a password, returned once
+// in password and kept only as a hash; a known one must already be
+// keyless (its password was checked at login). A keyless name never gets
+// a key pinned afterwards, so whoever holds the class code cannot take it
+// over with a key of their own.
+func (c *Class) Admit(name string, key gossh.PublicKey) (st Student, password string, err error) {
 	if err := ValidName(name); err != nil {
-		return Student{}, err
+		return Student{}, "", err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	unlock, err := lockFile(c.path + ".lock")
 	if err != nil {
-		return Student{}, err
+		return Student{}, "", err
 	}
 	defer unlock()
 	r, err := c.load()
 	if err != nil {
-		return Student{}, err
+		return Student{}, "", err
 	}
-	s, ok := r.Students[name]
 	keyText := ""
 	if key != nil {
 		keyText = strings.TrimSpace(string(gossh.MarshalAuthorizedKey(key)))
 	}
-	switch {
-	case ok && s.Key != "" && s.Key != keyText:
-		return Student{}, ErrKeyMismatch
-	case ok && (s.Key != "" || keyText == ""):
-		return *s, nil
-	case ok:
-		s.Key = keyText // first key after a keyless start
-	default:
-		slot, err := freeSlot(r)
-		if err != nil {
-			return Student{}, err
+	if s, ok := r.Students[name]; ok {
+		if s.Key != keyText || (keyText == "" && s.PasswordHash == "") {
+			return Student{}, "", ErrKeyMismatch
 		}
-		s = &Student{Name: name, Slot: slot, Key: keyText, Joined: time.Now().UTC().Truncate(time.Second)}
-		r.Students[name] = s
+		return *s, "", nil
 	}
+	slot, err := freeSlot(r)
+	if err != nil {
+		return Student{}, "", err
+	}
+	s := &Student{Name: name, Slot: slot, Key: keyText, Joined: time.Now().UTC().Truncate(time.Second)}
+	if keyText == "" {
+		password = newPassword()
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+		if err != nil {
+			return Student{}, "", fmt.Errorf("make a password for %s: %w", name, err)
+		}
+		s.PasswordHash = string(hash)
+	}
+	r.Students[name] = s
 	if err := c.save(r); err != nil {
-		return Student{}, err
+		return Student{}, "", err
 	}
-	return *s, nil
+	return *s, password, nil
 }
 
-// Pinned reports whether name has a key pinned, and whether key is it.
+// Pinned reports whether name is taken (by a key or a password), and
+// whether key is the key it is pinned to.
 func (c *Class) Pinned(name string, key gossh.PublicKey) (pinned, matches bool) {
 	s, ok := c.Lookup(name)
-	if !ok || s.Key == "" {
+	if !ok {
 		return false, false
 	}
-	return true, key != nil && s.Key == strings.TrimSpace(string(gossh.MarshalAuthorizedKey(key)))
+	return true, key != nil && s.Key != "" && s.Key == strings.TrimSpace(string(gossh.MarshalAuthorizedKey(key)))
+}
+
+// HasKeyless reports whether any student joined without a key.
+func (c *Class) HasKeyless() bool {
+	students, _ := c.Students()
+	for _, st := range students {
+		if st.Keyless() {
+			return true
+		}
+	}
+	return false
+}
+
+// PasswordMatches checks a keyless student's password.
+func (c *Class) PasswordMatches(name, password string) bool {
+	s, ok := c.Lookup(name)
+	return ok && s.PasswordHash != "" && bcrypt.CompareHashAndPassword([]byte(s.PasswordHash), []byte(password)) == nil
+}
+
+// newPassword is about 59 random bits a student can read off a screen and type:
+// three groups of four letters and digits without look-alikes.
+func newPassword() string {
+	const alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	out := make([]byte, 0, 14)
+	for i, x := range b {
+		if i > 0 && i%4 == 0 {
+			out = append(out, '-')
+		}
+		out = append(out, alphabet[int(x)%len(alphabet)])
+	}
+	return string(out)
 }
 
 func freeSlot(r *roll) (int, error) {

@@ -23,10 +23,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"charm.land/ssh"
 	"charm.land/wish/v2"
+	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 
@@ -76,7 +78,9 @@ type Server struct {
 	connected map[string]int // sessions per student
 	sessions  map[ssh.Session]struct{}
 	limiters  map[string]*rate.Limiter
+	conns     map[string]int      // open connections per address
 	told      map[string]struct{} // connections told why they were refused
+	guesses   map[string]guesses  // wrong codes and passwords per address
 	closing   bool
 }
 
@@ -96,7 +100,8 @@ func New(o Options) (*Server, error) {
 		o.Shard = Shard{0, 1}
 	}
 	s := &Server{opts: o, log: log.New(o.Log, "", log.LstdFlags), labs: map[string]*labRef{},
-		connected: map[string]int{}, sessions: map[ssh.Session]struct{}{}, limiters: map[string]*rate.Limiter{}, told: map[string]struct{}{}}
+		connected: map[string]int{}, sessions: map[ssh.Session]struct{}{}, limiters: map[string]*rate.Limiter{}, conns: map[string]int{},
+		told: map[string]struct{}{}, guesses: map[string]guesses{}}
 	if err := s.prepareState(); err != nil {
 		return nil, err
 	}
@@ -120,6 +125,8 @@ func New(o Options) (*Server, error) {
 			srv.ServerConfigCallback = s.authConfig
 			srv.ConnCallback = s.admitConn
 			srv.Handler = s.handle
+			srv.ChannelHandlers = map[string]ssh.ChannelHandler{"session": countChannels}
+			srv.PtyCallback = allowPty
 			return nil
 		},
 	)
@@ -198,7 +205,11 @@ func (s *Server) shutdown() {
 	s.mu.Lock()
 	s.closing = true
 	for sess := range s.sessions {
-		_, _ = fmt.Fprint(sess.Stderr(), "\r\nThe workshop server is stopping. Your progress is saved; connect again when it is back.\r\n")
+		// A client that stops reading blocks a write: never under s.mu,
+		// never waited for.
+		go func() {
+			_, _ = fmt.Fprint(sess.Stderr(), "\r\nThe workshop server is stopping. Your progress is saved; connect again when it is back.\r\n")
+		}()
 	}
 	labs := make([]*labRef, 0, len(s.labs))
 	for _, l := range s.labs {
@@ -223,37 +234,122 @@ func (s *Server) shutdown() {
 }
 
 // admitConn rate-limits new connections per source address, before any
-// handshake: a flood from one address cannot starve the class.
+// handshake, and bounds how many each address and the server hold open:
+// a flood from one address cannot starve the class.
 func (s *Server) admitConn(_ ssh.Context, c net.Conn) net.Conn {
-	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+	host := addrHost(c.RemoteAddr())
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	lim, ok := s.limiters[host]
 	if !ok {
+		if len(s.limiters) > 10000 {
+			clear(s.limiters) // addresses come and go; a fresh bucket is full
+		}
 		// A whole room may share one address behind a NAT and join in
 		// the same minute: the burst takes every student twice over; a
 		// flood from one address is held to 10 new connections a second.
 		lim = rate.NewLimiter(10, max(40, 2*s.opts.MaxStudents))
 		s.limiters[host] = lim
 	}
-	s.mu.Unlock()
-	if !lim.Allow() {
+	total := 0
+	for _, n := range s.conns {
+		total += n
+	}
+	switch {
+	case !lim.Allow():
 		s.log.Printf("refused a connection from %s: too many new connections from that address", host)
 		return nil
+	case s.conns[host] >= 3*s.opts.MaxStudents+10:
+		s.log.Printf("refused a connection from %s: %d connections open from that address", host, s.conns[host])
+		return nil
+	case total >= 6*s.opts.MaxStudents+20:
+		s.log.Printf("refused a connection from %s: %d connections open in all", host, total)
+		return nil
 	}
-	return c
+	s.conns[host]++
+	return &countedConn{Conn: c, done: func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.conns[host]--; s.conns[host] <= 0 {
+			delete(s.conns, host)
+		}
+	}}
+}
+
+// countedConn gives its place back when closed.
+type countedConn struct {
+	net.Conn
+	once sync.Once
+	done func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.done)
+	return c.Conn.Close()
+}
+
+// A connection carries a few sessions (the course, a command), each with
+// at most one terminal: more is refused before the server makes a pty.
+const maxChannelsPerConn = 4
+
+type channelCount struct{}
+
+// countChannels refuses a connection's session channels past
+// maxChannelsPerConn, and its pty requests past as many.
+func countChannels(srv *ssh.Server, conn *gossh.ServerConn, newChan gossh.NewChannel, ctx ssh.Context) {
+	n := channelCounter(ctx)
+	if n.Add(1) > maxChannelsPerConn {
+		n.Add(-1)
+		_ = newChan.Reject(gossh.ResourceShortage, fmt.Sprintf("kcna-lab: at most %d sessions on one connection", maxChannelsPerConn))
+		return
+	}
+	defer n.Add(-1)
+	ssh.DefaultSessionHandler(srv, conn, newChan, ctx)
+}
+
+func channelCounter(ctx ssh.Context) *atomic.Int32 {
+	ctx.Lock()
+	defer ctx.Unlock()
+	if n, ok := ctx.Value(channelCount{}).(*atomic.Int32); ok {
+		return n
+	}
+	n := new(atomic.Int32)
+	ctx.SetValue(channelCount{}, n)
+	return n
+}
+
+type ptyCount struct{}
+
+// allowPty bounds the ptys one connection may have made.
+func allowPty(ctx ssh.Context, _ ssh.Pty) bool {
+	ctx.Lock()
+	defer ctx.Unlock()
+	n, _ := ctx.Value(ptyCount{}).(int)
+	if n >= maxChannelsPerConn {
+		return false
+	}
+	ctx.SetValue(ptyCount{}, n+1)
+	return true
 }
 
 // handle is one SSH session: a student's course (with a terminal) or one
 // CLI command, run in their lab.
 func (s *Server) handle(sess ssh.Session) {
 	name := sess.User()
-	st, err := s.admitSession(sess)
+	st, password, err := s.admitSession(sess)
 	if err != nil {
 		s.refuse(sess, err.Error())
 		return
 	}
-	if !s.enter(sess, name) {
+	switch s.enter(sess, name) {
+	case full:
 		s.refuse(sess, fmt.Sprintf("The class is full: %d students are connected, the most this server takes. Ask your instructor, and try again in a moment.", s.opts.MaxStudents))
+		return
+	case tooMany:
+		s.refuse(sess, fmt.Sprintf("You have %d sessions open already, the most one student may: close one first.", maxSessionsPerStudent))
+		return
+	case closing:
+		s.refuse(sess, "The workshop server is stopping.")
 		return
 	}
 	defer s.leave(sess, name)
@@ -271,7 +367,10 @@ func (s *Server) handle(sess ssh.Session) {
 		return
 	}
 	defer s.release(name)
-	s.log.Printf("%s: %s from %s", name, describe(sess), sess.RemoteAddr())
+	if password != "" {
+		showPassword(sess, name, password)
+	}
+	s.log.Printf("%s: %q from %s", name, describe(sess), sess.RemoteAddr())
 	status := s.runJob(sess, lab, job)
 	drained()
 	_ = sess.Exit(status)
@@ -302,32 +401,55 @@ func (s *Server) runJob(sess ssh.Session, lab *labhost.Lab, job labhost.Job) int
 			return st
 		case <-time.After(3 * time.Second):
 			_ = p.Signal(unix.SIGKILL)
-			return <-status
+		}
+		select {
+		case st := <-status:
+			return st
+		case <-time.After(5 * time.Second):
+			// The lab's init does not answer (its student may have stopped
+			// it); the session ends anyway, and the lab's stop kills all.
+			return 255
 		}
 	}
 }
 
 // refuse tells the student why, on the session's stderr, and ends it.
 func (s *Server) refuse(sess ssh.Session, why string) {
-	s.log.Printf("refused %s from %s: %s", sess.User(), sess.RemoteAddr(), why)
+	s.log.Printf("refused %q from %s: %q", sess.User(), sess.RemoteAddr(), why)
 	_, _ = fmt.Fprintf(sess.Stderr(), "kcna-lab: %s\r\n", strings.ReplaceAll(why, "\n", "\r\n"))
 	_ = sess.Exit(1)
 }
 
+// entry is whether a session may come in.
+type entry int
+
+const (
+	admitted entry = iota
+	full           // the class has MaxStudents connected
+	tooMany        // this student has maxSessionsPerStudent open
+	closing        // the server is stopping
+)
+
+// maxSessionsPerStudent bounds one student's open sessions (each holds a
+// pty and a process): the course, a CLI command or two, a second terminal.
+const maxSessionsPerStudent = 6
+
 // enter counts a session in, unless the class is full (a student's
-// second session always fits).
-func (s *Server) enter(sess ssh.Session, name string) bool {
+// second session always fits) or the student has too many open.
+func (s *Server) enter(sess ssh.Session, name string) entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	if s.connected[name] == 0 && len(s.connected) >= s.opts.MaxStudents {
-		return false
+	switch {
+	case s.closing:
+		return closing
+	case s.connected[name] == 0 && len(s.connected) >= s.opts.MaxStudents:
+		return full
+	case s.connected[name] >= maxSessionsPerStudent:
+		return tooMany
 	}
 	s.connected[name]++
 	s.sessions[sess] = struct{}{}
-	return true
+	return admitted
 }
 
 func (s *Server) leave(sess ssh.Session, name string) {

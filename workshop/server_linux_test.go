@@ -106,9 +106,12 @@ func TestWorkshopClass(t *testing.T) {
 
 	t.Run("bad names and no key are refused, saying why", func(t *testing.T) {
 		bad := &client{user: "Bad_Name", key: newKey(t)}
-		_, errOut, st := bad.run(t, srv.addr, "progress")
-		if st == 0 || !strings.Contains(errOut, "cannot be a student name") {
-			t.Errorf("Bad_Name: status %d, %q", st, errOut)
+		if conn, err := bad.dial(srv.addr); err == nil {
+			conn.Close()
+			t.Fatal("a bad name got in")
+		}
+		if !strings.Contains(strings.Join(bad.told, " "), "cannot be a student name") {
+			t.Errorf("Bad_Name was told %q; want why", bad.told)
 		}
 		keyless := &client{user: "carol"}
 		if conn, err := keyless.dial(srv.addr); err == nil {
@@ -465,5 +468,34 @@ func TestWorkshopAfterKill9(t *testing.T) {
 			c.Close()
 			t.Error("after the restart another key got in as alice: the pin was lost")
 		}
+	}
+}
+
+// TestWorkshopKeylessNamesStayTheirs: with a class code a student may
+// join without a key; their name is then pinned to a password shown once,
+// and neither the class code alone nor another key takes it over.
+func TestWorkshopKeylessNamesStayTheirs(t *testing.T) {
+	srv := startServer(t, Options{ClassCode: "k8s-rocks"})
+	erin := &client{user: "erin", code: "k8s-rocks"}
+	_, errOut, st := erin.run(t, srv.addr, "lessons")
+	if st != 0 {
+		t.Fatalf("erin without a key, with the code: status %d %s", st, errOut)
+	}
+	m := regexp.MustCompile(`\n    ([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})\r?\n`).FindStringSubmatch(errOut)
+	if m == nil {
+		t.Fatalf("erin was not shown her password:\n%s", errOut)
+	}
+	for _, mallory := range []*client{
+		{user: "erin", code: "k8s-rocks"},                // the class code as erin's password
+		{user: "erin", key: newKey(t), code: "k8s-rocks"}, // a key of her own, and the code
+	} {
+		if conn, err := mallory.dial(srv.addr); err == nil {
+			conn.Close()
+			t.Errorf("someone else got in as erin (key %v)", mallory.key != nil)
+		}
+	}
+	again := &client{user: "erin", code: m[1]}
+	if _, errOut, st := again.run(t, srv.addr, "lessons"); st != 0 {
+		t.Errorf("erin with her password: status %d %s", st, errOut)
 	}
 }

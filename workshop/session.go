@@ -1,6 +1,7 @@
 package workshop
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,8 +33,20 @@ type labRef struct {
 // session. Release it with s.release when the session ends.
 func (s *Server) labFor(st Student) (*labhost.Lab, error) {
 	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil, errors.New("the workshop server is stopping")
+	}
 	ref, ok := s.labs[st.Name]
-	for ok && ref.gone != nil {
+	for ok {
+		if ref.gone == nil && ref.lab != nil && ended(ref.lab.Done()) {
+			// Its init died (killed by the OOM killer, or by its student):
+			// clear it away before a new one takes the name.
+			s.stopInBackground(ref)
+		}
+		if ref.gone == nil {
+			break
+		}
 		s.mu.Unlock()
 		<-ref.gone
 		s.mu.Lock()
@@ -60,6 +73,15 @@ func (s *Server) labFor(st Student) (*labhost.Lab, error) {
 		return nil, ref.err
 	}
 	return ref.lab, nil
+}
+
+func ended(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 func (s *Server) startLab(ref *labRef, st Student) {
@@ -102,6 +124,12 @@ func (s *Server) stopLocked(ref *labRef) {
 	if ref.refs > 0 || ref.gone != nil || s.labs[ref.name] != ref {
 		return
 	}
+	s.stopInBackground(ref)
+}
+
+// stopInBackground stops ref's lab; ref stays in s.labs, marked gone,
+// until its cgroups are removed. s.mu is held.
+func (s *Server) stopInBackground(ref *labRef) {
 	ref.gone = make(chan struct{})
 	go func() {
 		if err := ref.lab.Stop(2 * time.Second); err != nil {
@@ -110,7 +138,9 @@ func (s *Server) stopLocked(ref *labRef) {
 			s.log.Printf("%s: lab stopped, nothing left", ref.name)
 		}
 		s.mu.Lock()
-		delete(s.labs, ref.name)
+		if s.labs[ref.name] == ref {
+			delete(s.labs, ref.name)
+		}
 		close(ref.gone)
 		s.mu.Unlock()
 	}()
@@ -221,4 +251,21 @@ func hasKey(env []string, k string) bool {
 		}
 	}
 	return false
+}
+
+// showPassword tells a student who joined without a key the password now
+// pinned to their name, once, before anything else runs. On a terminal
+// it waits for enter, so the course's screen does not wipe it.
+func showPassword(sess ssh.Session, name, password string) {
+	msg := fmt.Sprintf("\r\nWelcome, %s. You joined without an SSH key, so your name is kept for you by a password:\r\n\r\n    %s\r\n\r\nWrite it down: next time, ssh asks for it (nobody else can be %s without it).\r\nWith a key you would not need it: ssh-keygen -t ed25519, then connect as a new name.\r\n", name, password, name)
+	pty, _, ok := sess.Pty()
+	if !ok {
+		_, _ = io.WriteString(sess.Stderr(), msg)
+		return
+	}
+	_, _ = io.WriteString(pty.Slave, msg+"\r\nPress enter to start. ")
+	// The terminal is in its canonical mode: a read returns a line.
+	_ = pty.Slave.SetReadDeadline(time.Now().Add(5 * time.Minute))
+	_, _ = pty.Slave.Read(make([]byte, 256))
+	_ = pty.Slave.SetReadDeadline(time.Time{})
 }

@@ -57,6 +57,9 @@ func (cg *cgroups) makeV2(h *cgroup.Host, name string, q Quota, id int, j *journ
 			cg.controllers = append(cg.controllers, c)
 		}
 	}
+	if len(cg.controllers) < len(wanted) {
+		return fmt.Errorf("the students' quotas need the memory, pids and cpu controllers in %s/cgroup.controllers; this host offers %v", root, cg.controllers)
+	}
 	enable := "+" + strings.Join(cg.controllers, " +")
 	for _, d := range []string{root, parent} {
 		if err := writeFile(filepath.Join(d, "cgroup.subtree_control"), enable); err != nil {
@@ -73,6 +76,12 @@ func (cg *cgroups) makeV2(h *cgroup.Host, name string, q Quota, id int, j *journ
 	cg.v2dir = dir
 	if err := setQuota(q, func(ctl, file, v string) error { return writeFile(filepath.Join(dir, file), v) }); err != nil {
 		return err
+	}
+	if q.MemoryBytes > 0 {
+		// No swap beyond the quota: swapped pages would escape it.
+		if err := writeFile(filepath.Join(dir, "memory.swap.max"), "0"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
 	for _, f := range []string{".", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"} {
 		if err := os.Chown(filepath.Join(dir, f), id, id); err != nil {
@@ -113,13 +122,23 @@ func (cg *cgroups) makeV1(h *cgroup.Host, name string, q Quota, j *journal.Journ
 		dirs[c] = dir
 		cg.v1dirs = append(cg.v1dirs, dir)
 	}
-	return setQuota(q, func(ctl, file, v string) error {
+	err := setQuota(q, func(ctl, file, v string) error {
 		d, ok := dirs[ctl]
 		if !ok {
 			return fmt.Errorf("cannot set the students' %s quota: no %s controller on this host", ctl, ctl)
 		}
 		return writeFile(filepath.Join(d, v1File(file)), v)
 	})
+	if err != nil || q.MemoryBytes <= 0 {
+		return err
+	}
+	// Memory and swap together no more than memory alone, where the
+	// kernel accounts swap (swapaccount=1).
+	memsw := filepath.Join(dirs["memory"], "memory.memsw.limit_in_bytes")
+	if err := writeFile(memsw, strconv.FormatInt(q.MemoryBytes, 10)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // setQuota writes the quota's limits, named as on v2.

@@ -27,7 +27,13 @@ func Init() {
 	// namespace belongs to a thread: every mount of cgroup2 and every
 	// process the lab starts must come from it.
 	runtime.LockOSThread()
-	err := serveLab(conn{os.NewFile(3, "lab-control")})
+	// The server's socket must not reach the lab's processes: exec
+	// clears close-on-exec for inherited files, so set it again.
+	unix.CloseOnExec(3)
+	c, err := newConn(os.NewFile(3, "lab-control"))
+	if err == nil {
+		err = serveLab(c)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kcna-lab lab init:", err)
 		os.Exit(1)
@@ -57,6 +63,9 @@ func serveLab(c conn) error {
 	go r.reap()
 	for {
 		m, fds, err := c.recv()
+		if errors.Is(err, errBadMessage) {
+			continue
+		}
 		if err != nil {
 			// The server is gone or stopping the lab: everything in it
 			// ends with this process, PID 1.

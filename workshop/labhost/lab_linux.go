@@ -154,9 +154,11 @@ func (l *Lab) startInit(id int) error {
 	if err != nil {
 		return fmt.Errorf("socketpair for the lab of %s: %w", l.cfg.Name, err)
 	}
-	l.ctrl = conn{os.NewFile(uintptr(pair[0]), "lab-control")}
 	child := os.NewFile(uintptr(pair[1]), "lab-control-child")
 	defer child.Close()
+	if l.ctrl, err = newConn(os.NewFile(uintptr(pair[0]), "lab-control")); err != nil {
+		return err
+	}
 
 	cmd := &exec.Cmd{
 		Path:       filepath.Join(l.cfg.Bin, "kcna-lab"),
@@ -251,6 +253,9 @@ func (l *Lab) listen() {
 	for {
 		m, fds, err := l.ctrl.recv()
 		closeAll(fds)
+		if errors.Is(err, errBadMessage) {
+			continue // the lab's init is the student's to tamper with
+		}
 		if err != nil {
 			return
 		}
@@ -285,13 +290,12 @@ type Proc struct {
 	exited chan int
 }
 
-// Run starts job in the lab. The lab's init replies with "started" on the
-// same socket as exits, so Run only sends: a failure to start comes back
-// as exit status 127 with the reason written to the job's stderr by the
-// init.
+// Run starts job in the lab. Run only sends: a failure to start comes
+// back as exit status 127, with the reason written to the job's stderr
+// by the init.
 func (l *Lab) Run(job Job) (*Proc, error) {
 	l.mu.Lock()
-	if l.stopped {
+	if l.stopped || l.gone() {
 		l.mu.Unlock()
 		return nil, errors.New("the lab has stopped")
 	}
@@ -309,8 +313,31 @@ func (l *Lab) Run(job Job) (*Proc, error) {
 	return p, nil
 }
 
-// Wait returns the process's exit status (128+N when killed by signal N).
-func (p *Proc) Wait() int { return <-p.exited }
+// Wait returns the process's exit status (128+N when killed by signal N),
+// or 255 when the lab went first.
+func (p *Proc) Wait() int {
+	select {
+	case st := <-p.exited:
+		return st
+	case <-p.lab.done:
+		select {
+		case st := <-p.exited:
+			return st
+		default:
+			return 255
+		}
+	}
+}
+
+// gone reports whether the lab's init has ended.
+func (l *Lab) gone() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // Signal sends sig to the process's whole process group.
 func (p *Proc) Signal(sig unix.Signal) error {
@@ -347,8 +374,8 @@ func (l *Lab) Stop(grace time.Duration) error {
 // teardown kills the init (its namespace's processes die with it) and
 // undoes the journal: the cgroups, emptied.
 func (l *Lab) teardown() error {
-	if l.ctrl.f != nil {
-		_ = l.ctrl.f.Close()
+	if l.ctrl.c != nil {
+		_ = l.ctrl.close()
 	}
 	if l.cmd != nil && l.cmd.Process != nil {
 		_ = l.cmd.Process.Kill()

@@ -156,9 +156,27 @@ func TestLabIsAHostOfItsOwn(t *testing.T) {
 		t.Errorf("alice's home on the server: %q, %v; want her note", b, err)
 	}
 
-	out, _ = run(t, bob, `ls /root; cat /proc/1/cmdline | tr '\0' ' '; echo; ls /sys/fs/cgroup | head -3`)
-	if strings.Contains(out, "note") {
-		t.Errorf("bob sees alice's home:\n%s", out)
+	// Nowhere in bob's lab, through any mount, is alice's home.
+	if _, st := run(t, alice, "echo secret > /root/kl-alice-only-8d1f"); st != 0 {
+		t.Fatal("alice cannot write her home")
+	}
+	out, _ = run(t, bob, "find / -name 'kl-alice-only-*' 2>/dev/null; echo searched")
+	if strings.Contains(out, "kl-alice-only") || !strings.Contains(out, "searched") {
+		t.Errorf("bob's lab reaches alice's file:\n%s", out)
+	}
+	// A job holds its stdio and nothing of the server's: no socket (the
+	// server's control socket is the lab init's alone).
+	out, _ = run(t, bob, "ls -l /proc/$$/fd")
+	if strings.Contains(out, "socket:") {
+		t.Errorf("a job in the lab holds a socket it was not given:\n%s", out)
+	}
+	// On cgroup v2 the lab's cgroup is its root, and the quota on it is
+	// the server's: root in the lab cannot raise it.
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		out, st := run(t, alice, "cat /sys/fs/cgroup/memory.max; echo max > /sys/fs/cgroup/memory.max && echo raised")
+		if st != 0 || strings.Contains(out, "raised") || !strings.HasPrefix(out, fmt.Sprint(512<<20)) {
+			t.Errorf("alice's lab and its memory.max: status %d\n%s\nwant the quota %d, unchangeable", st, out, 512<<20)
+		}
 	}
 }
 

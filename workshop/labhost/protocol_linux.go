@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,7 +19,6 @@ const (
 	opConfig  = "config"  // server → init: what to build; sent once
 	opReady   = "ready"   // init → server: the lab is built (or Error says why not)
 	opRun     = "run"     // server → init: start a process, fds attached
-	opStarted = "started" // init → server: ID runs as PID (or Error)
 	opExited  = "exited"  // init → server: ID ended with Status
 	opSignal  = "signal"  // server → init: send Signal to ID's process group
 	opStop    = "stop"    // server → init: SIGTERM everything, exit once it has ended (or after Grace ms)
@@ -64,8 +66,29 @@ type initConfig struct {
 	TmpSize string `json:"tmp_size"`
 }
 
-// conn is one end of the socket pair.
-type conn struct{ f *os.File }
+// conn is one end of the socket pair, as a *net.UnixConn: Go's poller
+// owns the descriptor, so a send after the lab has gone fails instead of
+// reaching whatever reused its number, and sends have a deadline.
+type conn struct{ c *net.UnixConn }
+
+// newConn takes over f (one end of the pair).
+func newConn(f *os.File) (conn, error) {
+	fc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return conn{}, fmt.Errorf("the lab's socket: %w", err)
+	}
+	uc, ok := fc.(*net.UnixConn)
+	if !ok {
+		fc.Close()
+		return conn{}, fmt.Errorf("the lab's socket is a %T, not a unix socket", fc)
+	}
+	return conn{uc}, nil
+}
+
+// sendTimeout bounds a send: a lab whose init stopped reading (a student
+// can ptrace-stop it) must not block the server.
+const sendTimeout = 5 * time.Second
 
 func (c conn) send(m message, fds ...*os.File) error {
 	b, err := json.Marshal(m)
@@ -80,28 +103,31 @@ func (c conn) send(m message, fds ...*os.File) error {
 		}
 		oob = unix.UnixRights(ints...)
 	}
-	if err := unix.Sendmsg(int(c.f.Fd()), b, oob, nil, 0); err != nil {
+	_ = c.c.SetWriteDeadline(time.Now().Add(sendTimeout))
+	if _, _, err := c.c.WriteMsgUnix(b, oob, nil); err != nil {
 		return fmt.Errorf("send %s message: %w", m.Op, err)
 	}
 	return nil
 }
 
-// errClosed is the other end having gone away.
-var errClosed = errors.New("the other end of the lab's socket closed")
+func (c conn) close() error { return c.c.Close() }
+
+// errClosed is the other end having gone away; errBadMessage a packet
+// that is not a message (the other end may be hostile: it is skipped).
+var (
+	errClosed     = errors.New("the other end of the lab's socket closed")
+	errBadMessage = errors.New("not a lab message")
+)
 
 // recv reads one message and the descriptors that came with it.
 func (c conn) recv() (message, []*os.File, error) {
 	buf := make([]byte, maxMessage)
 	oob := make([]byte, unix.CmsgSpace(3*4))
-	var n, oobn int
-	var err error
-	for {
-		n, oobn, _, _, err = unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
+	n, oobn, flags, _, err := c.c.ReadMsgUnix(buf, oob)
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+			return message{}, nil, errClosed
+		}
 		return message{}, nil, fmt.Errorf("receive a lab message: %w", err)
 	}
 	if n == 0 {
@@ -110,23 +136,23 @@ func (c conn) recv() (message, []*os.File, error) {
 	var fds []*os.File
 	if oobn > 0 {
 		cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil {
-			return message{}, nil, fmt.Errorf("parse the descriptors of a lab message: %w", err)
-		}
-		for _, cm := range cmsgs {
-			ints, err := unix.ParseUnixRights(&cm)
-			if err != nil {
-				continue
-			}
-			for _, fd := range ints {
-				fds = append(fds, os.NewFile(uintptr(fd), "lab-fd"))
+		if err == nil {
+			for _, cm := range cmsgs {
+				ints, err := unix.ParseUnixRights(&cm)
+				if err != nil {
+					continue
+				}
+				for _, fd := range ints {
+					unix.CloseOnExec(fd)
+					fds = append(fds, os.NewFile(uintptr(fd), "lab-fd"))
+				}
 			}
 		}
 	}
 	var m message
-	if err := json.Unmarshal(buf[:n], &m); err != nil {
+	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 || json.Unmarshal(buf[:n], &m) != nil {
 		closeAll(fds)
-		return message{}, nil, fmt.Errorf("decode a lab message: %w", err)
+		return message{}, nil, errBadMessage
 	}
 	return m, fds, nil
 }
