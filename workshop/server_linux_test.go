@@ -486,7 +486,7 @@ func TestWorkshopKeylessNamesStayTheirs(t *testing.T) {
 		t.Fatalf("erin was not shown her password:\n%s", errOut)
 	}
 	for _, mallory := range []*client{
-		{user: "erin", code: "k8s-rocks"},                // the class code as erin's password
+		{user: "erin", code: "k8s-rocks"},                 // the class code as erin's password
 		{user: "erin", key: newKey(t), code: "k8s-rocks"}, // a key of her own, and the code
 	} {
 		if conn, err := mallory.dial(srv.addr); err == nil {

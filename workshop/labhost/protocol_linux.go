@@ -16,12 +16,12 @@ import (
 // one JSON message a packet, file descriptors (a session's terminal)
 // alongside as SCM_RIGHTS, so nothing in the lab needs a path on the host.
 const (
-	opConfig  = "config"  // server → init: what to build; sent once
-	opReady   = "ready"   // init → server: the lab is built (or Error says why not)
-	opRun     = "run"     // server → init: start a process, fds attached
-	opExited  = "exited"  // init → server: ID ended with Status
-	opSignal  = "signal"  // server → init: send Signal to ID's process group
-	opStop    = "stop"    // server → init: SIGTERM everything, exit once it has ended (or after Grace ms)
+	opConfig = "config" // server → init: what to build; sent once
+	opReady  = "ready"  // init → server: the lab is built (or Error says why not)
+	opRun    = "run"    // server → init: start a process, fds attached
+	opExited = "exited" // init → server: ID ended with Status
+	opSignal = "signal" // server → init: send Signal to ID's process group
+	opStop   = "stop"   // server → init: SIGTERM everything, exit once it has ended (or after Grace ms)
 )
 
 // maxMessage bounds one packet; a config or a command line is far smaller.
