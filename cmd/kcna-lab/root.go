@@ -107,6 +107,10 @@ workshops and quick practice.`,
 		newQuizCmd(a),
 		newExamCmd(a),
 		newMeshCmd(a),
+		newBuildCmd(a),
+		newRegistryCmd(a),
+		newPushCmd(a),
+		newPullCmd(a),
 	)
 	return root
 }

@@ -561,6 +561,8 @@ static int call(const struct op *o)
 	case OP_REMOUNT_RO:
 		return remount_ro(o->path);
 	case OP_CHDIR:
+		if (o->mkdir && mkdir_all(o->path, o->mkdir) < 0)
+			return -1;
 		return chdir(o->path) < 0 ? set_errno(NULL) : 0;
 	case OP_CHROOT:
 		if (chroot(".") < 0)
