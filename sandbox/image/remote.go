@@ -54,9 +54,14 @@ func Serve(ctx context.Context, listen string, remoteOK bool, logw io.Writer, re
 	go func() { done <- srv.Serve(ln) }()
 	select {
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Requests under way get a second to finish; a client's
+		// connection that never sent one would otherwise hold Shutdown
+		// for five.
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close()
+		}
 		<-done
 		return nil
 	case err := <-done:
