@@ -103,7 +103,11 @@ func printBuild(a *app, store *image.Store, res *image.BuildResult) {
 		if s.Cached {
 			how = "(cached)"
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", s.Layer.Digest, s.Layer.Size, s.Instruction, how)
+		step := s.Instruction
+		if r := []rune(step); len(r) > 48 {
+			step = string(r[:47]) + "…"
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", s.Layer.Digest, s.Layer.Size, step, how)
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(a.stdout, "  config    %s\n  manifest  %s\n  layout    %s\n", res.Config.Digest, res.Manifest.Digest, store.Layout())

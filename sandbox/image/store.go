@@ -91,9 +91,17 @@ type Store struct {
 	Dir string
 }
 
-// DefaultDir is where kcna-lab keeps images: "images" in its cache dir
-// (/var/cache/kcna-lab/images as root, ~/.cache/kcna-lab/images otherwise).
+// DirEnv, when set, names the image store instead of the default: tests
+// and the end-to-end walk use it to leave the learner's images alone.
+const DirEnv = "KCNA_LAB_IMAGES"
+
+// DefaultDir is where kcna-lab keeps images: $KCNA_LAB_IMAGES, else
+// "images" in its cache dir (/var/cache/kcna-lab/images as root,
+// ~/.cache/kcna-lab/images otherwise).
 func DefaultDir() (string, error) {
+	if d := os.Getenv(DirEnv); d != "" {
+		return d, nil
+	}
 	cache, err := sandbox.CacheDir()
 	if err != nil {
 		return "", err
