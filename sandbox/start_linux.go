@@ -372,7 +372,7 @@ func userXattrs(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
+	defer func() { _ = os.Remove(f.Name()) }()
 	defer f.Close()
 	if err := unix.Fsetxattr(int(f.Fd()), "user.kcna-lab", []byte("1"), 0); err != nil {
 		return fmt.Errorf("setxattr user.*: %w", err)

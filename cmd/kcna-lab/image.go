@@ -20,7 +20,7 @@ func (a *app) imageSpec(ctx context.Context, spec *sandbox.Spec, f sandboxFlags,
 	if err != nil {
 		return err
 	}
-	var sink event.Sink = event.Discard
+	sink := event.Discard
 	if f.trace {
 		sink = newTraceSink(a.stderr)
 	}

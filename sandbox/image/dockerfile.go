@@ -131,7 +131,7 @@ func parseInstruction(file string, line int, text string) (Instruction, error) {
 	}
 	if strings.HasPrefix(in.Rest, "[") && (in.Cmd == "RUN" || in.Cmd == "CMD" || in.Cmd == "ENTRYPOINT" || in.Cmd == "COPY") {
 		if err := json.Unmarshal([]byte(in.Rest), &in.Args); err != nil {
-			return in, fmt.Errorf("%s: %s %s: the exec form is a JSON array of strings, e.g. [\"/bin/echo\", \"hi\"]: %v", at, in.Cmd, in.Rest, err)
+			return in, fmt.Errorf("%s: %s %s: the exec form is a JSON array of strings, e.g. [\"/bin/echo\", \"hi\"]: %w", at, in.Cmd, in.Rest, err)
 		}
 		in.JSON = true
 		return in, nil

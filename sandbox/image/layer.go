@@ -186,7 +186,7 @@ func (w *layerWriter) addFile(p, name string, overlay bool) error {
 	if st != nil {
 		hdr.Uid, hdr.Gid = w.owner(int(st.Uid), int(st.Gid))
 		if fi.Mode().IsRegular() && st.Nlink > 1 {
-			key := [2]uint64{uint64(st.Dev), st.Ino}
+			key := [2]uint64{st.Dev, st.Ino}
 			if first, ok := w.links[key]; ok {
 				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
 				return w.write(hdr, nil)

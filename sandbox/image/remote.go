@@ -211,7 +211,7 @@ func (s *Store) putBlobStream(digest string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
+	defer func() { _ = os.Remove(f.Name()) }()
 	h := sha256.New()
 	_, err = io.Copy(io.MultiWriter(f, h), r)
 	if cerr := f.Close(); err == nil {
