@@ -43,7 +43,7 @@ func imageChecks() []Check {
 const demoDockerfile = `FROM busybox
 COPY motd.txt /etc/motd
 COPY app/ /app/
-RUN rm /etc/hosts && echo "written by RUN, in a sandbox" > /app/built.txt
+RUN rm /etc/hosts && echo "RUN saw $(cat /app/version.txt)" > /app/built.txt
 CMD ["sh", "-c", "cat /etc/motd /app/version.txt /app/built.txt; hostname > /tmp/me; echo \"/tmp/me: $(cat /tmp/me)\""]
 `
 
@@ -107,8 +107,11 @@ func runImageDemo(ctx context.Context, sink event.Sink) error {
 	for i := range v1.Steps {
 		a, b := v1.Steps[i], v2.Steps[i]
 		mark := "new"
-		if a.Layer.Digest == b.Layer.Digest {
+		switch {
+		case a.Layer.Digest == b.Layer.Digest && b.Cached:
 			mark = "same, shared"
+		case a.Layer.Digest == b.Layer.Digest:
+			mark = "same bytes, step re-run"
 		}
 		left = append(left, fmt.Sprintf("%s %s", short(a.Layer.Digest), a.Instruction))
 		right = append(right, fmt.Sprintf("%s %s", short(b.Layer.Digest), mark))
@@ -118,7 +121,7 @@ func runImageDemo(ctx context.Context, sink event.Sink) error {
 		Left:  event.Column{Title: "lab/hello:1", Lines: left},
 		Right: event.Column{Title: "lab/hello:2", Lines: right},
 	}})
-	event.Narrate(sink, "The layers below the changed COPY came from the cache with the same digests, so a registry or a node that has lab/hello:1 already has them. The changed COPY made a new layer, and the RUN above it ran again because its parent changed. That is why a Dockerfile puts what changes least first.")
+	event.Narrate(sink, "The layers below the changed COPY came from the cache with the same digests, so a registry or a node that has lab/hello:1 already has them. The changed COPY made a new layer, and the RUN above it ran again because its parent changed (here it wrote other bytes, so its layer is new too). That is why a Dockerfile puts what changes least first.")
 	return nil
 }
 

@@ -34,11 +34,11 @@ func TestImageBuildPushRun(t *testing.T) {
 	}
 	c := rec.compare(t, "Two containers")
 	last := func(l []string) string { return l[len(l)-1] }
-	if len(c.Left.Lines) != 4 || c.Left.Lines[1] != "version 1" || last(c.Left.Lines) == last(c.Right.Lines) || !strings.HasPrefix(last(c.Left.Lines), "/tmp/me: img1-") {
+	if len(c.Left.Lines) != 4 || c.Left.Lines[1] != "version 1" || c.Left.Lines[2] != "RUN saw version 1" || last(c.Left.Lines) == last(c.Right.Lines) || !strings.HasPrefix(last(c.Left.Lines), "/tmp/me: img1-") {
 		t.Errorf("two containers printed %q and %q; want the image's files and each its own hostname", c.Left.Lines, c.Right.Lines)
 	}
 	l := rec.compare(t, "Layer digests")
-	want := []string{"same, shared", "same, shared", "new"}
+	want := []string{"same, shared", "same, shared", "new", "new"}
 	for i, w := range want {
 		if !strings.HasSuffix(l.Right.Lines[i], w) {
 			t.Errorf("rebuild layer %d: %q; want %q", i, l.Right.Lines[i], w)
