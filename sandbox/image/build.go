@@ -77,7 +77,7 @@ func Build(ctx context.Context, s *Store, opt BuildOptions, sink event.Sink) (*B
 	if err != nil {
 		return nil, fmt.Errorf("read the Dockerfile: %w (write one in %s, starting FROM busybox)", err, ctxDir)
 	}
-	df, err := ParseDockerfile(dfPath, f)
+	df, err := ParseDockerfile(displayPath(dfPath), f)
 	f.Close()
 	if err != nil {
 		return nil, err
@@ -195,11 +195,11 @@ func (b *builder) copy(in Instruction) error {
 	for _, src := range srcs {
 		rel := path.Clean(src)
 		if path.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
-			return fmt.Errorf("COPY source %q is outside the build context %s; sources are paths inside it", src, b.ctxDir)
+			return fmt.Errorf("source %q is outside the build context %s; sources are paths inside it", src, b.ctxDir)
 		}
 		fi, err := root.Stat(rel)
 		if err != nil {
-			return fmt.Errorf("COPY source %q: %w", src, err)
+			return fmt.Errorf("source %q: %w", src, err)
 		}
 		host := filepath.Join(b.ctxDir, filepath.FromSlash(rel))
 		name := strings.TrimPrefix(dest, "/")
@@ -441,6 +441,19 @@ func (b *builder) finish() (*BuildResult, error) {
 		return nil, err
 	}
 	return &BuildResult{Tag: b.opt.Tag, Manifest: man, Config: cfg, Steps: b.steps}, nil
+}
+
+// displayPath is p relative to the working directory when it is below
+// it, as errors name files: Dockerfile:3 rather than a long absolute path.
+func displayPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
 }
 
 // sum is the sha256 of its parts, each followed by a NUL.

@@ -1,9 +1,12 @@
 package image
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseDockerfile(t *testing.T) {
@@ -96,4 +99,47 @@ func TestParseRef(t *testing.T) {
 			t.Errorf("ParseRef(%q) accepted", bad)
 		}
 	}
+}
+
+// TestOpenRemovesOnlyStaleLeftovers: a temporary blob or half-unpacked
+// layer older than an hour is a crash's and goes; a fresh one may be a
+// build under way and stays, as do the blobs themselves.
+func TestOpenRemovesOnlyStaleLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := filepath.Join(s.Layout(), "blobs", "sha256")
+	old := time.Now().Add(-2 * time.Hour)
+	paths := map[string]bool{ // path: should survive
+		filepath.Join(blobs, ".layer-old"):            false,
+		filepath.Join(blobs, ".layer-new"):            true,
+		filepath.Join(blobs, strings.Repeat("a", 64)): true,
+		filepath.Join(dir, "unpacked", ".unpack-old"): false,
+		filepath.Join(dir, "unpacked", "abc-host"):    true,
+	}
+	for p := range paths {
+		if strings.Contains(p, "unpack") || strings.HasSuffix(p, "-host") {
+			if err := os.Mkdir(p, 0o555); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(p, "-new") {
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	for p, keep := range paths {
+		if _, err := os.Lstat(p); (err == nil) != keep {
+			t.Errorf("%s: exists %v, want %v", p, err == nil, keep)
+		}
+	}
+	_ = os.Chmod(filepath.Join(dir, "unpacked", "abc-host"), 0o755)
 }

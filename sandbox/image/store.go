@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -126,6 +127,7 @@ func Open(dir string) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.removeStale()
 	if _, err := os.Stat(s.indexPath()); errors.Is(err, fs.ErrNotExist) {
 		b, _ := json.MarshalIndent(index{SchemaVersion: 2, MediaType: MediaIndex, Manifests: []Descriptor{}}, "", "  ")
 		if err := writeAtomic(s.indexPath(), append(b, '\n')); err != nil {
@@ -133,6 +135,28 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// staleAfter is how old a temporary file or directory must be before
+// Open takes it for a crashed build's or pull's; a real one takes seconds.
+const staleAfter = time.Hour
+
+// removeStale deletes what a build, pull or unpack killed half-way left:
+// temporary blobs and half-unpacked layers, never renamed into place.
+func (s *Store) removeStale() {
+	for _, pat := range []string{
+		filepath.Join(s.Layout(), "blobs", "sha256", ".*"),
+		filepath.Join(s.Layout(), ".tmp-*"),
+		filepath.Join(s.Dir, "cache", ".tmp-*"),
+		filepath.Join(s.Dir, "unpacked", ".unpack-*"),
+	} {
+		old, _ := filepath.Glob(pat)
+		for _, p := range old {
+			if fi, err := os.Lstat(p); err == nil && time.Since(fi.ModTime()) > staleAfter {
+				_ = removeTree(p)
+			}
+		}
+	}
 }
 
 // Layout is the OCI image layout's directory.
