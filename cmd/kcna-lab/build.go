@@ -15,7 +15,7 @@ func newBuildCmd(a *app) *cobra.Command {
 	var tag, file string
 	var noCache, quiet, trace bool
 	cmd := &cobra.Command{
-		Use:   "build -t NAME[:TAG] DIR",
+		Use:   "build -t NAME:TAG DIR",
 		Short: "Build an OCI image from DIR/Dockerfile, every layer a real tar you can see",
 		Long: `Build an image the way docker build -t NAME:TAG DIR does, from a subset of
 the Dockerfile language:
@@ -41,7 +41,8 @@ and for COPY the content of its sources) is not run again: its layer comes
 from the build cache (images/cache), and the build says CACHED.`,
 		Example: `  mkdir hello && cd hello
   echo 'hello from a layer' > hello.txt
-  printf 'FROM busybox\nCOPY hello.txt /srv/\nRUN rm /etc/motd; echo built > /built\nCMD ["cat", "/srv/hello.txt"]\n' > Dockerfile
+  printf 'FROM busybox\nCOPY hello.txt /srv/\n' > Dockerfile
+  printf 'RUN rm /etc/hosts\nCMD ["cat", "/srv/hello.txt"]\n' >> Dockerfile
 
   # the docker equivalent: docker build -t hello:1 .
   sudo kcna-lab build -t hello:1 .
