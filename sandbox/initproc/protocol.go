@@ -51,7 +51,7 @@ const ExitFailed = 125
 // ProtocolVersion changes whenever Config or the events' meaning does,
 // so that a kcna-lab-init left from another build refuses plainly
 // instead of misreading its config.
-const ProtocolVersion = 9
+const ProtocolVersion = 10
 
 // Config is everything the init needs to build the sandbox from inside.
 type Config struct {
