@@ -21,6 +21,9 @@ type Spec struct {
 	Args []string
 	// Env is the command's environment; nil means a small default.
 	Env []string
+	// Dir is the command's working directory inside, made if missing (an
+	// image's WORKDIR); "" means "/".
+	Dir string
 	// Isolate is the set of namespaces to create; nil means every one the
 	// host allows (see Available).
 	Isolate []Namespace
@@ -57,6 +60,11 @@ type Spec struct {
 	// Layers are read-only directories stacked over the root filesystem,
 	// the last on top; they imply Overlay.
 	Layers []string
+	// Diff, when set with Overlay or Layers, is called with the writable
+	// layer's directory after the command has ended and before the layer
+	// is removed: how `kcna-lab build` turns a RUN step's changes into an
+	// image layer, as `docker commit` does.
+	Diff func(upper string) error
 	// CapDrop removes capabilities (e.g. "NET_RAW") from the default set
 	// the sandbox's processes keep.
 	CapDrop []string

@@ -202,6 +202,12 @@ func resolve(spec Spec) (Spec, error) {
 	if spec.Hostname == "" {
 		spec.Hostname = spec.Name
 	}
+	if spec.Dir != "" && !filepath.IsAbs(spec.Dir) {
+		return spec, fmt.Errorf("working directory %q: must be absolute, e.g. /app", spec.Dir)
+	}
+	if spec.Diff != nil && !spec.Overlay && len(spec.Layers) == 0 {
+		return spec, errors.New("a Diff of the writable layer needs Overlay or Layers: without them the sandbox has no writable layer")
+	}
 	if spec.Env == nil {
 		spec.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "HOSTNAME=" + spec.Hostname, "PS1=[sandbox \\h \\w]# "}
 		if t := os.Getenv("TERM"); t != "" {
@@ -366,7 +372,7 @@ func userXattrs(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
+	defer func() { _ = os.Remove(f.Name()) }()
 	defer f.Close()
 	if err := unix.Fsetxattr(int(f.Fd()), "user.kcna-lab", []byte("1"), 0); err != nil {
 		return fmt.Errorf("setxattr user.*: %w", err)
@@ -452,7 +458,7 @@ func (sb *Sandbox) initConfig(fsDir string) (initproc.Config, error) {
 	c := sb.spec
 	cfg := initproc.Config{
 		Protocol: initproc.ProtocolVersion,
-		Args:     c.Args, Env: c.Env, Hostname: c.Hostname,
+		Args:     c.Args, Env: c.Env, Hostname: c.Hostname, Dir: c.Dir,
 		Root: filepath.Join(sb.dir, "root"), Rootfs: fsDir, RootMode: c.Root,
 		ReadOnly: c.Rootfs == "" && sb.layers == nil, Isolate: c.Isolate, Tty: c.Tty, Escape: c.Escape, Hold: c.Hold,
 		Overlay: sb.overlayData,
@@ -871,6 +877,13 @@ func (sb *Sandbox) wait() (Result, error) {
 	if err == nil {
 		r := res
 		sb.sink.Emit(event.Event{Time: time.Now(), Kind: event.KindResult, Result: &r})
+	}
+	if sb.spec.Diff != nil && sb.layers != nil && err == nil {
+		// The command and every process of its PID namespace are gone,
+		// so the writable layer no longer changes.
+		if derr := sb.spec.Diff(sb.layers.Upper); derr != nil {
+			err = fmt.Errorf("read the writable layer %s: %w", sb.layers.Upper, derr)
+		}
 	}
 	if cerr := sb.cleanup(); cerr != nil && err == nil {
 		err = cerr

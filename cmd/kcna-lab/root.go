@@ -110,6 +110,10 @@ workshops and quick practice.`,
 		newGlossaryCmd(a),
 		newMeshCmd(a),
 		newServeCmd(a),
+		newBuildCmd(a),
+		newRegistryCmd(a),
+		newPushCmd(a),
+		newPullCmd(a),
 	)
 	return root
 }

@@ -34,6 +34,7 @@ type sandboxFlags struct {
 	seccomp                               string
 	detach, trace, keep, overlay          bool
 	detachedChild                         bool
+	image                                 string
 }
 
 func (f *sandboxFlags) register(cmd *cobra.Command, detach bool) {
@@ -176,17 +177,26 @@ would do the same. Everything kcna-lab creates is removed when CMD ends.`,
   sudo kcna-lab run -- linux64 -R cat /proc/self/personality
   sudo kcna-lab run --seccomp unconfined -- linux64 -R cat /proc/self/personality
 
+  # an image built with kcna-lab build, then one from a registry
+  sudo kcna-lab run --image hello:1
+  sudo kcna-lab run --image 127.0.0.1:5000/hello:1 -- ls /srv
+
   # two sandboxes on a bridge: one serves, the other finds it by name
   sudo kcna-lab run --detach --name web --net bridge --publish 8080:80 -- httpd -f -p 80 -h /etc
   sudo kcna-lab run --net bridge -- wget -qO- http://web.kcna.local/hostname
   curl http://127.0.0.1:8080/hostname      # the published port, from the host`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 && !f.detach && !f.detachedChild {
+			if len(args) == 0 && !f.detach && !f.detachedChild && f.image == "" {
 				return errors.New("no command to run: give one after --, e.g. kcna-lab run -- hostname (only --detach may leave it out, to hold an empty sandbox)")
 			}
 			spec, err := f.spec(args)
 			if err != nil {
 				return err
+			}
+			if f.image != "" {
+				if err := a.imageSpec(cmd.Context(), &spec, f, args); err != nil {
+					return err
+				}
 			}
 			if f.detach {
 				return a.detach(cmd.Context(), f.name, append(append([]string{"run", "--detached-child"}, setFlags(cmd, "detach")...), dashArgs(args)...))
@@ -195,6 +205,7 @@ would do the same. Everything kcna-lab creates is removed when CMD ends.`,
 		},
 	}
 	f.register(cmd, true)
+	cmd.Flags().StringVar(&f.image, "image", "", "run an image built with `kcna-lab build` (NAME:TAG) or from a registry (REGISTRY/NAME:TAG): its layers under a writable one, its entrypoint, command, env and workdir; a command after -- replaces its CMD")
 	return cmd
 }
 

@@ -32,7 +32,7 @@ const (
 	OpRemountRO                    // make the bind mount at Path read-only, keeping its locked flags
 	OpMoveMount                    // move_mount(FD, Path): attach a tree the parent cloned with open_tree
 	OpIfFile                       // unless Path is a regular file: narrate Text and skip the next Skip steps
-	OpChdir                        // chdir(Path)
+	OpChdir                        // chdir(Path), after MkdirAll(Path, Mkdir) when Mkdir is set
 	OpChroot                       // chroot("."), then chdir("/")
 	OpPivot                        // pivot_root(".", ".")
 	OpUmount                       // umount2(Path, Flags)

@@ -19,6 +19,9 @@ import (
 // once c is complete, and sends the plan in the config.
 func BuildPlan(c *Config) (*Plan, error) {
 	ops := rootOps(c)
+	if c.Dir != "" {
+		ops = append(ops, Op{Kind: OpChdir, Path: c.Dir, Mkdir: 0o755, Action: fmt.Sprintf("mkdir(%q); chdir(%q)", c.Dir, c.Dir), Shell: fmt.Sprintf("mkdir -p %s && cd %s", c.Dir, c.Dir)})
+	}
 	if c.has(NSCgroup) {
 		// Unshared by the init, after the parent moved it into its
 		// cgroup, so that the sandbox's cgroup is the root of its view.
@@ -139,6 +142,11 @@ func step(op *Op) error {
 	case OpRemountRO:
 		return remountReadOnly(op.Path)
 	case OpChdir:
+		if op.Mkdir != 0 {
+			if err := os.MkdirAll(op.Path, os.FileMode(op.Mkdir)); err != nil {
+				return err
+			}
+		}
 		return unix.Chdir(op.Path)
 	case OpChroot:
 		if err := unix.Chroot("."); err != nil {

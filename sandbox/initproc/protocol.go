@@ -51,7 +51,7 @@ const ExitFailed = 125
 // ProtocolVersion changes whenever Config or the events' meaning does,
 // so that a kcna-lab-init left from another build refuses plainly
 // instead of misreading its config.
-const ProtocolVersion = 9
+const ProtocolVersion = 10
 
 // Config is everything the init needs to build the sandbox from inside.
 type Config struct {
@@ -59,6 +59,9 @@ type Config struct {
 	Args     []string `json:"args"`
 	Env      []string `json:"env"`
 	Hostname string   `json:"hostname,omitempty"`
+	// Dir is the command's working directory, made if it is missing (an
+	// image's WORKDIR, as runc makes the process's cwd); "" means "/".
+	Dir string `json:"dir,omitempty"`
 	// Root is an empty directory in the sandbox's state dir where the
 	// init bind-mounts the root filesystem (Rootfs) and builds on it.
 	Root   string `json:"root"`

@@ -55,7 +55,7 @@
 // Must match initproc: the descriptors (protocol.go), the protocol
 // version and the step numbers (plan.go).
 enum { FD_CONFIG = 3, FD_EVENTS = 4, FD_EXEC = 5, EXIT_FAILED = 125 };
-#define PROTOCOL_VERSION 9
+#define PROTOCOL_VERSION 10
 enum {
 	OP_NARRATE = 1, OP_HOSTNAME, OP_LOOPBACK, OP_MOUNT, OP_SYMLINK, OP_REMOUNT_RO,
 	OP_MOVE_MOUNT, OP_IF_FILE, OP_CHDIR, OP_CHROOT, OP_PIVOT, OP_UMOUNT, OP_MASK,
@@ -561,6 +561,8 @@ static int call(const struct op *o)
 	case OP_REMOUNT_RO:
 		return remount_ro(o->path);
 	case OP_CHDIR:
+		if (o->mkdir && mkdir_all(o->path, o->mkdir) < 0)
+			return -1;
 		return chdir(o->path) < 0 ? set_errno(NULL) : 0;
 	case OP_CHROOT:
 		if (chroot(".") < 0)
