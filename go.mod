@@ -56,3 +56,5 @@ require (
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
 )
+
+replace charm.land/glamour/v2 => ./third_party/glamour
