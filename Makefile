@@ -50,6 +50,8 @@ test: deps check-go programs ## every test: gofmt, vet, unit, sandbox (as root),
 	@# -p 1: sandbox tests check that the host is exactly as before, which
 	@# another package's sandboxes running at the same time would upset.
 	$(TEST_ENV) $(GO) test -p 1 -count=1 -timeout 20m ./...
+	@# The glamour fork is a module of its own, which ./... leaves out.
+	cd third_party/glamour && $(GO) test -count=1 ./...
 	@# The sandbox tests again, every sandbox now started by the native
 	@# init (the pass above ran the Go init).
 	$(if $(NATIVE),KCNA_TEST_INIT=native $(TEST_ENV) $(GO) test -count=1 -timeout 10m ./sandbox/,@echo "note: no C compiler that links statically: the native init is not tested")
