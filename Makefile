@@ -68,9 +68,10 @@ e2e: deps check-go programs ## only the end-to-end test (the built binary in tmu
 lint: check-go ## golangci-lint (fetched through the Go module proxy)
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.2 run ./...
 
-bench: deps check-go programs ## benchmarks: TUI first frame and lesson switch; sandbox start beside unshare and runc
+bench: deps check-go programs ## benchmarks: whole kcna-lab processes beside unshare and runc; TUI frames; sandbox.Run (library)
 	@command -v runc >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc >/dev/null; } || echo "runc not installed; the comparison will skip it"
 	$(TEST_ENV) $(GO) test -p 1 -run '^$$' -bench . -benchmem ./...
+	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestCompareProcesses$$' -v ./cmd/kcna-lab/ | grep -v '^[=-]'
 	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestCompareStartup$$' -v ./sandbox/ | grep -v '^[=-]'
 
 deps: ## install the Debian packages kcna-lab and its tests use (when root and missing)
