@@ -52,7 +52,7 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
   kcna-lab exam
 
   # a quick one: 10 questions in 12 minutes
-  kcna-lab exam --questions 10 --minutes 12
+  kcna-lab exam --count 10 --minutes 12
 
   # the same questions again (the seed is printed at the start)
   kcna-lab exam --seed 1234
@@ -65,7 +65,7 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if questions < 1 {
-				return fmt.Errorf("an exam needs at least 1 question (--questions), not %d", questions)
+				return fmt.Errorf("an exam needs at least 1 question (--count), not %d", questions)
 			}
 			if minutes < 0 {
 				return fmt.Errorf("the time allowed (--minutes) must be more than 0, or left out for %s per question; not %d",
@@ -102,7 +102,7 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
 			return runExam(cmd.Context(), a, course, exam, store, p, asJSON)
 		},
 	}
-	cmd.Flags().IntVarP(&questions, "questions", "n", lessons.DefaultExamQuestions, "how many questions to draw, at most")
+	countFlag(cmd.Flags(), &questions, lessons.DefaultExamQuestions, "how many questions to draw, at most", "questions")
 	cmd.Flags().IntVar(&minutes, "minutes", 0, "time allowed in `M`inutes (default: 1.5 per question)")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "draw a repeatable exam: the same seed gives the same questions")
 	cmd.Flags().BoolVar(&review, "review", false, "show the last exam's result and review instead of taking one")

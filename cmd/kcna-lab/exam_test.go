@@ -406,7 +406,7 @@ func TestExamDeadlineEndsAWaitForAnAnswer(t *testing.T) {
 func TestExamBadFlagsAndNoHistory(t *testing.T) {
 	privateState(t)
 	dir := contentDir(t)
-	for _, args := range [][]string{{"--questions", "0"}, {"--minutes", "-1"}} {
+	for _, args := range [][]string{{"--count", "0"}, {"--minutes", "-1"}} {
 		code, _, errOut := kcnaIn(t, strings.NewReader(""), append([]string{"--content", dir, "exam"}, args...)...)
 		if code != 1 || !strings.Contains(errOut, args[0]) {
 			t.Errorf("exam %v: exit %d, %s", args, code, errOut)
@@ -427,7 +427,7 @@ func TestQuizAndExamHelpTeach(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"60 questions in 90 minutes", "1.5 minutes per question", "75%", "Kubernetes Fundamentals",
-		"--review", "--seed", "kcna-lab exam --questions 10 --minutes 12"} {
+		"--review", "--seed", "kcna-lab exam --count 10 --minutes 12"} {
 		if !strings.Contains(exam, want) {
 			t.Errorf("exam --help lacks %q", want)
 		}

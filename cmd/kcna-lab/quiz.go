@@ -63,10 +63,9 @@ pipe or a script. For a timed exam weighted like the real one, see
 			var qs []*lessons.Question
 			title := "the whole course"
 			if len(args) == 1 {
-				l, ok := course.Lesson(args[0])
-				if !ok {
-					return fmt.Errorf("no lesson %q; the lessons are: %s (see `kcna-lab lessons`)",
-						args[0], strings.Join(course.IDs(), ", "))
+				l, err := lesson(course, args[0])
+				if err != nil {
+					return err
 				}
 				for i := range l.Quiz {
 					qs = append(qs, &l.Quiz[i])
@@ -93,7 +92,7 @@ pipe or a script. For a timed exam weighted like the real one, see
 			return runQuiz(cmd.Context(), a, course, title, qs, store, p)
 		},
 	}
-	cmd.Flags().IntVarP(&count, "count", "n", 0, "ask at most `N` questions (0: all)")
+	countFlag(cmd.Flags(), &count, 0, "ask at most N questions (0: all)", "")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "mix the whole course's questions in a repeatable order")
 	return cmd
 }

@@ -47,13 +47,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fang.WithVersion(buildVersion()),
 		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
 		fang.WithErrorHandler(handleError),
+		fang.WithoutManpage(), // newManCmd's instead
 	)
 	var ee exitError
+	var ce codedError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &ce):
+		return ce.code
 	default:
 		return 1
 	}
@@ -107,7 +111,10 @@ workshops and quick practice.`,
 		newQuizCmd(a),
 		newExamCmd(a),
 		newMeshCmd(a),
+		newManCmd(a),
 	)
+	plainFlagHelp(root)
+	addCompletions(root, a)
 	return root
 }
 
