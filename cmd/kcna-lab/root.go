@@ -15,6 +15,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/content"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -128,12 +129,21 @@ func (a *app) course() (*lessons.Course, error) {
 		}
 		return c, nil
 	}
-	c, probs := lessons.Load(content.FS, reg)
+	c, probs := lessons.LoadCached(content.FS, reg, courseCacheDir())
 	if len(probs) > 0 {
 		// The built-in course is tested; this is a broken build.
 		return nil, fmt.Errorf("the built-in course is broken (please report this):\n%w", probs)
 	}
 	return c, nil
+}
+
+// courseCacheDir is where the parsed built-in course is kept between runs
+// (lessons.LoadCached): kcna-lab's cache directory, or none.
+func courseCacheDir() string {
+	if d, err := sandbox.CacheDir(); err == nil {
+		return d
+	}
+	return os.TempDir()
 }
 
 // progress opens the learner's store and reads it, printing to stderr a
