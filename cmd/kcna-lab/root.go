@@ -129,7 +129,7 @@ func (a *app) course() (*lessons.Course, error) {
 		}
 		return c, nil
 	}
-	c, probs := lessons.LoadCached(content.FS, reg, courseCacheDir())
+	c, probs := loadBuiltin(reg)
 	if len(probs) > 0 {
 		// The built-in course is tested; this is a broken build.
 		return nil, fmt.Errorf("the built-in course is broken (please report this):\n%w", probs)
@@ -137,13 +137,15 @@ func (a *app) course() (*lessons.Course, error) {
 	return c, nil
 }
 
-// courseCacheDir is where the parsed built-in course is kept between runs
-// (lessons.LoadCached): kcna-lab's cache directory, or none.
-func courseCacheDir() string {
-	if d, err := sandbox.CacheDir(); err == nil {
-		return d
+// loadBuiltin loads the built-in course, kept parsed between runs in
+// kcna-lab's cache directory (lessons.LoadCached); without one, parsed.
+// Never a shared directory such as /tmp, where another user could plant
+// a course.
+func loadBuiltin(reg lessons.Registry) (*lessons.Course, lessons.Problems) {
+	if dir, err := sandbox.CacheDir(); err == nil {
+		return lessons.LoadCached(content.FS, reg, dir)
 	}
-	return os.TempDir()
+	return lessons.Load(content.FS, reg)
 }
 
 // progress opens the learner's store and reads it, printing to stderr a
