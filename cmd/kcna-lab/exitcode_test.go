@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -77,6 +78,50 @@ func TestRunOwnFailuresExit125(t *testing.T) {
 		args := append([]string{"run", "--isolate", "pid,uts,mnt,ipc,net", "--rootfs", root, "--"}, c.cmd...)
 		if code, out := status(args...); code != c.want {
 			t.Errorf("run -- %s: exit %d, want %d (%s)", strings.Join(c.cmd, " "), code, c.want, out)
+		}
+	}
+}
+
+// TestSandboxNamesComplete starts a sandbox in the background with the
+// built kcna-lab and asks the completion of stop, exec, logs and layers
+// for its name, then stops it.
+func TestSandboxNamesComplete(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a sandbox needs root")
+	}
+	dir := t.TempDir()
+	lab := testbuild.Lab(t, dir)
+	testbuild.Init(t, dir)
+	cache, err := sandbox.CacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := rootfs.Default(cache, 100000, 100000, event.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("kl-comp-%d", os.Getpid())
+	if out, err := exec.Command(lab, "run", "--detach", "--name", name, "--isolate", "pid,uts,mnt,ipc,net",
+		"--rootfs", root, "--", "sleep", "60").CombinedOutput(); err != nil {
+		t.Fatalf("run --detach: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(lab, "stop", "--timeout", "2s", name).CombinedOutput(); err != nil {
+			t.Errorf("stop: %v\n%s", err, out)
+		}
+		if _, err := sandbox.Find(name); err == nil {
+			t.Errorf("sandbox %s still there after stop", name)
+		}
+	})
+	for _, cmd := range []string{"stop", "exec", "logs", "layers"} {
+		out, err := exec.Command(lab, "__complete", cmd, "").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), name+"\tsleep 60") {
+			t.Errorf("complete %s: %v\n%s", cmd, err, out)
+		}
+		// Only the first argument is a sandbox.
+		out, _ = exec.Command(lab, "__complete", cmd, name, "").CombinedOutput()
+		if strings.Contains(string(out), name) {
+			t.Errorf("complete %s %s: offered the name again:\n%s", cmd, name, out)
 		}
 	}
 }
