@@ -176,11 +176,10 @@ progress. A file written by a newer kcna-lab is never changed.
 /run/kcna-lab (as root): the running sandboxes' state; /var/cache/kcna-lab:
 the busybox root filesystem and images.`
 
-// paragraphs joins each paragraph's lines into one, keeping blank lines
-// between paragraphs and indented lines (examples, tables) as they are.
+// paragraphs joins each paragraph's lines into one line, which roff makes
+// one paragraph; indented lines (examples, tables) stay lines of their own.
 func paragraphs(s string) string {
-	var out []string
-	var para []string
+	var out, para []string
 	flush := func() {
 		if len(para) > 0 {
 			out = append(out, strings.Join(para, " "))
@@ -191,7 +190,6 @@ func paragraphs(s string) string {
 		switch {
 		case strings.TrimSpace(line) == "":
 			flush()
-			out = append(out, "")
 		case strings.HasPrefix(line, " "), strings.HasPrefix(line, "\t"):
 			flush()
 			out = append(out, line)
@@ -200,12 +198,5 @@ func paragraphs(s string) string {
 		}
 	}
 	flush()
-	// One line per paragraph; roff's .PP between them is the blank line.
-	var kept []string
-	for _, l := range out {
-		if l != "" {
-			kept = append(kept, l)
-		}
-	}
-	return strings.Join(kept, "\n")
+	return strings.Join(out, "\n")
 }
