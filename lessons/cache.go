@@ -18,13 +18,15 @@ const cacheFormat = "kcna-lab course cache 1"
 // LoadCached is Load for a course that is the same from one run to the
 // next, as the built-in one is. Parsing its YAML front matter takes some
 // 8 ms, most of a `kcna-lab lessons`; so the parsed course is kept in
-// dir, under a hash of every lesson file and of the cache format, and
-// read back (about 1 ms) while the files hash the same. The registry's
-// checks run on a cached course too; when one fails, or the cache cannot
-// be read, the files are parsed as Load does. Failing to write the cache
-// costs nothing but the next run's time, so it is not reported.
-func LoadCached(fsys fs.FS, reg Registry, dir string) (*Course, Problems) {
-	key, err := courseKey(fsys)
+// dir, under a hash of every lesson file, of the cache format and of
+// program (what identifies the program that parses: another build may
+// parse differently, or have other fields), and read back (about 1 ms)
+// while they hash the same. The registry's checks run on a cached course
+// too; when one fails, or the cache cannot be read, the files are parsed
+// as Load does. Failing to write the cache costs nothing but the next
+// run's time, so it is not reported.
+func LoadCached(fsys fs.FS, reg Registry, dir, program string) (*Course, Problems) {
+	key, err := courseKey(fsys, program)
 	if err != nil {
 		return Load(fsys, reg)
 	}
@@ -39,14 +41,17 @@ func LoadCached(fsys fs.FS, reg Registry, dir string) (*Course, Problems) {
 	return c, probs
 }
 
-// courseKey hashes the cache format and every file Load reads, by name.
-func courseKey(fsys fs.FS) (string, error) {
+// courseKey hashes the cache format, program and every file Load reads,
+// by name.
+func courseKey(fsys fs.FS, program string) (string, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
 	h.Write([]byte(cacheFormat))
+	h.Write([]byte{0})
+	h.Write([]byte(program))
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".md") {
 			continue

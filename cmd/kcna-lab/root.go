@@ -138,14 +138,37 @@ func (a *app) course() (*lessons.Course, error) {
 }
 
 // loadBuiltin loads the built-in course, kept parsed between runs in
-// kcna-lab's cache directory (lessons.LoadCached); without one, parsed.
-// Never a shared directory such as /tmp, where another user could plant
-// a course.
+// kcna-lab's cache directory (lessons.LoadCached) for this very program;
+// without a cache directory (never a shared one such as /tmp, where
+// another user could plant a course), or when the program cannot be told
+// apart from another build, it is parsed.
 func loadBuiltin(reg lessons.Registry) (*lessons.Course, lessons.Problems) {
-	if dir, err := sandbox.CacheDir(); err == nil {
-		return lessons.LoadCached(content.FS, reg, dir)
+	dir, err := sandbox.CacheDir()
+	program, perr := programIdentity()
+	if err != nil || perr != nil {
+		return lessons.Load(content.FS, reg)
 	}
-	return lessons.Load(content.FS, reg)
+	return lessons.LoadCached(content.FS, reg, dir, program)
+}
+
+// programIdentity tells this kcna-lab executable from any other build:
+// its path, size, modification time and inode change with every build
+// and upgrade, and a stat costs microseconds where hashing 20 MB would
+// cost milliseconds.
+func programIdentity() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return "", err
+	}
+	id := fmt.Sprintf("%s %d %d", exe, fi.Size(), fi.ModTime().UnixNano())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id += fmt.Sprintf(" %d:%d", st.Dev, st.Ino)
+	}
+	return id, nil
 }
 
 // progress opens the learner's store and reads it, printing to stderr a
