@@ -25,7 +25,18 @@ INIT_ENV  = CGO_ENABLED=$(if $(NATIVE),1,0)
 INIT_OPTS = $(if $(NATIVE),-tags netgo$(comma)osusergo -ldflags '-s -w -linkmode external -extldflags -static',-ldflags '-s -w')
 comma    := ,
 
-.PHONY: help build programs run test test-vm e2e lint bench deps check-go clean
+.PHONY: help build programs run test test-vm e2e lint bench deps check-go clean install uninstall install-files
+
+# make install: where, and DESTDIR for packaging (DESTDIR=pkg PREFIX=/usr).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+# install-files copies the programs from here (make install: bin/).
+FROM    ?= $(dir $(BIN))
+I_BIN    = $(DESTDIR)$(PREFIX)/bin
+I_MAN    = $(DESTDIR)$(PREFIX)/share/man/man1
+I_BASH   = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+I_ZSH    = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+I_FISH   = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -50,6 +61,8 @@ test: deps check-go programs ## every test: gofmt, vet, unit, sandbox (as root),
 	@# -p 1: sandbox tests check that the host is exactly as before, which
 	@# another package's sandboxes running at the same time would upset.
 	$(TEST_ENV) $(GO) test -p 1 -count=1 -timeout 20m ./...
+	@# The glamour fork is a module of its own, which ./... leaves out.
+	cd third_party/glamour && $(GO) test -count=1 ./...
 	@# The sandbox tests again, every sandbox now started by the native
 	@# init (the pass above ran the Go init).
 	$(if $(NATIVE),KCNA_TEST_INIT=native $(TEST_ENV) $(GO) test -count=1 -timeout 10m ./sandbox/,@echo "note: no C compiler that links statically: the native init is not tested")
@@ -66,9 +79,10 @@ e2e: deps check-go programs ## only the end-to-end test (the built binary in tmu
 lint: check-go ## golangci-lint (fetched through the Go module proxy)
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.2 run ./...
 
-bench: deps check-go programs ## benchmarks: TUI first frame and lesson switch; sandbox start beside unshare and runc; a workshop room
+bench: deps check-go programs ## benchmarks: whole kcna-lab processes beside unshare and runc; TUI frames; sandbox.Run (library); a workshop room
 	@command -v runc >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc >/dev/null; } || echo "runc not installed; the comparison will skip it"
 	$(TEST_ENV) $(GO) test -p 1 -run '^$$' -bench . -benchmem ./...
+	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestCompareProcesses$$' -v ./cmd/kcna-lab/ | grep -v '^[=-]'
 	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestCompareStartup$$' -v ./sandbox/ | grep -v '^[=-]'
 	@# A workshop room as its students feel it: kcna-lab serve as a process,
 	@# 30 students on ptys, keystroke-to-frame latency and memory.
@@ -86,6 +100,23 @@ deps: ## install the Debian packages kcna-lab and its tests use (when root and m
 
 check-go:
 	@command -v $(GO) >/dev/null 2>&1 || { echo "Go 1.26 or later is needed: see https://go.dev/doc/install"; exit 1; }
+
+install: build install-files ## install kcna-lab, kcna-lab-init, the man page and bash/zsh/fish completions (PREFIX=/usr/local, DESTDIR)
+
+# kcna-lab-init goes beside kcna-lab, where kcna-lab looks for it. The man
+# page and the completions are what the installed kcna-lab prints.
+install-files:
+	install -d $(I_BIN) $(I_MAN) $(I_BASH) $(I_ZSH) $(I_FISH)
+	install -m 0755 $(FROM)kcna-lab $(FROM)kcna-lab-init $(I_BIN)/
+	$(I_BIN)/kcna-lab man > $(I_MAN)/kcna-lab.1
+	$(I_BIN)/kcna-lab completion bash > $(I_BASH)/kcna-lab
+	$(I_BIN)/kcna-lab completion zsh > $(I_ZSH)/_kcna-lab
+	$(I_BIN)/kcna-lab completion fish > $(I_FISH)/kcna-lab.fish
+	chmod 0644 $(I_MAN)/kcna-lab.1 $(I_BASH)/kcna-lab $(I_ZSH)/_kcna-lab $(I_FISH)/kcna-lab.fish
+
+uninstall: ## remove what make install installed (same PREFIX and DESTDIR)
+	rm -f $(I_BIN)/kcna-lab $(I_BIN)/kcna-lab-init $(I_MAN)/kcna-lab.1 \
+	  $(I_BASH)/kcna-lab $(I_ZSH)/_kcna-lab $(I_FISH)/kcna-lab.fish
 
 clean: ## remove build output
 	rm -rf bin

@@ -48,10 +48,16 @@ func DefaultStore() (*Store, error) {
 	return s, nil
 }
 
+// ErrNewerFormat is the error of a Load or Save that found a progress file
+// written by a newer kcna-lab, which this one can neither read nor replace.
+var ErrNewerFormat = errors.New("progress file written by a newer kcna-lab")
+
 // Load reads the progress file. A missing file is a fresh start. A file that
 // cannot be parsed is moved aside to a .bak file, never deleted, and Load
 // returns fresh progress with a notice saying where the old file went; the
-// error is reserved for failures to read or move the file.
+// error is reserved for failures to read or move the file, and for a file
+// in a newer format (ErrNewerFormat), which is left exactly as it is: the
+// learner who downgrades and upgrades again must find their progress.
 func (s *Store) Load() (p *Progress, notice string, err error) {
 	b, err := os.ReadFile(s.Path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -60,11 +66,11 @@ func (s *Store) Load() (p *Progress, notice string, err error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("read progress %s: %w", s.Path, err)
 	}
+	if err := s.checkFormat(b); err != nil {
+		return nil, "", err
+	}
 	p = NewProgress()
 	perr := json.Unmarshal(b, p)
-	if perr == nil && p.Version > progressVersion {
-		perr = fmt.Errorf("written by a newer kcna-lab (format %d, this one reads %d)", p.Version, progressVersion)
-	}
 	if perr == nil {
 		if p.Lessons == nil {
 			p.Lessons = map[string]*LessonProgress{}
@@ -78,11 +84,29 @@ func (s *Store) Load() (p *Progress, notice string, err error) {
 	return NewProgress(), fmt.Sprintf("Your progress file could not be read (%v). It was kept as %s and kcna-lab started fresh.", perr, bak), nil
 }
 
+// checkFormat returns ErrNewerFormat, with what to do, when b is a
+// progress file whose version is above the one this build writes. A file
+// that is not JSON, or has no version, is not newer: Load keeps it aside.
+func (s *Store) checkFormat(b []byte) error {
+	var v struct {
+		Version int `json:"version"`
+	}
+	if json.Unmarshal(b, &v) != nil || v.Version <= progressVersion {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is format %d and this kcna-lab reads formats up to %d; "+
+		"it was left untouched. Run the newer kcna-lab again, or set XDG_STATE_HOME "+
+		"to another directory to keep a separate record with this one",
+		ErrNewerFormat, s.Path, v.Version, progressVersion)
+}
+
 // Save writes p atomically: a temp file in the same directory, fsynced, then
 // renamed over the old one, so a crash leaves either the old or the new file.
 // What another session of the same learner saved meanwhile is merged into
 // p first (under a lock), so two sessions at once never lose each other's
 // progress (two terminals, or two SSH sessions on a workshop server).
+// It never replaces a file in a newer format (ErrNewerFormat), such as one a
+// newer kcna-lab wrote since p was loaded.
 func (s *Store) Save(p *Progress) error {
 	dir := filepath.Dir(s.Path)
 	if err := s.mkdirAll(dir); err != nil {
@@ -93,9 +117,11 @@ func (s *Store) Save(p *Progress) error {
 		return err
 	}
 	defer unlock()
-	if disk, err := s.readCurrent(); err == nil {
-		p.Merge(disk)
+	disk, err := s.readCurrent()
+	if err != nil {
+		return err
 	}
+	p.Merge(disk)
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode progress: %w", err)
@@ -145,19 +171,20 @@ func (s *Store) lock() (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// readCurrent reads what is on disk now, for Save to merge; any problem
-// (no file, unreadable, newer format) means nothing to merge.
+// readCurrent reads what is on disk now, for Save to merge: nil when
+// there is nothing usable (no file, or one that does not parse, which
+// Load has already kept aside), ErrNewerFormat for a newer kcna-lab's.
 func (s *Store) readCurrent() (*Progress, error) {
 	b, err := os.ReadFile(s.Path)
 	if err != nil {
+		return nil, nil
+	}
+	if err := s.checkFormat(b); err != nil {
 		return nil, err
 	}
 	p := NewProgress()
 	if err := json.Unmarshal(b, p); err != nil {
-		return nil, err
-	}
-	if p.Version > progressVersion {
-		return nil, fmt.Errorf("format %d is newer than %d", p.Version, progressVersion)
+		return nil, nil
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package lessons
 
 import (
+	"errors"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -114,15 +115,32 @@ func TestCorruptFileIsKeptAsBak(t *testing.T) {
 	}
 }
 
-func TestNewerFormatIsKeptNotOverwritten(t *testing.T) {
-	s := &Store{Path: filepath.Join(t.TempDir(), "progress.json"), UID: -1, GID: -1}
-	_ = os.WriteFile(s.Path, []byte(`{"version": 99, "lessons": {}}`), 0o600)
-	_, notice, err := s.Load()
-	if err != nil || !strings.Contains(notice, "newer kcna-lab") {
-		t.Fatalf("notice %q, err %v", notice, err)
+func TestNewerFormatIsRefusedAndLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	s := &Store{Path: filepath.Join(dir, "progress.json"), UID: -1, GID: -1}
+	newer := []byte(`{"version": 99, "lessons": {"x": {}}, "from_the_future": true}`)
+	if err := os.WriteFile(s.Path, newer, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(s.Path + ".bak"); err != nil {
-		t.Fatal("newer file not kept")
+	p, _, err := s.Load()
+	if !errors.Is(err, ErrNewerFormat) || p != nil {
+		t.Fatalf("Load = %v, %v; want ErrNewerFormat", p, err)
+	}
+	for _, want := range []string{s.Path, "format 99", "up to 1", "untouched", "XDG_STATE_HOME"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if err := s.Save(NewProgress()); !errors.Is(err, ErrNewerFormat) {
+		t.Fatalf("Save over a newer file: %v, want ErrNewerFormat", err)
+	}
+	got, err := os.ReadFile(s.Path)
+	if err != nil || string(got) != string(newer) {
+		t.Fatalf("newer file changed: %q %v", got, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("files beside the progress file: %v (nothing may be moved aside or left)", entries)
 	}
 }
 

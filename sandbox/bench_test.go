@@ -84,7 +84,9 @@ func TestCompareStartup(t *testing.T) {
 	unshare := measure("unshare", func() error {
 		return exec.Command("unshare", "-fpmuin", "--mount-proc", "-R", root, "/bin/true").Run()
 	})
-	fmt.Printf("start to exit of /bin/true, median of %d runs:\n", n)
+	fmt.Printf("library figure: sandbox.Run in this test process (no process start, no\n"+
+		"package initialisation; cmd/kcna-lab's TestCompareProcesses times whole\n"+
+		"processes): start to exit of /bin/true, median of %d runs:\n", n)
 	fmt.Printf("  kcna-lab  %8.2f ms   (%s)\n", ms(ours), kind)
 	fmt.Printf("  unshare   %8.2f ms   kcna-lab/unshare = %.2fx (target <= 1.5x)\n", ms(unshare), float64(ours)/float64(unshare))
 	runc, err := exec.LookPath("runc")

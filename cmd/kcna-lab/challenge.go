@@ -15,7 +15,7 @@ import (
 
 func newChallengeCmd(a *app) *cobra.Command {
 	var hints int
-	var check, solution, setup bool
+	var check, solution, setup, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "challenge [ID]",
 		Short: "The lessons' hands-on challenges: read one, get hints, check it",
@@ -60,6 +60,9 @@ again to start over.`,
 				return err
 			}
 			if len(args) == 0 {
+				if asJSON {
+					return a.printJSON(challengeRows(course, p))
+				}
 				return listChallenges(a, course, p)
 			}
 			l, ch, err := findChallenge(course, args[0])
@@ -77,6 +80,9 @@ again to start over.`,
 				v, err := c.Verify(cmd.Context())
 				if err != nil {
 					return fmt.Errorf("check %s: %w", ch.ID, err)
+				}
+				if asJSON {
+					return a.checkJSON(store, p, l, ch, v.Passed, v.Detail)
 				}
 				if !v.Passed {
 					fmt.Fprintf(a.stdout, "Not yet: %s\n", v.Detail)
@@ -104,6 +110,9 @@ again to start over.`,
 				}
 				return nil
 			}
+			if asJSON {
+				return a.printJSON(challengeDetail(l, ch, p))
+			}
 			fmt.Fprintf(a.stdout, "%s (lesson %d, %s)\n\n%s\n\n", ch.Title, l.Order, l.Title, ch.Task)
 			if c, ok := demos.Builtin().Check(ch.ID); ok && c.Setup != nil {
 				fmt.Fprintf(a.stdout, "Start here:        sudo kcna-lab challenge %s --setup   (builds the broken scenario)\n", ch.ID)
@@ -120,8 +129,72 @@ again to start over.`,
 	fl.BoolVar(&check, "check", false, "check the challenge against live state and record a pass")
 	fl.BoolVar(&solution, "solution", false, "show the solution")
 	fl.BoolVar(&setup, "setup", false, "build the broken scenario a troubleshooting challenge starts from")
+	fl.BoolVar(&asJSON, "json", false, "print the list, the challenge, or the check's verdict as JSON")
 	cmd.MarkFlagsMutuallyExclusive("hint", "check", "solution", "setup")
+	cmd.MarkFlagsMutuallyExclusive("json", "hint")
+	cmd.MarkFlagsMutuallyExclusive("json", "solution")
+	cmd.MarkFlagsMutuallyExclusive("json", "setup")
 	return cmd
+}
+
+// challengeJSON is a challenge as challenge --json prints it.
+type challengeJSON struct {
+	Lesson      string     `json:"lesson"`
+	LessonOrder int        `json:"lesson_order"`
+	ID          string     `json:"id"`
+	Title       string     `json:"title"`
+	Passed      bool       `json:"passed"`
+	PassedAt    *time.Time `json:"passed_at,omitempty"`
+	// Task and Hints only for one challenge: the list is an index.
+	Task  string `json:"task,omitempty"`
+	Hints int    `json:"hints,omitempty"`
+}
+
+func challengeRows(c *lessons.Course, p *lessons.Progress) []challengeJSON {
+	out := []challengeJSON{}
+	for _, l := range c.Lessons {
+		for _, ch := range l.Challenges {
+			row := challengeDetail(l, ch, p)
+			row.Task, row.Hints = "", 0
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+func challengeDetail(l *lessons.Lesson, ch lessons.Challenge, p *lessons.Progress) challengeJSON {
+	out := challengeJSON{Lesson: l.ID, LessonOrder: l.Order, ID: ch.ID, Title: ch.Title, Task: ch.Task, Hints: len(ch.Hints)}
+	if lp := p.Lessons[l.ID]; lp != nil {
+		if at, ok := lp.Challenges[ch.ID]; ok {
+			out.Passed, out.PassedAt = true, &at
+		}
+	}
+	return out
+}
+
+// checkJSON prints a check's verdict as JSON and records a pass, with the
+// exit status of the plain check: 1 when not passed.
+func (a *app) checkJSON(store *lessons.Store, p *lessons.Progress, l *lessons.Lesson, ch lessons.Challenge, passed bool, detail string) error {
+	var saveErr error
+	if passed {
+		p.RecordChallenge(l.ID, ch.ID, time.Now())
+		saveErr = store.Save(p)
+	}
+	err := a.printJSON(struct {
+		ID     string `json:"id"`
+		Passed bool   `json:"passed"`
+		Detail string `json:"detail"`
+		Saved  bool   `json:"saved"`
+	}{ch.ID, passed, detail, passed && saveErr == nil})
+	switch {
+	case err != nil:
+		return err
+	case saveErr != nil:
+		return fmt.Errorf("the challenge passed, but saving your progress failed: %w", saveErr)
+	case !passed:
+		return exitError{code: 1}
+	}
+	return nil
 }
 
 // runSetup builds a challenge's broken scenario, printing each step as

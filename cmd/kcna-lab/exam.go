@@ -48,8 +48,8 @@ right choice and no wrong one is picked, as on the real exam.
 Answer with a letter (b) or letters (a,c). Press enter without an answer to
 skip a question: skipped questions come back once at the end. The time left
 is shown with every question; at the deadline the exam stops taking answers
-and is scored. Ctrl+D (end of input) ends it early, scoring what you
-answered.
+and is scored. Ctrl+D (end of input) or Ctrl+C abandons it: nothing is
+recorded, so an exam run with no input never counts as a fail.
 
 At the end you get your score, a breakdown by domain, pass or fail, and a
 review of every question: your answer, the right one, and why. Results are
@@ -61,7 +61,7 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
   kcna-lab exam
 
   # a quick one: 10 questions in 12 minutes
-  kcna-lab exam --questions 10 --minutes 12
+  kcna-lab exam --count 10 --minutes 12
 
   # the same questions again (the seed is printed at the start)
   kcna-lab exam --seed 1234
@@ -77,7 +77,7 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if questions < 1 {
-				return fmt.Errorf("an exam needs at least 1 question (--questions), not %d", questions)
+				return fmt.Errorf("an exam needs at least 1 question (--count), not %d", questions)
 			}
 			if minutes < 0 {
 				return fmt.Errorf("the time allowed (--minutes) must be more than 0, or left out for %s per question; not %d",
@@ -118,7 +118,7 @@ pipe or a script.`, lessons.DefaultExamQuestions, perQuestion(), lessons.ExamPas
 			return runExam(cmd.Context(), a, course, exam, store, p, asJSON)
 		},
 	}
-	cmd.Flags().IntVarP(&questions, "questions", "n", lessons.DefaultExamQuestions, "how many questions to draw, at most")
+	countFlag(cmd.Flags(), &questions, lessons.DefaultExamQuestions, "how many questions to draw, at most", "questions")
 	cmd.Flags().IntVar(&minutes, "minutes", 0, "time allowed in `M`inutes (default: 1.5 per question)")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "draw a repeatable exam: the same seed gives the same questions")
 	cmd.Flags().BoolVar(&review, "review", false, "show the last exam's result and review instead of taking one")
@@ -166,7 +166,7 @@ func runExam(ctx context.Context, a *app, course *lessons.Course, exam *lessons.
 	writeBlueprint(out, exam.Plan)
 	fmt.Fprintf(out, "\n%d question(s), %s, pass mark %d%%. Seed %d: `kcna-lab exam --seed %d` draws this exam again.\n",
 		n, lessons.ClockText(exam.Duration), exam.PassPercent, exam.Seed, exam.Seed)
-	fmt.Fprintln(out, "Answer with a letter (b) or letters (a,c). Enter skips; skipped questions come back at the end. Ctrl+D ends the exam.")
+	fmt.Fprintln(out, "Answer with a letter (b) or letters (a,c). Enter skips; skipped questions come back at the end. Ctrl+D abandons the exam.")
 
 	in := a.newLineReader(out)
 	defer in.close()
@@ -194,7 +194,7 @@ exam:
 			it := exam.Items[i]
 			fmt.Fprintf(out, "\n[%d/%d] %s left · %s\n", i+1, n, lessons.ClockText(deadline.Sub(now)), it.Domain)
 			writeQuestion(out, it.Q.Prompt, it.Choices(), len(it.Q.Answers))
-			picked, st := askLetters(ctx, in, out, len(it.Order), it.Q.Multi(), true, timer)
+			picked, st := askLetters(ctx, in, out, len(it.Order), len(it.Q.Answers), true, timer)
 			switch st {
 			case timeUp:
 				timedOut = true
@@ -216,11 +216,15 @@ exam:
 		}
 		queue = skipped
 	}
-	switch {
-	case timedOut:
+	if ended {
+		// The input ran out or was interrupted before the deadline: the
+		// learner left, and a score of what they never saw would be false.
+		fmt.Fprintf(out, "\nInput ended after %d of %d answer(s): the exam is abandoned and nothing was recorded. `kcna-lab exam --seed %d` draws it again.\n",
+			answered(picks), n, exam.Seed)
+		return exitError{code: 1}
+	}
+	if timedOut {
 		fmt.Fprintln(out, "\nTime is up: the exam is scored as it stands.")
-	case ended:
-		fmt.Fprintln(out, "\nInput ended: the exam is scored as it stands; unanswered questions count as wrong.")
 	}
 	r := exam.Grade(picks, start, clk.Now(), timedOut)
 	p.RecordExam(r)
@@ -239,6 +243,17 @@ exam:
 	}
 	fmt.Fprintln(out, "\nSaved to your progress. `kcna-lab exam --review` shows this review again.")
 	return nil
+}
+
+// answered counts the questions given an answer.
+func answered(picks [][]int) int {
+	n := 0
+	for _, p := range picks {
+		if p != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func passText(r lessons.ExamResult) string {

@@ -151,9 +151,10 @@ func wrongLetter(it lessons.ExamItem) string {
 func TestQuizRightWrongInvalidAndSaved(t *testing.T) {
 	state := privateState(t)
 	dir := contentDir(t)
-	// single: "x" is no choice, then the right a; multi: half right (a);
-	// fund: two letters for a one-answer question, then the right b.
-	code, out, errOut := kcnaIn(t, strings.NewReader("x\na\na\nb,c\nb\n"), "--content", dir, "quiz", "one")
+	// single: "x" is no choice, then the right a; multi: one letter for a
+	// choose-two question, then a wrong pair (a,b); fund: two letters for a
+	// one-answer question, then the right b.
+	code, out, errOut := kcnaIn(t, strings.NewReader("x\na\na\na,b\nb,c\nb\n"), "--content", dir, "quiz", "one")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -164,6 +165,7 @@ func TestQuizRightWrongInvalidAndSaved(t *testing.T) {
 		"Right.",
 		"EXPLAIN-SINGLE",
 		"(choose 2)",
+		"This question asks for 2 answers, not 1: answer with 2 letters from a to c, like a,c.",
 		"Not quite. The answer is a and c.",
 		"EXPLAIN-MULTI",
 		"This question has one answer",
@@ -179,7 +181,7 @@ func TestQuizRightWrongInvalidAndSaved(t *testing.T) {
 	}
 	p := loadProgress(t, state)
 	got := p.Lessons["one"].Answers
-	if !got["single"].Correct || got["multi"].Correct || !slices.Equal(got["multi"].Picked, []int{0}) || !got["fund"].Correct {
+	if !got["single"].Correct || got["multi"].Correct || !slices.Equal(got["multi"].Picked, []int{0, 1}) || !got["fund"].Correct {
 		t.Fatalf("answers saved as %+v", got)
 	}
 }
@@ -187,7 +189,7 @@ func TestQuizRightWrongInvalidAndSaved(t *testing.T) {
 func TestQuizEOFKeepsWhatWasAnswered(t *testing.T) {
 	state := privateState(t)
 	code, out, _ := kcnaIn(t, strings.NewReader("a\n"), "--content", contentDir(t), "quiz", "1")
-	if code != 0 || !strings.Contains(out, "Stopped after 1 of 3 question(s), 1 right. Your answers are saved.") {
+	if code != 0 || !strings.Contains(out, "Stopped after 1 of 3 question(s), 1 right. Your answers are saved;") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	if a := loadProgress(t, state).Lessons["one"].Answers; len(a) != 1 || !a["single"].Correct {
@@ -197,6 +199,20 @@ func TestQuizEOFKeepsWhatWasAnswered(t *testing.T) {
 	code, out, _ = kcnaIn(t, strings.NewReader(""), "--content", contentDir(t), "quiz", "1")
 	if code != 0 || !strings.Contains(out, "Stopped after 0 of 3") {
 		t.Fatalf("empty input: exit %d:\n%s", code, out)
+	}
+}
+
+func TestQuizUnwritableStateNeverSaysSaved(t *testing.T) {
+	privateState(t)
+	// Nothing can be created in /proc, by root either, whom permission
+	// bits would not stop; reading finds no progress file, a fresh start.
+	t.Setenv("XDG_STATE_HOME", "/proc/self")
+	for _, in := range []string{"a\n", "a\na,c\nb\n"} { // stopped early, and to the end
+		code, out, errOut := kcnaIn(t, strings.NewReader(in), "--content", contentDir(t), "quiz", "1")
+		if code != 1 || strings.Contains(out, "are saved") || !strings.Contains(out, "Your answers were NOT saved: progress not saved:") ||
+			!strings.Contains(errOut, "progress not saved") {
+			t.Fatalf("input %q: exit %d\nstdout:\n%s\nstderr:\n%s", in, code, out, errOut)
+		}
 	}
 }
 
@@ -304,20 +320,27 @@ func TestExamJSONKeepsStdoutForTheResult(t *testing.T) {
 	}
 }
 
-func TestExamEOFSavesWhatWasAnswered(t *testing.T) {
+func TestExamEOFAbandonsAndRecordsNothing(t *testing.T) {
 	state := privateState(t)
 	useFakeClock(t)
 	dir := contentDir(t)
 	e := examFor(t, dir, 3, 5)
-	// The first answered, the second skipped, then the input ends.
-	code, out, _ := kcnaIn(t, strings.NewReader(rightLetters(e.Items[0])+"\n\n"), "--content", dir, "exam", "--seed", "5")
-	if code != 0 || !strings.Contains(out, "Input ended") || !strings.Contains(out, "Result: 1 of 3 right") ||
-		!strings.Contains(out, "UNANSWERED") {
-		t.Fatalf("exit %d:\n%s", code, out)
-	}
-	r, ok := loadProgress(t, state).LastExam()
-	if !ok || r.Score != 1 || len(r.Questions[1].Given) != 0 || r.TimedOut {
-		t.Fatalf("saved %+v", r)
+	for _, c := range []struct{ name, in, said string }{
+		// exam </dev/null: no answer at all.
+		{"no input", "", "Input ended after 0 of 3 answer(s)"},
+		// The first answered, the second skipped, then the input ends.
+		{"input ends midway", rightLetters(e.Items[0]) + "\n\n", "Input ended after 1 of 3 answer(s)"},
+	} {
+		code, out, _ := kcnaIn(t, strings.NewReader(c.in), "--content", dir, "exam", "--seed", "5")
+		if code != 1 || !strings.Contains(out, c.said) || !strings.Contains(out, "nothing was recorded") ||
+			strings.Contains(out, "Result:") || strings.Contains(out, "Saved to your progress") {
+			t.Fatalf("%s: exit %d:\n%s", c.name, code, out)
+		}
+		if _, err := os.Stat(filepath.Join(state, "kcna-lab", "progress.json")); err == nil {
+			if r, ok := loadProgress(t, state).LastExam(); ok {
+				t.Fatalf("%s: an abandoned exam was recorded: %+v", c.name, r)
+			}
+		}
 	}
 }
 
@@ -391,7 +414,7 @@ func TestExamDeadlineEndsAWaitForAnAnswer(t *testing.T) {
 func TestExamBadFlagsAndNoHistory(t *testing.T) {
 	privateState(t)
 	dir := contentDir(t)
-	for _, args := range [][]string{{"--questions", "0"}, {"--minutes", "-1"}} {
+	for _, args := range [][]string{{"--count", "0"}, {"--minutes", "-1"}} {
 		code, _, errOut := kcnaIn(t, strings.NewReader(""), append([]string{"--content", dir, "exam"}, args...)...)
 		if code != 1 || !strings.Contains(errOut, args[0]) {
 			t.Errorf("exam %v: exit %d, %s", args, code, errOut)
@@ -412,7 +435,7 @@ func TestQuizAndExamHelpTeach(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"60 questions in 90 minutes", "1.5 minutes per question", "75%", "Kubernetes Fundamentals",
-		"--review", "--seed", "kcna-lab exam --questions 10 --minutes 12"} {
+		"--review", "--seed", "kcna-lab exam --count 10 --minutes 12"} {
 		if !strings.Contains(exam, want) {
 			t.Errorf("exam --help lacks %q", want)
 		}
@@ -425,23 +448,26 @@ func TestQuizAndExamHelpTeach(t *testing.T) {
 func TestParseLetters(t *testing.T) {
 	for _, tc := range []struct {
 		in      string
-		multi   bool
+		answers int
 		want    []int
 		problem string
 	}{
-		{"b", false, []int{1}, ""},
-		{" B ", false, []int{1}, ""},
-		{"a,c", true, []int{0, 2}, ""},
-		{"c, a", true, []int{0, 2}, ""},
-		{"a c a", true, []int{0, 2}, ""},
-		{"a,c", false, nil, "one answer"},
-		{"e", false, nil, `"e" is not a choice`},
-		{"1", false, nil, `"1" is not a choice`},
-		{"", false, nil, "No answer given"},
+		{"b", 1, []int{1}, ""},
+		{" B ", 1, []int{1}, ""},
+		{"a,c", 2, []int{0, 2}, ""},
+		{"c, a", 2, []int{0, 2}, ""},
+		{"a c a", 2, []int{0, 2}, ""},
+		{"a,c", 1, nil, "one answer"},
+		{"a", 2, nil, "asks for 2 answers, not 1"},
+		{"a,b,c", 2, nil, "asks for 2 answers, not 3"},
+		{"a,b", 3, nil, "like a,c,e"},
+		{"e", 1, nil, `"e" is not a choice`},
+		{"1", 1, nil, `"1" is not a choice`},
+		{"", 1, nil, "No answer given"},
 	} {
-		got, problem := parseLetters(tc.in, 4, tc.multi)
+		got, problem := parseLetters(tc.in, 4, tc.answers)
 		if !slices.Equal(got, tc.want) || (tc.problem == "") != (problem == "") || !strings.Contains(problem, tc.problem) {
-			t.Errorf("parseLetters(%q, multi=%v) = %v, %q", tc.in, tc.multi, got, problem)
+			t.Errorf("parseLetters(%q, answers=%d) = %v, %q", tc.in, tc.answers, got, problem)
 		}
 	}
 }

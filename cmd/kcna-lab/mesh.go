@@ -555,7 +555,7 @@ roughly 90 and 10 out of 100.`,
 	fl.StringVar(&from, "from", "frontend", "the calling `SERVICE`, from whose sandbox the requests go")
 	fl.StringVar(&service, "service", "reviews", "the `SERVICE` to call, named in the Host header")
 	fl.StringVar(&path, "path", "/", "the `PATH` to ask for")
-	fl.IntVarP(&n, "n", "n", 20, "how many requests to send, one after another")
+	countFlag(fl, &n, 20, "how many requests to send, one after another", "n")
 	fl.BoolVar(&asJSON, "json", false, "print the counted answers as JSON")
 	return cmd
 }

@@ -58,15 +58,23 @@ func (a *app) files() (in, out, errf *os.File, err error) {
 }
 
 func newPsCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:     "ps",
-		Short:   "List the running sandboxes",
-		Example: `  sudo kcna-lab ps`,
-		Args:    cobra.NoArgs,
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ps",
+		Short: "List the running sandboxes",
+		Example: `  sudo kcna-lab ps
+  sudo kcna-lab ps --json | jq -r '.[].name'`,
+		Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			list, err := sandbox.List()
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				if list == nil {
+					list = []sandbox.State{}
+				}
+				return a.printJSON(list)
 			}
 			if len(list) == 0 {
 				fmt.Fprintln(a.stdout, "No sandboxes are running. Start one with `kcna-lab run --detach --name NAME -- CMD`.")
@@ -84,6 +92,8 @@ func newPsCmd(a *app) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print each sandbox's state as JSON, as kcna-lab keeps it")
+	return cmd
 }
 
 // describeNet is ps's NETWORK column: the address on the bridge and the

@@ -75,10 +75,9 @@ asked, lowest box first.`,
 			title := "the whole course"
 			var only *lessons.Lesson
 			if len(args) == 1 {
-				l, ok := course.Lesson(args[0])
-				if !ok {
-					return fmt.Errorf("no lesson %q; the lessons are: %s (see `kcna-lab lessons`)",
-						args[0], strings.Join(course.IDs(), ", "))
+				l, err := lesson(course, args[0])
+				if err != nil {
+					return err
 				}
 				only, title = l, l.Title
 			}
@@ -118,7 +117,7 @@ asked, lowest box first.`,
 			return runQuiz(cmd.Context(), a, course, title, qs, store, p)
 		},
 	}
-	cmd.Flags().IntVarP(&count, "count", "n", 0, "ask at most `N` questions (0: all)")
+	countFlag(cmd.Flags(), &count, 0, "ask at most N questions (0: all)", "")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "mix the whole course's questions in a repeatable order")
 	cmd.Flags().BoolVar(&missed, "missed", false, "ask the questions you missed that are due again, by Leitner boxes")
 	return cmd
@@ -176,10 +175,10 @@ func runQuiz(ctx context.Context, a *app, course *lessons.Course, title string, 
 	for i, q := range qs {
 		fmt.Fprintf(out, "\n[%d/%d] %s\n", i+1, len(qs), lessonTitle[q.LessonID])
 		writeQuestion(out, q.Prompt, q.Choices, len(q.Answers))
-		picked, st := askLetters(ctx, in, out, len(q.Choices), q.Multi(), false, nil)
+		picked, st := askLetters(ctx, in, out, len(q.Choices), len(q.Answers), false, nil)
 		if st != gotLine {
-			fmt.Fprintf(out, "\nStopped after %d of %d question(s), %d right. Your answers are saved.\n", asked, len(qs), right)
-			return saveErr
+			fmt.Fprintf(out, "\nStopped after %d of %d question(s), %d right. %s\n", asked, len(qs), right, savedText(asked, saveErr))
+			return quizExit(saveErr)
 		}
 		asked++
 		ok := p.RecordAnswer(q, picked, clk.Now())
@@ -195,8 +194,30 @@ func runQuiz(ctx context.Context, a *app, course *lessons.Course, title string, 
 		}
 		fmt.Fprintln(out, wrapIndent(q.Explanation, 2))
 	}
-	fmt.Fprintf(out, "\nYou answered %d of %d right. Your answers are saved; `kcna-lab lessons` shows your score.\n", right, len(qs))
-	return saveErr
+	fmt.Fprintf(out, "\nYou answered %d of %d right. %s\n", right, len(qs), savedText(asked, saveErr))
+	return quizExit(saveErr)
+}
+
+// quizExit is exit status 1 when the answers were not saved: the error has
+// been printed already, when it happened and in the last line.
+func quizExit(saveErr error) error {
+	if saveErr != nil {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+// savedText says whether the answers reached the progress file: a quiz
+// whose saves failed must not end by saying they were saved.
+func savedText(asked int, saveErr error) string {
+	switch {
+	case saveErr != nil:
+		return "Your answers were NOT saved: " + saveErr.Error() + "."
+	case asked == 0:
+		return "Nothing to save."
+	default:
+		return "Your answers are saved; `kcna-lab lessons` shows your score."
+	}
 }
 
 // writeQuestion prints a prompt and its lettered choices.
@@ -243,10 +264,11 @@ const (
 	timeUp              // the exam's deadline passed
 )
 
-// askLetters prompts until a valid answer arrives. With allowSkip an empty
-// line is a skip, returned as a nil pick with gotLine. A deadline, when
-// timeUp is not nil, stops the wait.
-func askLetters(ctx context.Context, in *lineReader, w io.Writer, choices int, multi, allowSkip bool,
+// askLetters prompts until a valid answer, of as many letters as the
+// question has answers, arrives. With allowSkip an empty line is a skip,
+// returned as a nil pick with gotLine. A deadline, when timeUp is not nil,
+// stops the wait.
+func askLetters(ctx context.Context, in *lineReader, w io.Writer, choices, answers int, allowSkip bool,
 	deadline <-chan time.Time) ([]int, readStatus) {
 	for {
 		fmt.Fprint(w, "Answer: ")
@@ -259,7 +281,7 @@ func askLetters(ctx context.Context, in *lineReader, w io.Writer, choices int, m
 		if line == "" && allowSkip {
 			return nil, gotLine
 		}
-		picked, problem := parseLetters(line, choices, multi)
+		picked, problem := parseLetters(line, choices, answers)
 		if problem != "" {
 			fmt.Fprintln(w, "  "+problem)
 			continue
@@ -269,12 +291,14 @@ func askLetters(ctx context.Context, in *lineReader, w io.Writer, choices int, m
 }
 
 // parseLetters reads "b", "a,c", "a c" or "A, C" as choice indexes, sorted
-// and without repeats. A problem says what was wrong and how to answer.
-func parseLetters(s string, choices int, multi bool) (picked []int, problem string) {
+// and without repeats. A question with several answers takes exactly that
+// many letters, as the real exam's "choose two" does. A problem says what
+// was wrong and how to answer.
+func parseLetters(s string, choices, answers int) (picked []int, problem string) {
 	last := lessons.Letter(choices - 1)
 	how := fmt.Sprintf("answer with a letter from a to %s, like b", last)
-	if multi {
-		how = fmt.Sprintf("answer with letters from a to %s, like a,c", last)
+	if answers > 1 {
+		how = fmt.Sprintf("answer with %d letters from a to %s, like %s", answers, last, example(answers))
 	}
 	if strings.TrimSpace(s) == "" {
 		return nil, "No answer given: " + how + ". Ctrl+D stops."
@@ -291,11 +315,23 @@ func parseLetters(s string, choices int, multi bool) (picked []int, problem stri
 			picked = append(picked, int(r-'a'))
 		}
 	}
-	if !multi && len(picked) > 1 {
+	switch {
+	case answers <= 1 && len(picked) > 1:
 		return nil, fmt.Sprintf("This question has one answer: %s.", how)
+	case answers > 1 && len(picked) != answers:
+		return nil, fmt.Sprintf("This question asks for %d answers, not %d: %s.", answers, len(picked), how)
 	}
 	slices.Sort(picked)
 	return picked, ""
+}
+
+// example is n letters as an answer is typed: "a,c" for 2, "a,c,e" for 3.
+func example(n int) string {
+	ls := make([]string, n)
+	for i := range ls {
+		ls[i] = lessons.Letter(2 * i)
+	}
+	return strings.Join(ls, ",")
 }
 
 // lineReader reads standard input one line at a time, on request, in the

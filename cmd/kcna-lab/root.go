@@ -15,6 +15,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/content"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -47,13 +48,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fang.WithVersion(buildVersion()),
 		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
 		fang.WithErrorHandler(handleError),
+		fang.WithoutManpage(), // newManCmd's instead
 	)
 	var ee exitError
+	var ce codedError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &ce):
+		return ce.code
 	default:
 		return 1
 	}
@@ -114,7 +119,10 @@ workshops and quick practice.`,
 		newRegistryCmd(a),
 		newPushCmd(a),
 		newPullCmd(a),
+		newManCmd(a),
 	)
+	plainFlagHelp(root)
+	addCompletions(root, a)
 	return root
 }
 
@@ -128,12 +136,46 @@ func (a *app) course() (*lessons.Course, error) {
 		}
 		return c, nil
 	}
-	c, probs := lessons.Load(content.FS, reg)
+	c, probs := loadBuiltin(reg)
 	if len(probs) > 0 {
 		// The built-in course is tested; this is a broken build.
 		return nil, fmt.Errorf("the built-in course is broken (please report this):\n%w", probs)
 	}
 	return c, nil
+}
+
+// loadBuiltin loads the built-in course, kept parsed between runs in
+// kcna-lab's cache directory (lessons.LoadCached) for this very program;
+// without a cache directory (never a shared one such as /tmp, where
+// another user could plant a course), or when the program cannot be told
+// apart from another build, it is parsed.
+func loadBuiltin(reg lessons.Registry) (*lessons.Course, lessons.Problems) {
+	dir, err := sandbox.CacheDir()
+	program, perr := programIdentity()
+	if err != nil || perr != nil {
+		return lessons.Load(content.FS, reg)
+	}
+	return lessons.LoadCached(content.FS, reg, dir, program)
+}
+
+// programIdentity tells this kcna-lab executable from any other build:
+// its path, size, modification time and inode change with every build
+// and upgrade, and a stat costs microseconds where hashing 20 MB would
+// cost milliseconds.
+func programIdentity() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return "", err
+	}
+	id := fmt.Sprintf("%s %d %d", exe, fi.Size(), fi.ModTime().UnixNano())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id += fmt.Sprintf(" %d:%d", st.Dev, st.Ino)
+	}
+	return id, nil
 }
 
 // progress opens the learner's store and reads it, printing to stderr a

@@ -136,6 +136,9 @@ container's default set, and cgroup limits if you ask for them.
 The exit status is CMD's own: its exit code, 128+N if signal N ended it, and
 137 when the kernel's OOM killer ended it for going over --memory (which
 kcna-lab reads from the cgroup, and reports, rather than guessing from 137).
+126 means CMD could not be run, 127 that it was not found. kcna-lab's own
+failures (a bad flag, a sandbox that could not start) exit 125, as docker
+run's do, so that they are not mistaken for CMD's exit 1.
 
 --seccomp filters the system calls themselves, as Docker does. By default
 every sandbox gets Docker's own default profile: an allow list of the calls
@@ -206,6 +209,7 @@ would do the same. Everything kcna-lab creates is removed when CMD ends.`,
 	}
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&f.image, "image", "", "run an image built with `kcna-lab build` (NAME:TAG) or from a registry (REGISTRY/NAME:TAG): its layers under a writable one, its entrypoint, command, env and workdir; a command after -- replaces its CMD")
+	ownFailures(cmd, runFailed)
 	return cmd
 }
 
@@ -269,9 +273,9 @@ func (a *app) runSandbox(ctx context.Context, spec sandbox.Spec, f sandboxFlags)
 	}
 	res, err := sandbox.Run(ctx, spec, sink)
 	if err != nil {
-		if res.ExitCode == 127 {
+		if res.ExitCode == 126 || res.ExitCode == 127 { // cannot run, not found: as a shell says
 			fmt.Fprintf(a.stderr, "kcna-lab: %v\n", err)
-			return exitError{code: 127}
+			return exitError{code: res.ExitCode}
 		}
 		return err
 	}

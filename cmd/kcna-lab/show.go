@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"charm.land/glamour/v2"
 	"charm.land/glamour/v2/styles"
@@ -28,10 +27,9 @@ its width and background; piped or with NO_COLOR set, it is plain text.`,
 			if err != nil {
 				return err
 			}
-			l, ok := course.Lesson(args[0])
-			if !ok {
-				return fmt.Errorf("no lesson %q; the lessons are: %s (see `kcna-lab lessons`)",
-					args[0], strings.Join(course.IDs(), ", "))
+			l, err := lesson(course, args[0])
+			if err != nil {
+				return err
 			}
 			out, err := a.render(l.Document())
 			if err != nil {

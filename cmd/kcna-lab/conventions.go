@@ -1,0 +1,202 @@
+package main
+
+// The conventions every subcommand keeps, in one place: the exit status of
+// run's own failures, what -n means, flag help as plain text, finding a
+// lesson (with a suggestion when the id is mistyped) and the man page.
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	mcobra "github.com/muesli/mango-cobra"
+	"github.com/muesli/roff"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+)
+
+// runFailed is the exit status of run's own failures (a bad flag, a
+// sandbox that could not start), as docker run's 125: a script can tell
+// them from the command's own exit status, which run passes through.
+const runFailed = 125
+
+// codedError is an error printed as any other, with its own exit status.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
+
+// ownFailures makes every error of cmd's RunE and of its flags exit with
+// code, and leaves exitError (the command's own status) as it is.
+func ownFailures(cmd *cobra.Command, code int) {
+	runE := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		return withCode(runE(c, args), code)
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return withCode(err, code)
+	})
+}
+
+func withCode(err error, code int) error {
+	var ee exitError
+	var ce codedError
+	if err == nil || errors.As(err, &ee) || errors.As(err, &ce) {
+		return err
+	}
+	return codedError{code: code, err: err}
+}
+
+// countFlag is -n everywhere: --count, how many (questions, requests). old
+// is a long name the flag had before, still read, hidden and deprecated.
+func countFlag(fl *pflag.FlagSet, p *int, def int, usage, old string) {
+	fl.IntVarP(p, "count", "n", def, usage)
+	if old != "" {
+		fl.IntVar(p, old, def, usage)
+		_ = fl.MarkDeprecated(old, "use --count (-n)")
+	}
+}
+
+// plainFlagHelp takes the backticks out of every flag's help. pflag reads
+// `NAME` as the value's name for its own usage line, but fang prints the
+// help as written, backticks and all.
+func plainFlagHelp(root *cobra.Command) {
+	walk(root, func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) { f.Usage = strings.ReplaceAll(f.Usage, "`", "") })
+		}
+	})
+}
+
+func walk(c *cobra.Command, fn func(*cobra.Command)) {
+	fn(c)
+	for _, sub := range c.Commands() {
+		walk(sub, fn)
+	}
+}
+
+// lesson finds ref (an id, number or slug) in c, or says which lesson was
+// probably meant.
+func lesson(c *lessons.Course, ref string) (*lessons.Lesson, error) {
+	if l, ok := c.Lesson(ref); ok {
+		return l, nil
+	}
+	msg := fmt.Sprintf("no lesson %q.", ref)
+	if s := suggestLesson(c, ref); s != "" {
+		msg = fmt.Sprintf("no lesson %q: did you mean %s?", ref, s)
+	}
+	return nil, fmt.Errorf("%s The lessons are: %s (see `kcna-lab lessons`)", msg, strings.Join(c.IDs(), ", "))
+}
+
+// suggestLesson is the lesson id nearest to ref, by edit distance to its
+// id or slug, or one that ref is the start of; "" when none is near.
+func suggestLesson(c *lessons.Course, ref string) string {
+	ref = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(ref), ".md"))
+	best, bestD := "", 0
+	for _, l := range c.Lessons {
+		for _, name := range []string{l.ID, l.Slug()} {
+			d := editDistance(ref, name)
+			if len(ref) >= 3 && strings.HasPrefix(name, ref) {
+				d = min(d, 1)
+			}
+			if best == "" || d < bestD {
+				best, bestD = l.ID, d
+			}
+		}
+	}
+	if best == "" || bestD > max(2, len(ref)/3) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// newManCmd replaces fang's man command: the same page (mango), with the
+// description's paragraphs as paragraphs. roff starts a paragraph at every
+// line break it is given, and the help text is wrapped for a terminal.
+func newManCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:    "man",
+		Short:  "Print the man page (roff), as make install installs it",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			root := cmd.Root()
+			page, err := mcobra.NewManPage(1, root)
+			if err != nil {
+				return fmt.Errorf("man page: %w", err)
+			}
+			page = page.WithLongDescription(paragraphs(root.Long)).
+				WithSection("Exit status", paragraphs(exitStatusText)).
+				WithSection("Files", paragraphs(filesText))
+			_, err = fmt.Fprint(a.stdout, page.Build(roff.NewDocument()))
+			return err
+		},
+	}
+}
+
+const exitStatusText = `0 when the command did what it was asked; 1 when it could not (an error is
+printed), and for a check or lint that found problems; 2 when kcna-lab needs
+a terminal it does not have.
+
+run passes its command's exit status through unchanged: the command's exit
+code, 128+N when signal N ended it, 137 for the OOM killer. Its own failures
+exit 125, as docker run's do; 126 when the command cannot be run and 127
+when it is not found in the sandbox's root filesystem.`
+
+const filesText = `$XDG_STATE_HOME/kcna-lab/progress.json (else
+~/.local/state/kcna-lab/progress.json; under sudo, the invoking user's): your
+progress. A file written by a newer kcna-lab is never changed.
+
+/run/kcna-lab (as root): the running sandboxes' state; /var/cache/kcna-lab:
+the busybox root filesystem and images.`
+
+// paragraphs joins each paragraph's lines into one line, which roff makes
+// one paragraph; indented lines (examples, tables) stay lines of their own.
+func paragraphs(s string) string {
+	var out, para []string
+	flush := func() {
+		if len(para) > 0 {
+			out = append(out, strings.Join(para, " "))
+			para = nil
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		switch {
+		case strings.TrimSpace(line) == "":
+			flush()
+		case strings.HasPrefix(line, " "), strings.HasPrefix(line, "\t"):
+			flush()
+			out = append(out, line)
+		default:
+			para = append(para, strings.TrimSpace(line))
+		}
+	}
+	flush()
+	return strings.Join(out, "\n")
+}
