@@ -236,6 +236,9 @@ func TestLessonWalkImages(t *testing.T) {
 	// 7. Quit, and read the progress with the repository's own store;
 	// then stop the kept sandbox, as the learner would.
 	w.press("q")
+	// The shell's sandbox is kept: quitting lists it, and n keeps it.
+	w.waitFor(15*time.Second, "Sandboxes still running", "kcna-lab stop "+box)
+	w.press("n")
 	w.waitFor(15*time.Second, "kcna-lab-exited-0")
 	if out, code := kl(t, bin, "stop", box); code != 0 {
 		t.Errorf("kcna-lab stop %s: exit %d %s", box, code, out)

@@ -539,8 +539,9 @@ func TestQuizMissedFollowsLeitnerBoxes(t *testing.T) {
 	if out := quiz("", "--missed"); !strings.Contains(out, "You have missed no question yet") {
 		t.Fatalf("nothing answered yet:\n%s", out)
 	}
-	// single right, multi and fund wrong: both go to box 1.
-	quiz("a\na\na\n", "one")
+	// single right, multi and fund wrong: both go to box 1. (A choose-two
+	// question takes two letters: a,b is a wrong answer, a alone none.)
+	quiz("a\na,b\na\n", "one")
 	out := quiz("a,c\na\n", "--missed")
 	for _, want := range []string{"box 1: 2, box 2: 0", "Practice: missed questions due for review, 2 question(s)",
 		"EXPLAIN-MULTI", "EXPLAIN-FUND", "You answered 1 of 2 right."} {
