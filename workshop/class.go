@@ -227,7 +227,7 @@ func (c *Class) load() (*roll, error) {
 		return nil, fmt.Errorf("read the class roll: %w", err)
 	}
 	if err := json.Unmarshal(b, r); err != nil {
-		return nil, fmt.Errorf("the class roll %s is damaged (%v): fix or remove it (removing it un-pins every student's key)", c.path, err)
+		return nil, fmt.Errorf("the class roll %s is damaged (%w): fix or remove it (removing it un-pins every student's key)", c.path, err)
 	}
 	if r.Version > rollVersion {
 		return nil, fmt.Errorf("the class roll %s was written by a newer kcna-lab (format %d, this one reads %d)", c.path, r.Version, rollVersion)
@@ -248,7 +248,7 @@ func (c *Class) save(r *roll) error {
 	if err != nil {
 		return fmt.Errorf("save the class roll: %w", err)
 	}
-	defer os.Remove(f.Name())
+	defer func() { _ = os.Remove(f.Name()) }()
 	if _, err := f.Write(append(b, '\n')); err != nil {
 		f.Close()
 		return fmt.Errorf("save the class roll: %w", err)

@@ -78,6 +78,8 @@ func serveProcess(t *testing.T, kcnaLab, state string, args ...string) (*exec.Cm
 	})
 	cmd := exec.Command(kcnaLab, append([]string{"serve", "--listen", addr, "--state", state}, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
+	// A test killed by its timeout must not leave a server running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -274,17 +276,6 @@ func readTrim(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(b))
-}
-
-func waitFor(t *testing.T, screen *syncBuffer, want string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !strings.Contains(screen.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%q did not appear within %v; screen:\n%s", want, d, tail(screen.String(), 2000))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func tail(s string, n int) string {

@@ -486,7 +486,7 @@ func writeAtomic(path string, b []byte, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
+	defer func() { _ = os.Remove(f.Name()) }()
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return err

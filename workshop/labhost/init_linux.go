@@ -1,9 +1,11 @@
 package labhost
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -19,6 +21,14 @@ import (
 // Init runs the lab's init when this process was started as one (argv[0]
 // is Arg0) and never returns then; otherwise it returns at once. Call it
 // first thing in main.
+//
+// A lab starts in two stages. The first (the process the server starts,
+// in a user namespace of its own) builds the lab's root and pivots into
+// it; the second, its child in a further user namespace with its own
+// mount, PID, network, IPC and UTS namespaces, is the lab's PID 1. The
+// kernel locks the mounts a less privileged user namespace inherits, so
+// root in the lab cannot remount /usr, /etc or kcna-lab's programs
+// read-write: they were made read-only one user namespace up.
 func Init() {
 	if filepath.Base(os.Args[0]) != Arg0 {
 		return
@@ -32,7 +42,11 @@ func Init() {
 	unix.CloseOnExec(3)
 	c, err := newConn(os.NewFile(3, "lab-control"))
 	if err == nil {
-		err = serveLab(c)
+		if cfgJSON := os.Getenv(stageEnv); cfgJSON != "" {
+			err = serveLab(c, cfgJSON)
+		} else {
+			err = mountLab(c)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kcna-lab lab init:", err)
@@ -41,9 +55,14 @@ func Init() {
 	os.Exit(0)
 }
 
-// serveLab builds the lab from the server's config, says it is ready,
-// then runs what the server asks until the server goes.
-func serveLab(c conn) error {
+// stageEnv carries the config from the first stage to the second, which
+// it also marks.
+const stageEnv = "KCNA_LAB_STAGE_CONFIG"
+
+// mountLab is the first stage: it reads the config, builds the root,
+// starts the second stage in it, hands it the socket, and lives as long
+// as it does.
+func mountLab(c conn) error {
 	m, fds, err := c.recv()
 	closeAll(fds)
 	if err != nil {
@@ -52,7 +71,61 @@ func serveLab(c conn) error {
 	if m.Op != opConfig || m.Config == nil {
 		return fmt.Errorf("expected the lab's config first, got %q", m.Op)
 	}
-	if err := build(m.Config); err != nil {
+	child, err := startSecondStage(c, m.Config)
+	if err != nil {
+		_ = c.send(message{Op: opReady, Error: err.Error()})
+		return err
+	}
+	_ = c.close() // the second stage has its own copy
+	if err := child.Wait(); err != nil {
+		return fmt.Errorf("the lab ended: %w", err)
+	}
+	return nil
+}
+
+// startSecondStage builds the root, pivots into it and starts the lab's PID 1.
+func startSecondStage(c conn, cfg *initConfig) (*exec.Cmd, error) {
+	if err := buildRoot(cfg); err != nil {
+		return nil, err
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sock, err := c.c.File()
+	if err != nil {
+		return nil, fmt.Errorf("pass the lab's socket on: %w", err)
+	}
+	defer sock.Close()
+	ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: IDsPerStudent}}
+	cmd := &exec.Cmd{
+		Path:       "/opt/kcna-lab/bin/kcna-lab",
+		Args:       []string{Arg0},
+		Env:        []string{stageEnv + "=" + string(cfgJSON), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		ExtraFiles: []*os.File{sock}, // fd 3
+		Stderr:     os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
+				unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+			UidMappings: ids, GidMappings: ids, GidMappingsEnableSetgroups: true,
+			Credential: &syscall.Credential{Uid: 0, Gid: 0},
+			Pdeathsig:  unix.SIGKILL,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the lab's first process: %w", err)
+	}
+	return cmd, nil
+}
+
+// serveLab is the second stage, the lab's PID 1: it finishes the lab,
+// says it is ready, then runs what the server asks until the server goes.
+func serveLab(c conn, cfgJSON string) error {
+	var cfg initConfig
+	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
+		return fmt.Errorf("the lab's config: %w", err)
+	}
+	if err := build(&cfg); err != nil {
 		_ = c.send(message{Op: opReady, Error: err.Error()})
 		return err
 	}
@@ -84,12 +157,17 @@ func serveLab(c conn) error {
 	}
 }
 
-// build assembles the lab: its cgroup namespace, root, hostname, loopback.
+// build finishes the lab from inside its namespaces: its cgroup
+// namespace, its own /proc, /sys, terminals and cgroups, hostname and
+// loopback.
 func build(cfg *initConfig) error {
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fmt.Errorf("unshare the cgroup namespace: %w", err)
 	}
-	if err := buildRoot(cfg); err != nil {
+	if err := kernelDirs("/", cfg.CgroupV2); err != nil {
+		return err
+	}
+	if err := terminals("/dev"); err != nil {
 		return err
 	}
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {

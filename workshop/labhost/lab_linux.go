@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -95,7 +96,7 @@ func Start(cfg Config) (_ *Lab, err error) {
 	l := &Lab{cfg: cfg, journal: j, waiting: map[int]chan int{}, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
-			l.teardown()
+			_ = l.teardown()
 		}
 	}()
 	if l.cgroups, err = makeCgroups(cfg.Name, cfg.Quota, id, j); err != nil {
@@ -347,8 +348,17 @@ func (p *Proc) Signal(sig unix.Signal) error {
 // Done is closed when the lab's init has gone.
 func (l *Lab) Done() <-chan struct{} { return l.done }
 
-// InitPID is the lab's init as the server sees it.
-func (l *Lab) InitPID() int { return l.cmd.Process.Pid }
+// InitPID is the lab's PID 1 (its second stage) as the server sees it.
+func (l *Lab) InitPID() int {
+	pid := l.cmd.Process.Pid
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		if child, err := strconv.Atoi(f[0]); err == nil {
+			return child
+		}
+	}
+	return pid
+}
 
 // Stop ends every process in the lab, gives SIGTERM'd processes grace to
 // save, then removes the lab's cgroups. Namespaces and the lab's mounts

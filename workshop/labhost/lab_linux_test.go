@@ -164,6 +164,13 @@ func TestLabIsAHostOfItsOwn(t *testing.T) {
 	if strings.Contains(out, "kl-alice-only") || !strings.Contains(out, "searched") {
 		t.Errorf("bob's lab reaches alice's file:\n%s", out)
 	}
+	// The server's /usr, /etc and kcna-lab's programs are read-only for
+	// good: root in the lab cannot remount them (the kernel locked the
+	// flags one user namespace up).
+	out, _ = run(t, alice, "for d in /usr /etc /opt/kcna-lab/bin; do mount -o remount,bind,rw $d 2>/dev/null && echo rw $d; done; grep -E ' /(usr|etc) ' /proc/self/mountinfo")
+	if strings.Contains(out, "rw /") || !strings.Contains(out, " ro,") {
+		t.Errorf("root in alice's lab remounted the server's directories read-write:\n%s", out)
+	}
 	// A job holds its stdio and nothing of the server's: no socket (the
 	// server's control socket is the lab init's alone).
 	out, _ = run(t, bob, "ls -l /proc/$$/fd")

@@ -80,7 +80,7 @@ func newConn(f *os.File) (conn, error) {
 	}
 	uc, ok := fc.(*net.UnixConn)
 	if !ok {
-		fc.Close()
+		_ = fc.Close()
 		return conn{}, fmt.Errorf("the lab's socket is a %T, not a unix socket", fc)
 	}
 	return conn{uc}, nil

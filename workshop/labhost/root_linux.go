@@ -38,7 +38,10 @@ func buildRoot(cfg *initConfig) error {
 		func() error { return bindProgram(cfg.Bin, r, "kcna-lab-init") },
 		func() error { return bindRW(cfg.Home, filepath.Join(r, "root")) },
 		func() error { return memoryDirs(r, cfg.TmpSize) },
-		func() error { return kernelDirs(r, cfg.CgroupV2) },
+		// This stage's /proc and /sys, over which the lab's own are
+		// mounted: the kernel lets a user namespace mount proc or sysfs
+		// only where one is already fully visible.
+		func() error { return kernelDirs(r, false) },
 		func() error { return devDir(filepath.Join(r, "dev")) },
 		func() error { return identity(r, cfg.Hostname) },
 		func() error { return pivot(r) },
@@ -80,8 +83,12 @@ func topLevelLinks(r string) error {
 	return nil
 }
 
-// bindProgram makes one of kcna-lab's programs appear in /opt/kcna-lab/bin.
+// bindProgram makes one of kcna-lab's programs appear in /opt/kcna-lab/bin
+// (kcna-lab-init only where the server has it).
 func bindProgram(bin, r, name string) error {
+	if _, err := os.Stat(filepath.Join(bin, name)); errors.Is(err, os.ErrNotExist) && name != "kcna-lab" {
+		return nil
+	}
 	dst := filepath.Join(r, "opt", "kcna-lab", "bin", name)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("make %s: %w", filepath.Dir(dst), err)
@@ -141,11 +148,10 @@ func devDir(dev string) error {
 			return err
 		}
 	}
-	if err := mountFS("devpts", filepath.Join(dev, "pts"), unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
-		return err
-	}
-	if err := mountFS("tmpfs", filepath.Join(dev, "shm"), unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=64m"); err != nil {
-		return err
+	for _, d := range []string{"pts", "shm"} {
+		if err := os.Mkdir(filepath.Join(dev, d), 0o755); err != nil {
+			return fmt.Errorf("make /dev/%s: %w", d, err)
+		}
 	}
 	links := map[string]string{"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
 	for name, target := range links {
@@ -154,6 +160,15 @@ func devDir(dev string) error {
 		}
 	}
 	return nil
+}
+
+// terminals mounts the lab's own devpts (its terminals are not the
+// server's) and /dev/shm, from inside the lab's namespaces.
+func terminals(dev string) error {
+	if err := mountFS("devpts", filepath.Join(dev, "pts"), unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+		return err
+	}
+	return mountFS("tmpfs", filepath.Join(dev, "shm"), unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=64m")
 }
 
 // identity gives the lab its own /etc/passwd, group, hostname and hosts,
