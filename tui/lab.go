@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
@@ -40,4 +42,26 @@ type Verdict struct {
 	Passed bool
 	// Detail says what was found, e.g. "pids.max is 20".
 	Detail string
+}
+
+// Limits is a Lab that also knows which lessons' challenges this host
+// cannot run, so that such a lesson can be completed without them ("done
+// here") and says why. A Lab without it can run every challenge.
+type Limits interface {
+	// CannotRun maps a lesson's id to why this host cannot run its
+	// challenges, as `kcna-lab doctor` says. It may take a second (doctor
+	// tries sandboxes), so the app asks it once, in the background.
+	CannotRun() map[string]string
+}
+
+// limitsMsg carries the lab's answer to the root.
+type limitsMsg struct{ why map[string]string }
+
+// askLimits asks lab, if it knows its limits, off the UI goroutine.
+func askLimits(lab Lab) tea.Cmd {
+	l, ok := lab.(Limits)
+	if !ok {
+		return nil
+	}
+	return func() tea.Msg { return limitsMsg{why: l.CannotRun()} }
 }
