@@ -75,9 +75,10 @@ func (m Model) lastPlace() (index int, scroll float64, ok bool) {
 }
 
 // Init asks the terminal for its background so the lesson style matches
-// it, and the lab which lessons' challenges this host cannot run.
+// it, and the lab which lessons' challenges this host cannot run if that
+// already decides a status (askLimits).
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(tea.RequestBackgroundColor, askLimits(m.ctx.opts.Lab))
+	return tea.Batch(tea.RequestBackgroundColor, m.askLimits())
 }
 
 // Update handles what is the root's and passes everything else to the
@@ -179,7 +180,7 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		m.ctx.saveErr = msg.err
 	default:
 		if m.record(msg) {
-			return tea.Batch(m.save(), m.screens[m.active].update(msg)), true
+			return tea.Batch(m.save(), m.askLimits(), m.screens[m.active].update(msg)), true
 		}
 		return nil, false
 	}
@@ -194,7 +195,7 @@ func (m *Model) openLesson(i int, section string) tea.Cmd {
 	m.reader.seek(section)
 	m.show(readerScreen)
 	if m.ctx.progress.MarkRead(m.ctx.course.Lessons[i], m.ctx.now()) || changed {
-		return m.save()
+		return tea.Batch(m.save(), m.askLimits())
 	}
 	return nil
 }

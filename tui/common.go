@@ -27,6 +27,8 @@ type common struct {
 	// cannotRun says, by lesson id, why this host cannot run the
 	// lesson's challenges (the lab's Limits); empty until it has said.
 	cannotRun map[string]string
+	// limitsAsked is set once the lab has been asked for them.
+	limitsAsked bool
 }
 
 // status is where the learner stands in l on this host: a lesson whose

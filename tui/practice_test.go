@@ -268,3 +268,41 @@ func lessonLimits(t *testing.T, m Model) tea.Msg {
 	t.Fatal("Init did not ask the lab what this host cannot run")
 	return nil
 }
+
+// countingLab counts how often it is asked for its limits.
+type countingLab struct {
+	testLab
+	asked *int
+}
+
+func (l countingLab) CannotRun() map[string]string {
+	*l.asked++
+	return map[string]string{"only": "no bridge here"}
+}
+
+// TestLimitsAskedOnlyWhenTheyDecide: the lab (doctor, which starts
+// sandboxes) is not asked at start with nothing done, is asked once the
+// lesson is read with nothing but its challenge left, and only once.
+func TestLimitsAskedOnlyWhenTheyDecide(t *testing.T) {
+	c, reg, _ := oneChallenge(t, "[Look.]", "Do it.\n")
+	asked := 0
+	app := New(Options{Course: c, Progress: lessons.NewProgress(), Lab: countingLab{reg, &asked}})
+	if b, ok := app.Init()().(tea.BatchMsg); ok {
+		for _, cmd := range b {
+			if cmd != nil {
+				cmd() // asks the lab, if Init would
+			}
+		}
+	}
+	if asked != 0 {
+		t.Fatalf("asked %d times at start with nothing done", asked)
+	}
+	m := drive(t, app, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("q"))
+	if row := find(lines(m), "Only lesson"); asked != 1 || !strings.Contains(row, "done here") {
+		t.Fatalf("after reading: asked %d times, row %q", asked, row)
+	}
+	drive(t, m, press("enter"), press("q"), press("enter"))
+	if asked != 1 {
+		t.Fatalf("asked %d times, want once a run", asked)
+	}
+}
