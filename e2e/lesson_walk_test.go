@@ -317,14 +317,21 @@ func TestLessonWalk(t *testing.T) {
 		"env "+strings.Join(env, " ")+" "+bin+contentFlag+"; echo kcna-lab-exited-$?; sleep 60")
 	header := fmt.Sprintf("%d. %s", l.Order, l.Title)
 
-	// 1. The course map; move to the lesson and open it.
-	w.waitFor(15*time.Second, l.Title, "not started")
+	// 1. The course map; / searches the course and esc comes back, the
+	// cursor where it was; then move to the lesson and open it.
+	w.waitFor(15*time.Second, l.Title, "not started", "/ search")
 	app := w.appPID(bin)
+	w.press("/")
+	w.tmux("send-keys", "-t", "walk", "-l", strings.Fields(l.Title)[0])
+	scr := w.waitFor(5*time.Second, fmt.Sprintf("> Lesson %d. %s", l.Order, l.Title), "result(s)")
+	w.fits(scr, "/ "+strings.Fields(l.Title)[0], "esc back")
+	w.press("Escape")
+	w.waitFor(5*time.Second, "> "+" 1  "+course.Lessons[0].Title)
 	w.openAndRead(l, index, 3)
 
 	// 2. The demo, live from the kernel.
 	w.press("r")
-	scr := w.until(3*time.Minute, "the demo's end", func(s string) bool {
+	scr = w.until(3*time.Minute, "the demo's end", func(s string) bool {
 		return strings.Contains(s, "Done. Press r to run it again.") || strings.Contains(s, "Cannot run here:")
 	})
 	w.failIf(scr, "Cannot run here:", "the demo failed")
@@ -401,6 +408,11 @@ func TestLessonWalk(t *testing.T) {
 	w.press("q")
 	w.until(5*time.Second, "the challenge pane closed", func(s string) bool { return !strings.Contains(s, "Challenge: "+ch.Title) })
 	w.passQuiz(l)
+	// Every answer was right: r on the map has nothing to retry.
+	w.press("r")
+	w.waitFor(5*time.Second, "Retry what you missed", "Nothing is due for review")
+	w.press("q")
+	w.waitFor(5*time.Second, l.Title, "/ search")
 
 	// 5. Quit. The course lists the kept sandbox with the command that
 	// stops it; the learner keeps it, and on the way out the course says

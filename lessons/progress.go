@@ -156,6 +156,11 @@ const (
 	NotStarted Status = "not started"
 	InProgress Status = "in progress"
 	Done       Status = "done"
+	// DoneHere is done as far as this host allows: the lesson read and
+	// every question answered right, while its challenges, which this host
+	// cannot run (StatusHere), stay unpassed. It is never Done: a
+	// challenge counts as passed only when its check saw it.
+	DoneHere Status = "done here"
 )
 
 // lesson returns the record for id, creating it.
@@ -249,6 +254,39 @@ func (p *Progress) Status(l *Lesson) Status {
 		}
 	}
 	return Done
+}
+
+// StatusHere is Status on a host that cannot run the lesson's challenges,
+// for the reason why ("" when it can, and then it is Status). There the
+// lesson is DoneHere once it has been read and every question answered
+// right, whether or not any challenge was passed.
+func (p *Progress) StatusHere(l *Lesson, why string) Status {
+	s := p.Status(l)
+	if s != InProgress || why == "" || len(l.Challenges) == 0 || !p.OnlyChallengesLeft(l) {
+		return s
+	}
+	return DoneHere
+}
+
+// OnlyChallengesLeft reports whether the lesson has been read and every
+// question answered right, and a challenge is still to pass: the case in
+// which whether this host can run the challenges decides the status.
+func (p *Progress) OnlyChallengesLeft(l *Lesson) bool {
+	lp := p.Lessons[l.ID]
+	if lp == nil || lp.ReadAt.IsZero() {
+		return false
+	}
+	for _, q := range l.Quiz {
+		if !lp.Answers[q.ID].Correct {
+			return false
+		}
+	}
+	for _, c := range l.Challenges {
+		if _, ok := lp.Challenges[c.ID]; !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Score counts a lesson's questions answered correctly.

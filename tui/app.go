@@ -24,6 +24,8 @@ type Model struct {
 	cmap   *courseMap
 	reader *reader
 	quiz   *quiz
+	review *quiz
+	search *search
 	exam   *mockExam
 	quit   *quitPrompt
 	help   help.Model
@@ -38,9 +40,12 @@ func New(o Options) Model {
 	m.cmap = newCourseMap(ctx)
 	m.reader = newReader(ctx)
 	m.quiz = newQuiz(ctx)
+	m.review = newQuiz(ctx)
+	m.search = newSearch(ctx)
 	m.exam = newMockExam(ctx)
 	m.quit = newQuitPrompt(ctx)
-	m.screens = [screenCount]screen{mapScreen: m.cmap, readerScreen: m.reader, quizScreen: m.quiz, examScreen: m.exam, quitScreen: m.quit}
+	m.screens = [screenCount]screen{mapScreen: m.cmap, readerScreen: m.reader, quizScreen: m.quiz,
+		reviewScreen: m.review, searchScreen: m.search, examScreen: m.exam, quitScreen: m.quit}
 	m.help.Styles = help.DefaultStyles(ctx.dark)
 	m.resize()
 	if i, scroll, ok := m.lastPlace(); ok {
@@ -69,9 +74,11 @@ func (m Model) lastPlace() (index int, scroll float64, ok bool) {
 	return 0, 0, false
 }
 
-// Init asks the terminal for its background so the lesson style matches it.
+// Init asks the terminal for its background so the lesson style matches
+// it, and the lab which lessons' challenges this host cannot run if that
+// already decides a status (askLimits).
 func (m Model) Init() tea.Cmd {
-	return tea.RequestBackgroundColor
+	return tea.Batch(tea.RequestBackgroundColor, m.askLimits())
 }
 
 // Update handles what is the root's and passes everything else to the
@@ -116,12 +123,9 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		}
 		return nil, false
 	case openLessonMsg:
-		changed := m.keepPlace()
-		m.reader.open(msg.index)
-		m.show(readerScreen)
-		if m.ctx.progress.MarkRead(m.ctx.course.Lessons[msg.index], m.ctx.now()) || changed {
-			return m.save(), true
-		}
+		return m.openLesson(msg.index, ""), true
+	case openSectionMsg:
+		return m.openLesson(msg.index, msg.section), true
 	case resumeLessonMsg:
 		m.show(readerScreen)
 	case openQuizMsg:
@@ -131,6 +135,18 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		if changed {
 			return m.save(), true
 		}
+	case openReviewMsg:
+		m.review.startReview()
+		m.show(reviewScreen)
+	case openQuestionMsg:
+		m.review.startQuestion(msg.q)
+		m.show(reviewScreen)
+	case openSearchMsg:
+		m.search.open()
+		m.show(searchScreen)
+	case limitsMsg:
+		m.ctx.cannotRun = msg.why
+		m.resize()
 	case openExamMsg:
 		cmd := m.exam.open(m.ctx.now())
 		m.show(examScreen)
@@ -164,11 +180,24 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		m.ctx.saveErr = msg.err
 	default:
 		if m.record(msg) {
-			return tea.Batch(m.save(), m.screens[m.active].update(msg)), true
+			return tea.Batch(m.save(), m.askLimits(), m.screens[m.active].update(msg)), true
 		}
 		return nil, false
 	}
 	return nil, true
+}
+
+// openLesson opens lesson i, at section when it is not "", and marks
+// it read.
+func (m *Model) openLesson(i int, section string) tea.Cmd {
+	changed := m.keepPlace()
+	m.reader.open(i)
+	m.reader.seek(section)
+	m.show(readerScreen)
+	if m.ctx.progress.MarkRead(m.ctx.course.Lessons[i], m.ctx.now()) || changed {
+		return tea.Batch(m.save(), m.askLimits())
+	}
+	return nil
 }
 
 // show puts screen s on top. The footer may change height with it.
@@ -232,13 +261,15 @@ func (m Model) footer() string {
 // keys (the most needed) go last, the way out and ? always stay.
 func (m Model) fitShort(short []key.Binding) []key.Binding {
 	keys := slices.Clone(short)
+	keep := 1 // the way out
 	if t, ok := m.screens[m.active].(typist); !ok || !t.typing() {
 		keys = append(keys, appKeys.Help) // while typing, ? is a letter
+		keep++
 	}
 	wide := m.help
 	wide.SetWidth(0)
-	for len(keys) > 2 && lipgloss.Width(wide.ShortHelpView(keys)) > m.ctx.width {
-		keys = slices.Delete(keys, len(keys)-3, len(keys)-2)
+	for len(keys) > keep && lipgloss.Width(wide.ShortHelpView(keys)) > m.ctx.width {
+		keys = slices.Delete(keys, len(keys)-keep-1, len(keys)-keep)
 	}
 	return keys
 }

@@ -256,6 +256,9 @@ func (c *challengePane) text() []string {
 			title += "  " + st.StepOK.Render("passed")
 		}
 		out = append(out, st.Title.Render(title), "", ch.Task, "")
+		if why := c.ctx.cannotRun[c.lesson.ID]; why != "" && !c.ctx.progress.Passed(c.lesson.ID, ch.ID) {
+			out = append(out, st.Started.Render("Not possible on this host: ")+why+". "+notPossibleHere, "")
+		}
 		switch {
 		case c.settingUp:
 			out = append(out, st.Subtle.Render("Setting up the broken scenario..."), "")
@@ -296,6 +299,10 @@ func (c *challengePane) text() []string {
 	}
 	return out
 }
+
+// notPossibleHere is what "done" means for a lesson whose challenges this
+// host cannot run.
+const notPossibleHere = "Without it this lesson counts as done here once you have read it and answered every quiz question right; the challenge is not marked passed. `kcna-lab doctor` says more; on a host that can run it, enter still checks it."
 
 // view shows the end of the text (the verdict) unless the learner
 // scrolled up.

@@ -24,6 +24,17 @@ type common struct {
 	profile       colorprofile.Profile
 	// saveErr is the latest failure to save progress, shown in the footer.
 	saveErr error
+	// cannotRun says, by lesson id, why this host cannot run the
+	// lesson's challenges (the lab's Limits); empty until it has said.
+	cannotRun map[string]string
+	// limitsAsked is set once the lab has been asked for them.
+	limitsAsked bool
+}
+
+// status is where the learner stands in l on this host: a lesson whose
+// challenges cannot run here is "done here" without them.
+func (c *common) status(l *lessons.Lesson) lessons.Status {
+	return c.progress.StatusHere(l, c.cannotRun[l.ID])
 }
 
 func newCommon(o Options) *common {

@@ -16,8 +16,9 @@ import (
 )
 
 // courseMap lists the lessons with their status and the course's progress.
-// The list is bubbles/list: it pages when the lessons do not fit, says
-// which page is shown, and filters on `/`.
+// The list is bubbles/list: it pages when the lessons do not fit and says
+// which page is shown. Its filter is off: `/` opens the search of the
+// whole course, lesson titles included.
 type courseMap struct {
 	ctx           *common
 	list          list.Model
@@ -25,6 +26,9 @@ type courseMap struct {
 	width, height int
 	// notice is the start-up notice, shown until the first key.
 	notice string
+	// due is how many missed questions are due for review, counted
+	// again whenever the map is sized (the root does so on showing it).
+	due int
 }
 
 // lessonItem is one lesson in the list.
@@ -33,7 +37,8 @@ type lessonItem struct {
 	lesson *lessons.Lesson
 }
 
-// FilterValue is what `/` matches: the number, the title and the id.
+// FilterValue is what a list filter would match: the number, the title
+// and the id.
 func (i lessonItem) FilterValue() string {
 	return fmt.Sprintf("%d %s %s", i.lesson.Order, i.lesson.Title, i.lesson.ID)
 }
@@ -45,34 +50,23 @@ func newCourseMap(ctx *common) *courseMap {
 	}
 	l := list.New(items, rowDelegate{ctx: ctx}, 80, 20)
 	l.SetShowTitle(false)
+	l.SetFilteringEnabled(false)
+	l.SetShowFilter(false)
+	l.SetShowStatusBar(false)
 	l.SetShowHelp(false) // the root's footer shows the keys
 	l.SetStatusBarItemName("lesson", "lessons")
 	l.DisableQuitKeybindings()
 	l.KeyMap.ShowFullHelp.SetEnabled(false) // ? is the root's
 	l.KeyMap.CloseFullHelp.SetEnabled(false)
-	// A steady cursor in the filter: a blinking one redraws the screen
-	// twice a second, for nothing, over a slow SSH link too.
-	fs := l.FilterInput.Styles()
-	fs.Cursor.Blink = false
-	l.FilterInput.SetStyles(fs)
 	l.Paginator.Type = paginator.Arabic
 	l.Paginator.ArabicFormat = "page %d of %d"
-	c := &courseMap{ctx: ctx, list: l, bar: progress.New(progress.WithDefaultBlend()), notice: ctx.opts.Notice}
-	c.showFilter()
-	return c
-}
-
-// showFilter shows the filter line and the count of lessons it matches
-// only while there is a filter: the rows are worth more on a small
-// terminal.
-func (c *courseMap) showFilter() {
-	on := c.list.FilterState() != list.Unfiltered
-	c.list.SetShowFilter(on)
-	c.list.SetShowStatusBar(on)
+	return &courseMap{ctx: ctx, list: l, bar: progress.New(progress.WithDefaultBlend()), notice: ctx.opts.Notice}
 }
 
 func (c *courseMap) setSize(w, h int) {
 	c.width, c.height = w, h
+	due, _ := c.ctx.progress.Missed(c.ctx.course, c.ctx.now())
+	c.due = len(due)
 	c.bar.SetWidth(min(w-2, 60))
 	c.list.Styles = list.DefaultStyles(c.ctx.dark)
 	c.fit()
@@ -97,34 +91,26 @@ func (c *courseMap) headerHeight() int {
 	return 2
 }
 
-// selectLesson puts the cursor on lesson i, clearing a filter that hides it.
-func (c *courseMap) selectLesson(i int) {
-	if c.list.IsFiltered() {
-		c.list.ResetFilter()
+// selectLesson puts the cursor on lesson i.
+func (c *courseMap) selectLesson(i int) { c.list.Select(i) }
+
+// reviewKey is r with how many questions are due.
+func (c *courseMap) reviewKey() key.Binding {
+	if c.due == 0 {
+		return mapKeys.Review
 	}
-	c.list.Select(i)
+	return bindingHelp(mapKeys.Review, "r", fmt.Sprintf("retry %d missed", c.due))
 }
 
-// typing is true while the learner types a filter.
-func (c *courseMap) typing() bool { return c.list.SettingFilter() }
-
 func (c *courseMap) ShortHelp() []key.Binding {
-	if c.typing() {
-		return []key.Binding{c.list.KeyMap.AcceptWhileFiltering, c.list.KeyMap.CancelWhileFiltering}
-	}
-	k := c.list.KeyMap
-	short := []key.Binding{mapKeys.Open, k.Filter, mapKeys.Exam, mapKeys.Quit}
-	if c.list.IsFiltered() {
-		short = []key.Binding{mapKeys.Open, k.ClearFilter, mapKeys.Exam, mapKeys.Quit}
-	}
-	return short
+	return []key.Binding{mapKeys.Open, c.reviewKey(), mapKeys.Search, mapKeys.Exam, mapKeys.Quit}
 }
 
 func (c *courseMap) FullHelp() [][]key.Binding {
 	k := c.list.KeyMap
 	return [][]key.Binding{
 		{k.CursorUp, k.CursorDown, k.NextPage, k.PrevPage, k.GoToStart, k.GoToEnd},
-		{mapKeys.Open, k.Filter, k.ClearFilter, mapKeys.Exam, mapKeys.Quit},
+		{mapKeys.Open, c.reviewKey(), mapKeys.Search, mapKeys.Exam, mapKeys.Quit},
 	}
 }
 
@@ -134,31 +120,35 @@ func (c *courseMap) update(msg tea.Msg) tea.Cmd {
 			c.notice = ""
 			c.setSize(c.width, c.height)
 		}
-		if !c.typing() {
-			switch {
-			case key.Matches(km, mapKeys.Open):
-				if it, ok := c.list.SelectedItem().(lessonItem); ok {
-					return send(openLessonMsg{index: it.index})
-				}
-				return nil
-			case key.Matches(km, mapKeys.Exam):
-				return send(openExamMsg{})
-			case key.Matches(km, mapKeys.Quit):
-				return send(quitMsg{})
+		switch {
+		case key.Matches(km, mapKeys.Open):
+			if it, ok := c.list.SelectedItem().(lessonItem); ok {
+				return send(openLessonMsg{index: it.index})
 			}
+			return nil
+		case key.Matches(km, mapKeys.Search):
+			return send(openSearchMsg{})
+		case key.Matches(km, mapKeys.Review):
+			return send(openReviewMsg{})
+		case key.Matches(km, mapKeys.Exam):
+			return send(openExamMsg{})
+		case key.Matches(km, mapKeys.Quit):
+			return send(quitMsg{})
 		}
 	}
 	var cmd tea.Cmd
 	c.list, cmd = c.list.Update(msg)
-	c.showFilter()
-	c.fit() // a filter changes the page count
 	return cmd
 }
 
 func (c *courseMap) view() string {
 	st := c.ctx.styles
 	var b strings.Builder
-	b.WriteString(st.Title.Render("kcna-lab") + st.Subtle.Render("  Container Orchestration for the KCNA exam") + "\n")
+	b.WriteString(st.Title.Render("kcna-lab"))
+	if c.due > 0 {
+		b.WriteString("  " + st.Started.Render(fmt.Sprintf("%d missed due: r", c.due)))
+	}
+	b.WriteString(st.Subtle.Render("  Container Orchestration for the KCNA exam") + "\n")
 	if c.notice != "" {
 		b.WriteString(st.Notice.Render(wrapWhole(c.notice, max(c.width, 20))) + "\n\n")
 	}
@@ -195,11 +185,14 @@ func (d rowDelegate) Render(w io.Writer, m list.Model, index int, item list.Item
 func (d rowDelegate) row(l *lessons.Lesson, selected bool, width int) string {
 	st := d.ctx.styles
 	p := d.ctx.progress
-	status := p.Status(l)
+	status := d.ctx.status(l)
 	mark, markStyle := "[ ]", st.Subtle
 	switch status {
 	case lessons.Done:
 		mark, markStyle = "[x]", st.Done
+	case lessons.DoneHere:
+		// Done as far as this host allows; the challenge is not passed.
+		mark, markStyle = "[*]", st.Done
 	case lessons.InProgress:
 		mark, markStyle = "[~]", st.Started
 	}

@@ -15,12 +15,25 @@ var appKeys = struct{ Interrupt, Help key.Binding }{
 	Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more keys")),
 }
 
-// mapKeys are the course map's own; moving and filtering are the list's
-// (bubbles/list), listed in its help.
-var mapKeys = struct{ Open, Exam, Quit key.Binding }{
-	Open: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
-	Exam: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "mock exam")),
-	Quit: key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+// mapKeys are the course map's own; moving is the list's (bubbles/list),
+// listed in its help. `/` searches the whole course (titles, text,
+// questions, glossary) rather than filtering the list by title: a title
+// search is part of it, and one `/` is easier to learn than two.
+var mapKeys = struct{ Open, Search, Review, Exam, Quit key.Binding }{
+	Open:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
+	Search: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+	Review: key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retry missed")),
+	Exam:   key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "mock exam")),
+	Quit:   key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+}
+
+// searchKeys are the search's; everything else typed is the query.
+var searchKeys = struct{ Up, Down, Open, Back, Interrupt key.Binding }{
+	Up:        key.NewBinding(key.WithKeys("up", "ctrl+p"), key.WithHelp("↑/↓", "move")),
+	Down:      key.NewBinding(key.WithKeys("down", "ctrl+n")),
+	Open:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
+	Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+	Interrupt: appKeys.Interrupt,
 }
 
 // readerKeys are the lesson reader's.

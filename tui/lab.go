@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
@@ -40,4 +42,36 @@ type Verdict struct {
 	Passed bool
 	// Detail says what was found, e.g. "pids.max is 20".
 	Detail string
+}
+
+// Limits is a Lab that also knows which lessons' challenges this host
+// cannot run, so that such a lesson can be completed without them ("done
+// here") and says why. A Lab without it can run every challenge.
+type Limits interface {
+	// CannotRun maps a lesson's id to why this host cannot run its
+	// challenges, as `kcna-lab doctor` says. It may take a second (doctor
+	// tries sandboxes), so the app asks it in the background, at most
+	// once a run, and only when the answer decides a lesson's status.
+	CannotRun() map[string]string
+}
+
+// limitsMsg carries the lab's answer to the root.
+type limitsMsg struct{ why map[string]string }
+
+// askLimits asks the lab, if it knows its limits, which challenges this
+// host cannot run, off the UI goroutine and once a run: only when that
+// decides a status (a lesson read, its quiz right, a challenge left), so
+// that doctor's throw-away sandboxes start only when they tell something.
+func (m Model) askLimits() tea.Cmd {
+	l, ok := m.ctx.opts.Lab.(Limits)
+	if !ok || m.ctx.limitsAsked {
+		return nil
+	}
+	for _, lesson := range m.ctx.course.Lessons {
+		if m.ctx.progress.OnlyChallengesLeft(lesson) {
+			m.ctx.limitsAsked = true
+			return func() tea.Msg { return limitsMsg{why: l.CannotRun()} }
+		}
+	}
+	return nil
 }

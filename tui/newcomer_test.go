@@ -98,7 +98,7 @@ func TestCourseMapColumnsLineUp(t *testing.T) {
 
 // TestCourseMapPagesAndFilters: at 60x20 all fourteen lessons show; at
 // 40x10 the map says there is more (page 1 of 4), lesson 14 is reached by
-// moving down, and / finds it.
+// moving down, and / (the course search) finds it.
 func TestCourseMapPagesAndFilters(t *testing.T) {
 	c := realCourse(t)
 	last := c.Lessons[len(c.Lessons)-1]

@@ -11,11 +11,21 @@ import (
 	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
-// quiz asks a lesson's questions one at a time with immediate feedback.
+// quiz asks questions one at a time with immediate feedback: a lesson's
+// quiz, or as the review screen the missed questions due again (Leitner
+// boxes, lessons/review.go) or one question a search found. Either way an
+// answer goes to the root as an answeredMsg, which records it, and with
+// it the question's box.
 type quiz struct {
-	ctx      *common
-	lesson   *lessons.Lesson
-	index    int // lesson index in the course
+	ctx    *common
+	lesson *lessons.Lesson // the lesson whose quiz this is; nil in review
+	index  int             // lesson index in the course
+	// qs are the questions asked; in review, boxes are their Leitner
+	// boxes when asked (nil for a question a search found).
+	qs       []*lessons.Question
+	boxes    []int
+	review   bool
+	title    string
 	q        int // question index
 	cursor   int
 	picked   []int
@@ -47,20 +57,61 @@ func (z *quiz) setSize(w, h int) {
 
 // start begins lesson i's quiz from its first question.
 func (z *quiz) start(i int) {
-	*z = quiz{ctx: z.ctx, width: z.width, height: z.height, index: i, lesson: z.ctx.course.Lessons[i]}
-	z.finished = len(z.lesson.Quiz) == 0
+	l := z.ctx.course.Lessons[i]
+	*z = quiz{ctx: z.ctx, width: z.width, height: z.height, index: i, lesson: l, title: "Quiz: " + l.Title}
+	for j := range l.Quiz {
+		z.qs = append(z.qs, &l.Quiz[j])
+	}
+	z.finished = len(z.qs) == 0
 	z.layout()
 }
 
-func (z *quiz) question() *lessons.Question { return &z.lesson.Quiz[z.q] }
+// startReview asks the missed questions due now, lowest box first.
+func (z *quiz) startReview() {
+	due, _ := z.ctx.progress.Missed(z.ctx.course, z.ctx.now())
+	*z = quiz{ctx: z.ctx, width: z.width, height: z.height, review: true, title: "Retry what you missed"}
+	for _, c := range due {
+		z.qs, z.boxes = append(z.qs, c.Q), append(z.boxes, c.Box)
+	}
+	z.finished = len(z.qs) == 0
+	z.layout()
+}
+
+// startQuestion asks q alone, from the course map's search.
+func (z *quiz) startQuestion(q *lessons.Question) {
+	*z = quiz{ctx: z.ctx, width: z.width, height: z.height, review: true, title: "Question", qs: []*lessons.Question{q}}
+	z.layout()
+}
+
+func (z *quiz) question() *lessons.Question { return z.qs[z.q] }
+
+// lessonOf is the lesson q belongs to, and its index in the course.
+func (z *quiz) lessonOf(q *lessons.Question) (*lessons.Lesson, int) {
+	for i, l := range z.ctx.course.Lessons {
+		if l.ID == q.LessonID {
+			return l, i
+		}
+	}
+	return nil, -1
+}
+
+// backKey is the way out: to the lesson from its quiz, to the course
+// map from a review.
+func (z *quiz) backKey() key.Binding {
+	if z.review {
+		return bindingHelp(quizKeys.Back, "q/esc", "back to the course")
+	}
+	return quizKeys.Back
+}
 
 func (z *quiz) ShortHelp() []key.Binding {
 	k := quizKeys
+	k.Back = z.backKey()
 	switch {
-	case z.lesson == nil:
+	case z.qs == nil && !z.finished:
 		return []key.Binding{k.Back}
 	case z.finished:
-		return []key.Binding{k.Done, k.Back}
+		return []key.Binding{k.Done, k.Up, k.Back}
 	case z.answered:
 		return []key.Binding{k.Next, k.Up, k.Back}
 	case z.question().Multi():
@@ -73,7 +124,7 @@ func (z *quiz) FullHelp() [][]key.Binding { return [][]key.Binding{z.ShortHelp()
 
 func (z *quiz) update(msg tea.Msg) tea.Cmd {
 	km, ok := msg.(tea.KeyPressMsg)
-	if !ok || z.lesson == nil {
+	if !ok || (z.lesson == nil && !z.review) {
 		return nil
 	}
 	cmd := z.key(km)
@@ -84,11 +135,18 @@ func (z *quiz) update(msg tea.Msg) tea.Cmd {
 func (z *quiz) key(km tea.KeyPressMsg) tea.Cmd {
 	k := quizKeys
 	switch {
+	case key.Matches(km, k.Back) && z.review:
+		return send(backMsg{})
 	case key.Matches(km, k.Back):
 		return send(resumeLessonMsg{})
 	case z.finished:
-		if key.Matches(km, k.Done) {
+		switch {
+		case key.Matches(km, k.Done):
 			return send(backMsg{})
+		case key.Matches(km, k.Down):
+			z.scroll++ // layout clamps it
+		case key.Matches(km, k.Up):
+			z.scroll = max(z.scroll-1, 0)
 		}
 		return nil
 	case z.answered:
@@ -155,7 +213,7 @@ func (z *quiz) submit() tea.Cmd {
 func (z *quiz) next() {
 	z.q++
 	z.cursor, z.picked, z.answered, z.scroll = 0, nil, false, 0
-	if z.q >= len(z.lesson.Quiz) {
+	if z.q >= len(z.qs) {
 		z.finished = true
 	}
 }
@@ -168,7 +226,7 @@ const choiceIndent = 9
 // scrolls it: to keep the cursor's choice on screen while answering, as
 // the learner moves after.
 func (z *quiz) layout() {
-	if z.lesson == nil {
+	if z.lesson == nil && !z.review {
 		return
 	}
 	var top, bottom int
@@ -191,16 +249,17 @@ func (z *quiz) layout() {
 func (z *quiz) page(w int) (lines []string, top, bottom int) {
 	st := z.ctx.styles
 	add := func(s string) { lines = append(lines, strings.Split(s, "\n")...) }
-	title := st.Title.Render(fmt.Sprintf("Quiz: %s", z.lesson.Title))
+	title := st.Title.Render(z.title)
 	if z.finished {
 		add(title)
-		right, total := z.ctx.progress.Score(z.lesson)
-		add(fmt.Sprintf("\nYou answered %d of %d right this time.\nAcross all your tries: %d of %d.\n", z.right, len(z.lesson.Quiz), right, total))
-		add(st.Subtle.Render("Press enter to return to the course, q to the lesson."))
+		add(z.summary(w))
 		return lines, 0, 0
 	}
 	q := z.question()
-	add(title + st.Subtle.Render(fmt.Sprintf("  question %d of %d", z.q+1, len(z.lesson.Quiz))))
+	add(title + st.Subtle.Render(fmt.Sprintf("  question %d of %d", z.q+1, len(z.qs))))
+	if z.review {
+		add(st.Subtle.Render(wrapWhole(z.from(q), w)))
+	}
 	add("\n" + wrapWhole(q.Prompt, w))
 	if q.Multi() {
 		add(st.Subtle.Render(wrapWhole(fmt.Sprintf("Choose %d: space or the letter to pick, enter to answer.", len(q.Answers)), w)))
@@ -236,6 +295,47 @@ func (z *quiz) page(w int) (lines []string, top, bottom int) {
 	return lines, top, bottom
 }
 
+// from says which lesson a reviewed question is from and, for a missed
+// one, its box.
+func (z *quiz) from(q *lessons.Question) string {
+	where := "from lesson " + q.LessonID
+	if l, _ := z.lessonOf(q); l != nil {
+		where = fmt.Sprintf("from %d. %s", l.Order, l.Title)
+	}
+	if z.boxes != nil {
+		where = fmt.Sprintf("box %d of %d, %s", z.boxes[z.q], lessons.LeitnerBoxes, where)
+	}
+	return where
+}
+
+// summary is the page once every question is answered.
+func (z *quiz) summary(w int) string {
+	st := z.ctx.styles
+	switch {
+	case z.lesson != nil:
+		right, total := z.ctx.progress.Score(z.lesson)
+		return fmt.Sprintf("\nYou answered %d of %d right this time.\nAcross all your tries: %d of %d.\n\n", z.right, len(z.qs), right, total) +
+			st.Subtle.Render("Press enter to return to the course, q to the lesson.")
+	case z.boxes == nil && len(z.qs) > 0:
+		return "\n" + st.Subtle.Render("Press enter to return to the course.")
+	}
+	due, later := z.ctx.progress.Missed(z.ctx.course, z.ctx.now())
+	var b strings.Builder
+	if len(z.qs) == 0 {
+		b.WriteString("\nNothing is due for review.\n")
+	} else {
+		fmt.Fprintf(&b, "\nYou answered %d of %d right this time.\n", z.right, len(z.qs))
+	}
+	switch {
+	case len(due) > 0:
+		fmt.Fprintf(&b, "%d still due now: r on the course map asks them.\n", len(due))
+	case len(later) > 0:
+		b.WriteString(wrapWhole(fmt.Sprintf("The next question is due %s (box %d).", later[0].Due.Local().Format("Mon 2 Jan 15:04"), later[0].Box), w) + "\n")
+	}
+	b.WriteString("\n" + wrapWhole("A question you miss, in a quiz or an exam, goes to box 1 and comes back here at once; each right answer moves it up a box, to come back later (boxes 2 to 5: 1, 3, 7 and 21 days), and a miss puts it back in box 1.", w) + "\n")
+	return b.String() + "\n" + st.Subtle.Render("Press enter to return to the course.")
+}
+
 // choice is one choice, wrapped under its own text's start. Once
 // answered, the right choices carry ✓ and a wrong pick ✗, in colour too.
 func (z *quiz) choice(q *lessons.Question, i int, text string, w int) string {
@@ -266,7 +366,7 @@ func (z *quiz) choice(q *lessons.Question, i int, text string, w int) string {
 }
 
 func (z *quiz) view() string {
-	if z.lesson == nil {
+	if z.lesson == nil && !z.review {
 		return ""
 	}
 	end := min(z.scroll+z.height, len(z.lines))

@@ -2,11 +2,13 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // reader shows one lesson in a viewport, with the live pane (or the
@@ -47,6 +49,29 @@ func (r *reader) open(i int) {
 	r.rendered = renderKey{}
 	r.layout()
 	r.vp.GotoTop()
+}
+
+// seek moves the text to the first heading named section, below the
+// lesson's title; it stays put when there is none ("" or not found).
+func (r *reader) seek(section string) {
+	if section == "" {
+		return
+	}
+	want := strings.ToLower(section)
+	lines := strings.Split(r.vp.GetContent(), "\n")
+	// The heading's own line first (glamour may keep its #s), then, for
+	// a heading wrapped over lines, any line holding it.
+	for _, match := range []func(string) bool{
+		func(l string) bool { return strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(l), "#")) == want },
+		func(l string) bool { return strings.Contains(l, want) },
+	} {
+		for i, line := range lines {
+			if i > 0 && match(strings.ToLower(ansi.Strip(line))) {
+				r.vp.SetYOffset(i)
+				return
+			}
+		}
+	}
 }
 
 // place is the lesson open and the fraction of it scrolled past.
@@ -188,6 +213,9 @@ func (r *reader) view() string {
 	st := r.ctx.styles
 	header := st.Title.Render(fmt.Sprintf("%d. %s", l.Order, l.Title)) +
 		st.Subtle.Render(fmt.Sprintf("  %3.0f%%", 100*r.vp.ScrollPercent()))
+	if r.ctx.cannotRun[l.ID] != "" && len(l.Challenges) > 0 {
+		header += "  " + st.Started.Render(string(r.ctx.status(l))+": challenge not possible here (c)")
+	}
 	pane := r.live.view
 	if r.showChallenge {
 		pane = r.challenge.view

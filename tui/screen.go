@@ -3,10 +3,13 @@ package tui
 import (
 	"charm.land/bubbles/v2/help"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
 // screen is what the root holds of each screen: the course map, the lesson
-// reader, the quiz, the mock exam and the question asked on quitting.
+// reader, the quiz, the review of missed questions, the search, the mock
+// exam and the question asked on quitting.
 //
 // The root gives a screen its size and every message it does not handle
 // itself; a screen passes on what its panes need. A screen reads progress
@@ -23,8 +26,8 @@ type screen interface {
 	view() string
 }
 
-// typist is a screen that may be taking typed text (the course map's
-// filter): while it is, the root's own keys are typed, not obeyed.
+// typist is a screen that may be taking typed text (the search's
+// query): while it is, the root's own keys are typed, not obeyed.
 type typist interface{ typing() bool }
 
 type screenID int
@@ -33,6 +36,8 @@ const (
 	mapScreen screenID = iota
 	readerScreen
 	quizScreen
+	reviewScreen
+	searchScreen
 	examScreen
 	quitScreen
 	screenCount
@@ -45,7 +50,18 @@ type (
 	openLessonMsg struct{ index int }
 	// resumeLessonMsg goes back to the reader as the learner left it.
 	resumeLessonMsg struct{}
-	openQuizMsg     struct{ index int }
+	// openSectionMsg opens lesson index at the first heading named
+	// section (a search hit in the lesson's text).
+	openSectionMsg struct {
+		index   int
+		section string
+	}
+	openQuizMsg struct{ index int }
+	// openReviewMsg asks again the missed questions due (Leitner boxes).
+	openReviewMsg struct{}
+	// openQuestionMsg asks one question (a search hit).
+	openQuestionMsg struct{ q *lessons.Question }
+	openSearchMsg   struct{}
 	openExamMsg     struct{}
 	// backMsg goes back to the course map.
 	backMsg struct{}

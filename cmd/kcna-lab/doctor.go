@@ -109,6 +109,21 @@ func readiness(c *lessons.Course, reg *demos.Registry, r sandbox.Report) []lesso
 	return out
 }
 
+// cannotRun maps each lesson that has challenges but whose demo cannot
+// run here to why: a lesson's challenges are done in its demo's sandbox
+// (the shell `s` opens), so where the demo cannot run, neither can they.
+// Such a lesson can be completed without them ("done here",
+// lessons.Progress.StatusHere); the challenge is never marked passed.
+func cannotRun(c *lessons.Course, reg *demos.Registry, r sandbox.Report) map[string]string {
+	why := map[string]string{}
+	for i, lr := range readiness(c, reg, r) {
+		if !lr.Live && len(c.Lessons[i].Challenges) > 0 {
+			why[lr.Lesson] = lr.Why
+		}
+	}
+	return why
+}
+
 func writeDoctor(w io.Writer, rep doctorReport) {
 	yes := func(problem string) string {
 		if problem == "" {

@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
 func newLessonsCmd(a *app) *cobra.Command {
@@ -14,6 +16,12 @@ func newLessonsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lessons",
 		Short: "List the course: each lesson's number, id, title and your status",
+		Long: `List the course: each lesson's number, id, title, your status and quiz
+score. The status is "not started", "in progress" or "done" (read, every
+question right, the challenge passed), or "done here" where this host cannot run
+the lesson's challenge: read with its quiz right, the challenge not possible here
+for the reason listed below the table (as ` + "`kcna-lab doctor`" + ` finds it), and not
+marked passed. Only then is doctor asked, which tries sandboxes for a second.`,
 		Example: `  kcna-lab lessons
   kcna-lab lessons --json | jq '.[] | select(.status != "done") | .id'`,
 		Args: cobra.NoArgs,
@@ -45,16 +53,41 @@ type lessonRow struct {
 	Status    lessons.Status `json:"status"`
 	Correct   int            `json:"quiz_correct"`
 	Questions int            `json:"quiz_questions"`
+	// NotPossibleHere says why this host cannot run the lesson's
+	// challenges, for a lesson "done here" without them.
+	NotPossibleHere string `json:"challenge_not_possible_here,omitempty"`
 }
 
 func rows(course *lessons.Course, p *lessons.Progress) []lessonRow {
+	why := hostLimits(course, p)
 	out := make([]lessonRow, 0, len(course.Lessons))
 	for _, l := range course.Lessons {
 		right, total := p.Score(l)
-		out = append(out, lessonRow{Order: l.Order, ID: l.ID, Title: l.Title, Domain: l.Domain,
-			Status: p.Status(l), Correct: right, Questions: total})
+		r := lessonRow{Order: l.Order, ID: l.ID, Title: l.Title, Domain: l.Domain,
+			Status: p.StatusHere(l, why[l.ID]), Correct: right, Questions: total}
+		if r.Status == lessons.DoneHere {
+			r.NotPossibleHere = why[l.ID]
+		}
+		out = append(out, r)
 	}
 	return out
+}
+
+// hostLimits is why this host cannot run each lesson's challenges, asked
+// of doctor (which tries sandboxes, about a second) only when it decides
+// a status: some lesson is read, its quiz all right, a challenge left.
+func hostLimits(course *lessons.Course, p *lessons.Progress) map[string]string {
+	for _, l := range course.Lessons {
+		if p.OnlyChallengesLeft(l) {
+			return hostCannotRun(course)
+		}
+	}
+	return nil
+}
+
+// hostCannotRun asks doctor; tests replace it.
+var hostCannotRun = func(course *lessons.Course) map[string]string {
+	return cannotRun(course, demos.Builtin(), sandbox.Doctor())
 }
 
 func writeLessonsJSON(a *app, course *lessons.Course, p *lessons.Progress) error {
@@ -64,11 +97,18 @@ func writeLessonsJSON(a *app, course *lessons.Course, p *lessons.Progress) error
 func writeLessonsTable(a *app, course *lessons.Course, p *lessons.Progress) error {
 	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "#\tID\tTITLE\tSTATUS\tQUIZ")
-	for _, r := range rows(course, p) {
+	rs := rows(course, p)
+	for _, r := range rs {
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d/%d\n", r.Order, r.ID, r.Title, r.Status, r.Correct, r.Questions)
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	for _, r := range rs {
+		if r.NotPossibleHere != "" {
+			fmt.Fprintf(a.stdout, "\n%s is %s: read, and every question answered right; its challenge is not possible here (%s), so it is not marked passed.\n",
+				r.ID, lessons.DoneHere, r.NotPossibleHere)
+		}
 	}
 	fmt.Fprintf(a.stdout, "\n%.0f%% of the course done. Open one with `kcna-lab show ID` or run `kcna-lab` for the full course.\n",
 		100*p.Completion(course))

@@ -15,7 +15,10 @@ func newProgressCmd(a *app) *cobra.Command {
 		Use:   "progress",
 		Short: "Show what you have done, or start over with --reset",
 		Long: `Show your progress: lessons read, questions answered correctly, challenges
-passed. Progress lives in $XDG_STATE_HOME/kcna-lab/progress.json (else
+passed. A lesson is done when read, every question answered right and its
+challenge passed; where this host cannot run its challenge (doctor says why),
+it is "done here" once read with its quiz right, and the reason is listed. The
+challenge is never marked passed then. Progress lives in $XDG_STATE_HOME/kcna-lab/progress.json (else
 ~/.local/state/kcna-lab/); under sudo, in the invoking user's home.
 
 --reset starts over. The old file is kept next to it as a .bak file, so a

@@ -38,7 +38,7 @@ func (a *app) runTUI(ctx context.Context) error {
 		Progress: p,
 		Saver:    store,
 		Notice:   notice,
-		Lab:      lab{demos.Builtin()},
+		Lab:      lab{reg: demos.Builtin(), course: course},
 		Version:  buildVersion(),
 		ShellCmd: func(lessonID string) (*exec.Cmd, error) {
 			return shellFor(course, lessonID)
@@ -50,7 +50,16 @@ func (a *app) runTUI(ctx context.Context) error {
 
 // lab hands the built-in demos and checks to the TUI, which declares
 // what it needs of them (tui.Lab) so that it does not link their code.
-type lab struct{ reg *demos.Registry }
+type lab struct {
+	reg    *demos.Registry
+	course *lessons.Course
+}
+
+// CannotRun is tui.Limits: by lesson, why this host cannot run its
+// challenges, as doctor finds.
+func (l lab) CannotRun() map[string]string {
+	return cannotRun(l.course, l.reg, sandbox.Doctor())
+}
 
 func (l lab) Demo(id string) (tui.Demo, bool) {
 	d, ok := l.reg.Demo(id)
