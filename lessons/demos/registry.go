@@ -70,6 +70,7 @@ func Builtin() *Registry {
 		{meshDemos, meshChecks},
 		{storageDemos, storageChecks},
 		{troubleshootDemos, troubleshootChecks},
+		{observeDemos, observeChecks},
 	} {
 		ds = append(ds, part.demos()...)
 		cs = append(cs, part.checks()...)

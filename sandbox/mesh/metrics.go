@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/sandbox/event"
@@ -116,3 +117,35 @@ func (s *Sidecar) serveMetrics(w http.ResponseWriter, r *http.Request) {
 // MetricsAddr is the address the metrics listener is bound to ("" before
 // Start or without one).
 func (s *Sidecar) MetricsAddr() string { return addrOf(s.metricsLn) }
+
+// ParseMetrics reads a page in the text exposition format into its
+// samples, keyed by the series as written ("name{label="value",...}"),
+// skipping HELP, TYPE and other comment lines. A line that is not a
+// sample is an error naming it.
+func ParseMetrics(page string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for i, line := range strings.Split(page, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		// NAME{LABELS} VALUE [TIMESTAMP]; a label value may hold spaces,
+		// so the series ends at the last closing brace.
+		series, rest := line, ""
+		if j := strings.LastIndexByte(line, '}'); j >= 0 {
+			series, rest = line[:j+1], line[j+1:]
+		} else if f := strings.Fields(line); len(f) > 1 {
+			series, rest = f[0], strings.Join(f[1:], " ")
+		}
+		f := strings.Fields(rest)
+		if len(f) < 1 || len(f) > 2 {
+			return nil, fmt.Errorf("line %d, %q: want NAME{LABELS} VALUE", i+1, line)
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return nil, fmt.Errorf("line %d, %q: the value: %w", i+1, line, err)
+		}
+		out[series] = v
+	}
+	return out, nil
+}

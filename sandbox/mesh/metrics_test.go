@@ -145,3 +145,13 @@ func parseExposition(t *testing.T, sc *bufio.Scanner) exposition {
 	e.text = all.String()
 	return e
 }
+
+func TestParseMetrics(t *testing.T) {
+	got, err := ParseMetrics("# HELP x a thing\n# TYPE x counter\nx{a=\"b c\",code=\"200\"} 3\nup 1 1700000000000\n")
+	if err != nil || got[`x{a="b c",code="200"}`] != 3 || got["up"] != 1 || len(got) != 2 {
+		t.Errorf("ParseMetrics: %v, %v", got, err)
+	}
+	if _, err := ParseMetrics("x{a=\"b\"}\n"); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("a sample without a value: %v", err)
+	}
+}

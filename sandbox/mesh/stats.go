@@ -90,11 +90,12 @@ func (r Request) Event() event.Event {
 	if r.Rule != "" {
 		detail = append(detail, "refused by rule "+r.Rule)
 	}
-	if r.TraceID != "" {
-		detail = append(detail, "trace "+r.TraceID[:8]+" span "+r.SpanID[:8])
-	}
 	if len(detail) > 0 {
 		e.Action += " (" + strings.Join(detail, ", ") + ")"
+	}
+	if r.TraceID != "" {
+		// Enough of each id to find the request's trace in the others'.
+		e.Action += " trace " + r.TraceID[:8] + " span " + r.SpanID[:8]
 	}
 	switch {
 	case r.Err != "":
