@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,16 +156,13 @@ func readCgroupStats(paths []string) (cgroupStats, error) {
 	if err != nil {
 		return s, err
 	}
-	if _, err := os.Stat(filepath.Join(mem, "memory.current")); err == nil {
-		s.version = "cgroup v2"
-		s.usage, err = readNumber(filepath.Join(mem, "memory.current"))
-		s.inactiveFile, s.rss = stat["inactive_file"], stat["anon"]
-	} else {
-		s.version = "cgroup v1"
-		s.usage, err = readNumber(filepath.Join(mem, "memory.usage_in_bytes"))
-		s.inactiveFile, s.rss = stat["total_inactive_file"], stat["total_rss"]
+	usage := filepath.Join(mem, "memory.current")
+	s.version, s.inactiveFile, s.rss = "cgroup v2", stat["inactive_file"], stat["anon"]
+	if _, err := os.Stat(usage); err != nil {
+		usage = filepath.Join(mem, "memory.usage_in_bytes")
+		s.version, s.inactiveFile, s.rss = "cgroup v1", stat["total_inactive_file"], stat["total_rss"]
 	}
-	if err != nil {
+	if s.usage, err = readNumber(usage); err != nil {
 		return s, err
 	}
 	if s.pids, err = readNumber(filepath.Join(s.dirs["pids"], "pids.current")); err != nil {
@@ -395,7 +393,7 @@ func (s *criStream) Write(p []byte) (int, error) {
 	if l.pending == nil {
 		l.pending = map[string][]byte{}
 	}
-	buf := append(l.pending[s.name], p...)
+	buf := append(slices.Clone(l.pending[s.name]), p...)
 	for {
 		i := bytes.IndexByte(buf, '\n')
 		if i < 0 {
