@@ -114,6 +114,7 @@ func TestDomainsFollowTheBlueprint(t *testing.T) {
 		"orchestration": "kubernetes-fundamentals", "networking": "container-orchestration",
 		"service-discovery": "container-orchestration", "service-mesh": "container-orchestration",
 		"storage": "container-orchestration", "troubleshooting": "container-orchestration",
+		"observing-containers": "cloud-native-architecture", // Observability
 	}
 	questions := map[string]string{
 		"troubleshooting/debug-no-shell":     "cloud-native-application-delivery", // Debugging

@@ -96,8 +96,8 @@ func TestCourseMapColumnsLineUp(t *testing.T) {
 	}
 }
 
-// TestCourseMapPagesAndFilters: at 60x20 all fourteen lessons show; at
-// 40x10 the map says there is more (page 1 of 4), lesson 14 is reached by
+// TestCourseMapPagesAndFilters: at 60x20 all fifteen lessons show; at
+// 40x10 the map says there is more (page 1 of 4), lesson 15 is reached by
 // moving down, and / (the course search) finds it.
 func TestCourseMapPagesAndFilters(t *testing.T) {
 	c := realCourse(t)
@@ -108,22 +108,22 @@ func TestCourseMapPagesAndFilters(t *testing.T) {
 	}
 	m = drive(t, New(Options{Course: c}), tea.WindowSizeMsg{Width: 40, Height: 10})
 	s := plain(m)
-	if strings.Contains(s, "Troubleshooting") || !strings.Contains(s, "page 1 of 4") {
+	if strings.Contains(s, "Observing") || !strings.Contains(s, "page 1 of 4") {
 		t.Fatalf("at 40x10 the first page should show with a page indicator:\n%s", s)
 	}
 	for range len(c.Lessons) - 1 {
 		m = drive(t, m, press("down"))
 	}
-	if row := find(lines(m), "Troubleshoo"); !strings.Contains(row, ">") || !strings.Contains(plain(m), "page 4 of 4") {
+	if row := find(lines(m), "Observing"); !strings.Contains(row, ">") || !strings.Contains(plain(m), "page 4 of 4") {
 		t.Fatalf("moving down should reach and select lesson %d:\n%s", last.Order, plain(m))
 	}
 	m = drive(t, New(Options{Course: c}), tea.WindowSizeMsg{Width: 60, Height: 20}, press("/"))
-	for _, r := range "troubleshoot" {
+	for _, r := range "observing" {
 		m = drive(t, m, press(string(r)))
 	}
 	m = drive(t, m, press("enter"), press("enter"))
 	if s := plain(m); !strings.Contains(s, last.Title) || !strings.Contains(s, "r run demo") {
-		t.Fatalf("filtering for 'troubleshoot' and enter should open lesson %d:\n%s", last.Order, s)
+		t.Fatalf("filtering for 'observing' and enter should open lesson %d:\n%s", last.Order, s)
 	}
 }
 

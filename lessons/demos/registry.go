@@ -71,6 +71,7 @@ func Builtin() *Registry {
 		{storageDemos, storageChecks},
 		{troubleshootDemos, troubleshootChecks},
 		{imageDemos, imageChecks},
+		{observeDemos, observeChecks},
 	} {
 		ds = append(ds, part.demos()...)
 		cs = append(cs, part.checks()...)

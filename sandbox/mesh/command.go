@@ -32,6 +32,7 @@ func SidecarArgs(cfg SidecarConfig, controlSocket string) []string {
 	add("inbound", cfg.Inbound)
 	add("outbound", cfg.Outbound)
 	add("app", cfg.App)
+	add("metrics", cfg.Metrics)
 	add("advertise", cfg.Advertise)
 	return args
 }
@@ -56,6 +57,7 @@ func RunSidecarCommand(ctx context.Context, flags []string, stderr io.Writer) er
 	fs.StringVar(&cfg.Inbound, "inbound", "", "`ADDR` to listen on for traffic to the app")
 	fs.StringVar(&cfg.Outbound, "outbound", "", "`ADDR` to listen on for the app's calls")
 	fs.StringVar(&cfg.App, "app", "", "the app's own `ADDR`")
+	fs.StringVar(&cfg.Metrics, "metrics", "", "`ADDR` to serve /metrics on, in the Prometheus text format")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "the inbound `ADDR` other sidecars dial")
 	if err := fs.Parse(flags); err != nil {
 		return err

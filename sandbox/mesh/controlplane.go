@@ -22,6 +22,7 @@ type ControlPlane struct {
 	sink  event.Sink
 	ca    *authority
 	stats Stats
+	spans spanLog
 
 	mu        sync.Mutex
 	rules     Rules
@@ -86,7 +87,7 @@ func (cp *ControlPlane) Register(s *Sidecar) error {
 	if err != nil {
 		return err
 	}
-	report := cp.stats.Add
+	report := cp.observe
 	leave := func() { cp.drop(m) }
 	s.report.Store(&report)
 	s.leave.Store(&leave)
@@ -158,6 +159,17 @@ func (cp *ControlPlane) Resolve(service string) ([]Endpoint, error) {
 // Stats aggregates the requests of every registered sidecar, in process or
 // across the control socket.
 func (cp *ControlPlane) Stats() []StatsRow { return cp.stats.Snapshot() }
+
+// observe books a request a sidecar reported: in the stats, and as a span
+// of its trace.
+func (cp *ControlPlane) observe(r Request) {
+	cp.stats.Add(r)
+	cp.spans.add(r)
+}
+
+// Trace returns the spans the sidecars reported for traceID (32 hex
+// digits), oldest first: one per sidecar the request passed.
+func (cp *ControlPlane) Trace(traceID string) []Request { return cp.spans.trace(traceID) }
 
 // RootPEM is the mesh CA's certificate, e.g. for `openssl verify -CAfile`.
 func (cp *ControlPlane) RootPEM() string { return cp.ca.certPEM }

@@ -38,6 +38,7 @@ func (s *Sidecar) serveInbound(w http.ResponseWriter, r *http.Request) {
 	if s.onInbound != nil {
 		s.onInbound(r)
 	}
+	startSpan(r.Header, &rec)
 
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		// The handshake already verified the chain and the trust domain.

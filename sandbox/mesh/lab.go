@@ -124,10 +124,14 @@ func (a Answer) String() string {
 // marks each answer, so that one exec into a sandbox sends them all.
 // wget -S prints the status line and headers to stderr, indented; timeout
 // bounds each try (busybox's own wget -T crashes in some builds).
-func fetchScript(url, host string, n int) string {
+// Each of extra ("Name: value") is sent as one more header.
+func fetchScript(url, host string, n int, extra ...string) string {
 	header := ""
 	if host != "" {
-		header = "--header " + shellQuote("Host: "+host) + " "
+		extra = append([]string{"Host: " + host}, extra...)
+	}
+	for _, h := range extra {
+		header += "--header " + shellQuote(h) + " "
 	}
 	return fmt.Sprintf(`i=0; while [ $i -lt %d ]; do i=$((i+1)); echo %s; timeout 10 wget -S -qO- %s%s 2>&1; echo; echo %s; done`,
 		n, beginMark, header, shellQuote(url), endMark)

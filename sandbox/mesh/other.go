@@ -32,6 +32,11 @@ func Call(context.Context, string, string, string, int) ([]Answer, error) {
 	return nil, errNeedsLinux
 }
 
+// CallTraced needs Linux.
+func CallTraced(context.Context, string, string, string, string) (Answer, error) {
+	return Answer{}, errNeedsLinux
+}
+
 // SandboxAt needs Linux.
 func SandboxAt(string) (sandbox.State, error) { return sandbox.State{}, errNeedsLinux }
 

@@ -48,6 +48,7 @@ func (s *Sidecar) serveOutbound(w http.ResponseWriter, r *http.Request) {
 		rec.Status, rec.Latency = sw.code(), time.Since(start)
 		s.record(*rec)
 	}()
+	startSpan(r.Header, rec)
 	if r.Method == http.MethodConnect {
 		// An app that wants TLS to another service would tunnel it through
 		// here, and the mesh could then neither read nor route the traffic.

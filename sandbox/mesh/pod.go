@@ -45,6 +45,8 @@ type Pod struct {
 	// inbound listener there, which other sidecars dial.
 	IP      netip.Addr
 	Inbound string
+	// Metrics is where its sidecar serves /metrics, on the pod's address.
+	Metrics string
 	// InitPID is the sandbox's init on the host; SidecarPID the sidecar's.
 	InitPID, SidecarPID int
 	// Command is the command line that started the sidecar.

@@ -69,6 +69,7 @@ func StartPod(ctx context.Context, spec PodSpec, cp *ControlPlane, controlSocket
 	}
 	p.IP = st.Net.IP
 	p.Inbound = net.JoinHostPort(p.IP.String(), strconv.Itoa(InboundPort))
+	p.Metrics = net.JoinHostPort(p.IP.String(), strconv.Itoa(MetricsPort))
 	app := net.JoinHostPort("127.0.0.1", strconv.Itoa(AppPort))
 	if err := event.Step(sink,
 		fmt.Sprintf("read /proc/%d/net/tcp until the app listens on %s (inside %s)", p.InitPID, app, spec.Name),
@@ -83,6 +84,7 @@ func StartPod(ctx context.Context, spec PodSpec, cp *ControlPlane, controlSocket
 	cfg := SidecarConfig{
 		Service: spec.Service, Version: spec.Version,
 		Inbound: p.Inbound, Outbound: OutboundAddr(), App: app, Advertise: p.Inbound,
+		Metrics: p.Metrics,
 	}
 	netns := fmt.Sprintf("/proc/%d/ns/net", p.InitPID)
 	p.Command = slices.Concat([]string{nsenter, "--net=" + netns, "--", program}, SidecarArgs(cfg, controlSocket))
@@ -189,7 +191,11 @@ func (p *Pod) Close() error {
 // url http://127.0.0.1:15001/... it is the app's own call through its
 // sidecar; with another pod's inbound address it skips the sidecar.
 func Fetch(ctx context.Context, from, url, host string, n int) ([]Answer, error) {
-	out, res, err := sandbox.ExecOutput(ctx, from, "sh", "-c", fetchScript(url, host, n))
+	return fetch(ctx, from, url, host, n)
+}
+
+func fetch(ctx context.Context, from, url, host string, n int, extra ...string) ([]Answer, error) {
+	out, res, err := sandbox.ExecOutput(ctx, from, "sh", "-c", fetchScript(url, host, n, extra...))
 	if err != nil {
 		return nil, fmt.Errorf("mesh: wget inside %s: %w", from, err)
 	}
@@ -204,6 +210,17 @@ func Fetch(ctx context.Context, from, url, host string, n int) ([]Answer, error)
 // from, through its sidecar's outbound listener, as its app would.
 func Call(ctx context.Context, from, service, path string, n int) ([]Answer, error) {
 	return Fetch(ctx, from, "http://"+OutboundAddr()+path, service, n)
+}
+
+// CallTraced sends one GET for path to service from inside the sandbox
+// called from, through its sidecar, carrying the W3C traceparent header
+// given, as an app that takes part in a trace would.
+func CallTraced(ctx context.Context, from, service, path, traceparent string) (Answer, error) {
+	a, err := fetch(ctx, from, "http://"+OutboundAddr()+path, service, 1, TraceparentHeader+": "+traceparent)
+	if err != nil {
+		return Answer{}, err
+	}
+	return a[0], nil
 }
 
 // SandboxAt finds the running sandbox whose address on a bridge is the

@@ -99,6 +99,13 @@ func TestPodsInSandboxes(t *testing.T) {
 	if a, _ := Call(ctx, front.Name, "reviews", "/admin", 1); a[0].Status != 200 || a[0].Body != "reviews v1 admin page" {
 		t.Fatalf("/admin before any rule: %v", a)
 	}
+	// The reviews sidecar's /metrics, scraped from inside the frontend
+	// sandbox over the bridge, counts the four 200s it answered.
+	waitFor(t, "reviews' /metrics to count 4 answers", func() bool {
+		a, err := Fetch(ctx, front.Name, "http://"+reviews.Metrics+"/metrics", "", 1)
+		return err == nil && a[0].Status == 200 &&
+			strings.Contains(a[0].Body, `kcna_mesh_requests_total{direction="inbound",service="reviews",code="200"} 4`)
+	})
 	// The app is on the pod's loopback only: the host cannot reach it.
 	if _, err := PlaintextGet(ctx, reviews.IP.String()+":8080", "reviews", "/"); err == nil {
 		t.Errorf("the app answered on %s:8080; it should listen on 127.0.0.1 only", reviews.IP)

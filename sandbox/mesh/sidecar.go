@@ -32,6 +32,9 @@ type SidecarConfig struct {
 	// (curl -H 'Host: reviews' http://127.0.0.1:15001/). Empty: the app
 	// calls no one, and no outbound listener is opened.
 	Outbound string
+	// Metrics is where the sidecar serves GET /metrics in the Prometheus
+	// text format, e.g. "10.88.0.3:15090". Empty: no metrics listener.
+	Metrics string
 	// Advertise is the inbound address other sidecars dial. Empty: the
 	// address Inbound is bound to, which must then not be 0.0.0.0 or [::].
 	Advertise string
@@ -51,6 +54,9 @@ type Endpoint struct {
 	// the mesh, which is then called directly, in plaintext, and only
 	// while mTLS is off.
 	Sidecar string `json:"sidecar,omitempty"`
+	// Metrics is where the instance's sidecar serves /metrics for
+	// Prometheus, if it does.
+	Metrics string `json:"metrics,omitempty"`
 }
 
 // Sidecar is the proxy next to one app instance: every request into or out
@@ -83,9 +89,9 @@ type Sidecar struct {
 	serverTLS *tls.Config     // inbound, with the current certificate looked up per handshake
 	errLog    *log.Logger
 
-	inLn, outLn   net.Listener
-	inSrv, outSrv *http.Server
-	closeOnce     sync.Once
+	inLn, outLn, metricsLn    net.Listener
+	inSrv, outSrv, metricsSrv *http.Server
+	closeOnce                 sync.Once
 }
 
 // NewSidecar checks cfg and prepares a sidecar; Start opens its listeners.
@@ -155,19 +161,37 @@ func (s *Sidecar) listen() error {
 	if err != nil {
 		return fmt.Errorf("mesh: %s sidecar: inbound listener: %w", s.cfg.Service, err)
 	}
-	if s.cfg.Outbound == "" {
-		return nil
+	if s.cfg.Outbound != "" {
+		s.outLn, err = s.listenStep(s.cfg.Outbound, func(bound string) (string, string) {
+			return fmt.Sprintf("listen tcp %s (%s outbound: the app's calls to other services)", bound, s.cfg.Service),
+				fmt.Sprintf("curl -H 'Host: SERVICE' http://%s/PATH", bound)
+		})
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("mesh: %s sidecar: outbound listener: %w", s.cfg.Service, err)
+		}
 	}
-	s.outLn, err = s.listenStep(s.cfg.Outbound, func(bound string) (string, string) {
-		return fmt.Sprintf("listen tcp %s (%s outbound: the app's calls to other services)", bound, s.cfg.Service),
-			fmt.Sprintf("curl -H 'Host: SERVICE' http://%s/PATH", bound)
-	})
-	if err != nil {
-		_ = s.inLn.Close()
-		s.inLn = nil
-		return fmt.Errorf("mesh: %s sidecar: outbound listener: %w", s.cfg.Service, err)
+	if s.cfg.Metrics != "" {
+		s.metricsLn, err = s.listenStep(s.cfg.Metrics, func(bound string) (string, string) {
+			return fmt.Sprintf("listen tcp %s (%s metrics: GET /metrics in the Prometheus text format)", bound, s.cfg.Service),
+				fmt.Sprintf("curl http://%s/metrics", bound)
+		})
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("mesh: %s sidecar: metrics listener: %w", s.cfg.Service, err)
+		}
 	}
 	return nil
+}
+
+// closeListeners closes what listen opened, for a listen that failed half-way.
+func (s *Sidecar) closeListeners() {
+	for _, ln := range []*net.Listener{&s.inLn, &s.outLn, &s.metricsLn} {
+		if *ln != nil {
+			_ = (*ln).Close()
+			*ln = nil
+		}
+	}
 }
 
 // listenStep listens on addr and emits the step afterwards, so that it can
@@ -194,6 +218,10 @@ func (s *Sidecar) serve() {
 	if s.outLn != nil {
 		s.outSrv = s.newServer(http.HandlerFunc(s.serveOutbound))
 		go s.run(s.outSrv, s.outLn)
+	}
+	if s.metricsLn != nil {
+		s.metricsSrv = s.newServer(http.HandlerFunc(s.serveMetrics))
+		go s.run(s.metricsSrv, s.metricsLn)
 	}
 }
 
@@ -227,13 +255,13 @@ func (s *Sidecar) Close() error {
 		if leave := s.leave.Swap(nil); leave != nil {
 			(*leave)()
 		}
-		for _, srv := range []*http.Server{s.inSrv, s.outSrv} {
+		for _, srv := range []*http.Server{s.inSrv, s.outSrv, s.metricsSrv} {
 			if srv != nil {
 				err = errors.Join(err, srv.Close())
 			}
 		}
 		if s.inSrv == nil { // listening, never served
-			for _, ln := range []net.Listener{s.inLn, s.outLn} {
+			for _, ln := range []net.Listener{s.inLn, s.outLn, s.metricsLn} {
 				if ln != nil {
 					err = errors.Join(err, ln.Close())
 				}
@@ -314,7 +342,7 @@ func (s *Sidecar) Endpoint() (Endpoint, error) {
 			return Endpoint{}, fmt.Errorf("mesh: %s sidecar: inbound listens on %s, which other sidecars cannot dial; set Advertise", s.cfg.Service, addr)
 		}
 	}
-	return Endpoint{Service: s.cfg.Service, Version: s.cfg.Version, Addr: s.cfg.App, Sidecar: addr}, nil
+	return Endpoint{Service: s.cfg.Service, Version: s.cfg.Version, Addr: s.cfg.App, Sidecar: addr, Metrics: s.MetricsAddr()}, nil
 }
 
 // InboundAddr is the address the inbound listener is bound to ("" before Start).

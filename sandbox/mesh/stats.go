@@ -50,6 +50,11 @@ type Request struct {
 	// Listener is the outbound address the app sent the request to.
 	Listener string `json:"listener,omitempty"`
 	Err      string `json:"error,omitempty"`
+	// TraceID, SpanID and ParentID make the request one span of a W3C
+	// trace (see trace.go); ParentID is "" for the root of a new trace.
+	TraceID  string `json:"trace_id,omitempty"`
+	SpanID   string `json:"span_id,omitempty"`
+	ParentID string `json:"parent_id,omitempty"`
 }
 
 // Failed reports whether the request ended in no answer or a 5xx: the
@@ -87,6 +92,10 @@ func (r Request) Event() event.Event {
 	}
 	if len(detail) > 0 {
 		e.Action += " (" + strings.Join(detail, ", ") + ")"
+	}
+	if r.TraceID != "" {
+		// Enough of each id to find the request's trace in the others'.
+		e.Action += " trace " + r.TraceID[:8] + " span " + r.SpanID[:8]
 	}
 	switch {
 	case r.Err != "":
@@ -127,6 +136,11 @@ type statsRow struct {
 	versions              map[string]int64
 	latencies             []time.Duration // a ring of the last `window`
 	next                  int
+	// For the Prometheus page: answers by status code, and every
+	// request's latency in its histogram bucket (not cumulative here).
+	codes map[int]int64
+	hist  []int64
+	sum   time.Duration
 }
 
 // StatsRow is the summary of one direction of one service's traffic.
@@ -156,10 +170,13 @@ func (s *Stats) Add(r Request) {
 	k := statsKey{r.Direction, r.Destination}
 	row := s.rows[k]
 	if row == nil {
-		row = &statsRow{versions: map[string]int64{}}
+		row = &statsRow{versions: map[string]int64{}, codes: map[int]int64{}, hist: make([]int64, len(latencyBuckets)+1)}
 		s.rows[k] = row
 	}
 	row.count++
+	row.codes[r.Status]++
+	row.hist[bucketOf(r.Latency)]++
+	row.sum += r.Latency
 	if r.Failed() {
 		row.errors++
 	}

@@ -110,7 +110,7 @@ func (cp *ControlPlane) ServeConn(c net.Conn) error {
 			}
 		case msgRequest:
 			if msg.Request != nil {
-				cp.stats.Add(*msg.Request)
+				cp.observe(*msg.Request)
 			}
 		case msgPush:
 			if msg.Rules == nil {
