@@ -168,14 +168,16 @@ func (s *Server) installPrograms() error {
 		src = filepath.Dir(exe)
 	}
 	for _, name := range []string{"kcna-lab", "kcna-lab-init"} {
-		b, err := os.ReadFile(filepath.Join(src, name))
+		in, err := os.Open(filepath.Join(src, name))
 		if errors.Is(err, os.ErrNotExist) && name == "kcna-lab-init" {
 			continue // sandboxes then start through kcna-lab itself
 		}
 		if err != nil {
 			return fmt.Errorf("copy %s into the class: %w", name, err)
 		}
-		if err := writeAtomic(filepath.Join(s.bin, name), b, 0o755); err != nil {
+		err = copyAtomic(filepath.Join(s.bin, name), in, 0o755)
+		in.Close()
+		if err != nil {
 			return fmt.Errorf("copy %s into the class: %w", name, err)
 		}
 	}
@@ -480,14 +482,15 @@ func closeStdio(job labhost.Job) {
 	}
 }
 
-// writeAtomic writes a file by temp file and rename.
-func writeAtomic(path string, b []byte, mode os.FileMode) error {
+// copyAtomic writes a file by temp file and rename, streaming: the
+// programs are tens of MB, which a server must not hold in its heap.
+func copyAtomic(path string, r io.Reader, mode os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = os.Remove(f.Name()) }()
-	if _, err := f.Write(b); err != nil {
+	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
 		return err
 	}
