@@ -322,15 +322,16 @@ func requiredHint(key string) string {
 func closest(s string, allowed []string) string {
 	best, bestD := "", 3
 	for _, a := range allowed {
-		if d := distance(s, a); d < bestD {
+		if d := EditDistance(s, a); d < bestD {
 			best, bestD = a, d
 		}
 	}
 	return best
 }
 
-// distance is the Levenshtein edit distance.
-func distance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in bytes: how
+// near a mistyped name is to a real one, for "did you mean".
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -100,7 +100,7 @@ func suggestLesson(c *lessons.Course, ref string) string {
 	best, bestD := "", 0
 	for _, l := range c.Lessons {
 		for _, name := range []string{l.ID, l.Slug()} {
-			d := editDistance(ref, name)
+			d := lessons.EditDistance(ref, name)
 			if len(ref) >= 3 && strings.HasPrefix(name, ref) {
 				d = min(d, 1)
 			}
@@ -113,27 +113,6 @@ func suggestLesson(c *lessons.Course, ref string) string {
 		return ""
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // newManCmd replaces fang's man command: the same page (mango), with the

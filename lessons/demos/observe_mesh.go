@@ -253,19 +253,7 @@ const canary404s = 5
 // scraped over HTTP, as Prometheus would, so only real traffic through the
 // sidecars can pass it.
 func checkCanary404s(ctx context.Context) (Verdict, error) {
-	names := mesh.Running()
-	if len(names) == 0 {
-		return fail("no mesh is running; start one with `sudo kcna-lab mesh up`")
-	}
-	var found []string
-	for _, name := range names {
-		v := canaryVerdict(ctx, name)
-		if v.Passed {
-			return v, nil
-		}
-		found = append(found, v.Detail)
-	}
-	return fail("%s", strings.Join(found, "; "))
+	return anyMesh(ctx, canaryVerdict)
 }
 
 func canaryVerdict(ctx context.Context, name string) Verdict {
