@@ -193,6 +193,23 @@ func writeFile(path, value string) error {
 
 func (cg *cgroups) delegated() bool { return cg.v2dir != "" }
 
+// initLeaf is the leaf of a delegated lab cgroup that holds the lab's own
+// processes (its two init stages), so the lab's cgroup root holds none and
+// can hand controllers down to the lab's sandboxes.
+const initLeaf = "lab.init"
+
+// nest moves the lab's first stage (pid) into the leaf its PID 1 made and
+// enables the controllers below the lab's cgroup root.
+func (cg *cgroups) nest(pid int) error {
+	if cg.v2dir == "" {
+		return nil
+	}
+	if err := writeFile(filepath.Join(cg.v2dir, initLeaf, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(cg.v2dir, "cgroup.subtree_control"), "+"+strings.Join(cg.controllers, " +"))
+}
+
 func (cg *cgroups) v2fd() int { return cg.fd }
 
 // placeV1 moves the lab's init into the v1 cgroups before it runs

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -177,28 +176,23 @@ func build(cfg *initConfig) error {
 		return err
 	}
 	if cfg.CgroupV2 {
-		return nestCgroups(cfg.Controllers)
+		return nestCgroups()
 	}
 	return nil
 }
 
-// nestCgroups moves the init out of the lab's cgroup root into a leaf, so
-// that the root may hand controllers down (cgroup v2 lets only a group
-// without processes of its own do that), then enables them.
-func nestCgroups(ctls []string) error {
-	leaf := "/sys/fs/cgroup/lab.init"
+// nestCgroups moves the lab's PID 1 out of the lab's cgroup root into a
+// leaf: cgroup v2 lets only a group without processes of its own hand
+// controllers down. The server then moves the first stage there too and
+// enables the controllers (the first stage is outside this PID namespace,
+// so only the server can name it).
+func nestCgroups() error {
+	leaf := "/sys/fs/cgroup/" + initLeaf
 	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("make %s: %w", leaf, err)
 	}
 	if err := os.WriteFile(leaf+"/cgroup.procs", []byte("0"), 0o644); err != nil {
 		return fmt.Errorf("move the lab's init into %s: %w", leaf, err)
-	}
-	if len(ctls) == 0 {
-		return nil
-	}
-	enable := "+" + strings.Join(ctls, " +")
-	if err := os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte(enable), 0o644); err != nil {
-		return fmt.Errorf("enable %s for the lab's sandboxes: %w", enable, err)
 	}
 	return nil
 }

@@ -108,6 +108,9 @@ func Start(cfg Config) (_ *Lab, err error) {
 	if err := l.configure(); err != nil {
 		return nil, err
 	}
+	if err := l.cgroups.nest(l.cmd.Process.Pid); err != nil {
+		return nil, err
+	}
 	go l.listen()
 	return l, nil
 }
