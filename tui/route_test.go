@@ -1,0 +1,129 @@
+package tui
+
+import (
+	gocontext "context"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/sandbox/event"
+)
+
+// demoLab is a Lab with one demo, three-steps, that narrates three
+// lines, and the checks of a testLab.
+type demoLab struct{ testLab }
+
+func (demoLab) Demo(id string) (Demo, bool) {
+	return Demo{Title: "Three steps", Run: func(_ gocontext.Context, sink event.Sink) error {
+		for _, s := range []string{"step one", "step two", "step three"} {
+			event.Narrate(sink, s)
+		}
+		return nil
+	}}, id == "three-steps"
+}
+func (demoLab) HasDemo(id string) bool { return id == "three-steps" }
+
+// routeApp is a course of one lesson with the three-steps demo, a quiz
+// and one challenge, make-it, whose check passes once *passed is set; it
+// is open at the lesson.
+func routeApp(t *testing.T, saver Saver) (tea.Model, *bool) {
+	t.Helper()
+	src := "---\nid: only\ntitle: Only lesson\norder: 1\ndomain: container-orchestration\nobjectives: [Try]\n" +
+		"demos: [three-steps]\nquiz:\n" +
+		"  - id: single\n    prompt: Which is right?\n    choices: [wrong one, right one]\n" +
+		"    answer: b\n    explanation: Because the second choice is the right one and the first is not.\n" +
+		"challenges:\n  - id: make-it\n    title: Make it\n    task: Make the thing.\n    hints: [Look.]\n    solution: Do it.\n" +
+		"---\n# Only\n\nText.\n"
+	passed := new(bool)
+	lab := demoLab{testLab{"make-it": {Verify: func(gocontext.Context) (Verdict, error) {
+		if *passed {
+			return Verdict{Passed: true, Detail: "the thing exists"}, nil
+		}
+		return Verdict{Detail: "no thing yet"}, nil
+	}}}}
+	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, lab)
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	var m tea.Model = New(Options{Course: c, Saver: saver, Progress: lessons.NewProgress(), Lab: lab})
+	return drive(t, m, tea.WindowSizeMsg{Width: 100, Height: 30}, press("enter")), passed
+}
+
+// results runs cmd, without the messages it leads to, the way the program
+// would while the learner goes on pressing keys.
+func results(cmd tea.Cmd) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	out := cmd()
+	if b, ok := out.(tea.BatchMsg); ok {
+		var msgs []tea.Msg
+		for _, c := range b {
+			msgs = append(msgs, results(c)...)
+		}
+		return msgs
+	}
+	if out == nil {
+		return nil
+	}
+	return []tea.Msg{out}
+}
+
+func flatText(m tea.Model) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(ansi.Strip(screenOf(m)), "│", "")), " ")
+}
+
+// TestDemoGoesOnWhileTheQuizIsOnTop: a demo's events reach the reader
+// while the quiz is on top, so the demo runs to its end and can be run
+// again back in the lesson.
+func TestDemoGoesOnWhileTheQuizIsOnTop(t *testing.T) {
+	m, _ := routeApp(t, &fakeSaver{})
+	m, cmd := m.Update(press("r"))
+	pending := results(cmd) // the first event and the demo's run recorded
+	m = drive(t, m, press("z"))
+	if s := flatText(m); !strings.Contains(s, "Which is right?") {
+		t.Fatalf("z should open the quiz:\n%s", s)
+	}
+	m = drive(t, m, pending...) // the rest follows through each event's next
+	m = drive(t, m, press("esc"))
+	s := flatText(m)
+	if !strings.Contains(s, "step three") || !strings.Contains(s, "Done. Press r to run it again.") {
+		t.Fatalf("back in the lesson, the pane should show the demo's end:\n%s", s)
+	}
+	m, cmd = m.Update(press("r"))
+	if cmd == nil {
+		t.Fatal("r was refused after the demo had ended")
+	}
+	m = drive(t, m, results(cmd)...)
+	if s := flatText(m); !strings.Contains(s, "Running: Three steps") {
+		t.Errorf("r should run the demo again:\n%s", s)
+	}
+}
+
+// TestCheckReportsAfterLeavingTheLesson: a check's verdict reaches the
+// challenge pane, and a pass is saved, though the learner went back to
+// the course map while it ran.
+func TestCheckReportsAfterLeavingTheLesson(t *testing.T) {
+	saver := &fakeSaver{}
+	m, passed := routeApp(t, saver)
+	*passed = true
+	m = drive(t, m, press("c"))
+	m, cmd := m.Update(press("enter"))
+	pending := results(cmd)
+	m = drive(t, m, press("esc"), press("esc"))
+	if s := flatText(m); !strings.Contains(s, "Only lesson") || strings.Contains(s, "Make the thing.") {
+		t.Fatalf("esc esc should lead back to the course map:\n%s", s)
+	}
+	m = drive(t, m, pending...)
+	if p := saver.last(); p == nil || !p.Passed("only", "make-it") {
+		t.Fatalf("the pass was not saved: %+v", p)
+	}
+	m = drive(t, m, press("enter"), press("c"))
+	if s := flatText(m); !strings.Contains(s, "Passed: the thing exists") || strings.Contains(s, "Checking live state") {
+		t.Errorf("back in the lesson, the pane should show the verdict:\n%s", s)
+	}
+}
