@@ -120,14 +120,17 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 			m.restyle()
 		}
 	case tea.KeyPressMsg:
+		// ctrl+c quits even while the learner types (a filter, say): it
+		// is not a key anyone types into a field.
+		if key.Matches(msg, appKeys.Interrupt) {
+			m.keepPlace()
+			m.reader.live.stop()
+			return tea.Quit, true
+		}
 		if t, ok := m.screens[m.active].(typist); ok && t.typing() {
 			return nil, false
 		}
 		switch {
-		case key.Matches(msg, appKeys.Interrupt):
-			m.keepPlace()
-			m.reader.live.stop()
-			return tea.Quit, true
 		case key.Matches(msg, appKeys.Help):
 			m.help.ShowAll = !m.help.ShowAll
 			m.resize()

@@ -127,3 +127,17 @@ func TestCheckReportsAfterLeavingTheLesson(t *testing.T) {
 		t.Errorf("back in the lesson, the pane should show the verdict:\n%s", s)
 	}
 }
+
+// TestCtrlCQuitsWhileTypingAFilter: ctrl+c quits from the course map
+// while the learner types a filter, as it does everywhere else.
+func TestCtrlCQuitsWhileTypingAFilter(t *testing.T) {
+	m := drive(t, New(Options{Course: testCourse(t), Progress: lessons.NewProgress()}),
+		tea.WindowSizeMsg{Width: 80, Height: 24}, press("/"), press("s"))
+	_, cmd := m.Update(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	if cmd == nil {
+		t.Fatal("ctrl+c while typing a filter did nothing")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Fatal("ctrl+c while typing a filter did not quit")
+	}
+}
