@@ -158,7 +158,7 @@ func (c *courseMap) update(msg tea.Msg) tea.Cmd {
 func (c *courseMap) view() string {
 	st := c.ctx.styles
 	var b strings.Builder
-	b.WriteString(st.Title.Render("kcna-lab") + st.Subtle.Render("  Container Orchestration for the KCNA exam") + "\n")
+	b.WriteString(st.Title.Render("kcna-lab") + st.Subtle.Render("  Containers and Kubernetes for the KCNA exam") + "\n")
 	if c.notice != "" {
 		b.WriteString(st.Notice.Render(wrapWhole(c.notice, max(c.width, 20))) + "\n\n")
 	}

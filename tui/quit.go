@@ -116,7 +116,7 @@ func (q *quitPrompt) view() string {
 		out = append(out, "")
 		add("`kcna-lab ps` lists what still runs. Press enter to quit.")
 	default:
-		add("Press y to stop them and quit, n to quit and keep them running, esc to go back.")
+		add("Press y to stop them and quit, n or q to quit and keep them running, esc to go back to the course.")
 	}
 	return truncate(strings.Join(out, "\n"), q.width)
 }

@@ -141,3 +141,36 @@ func TestCtrlCQuitsWhileTypingAFilter(t *testing.T) {
 		t.Fatal("ctrl+c while typing a filter did not quit")
 	}
 }
+
+// TestQuitQuestionQTwiceQuits: q on the map, then q on the question about
+// running sandboxes, quits and stops nothing; esc alone goes back.
+func TestQuitQuestionQTwiceQuits(t *testing.T) {
+	var stopped []string
+	o := Options{Course: testCourse(t),
+		KeptSandboxes: func() ([]string, error) { return []string{"lab-chroot"}, nil },
+		StopSandbox:   func(name string) error { stopped = append(stopped, name); return nil }}
+	m := drive(t, New(o), tea.WindowSizeMsg{Width: 80, Height: 24})
+	m, _ = quits(t, m, press("q"))
+	if s := flatText(m); !strings.Contains(s, "n/q keep them, quit") || !strings.Contains(s, "esc back to the course") {
+		t.Fatalf("the question's help should say what q and esc do:\n%s", s)
+	}
+	if _, quit := quits(t, m, press("q")); !quit || len(stopped) != 0 {
+		t.Fatalf("q q should quit and stop nothing (quit %v, stopped %v)", quit, stopped)
+	}
+}
+
+// TestExamEscIsLabelledOverview: in the mock exam, esc opens the overview
+// (submitting is s there), and the footer says so.
+func TestExamEscIsLabelledOverview(t *testing.T) {
+	// The exam's clock ticks for ever: its commands are not run.
+	var m tea.Model = New(Options{Course: realCourse(t), Progress: lessons.NewProgress()})
+	m, _ = m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m, _ = m.Update(openExamMsg{})
+	m, _ = m.Update(press("enter"))
+	if s := flatText(m); !strings.Contains(s, "esc overview") || strings.Contains(s, "esc submit") {
+		t.Fatalf("the exam's footer should label esc as the overview:\n%s", s)
+	}
+	if m, _ = m.Update(press("esc")); !strings.Contains(flatText(m), "Overview") {
+		t.Fatalf("esc should open the overview:\n%s", flatText(m))
+	}
+}
