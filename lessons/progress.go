@@ -24,15 +24,21 @@ type Place struct {
 	// Scroll is the fraction of the lesson above the screen's top, from
 	// 0 to 1, so the place survives a change of terminal width.
 	Scroll float64 `json:"scroll"`
+	// At is when the place last changed, so that Merge keeps the newer of
+	// two (saves run in the background and may finish out of order).
+	// Files written before it existed lack it: such a place is older than
+	// any with a time.
+	At time.Time `json:"at,omitzero"`
 }
 
-// SetPlace records where the learner is and reports whether it changed.
-func (p *Progress) SetPlace(lessonID string, scroll float64) bool {
+// SetPlace records where the learner is at now and reports whether it
+// changed.
+func (p *Progress) SetPlace(lessonID string, scroll float64, now time.Time) bool {
 	scroll = min(max(scroll, 0), 1)
 	if p.Place != nil && p.Place.Lesson == lessonID && p.Place.Scroll == scroll {
 		return false
 	}
-	p.Place = &Place{Lesson: lessonID, Scroll: scroll}
+	p.Place = &Place{Lesson: lessonID, Scroll: scroll, At: now}
 	return true
 }
 

@@ -45,7 +45,7 @@ func (m Model) record(msg tea.Msg) bool {
 // is, so that the course reopens there. It reports whether that changed.
 func (m Model) keepPlace() bool {
 	id, scroll, ok := m.reader.place()
-	return ok && m.ctx.progress.SetPlace(id, scroll)
+	return ok && m.ctx.progress.SetPlace(id, scroll, m.ctx.now())
 }
 
 // save writes a snapshot of progress in the background.
