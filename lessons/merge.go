@@ -54,6 +54,11 @@ func (l *LessonProgress) merge(o *LessonProgress) {
 		}
 		l.Challenges[c] = earliest(l.Challenges[c], at)
 	}
+	for q, b := range o.Boxes {
+		if mine, ok := l.Boxes[q]; !ok || b.At.After(mine.At) {
+			l.setBox(q, b)
+		}
+	}
 	l.DemoRuns = max(l.DemoRuns, o.DemoRuns)
 }
 

@@ -60,6 +60,10 @@ type LessonProgress struct {
 	Challenges map[string]time.Time `json:"challenges,omitempty"`
 	// DemoRuns counts live demo runs.
 	DemoRuns int `json:"demo_runs,omitempty"`
+	// Boxes holds each missed question's Leitner box (review.go), moved
+	// by quiz and exam answers alike, by question id. Files from before
+	// it lack it; the box is then derived from Answers and Exams.
+	Boxes map[string]LeitnerBox `json:"boxes,omitempty"`
 }
 
 // Answer is a learner's answer to one question.
@@ -127,6 +131,7 @@ const MaxExamHistory = 20
 // RecordExam keeps an exam's result, dropping the oldest beyond
 // MaxExamHistory.
 func (p *Progress) RecordExam(r ExamResult) {
+	p.foldExam(r)
 	p.Exams = append(p.Exams, cloneExam(r))
 	if n := len(p.Exams); n > MaxExamHistory {
 		p.Exams = slices.Clone(p.Exams[n-MaxExamHistory:])
@@ -196,8 +201,11 @@ func (p *Progress) RecordAnswer(q *Question, picked []int, now time.Time) bool {
 	}
 	ok := q.Correct(picked)
 	// The box moves on from where the stored answers left the question.
-	prev, _ := p.reviewCard(q)
-	lp.Answers[q.ID] = Answer{Picked: slices.Clone(picked), Correct: ok, At: now, Box: nextBox(prev.Box, ok)}
+	b := p.leitner(q.LessonID, q.ID).after(ok, now)
+	lp.Answers[q.ID] = Answer{Picked: slices.Clone(picked), Correct: ok, At: now, Box: b.N}
+	if b.N > 0 {
+		lp.setBox(q.ID, b)
+	}
 	return ok
 }
 
@@ -321,6 +329,9 @@ func (p *Progress) Clone() *Progress {
 		}
 		if lp.Challenges != nil {
 			cp.Challenges = maps.Clone(lp.Challenges)
+		}
+		if lp.Boxes != nil {
+			cp.Boxes = maps.Clone(lp.Boxes)
 		}
 		c.Lessons[id] = cp
 	}
