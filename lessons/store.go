@@ -69,6 +69,7 @@ func (s *Store) Load() (p *Progress, notice string, err error) {
 		if p.Lessons == nil {
 			p.Lessons = map[string]*LessonProgress{}
 		}
+		p.migrate()
 		return p, "", nil
 	}
 	bak, err := s.moveAside()
@@ -159,6 +160,7 @@ func (s *Store) readCurrent() (*Progress, error) {
 	if p.Version > progressVersion {
 		return nil, fmt.Errorf("format %d is newer than %d", p.Version, progressVersion)
 	}
+	p.migrate()
 	return p, nil
 }
 
