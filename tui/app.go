@@ -130,8 +130,7 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		if t, ok := m.screens[m.active].(typist); ok && t.typing() {
 			return nil, false
 		}
-		switch {
-		case key.Matches(msg, appKeys.Help):
+		if key.Matches(msg, appKeys.Help) {
 			m.help.ShowAll = !m.help.ShowAll
 			m.resize()
 			return nil, true
@@ -176,9 +175,9 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		return m.askQuit(), true
 	case keptMsg:
 		if len(msg.names) == 0 {
-			return m.quitNow(), true
+			return m.quitNow(), true // others' sandboxes are not ours to ask about
 		}
-		m.quit.ask(msg.names)
+		m.quit.ask(msg.names, msg.others)
 		m.show(quitScreen)
 	case quitNowMsg:
 		return m.quitNow(), true
@@ -207,11 +206,11 @@ func (m Model) askQuit() tea.Cmd {
 		return m.quitNow()
 	}
 	return func() tea.Msg {
-		names, err := list()
+		names, others, err := list()
 		if err != nil {
 			return keptMsg{} // the cmd's own listing after quitting says more
 		}
-		return keptMsg{names: names}
+		return keptMsg{names: names, others: others}
 	}
 }
 

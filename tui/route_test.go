@@ -147,7 +147,7 @@ func TestCtrlCQuitsWhileTypingAFilter(t *testing.T) {
 func TestQuitQuestionQTwiceQuits(t *testing.T) {
 	var stopped []string
 	o := Options{Course: testCourse(t),
-		KeptSandboxes: func() ([]string, error) { return []string{"lab-chroot"}, nil },
+		KeptSandboxes: func() ([]string, []string, error) { return []string{"lab-chroot"}, nil, nil },
 		StopSandbox:   func(name string) error { stopped = append(stopped, name); return nil }}
 	m := drive(t, New(o), tea.WindowSizeMsg{Width: 80, Height: 24})
 	m, _ = quits(t, m, press("q"))
@@ -172,5 +172,28 @@ func TestExamEscIsLabelledOverview(t *testing.T) {
 	}
 	if m, _ = m.Update(press("esc")); !strings.Contains(flatText(m), "Overview") {
 		t.Fatalf("esc should open the overview:\n%s", flatText(m))
+	}
+}
+
+// TestQuitStopsOnlyTheSessionsSandboxes: y stops the sandboxes this
+// session's shells kept; others running are listed and left alone, and
+// with only others running q quits at once.
+func TestQuitStopsOnlyTheSessionsSandboxes(t *testing.T) {
+	var stopped []string
+	o := Options{Course: testCourse(t),
+		KeptSandboxes: func() ([]string, []string, error) { return []string{"lab-chroot"}, []string{"web-1", "mesh"}, nil },
+		StopSandbox:   func(name string) error { stopped = append(stopped, name); return nil }}
+	m := drive(t, New(o), tea.WindowSizeMsg{Width: 80, Height: 24})
+	m, _ = quits(t, m, press("q"))
+	if s := flatText(m); !strings.Contains(s, "kcna-lab stop lab-chroot") || !strings.Contains(s, "left alone: web-1, mesh.") ||
+		strings.Contains(s, "kcna-lab stop web-1") {
+		t.Fatalf("the session's sandbox should be offered, the others only listed:\n%s", s)
+	}
+	if _, quit := quits(t, m, press("y")); !quit || len(stopped) != 1 || stopped[0] != "lab-chroot" {
+		t.Fatalf("y should stop lab-chroot alone, then quit (stopped %v)", stopped)
+	}
+	o.KeptSandboxes = func() ([]string, []string, error) { return nil, []string{"web-1"}, nil }
+	if _, quit := quits(t, drive(t, New(o), tea.WindowSizeMsg{Width: 80, Height: 24}), press("q")); !quit {
+		t.Fatal("with only others' sandboxes running, q should quit at once")
 	}
 }
