@@ -77,7 +77,7 @@ func oomPart(ctx context.Context, sink event.Sink) error {
 }
 
 func pidsPart(ctx context.Context, sink event.Sink) error {
-	event.Narrate(sink, "2. Processes. A sandbox limited to 20 tasks (pids.max counts every process and thread in the cgroup, kcna-lab's init included) runs a real fork bomb, "+forkBomb+": each copy starts two more in a background pipeline, so their number doubles at every step until something stops it. Here the cgroup does, and kcna-lab ends the bomb after reading the counters:")
+	event.Narrate(sink, "2. Processes. A sandbox limited to 20 tasks (pids.max counts every process and thread in the cgroup, kcna-lab's init included) runs a real fork bomb, "+forkBomb+": each copy starts two more in a background pipeline, so their number doubles at every step until something stops it, while the top shell becomes a sleep (exec, no fork) so that the sandbox lives on. Here the cgroup does, and kcna-lab ends the bomb after reading the counters:")
 	// The bomb is the sandbox's own command, not an exec: the init then
 	// needs no new thread while the cgroup is full. A CPU limit keeps its
 	// churn (copies exiting, others forking into the freed slots) from
