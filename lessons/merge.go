@@ -8,8 +8,8 @@ import (
 // Merge folds other (what another session of the same learner saved) into
 // p, so that two sessions at once never undo each other's work: a lesson
 // read, an answer, a challenge passed or an exam taken in either is kept.
-// Where both answered the same question, the later answer wins. Nothing is
-// ever removed; only Reset starts over.
+// Where both answered the same question, the later answer wins, and of two
+// places the later one. Nothing is ever removed; only Reset starts over.
 func (p *Progress) Merge(other *Progress) {
 	if other == nil {
 		return
@@ -29,6 +29,12 @@ func (p *Progress) Merge(other *Progress) {
 		mine.merge(theirs)
 	}
 	p.mergeExams(other.Exams)
+	// The newer place wins; with no time to tell (files from before
+	// Place.At), p's own stays.
+	if o := other.Place; o != nil && (p.Place == nil || o.At.After(p.Place.At)) {
+		pl := *o
+		p.Place = &pl
+	}
 }
 
 func (l *LessonProgress) merge(o *LessonProgress) {
@@ -47,6 +53,11 @@ func (l *LessonProgress) merge(o *LessonProgress) {
 			l.Challenges = map[string]time.Time{}
 		}
 		l.Challenges[c] = earliest(l.Challenges[c], at)
+	}
+	for q, b := range o.Boxes {
+		if mine, ok := l.Boxes[q]; !ok || b.At.After(mine.At) {
+			l.setBox(q, b)
+		}
 	}
 	l.DemoRuns = max(l.DemoRuns, o.DemoRuns)
 }

@@ -59,3 +59,34 @@ func TestTwoSessionsDoNotClobber(t *testing.T) {
 		t.Errorf("exams = %+v, want both, oldest first", got.Exams)
 	}
 }
+
+// TestMergeKeepsTheNewerPlace: saves run in the background, so an older
+// snapshot may be saved after a newer one; the place on disk must not go
+// backwards. A place with no time (an older file) loses to one with a
+// time, and two without keep the one being saved.
+func TestMergeKeepsTheNewerPlace(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	newer, older := NewProgress(), NewProgress()
+	older.SetPlace("chroot", 0.1, t0)
+	newer.SetPlace("cgroups", 0.7, t0.Add(time.Minute))
+	older.Merge(newer) // the older snapshot saved last, over the newer file
+	if pl := older.Place; pl == nil || pl.Lesson != "cgroups" || pl.Scroll != 0.7 {
+		t.Fatalf("the older snapshot's place won: %+v", pl)
+	}
+	mine := NewProgress()
+	mine.SetPlace("chroot", 0.2, t0)
+	mine.Merge(&Progress{Place: &Place{Lesson: "cgroups"}})
+	if mine.Place.Lesson != "chroot" {
+		t.Fatalf("a place with no time should lose to one with a time: %+v", mine.Place)
+	}
+	old := &Progress{Place: &Place{Lesson: "chroot"}}
+	old.Merge(&Progress{Place: &Place{Lesson: "cgroups"}})
+	if old.Place.Lesson != "chroot" {
+		t.Fatalf("with no times, the place being saved should stay: %+v", old.Place)
+	}
+	none := NewProgress()
+	none.Merge(newer)
+	if none.Place == nil || none.Place == newer.Place {
+		t.Fatalf("a place should be taken, as a copy, when there is none: %+v", none.Place)
+	}
+}

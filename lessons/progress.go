@@ -24,15 +24,21 @@ type Place struct {
 	// Scroll is the fraction of the lesson above the screen's top, from
 	// 0 to 1, so the place survives a change of terminal width.
 	Scroll float64 `json:"scroll"`
+	// At is when the place last changed, so that Merge keeps the newer of
+	// two (saves run in the background and may finish out of order).
+	// Files written before it existed lack it: such a place is older than
+	// any with a time.
+	At time.Time `json:"at,omitzero"`
 }
 
-// SetPlace records where the learner is and reports whether it changed.
-func (p *Progress) SetPlace(lessonID string, scroll float64) bool {
+// SetPlace records where the learner is at now and reports whether it
+// changed.
+func (p *Progress) SetPlace(lessonID string, scroll float64, now time.Time) bool {
 	scroll = min(max(scroll, 0), 1)
 	if p.Place != nil && p.Place.Lesson == lessonID && p.Place.Scroll == scroll {
 		return false
 	}
-	p.Place = &Place{Lesson: lessonID, Scroll: scroll}
+	p.Place = &Place{Lesson: lessonID, Scroll: scroll, At: now}
 	return true
 }
 
@@ -54,6 +60,10 @@ type LessonProgress struct {
 	Challenges map[string]time.Time `json:"challenges,omitempty"`
 	// DemoRuns counts live demo runs.
 	DemoRuns int `json:"demo_runs,omitempty"`
+	// Boxes holds each missed question's Leitner box (review.go), moved
+	// by quiz and exam answers alike, by question id. Files from before
+	// it lack it; the box is then derived from Answers and Exams.
+	Boxes map[string]LeitnerBox `json:"boxes,omitempty"`
 }
 
 // Answer is a learner's answer to one question.
@@ -121,6 +131,7 @@ const MaxExamHistory = 20
 // RecordExam keeps an exam's result, dropping the oldest beyond
 // MaxExamHistory.
 func (p *Progress) RecordExam(r ExamResult) {
+	p.foldExam(r)
 	p.Exams = append(p.Exams, cloneExam(r))
 	if n := len(p.Exams); n > MaxExamHistory {
 		p.Exams = slices.Clone(p.Exams[n-MaxExamHistory:])
@@ -195,8 +206,11 @@ func (p *Progress) RecordAnswer(q *Question, picked []int, now time.Time) bool {
 	}
 	ok := q.Correct(picked)
 	// The box moves on from where the stored answers left the question.
-	prev, _ := p.reviewCard(q)
-	lp.Answers[q.ID] = Answer{Picked: slices.Clone(picked), Correct: ok, At: now, Box: nextBox(prev.Box, ok)}
+	b := p.leitner(q.LessonID, q.ID).after(ok, now)
+	lp.Answers[q.ID] = Answer{Picked: slices.Clone(picked), Correct: ok, At: now, Box: b.N}
+	if b.N > 0 {
+		lp.setBox(q.ID, b)
+	}
 	return ok
 }
 
@@ -353,6 +367,9 @@ func (p *Progress) Clone() *Progress {
 		}
 		if lp.Challenges != nil {
 			cp.Challenges = maps.Clone(lp.Challenges)
+		}
+		if lp.Boxes != nil {
+			cp.Boxes = maps.Clone(lp.Boxes)
 		}
 		c.Lessons[id] = cp
 	}

@@ -3,12 +3,13 @@ package lessons
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 )
 
 // Review of missed questions by Leitner boxes: a question enters box 1
 // when it is answered wrong, moves up one box each time it is answered
-// right, and falls back to box 1 whenever it is missed again. Each box
+// right once due, and falls back to box 1 whenever it is missed again. Each box
 // waits longer before the question is due again, so what is known comes
 // back rarely and what is not comes back soon.
 
@@ -25,16 +26,25 @@ func LeitnerWait(box int) time.Duration {
 	return leitnerWait[min(max(box, 1), LeitnerBoxes)]
 }
 
-// nextBox is the box after an answer: box 1 when wrong, one up when right
-// (a question never missed, in box 0, stays out of review).
-func nextBox(box int, right bool) int {
+// LeitnerBox is a question's box and when it last moved there. A right
+// answer moves a question up only once it is due: answering a just-missed
+// question right again and again in one sitting climbs one box, not all.
+type LeitnerBox struct {
+	N  int       `json:"box"`
+	At time.Time `json:"at"`
+}
+
+// after is the box after an answer at: box 1 when wrong, one up when right
+// and due, unchanged when right early (a question never missed, in box 0,
+// stays out of review).
+func (b LeitnerBox) after(right bool, at time.Time) LeitnerBox {
 	switch {
 	case !right:
-		return 1
-	case box == 0:
-		return 0
+		return LeitnerBox{N: 1, At: at}
+	case b.N == 0 || at.Before(b.At.Add(LeitnerWait(b.N))):
+		return b
 	default:
-		return min(box+1, LeitnerBoxes)
+		return LeitnerBox{N: min(b.N+1, LeitnerBoxes), At: at}
 	}
 }
 
@@ -70,28 +80,67 @@ func (p *Progress) Missed(c *Course, now time.Time) (due, later []ReviewCard) {
 	return due, later
 }
 
-// reviewCard replays q's stored answers into its box; ok is false for a
-// question never missed (or never answered).
+// reviewCard is q's place in the boxes; ok is false for a question never
+// missed (or never answered).
 func (p *Progress) reviewCard(q *Question) (ReviewCard, bool) {
-	card := ReviewCard{Q: q}
-	if a, ok := p.Answer(q); ok {
-		card.Box, card.Last = a.box(), a.At
+	b := p.leitner(q.LessonID, q.ID)
+	if b.N == 0 {
+		return ReviewCard{}, false
 	}
+	return ReviewCard{Q: q, Box: b.N, Last: b.At, Due: b.At.Add(LeitnerWait(b.N))}, true
+}
+
+// leitner is a question's box. Each answer, in a quiz or an exam, stores
+// it as it moves (LessonProgress.Boxes), so that it does not depend on
+// which exams are still kept; for a question with none stored (a file
+// from before) it is derived from the stored answer and the exams kept
+// after it.
+func (p *Progress) leitner(lessonID, questionID string) LeitnerBox {
+	lp := p.Lessons[lessonID]
+	if lp == nil {
+		lp = &LessonProgress{}
+	}
+	if b, ok := lp.Boxes[questionID]; ok {
+		return b
+	}
+	var b LeitnerBox
+	if a, ok := lp.Answers[questionID]; ok {
+		b = LeitnerBox{N: a.box(), At: a.At}
+	}
+	key := lessonID + "/" + questionID
 	for _, r := range p.Exams {
-		if !r.At.After(card.Last) {
+		if !r.At.After(b.At) {
 			continue // the quiz answer is newer, and its box already counts it
 		}
 		for _, ea := range r.Questions {
-			if ea.ID == q.Key() {
-				card.Box, card.Last = nextBox(card.Box, ea.Right), r.At
+			if ea.ID == key && len(ea.Given) > 0 {
+				b = b.after(ea.Right, r.At)
 			}
 		}
 	}
-	if card.Box == 0 {
-		return ReviewCard{}, false
+	return b
+}
+
+// foldExam moves the box of each question answered in r (one left
+// unanswered when the time ran out says nothing of what the learner
+// knows). It runs before r is kept, so that r is not counted twice.
+func (p *Progress) foldExam(r ExamResult) {
+	for _, ea := range r.Questions {
+		lessonID, questionID, ok := strings.Cut(ea.ID, "/")
+		if !ok || len(ea.Given) == 0 {
+			continue
+		}
+		if b := p.leitner(lessonID, questionID).after(ea.Right, r.At); b.N > 0 {
+			p.lesson(lessonID).setBox(questionID, b)
+		}
 	}
-	card.Due = card.Last.Add(LeitnerWait(card.Box))
-	return card, true
+}
+
+func (l *LessonProgress) setBox(questionID string, b LeitnerBox) {
+	if l.Boxes == nil {
+		l.Boxes = map[string]LeitnerBox{}
+	}
+	l.Boxes[questionID] = b
 }
 
 // box is the answer's Leitner box. Answers saved before boxes were kept

@@ -75,6 +75,7 @@ func (s *Store) Load() (p *Progress, notice string, err error) {
 		if p.Lessons == nil {
 			p.Lessons = map[string]*LessonProgress{}
 		}
+		p.migrate()
 		return p, "", nil
 	}
 	bak, err := s.moveAside()
@@ -186,6 +187,7 @@ func (s *Store) readCurrent() (*Progress, error) {
 	if err := json.Unmarshal(b, p); err != nil {
 		return nil, nil
 	}
+	p.migrate()
 	return p, nil
 }
 

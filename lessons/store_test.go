@@ -217,7 +217,7 @@ func TestDefaultStorePaths(t *testing.T) {
 func TestPlaceIsKeptAndOptional(t *testing.T) {
 	s := &Store{Path: filepath.Join(t.TempDir(), "progress.json"), UID: -1, GID: -1}
 	p := NewProgress()
-	if !p.SetPlace("chroot", 0.4) || p.SetPlace("chroot", 0.4) {
+	if !p.SetPlace("chroot", 0.4, time.Now()) || p.SetPlace("chroot", 0.4, time.Now()) {
 		t.Fatal("SetPlace should report a change once, and no change the second time")
 	}
 	if err := s.Save(p); err != nil {

@@ -14,7 +14,8 @@ import (
 // Model is the root model. It owns the shared context, holds every screen
 // behind one interface, and handles what is not a screen's: size, colours,
 // the help toggle, moving between screens, progress and quitting. Every
-// other message goes to the screen on top.
+// other message goes to the screen it is for (owner): a screen's own
+// results to that screen, keys to the screen on top.
 type Model struct {
 	ctx     *common
 	screens [screenCount]screen
@@ -82,12 +83,30 @@ func (m Model) Init() tea.Cmd {
 }
 
 // Update handles what is the root's and passes everything else to the
-// screen on top.
+// screen it is for.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if cmd, done := m.handle(msg); done {
 		return m, cmd
 	}
-	return m, m.screens[m.active].update(msg)
+	return m, m.screens[m.owner(msg)].update(msg)
+}
+
+// owner is the screen msg is for. The results of work a screen started
+// (a demo's events, a check's verdict, a setup's outcome, the end of a
+// shell, the progress they make) go back to that screen whichever is on
+// top: dropped by another, a demo would stall with its next event never
+// asked for, and a check would never report. Everything else, keys
+// above all, goes to the screen on top.
+func (m Model) owner(msg tea.Msg) screenID {
+	switch msg.(type) {
+	case liveMsg, shellDoneMsg, checkedMsg, setUpMsg, challengePassedMsg, demoRunMsg:
+		return readerScreen
+	case answeredMsg:
+		return quizScreen
+	case examTakenMsg:
+		return examScreen
+	}
+	return m.active
 }
 
 // handle is the root's part of Update; done is false for a message the
@@ -108,15 +127,17 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 			m.restyle()
 		}
 	case tea.KeyPressMsg:
-		if t, ok := m.screens[m.active].(typist); ok && t.typing() {
-			return nil, false
-		}
-		switch {
-		case key.Matches(msg, appKeys.Interrupt):
+		// ctrl+c quits even while the learner types (a filter, say): it
+		// is not a key anyone types into a field.
+		if key.Matches(msg, appKeys.Interrupt) {
 			m.keepPlace()
 			m.reader.live.stop()
 			return tea.Quit, true
-		case key.Matches(msg, appKeys.Help):
+		}
+		if t, ok := m.screens[m.active].(typist); ok && t.typing() {
+			return nil, false
+		}
+		if key.Matches(msg, appKeys.Help) {
 			m.help.ShowAll = !m.help.ShowAll
 			m.resize()
 			return nil, true
@@ -170,9 +191,9 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		return m.askQuit(), true
 	case keptMsg:
 		if len(msg.names) == 0 {
-			return m.quitNow(), true
+			return m.quitNow(), true // others' sandboxes are not ours to ask about
 		}
-		m.quit.ask(msg.names)
+		m.quit.ask(msg.names, msg.others)
 		m.show(quitScreen)
 	case quitNowMsg:
 		return m.quitNow(), true
@@ -180,7 +201,7 @@ func (m *Model) handle(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		m.ctx.saveErr = msg.err
 	default:
 		if m.record(msg) {
-			return tea.Batch(m.save(), m.askLimits(), m.screens[m.active].update(msg)), true
+			return tea.Batch(m.save(), m.askLimits(), m.screens[m.owner(msg)].update(msg)), true
 		}
 		return nil, false
 	}
@@ -214,11 +235,11 @@ func (m Model) askQuit() tea.Cmd {
 		return m.quitNow()
 	}
 	return func() tea.Msg {
-		names, err := list()
+		names, others, err := list()
 		if err != nil {
 			return keptMsg{} // the cmd's own listing after quitting says more
 		}
-		return keptMsg{names: names}
+		return keptMsg{names: names, others: others}
 	}
 }
 

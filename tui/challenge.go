@@ -122,15 +122,21 @@ func (c *challengePane) handle(msg tea.Msg) tea.Cmd {
 		c.settingUp, c.setup, c.setupErr = false, msg.text, msg.err
 		c.forgetVerdict()
 	case checkedMsg:
+		// A pass counts even when the learner has moved on meanwhile;
+		// only the pane's view of it needs the same challenge in view.
+		var passed tea.Cmd
+		if msg.err == nil && msg.verdict.Passed {
+			passed = send(challengePassedMsg{lesson: msg.lesson, challenge: msg.challenge})
+		}
 		ch, ok := c.current()
 		if !ok || c.lesson.ID != msg.lesson || ch.ID != msg.challenge {
-			return nil
+			return passed
 		}
 		c.checking, c.verdict, c.err = false, &msg.verdict, msg.err
-		if msg.err == nil && msg.verdict.Passed {
+		if passed != nil {
 			c.solution = true
-			return send(challengePassedMsg{lesson: msg.lesson, challenge: msg.challenge})
 		}
+		return passed
 	case tea.KeyPressMsg:
 		ch, ok := c.current()
 		if !ok {

@@ -148,7 +148,7 @@ func (c *courseMap) view() string {
 	if c.due > 0 {
 		b.WriteString("  " + st.Started.Render(fmt.Sprintf("%d missed due: r", c.due)))
 	}
-	b.WriteString(st.Subtle.Render("  Container Orchestration for the KCNA exam") + "\n")
+	b.WriteString(st.Subtle.Render("  Containers and Kubernetes for the KCNA exam") + "\n")
 	if c.notice != "" {
 		b.WriteString(st.Notice.Render(wrapWhole(c.notice, max(c.width, 20))) + "\n\n")
 	}

@@ -97,7 +97,7 @@ var examKeys = struct {
 	Prev:      key.NewBinding(key.WithKeys("left", "shift+tab", "p"), key.WithHelp("←/→", "prev/next")),
 	Next:      key.NewBinding(key.WithKeys("right", "tab", "n")),
 	Mark:      key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mark")),
-	Overview:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "submit")),
+	Overview:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "overview")),
 	Go:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "go to question")),
 	Submit:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "submit")),
 	Review:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "review")),
@@ -108,10 +108,13 @@ var examKeys = struct {
 }
 
 // quitKeys answer the question asked on quitting while sandboxes run.
+// q quits here too, keeping them (the step that cannot lose work), so
+// that q q quits from the map as q does when nothing runs; only esc goes
+// back.
 var quitKeys = struct{ Stop, Keep, Cancel key.Binding }{
-	Stop:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "stop them and quit")),
-	Keep:   key.NewBinding(key.WithKeys("n", "enter"), key.WithHelp("n", "keep them and quit")),
-	Cancel: key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", "back to the course")),
+	Stop:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "stop them, quit")),
+	Keep:   key.NewBinding(key.WithKeys("n", "q", "enter"), key.WithHelp("n/q", "keep them, quit")),
+	Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back to the course")),
 }
 
 // maxChoices is how many choices a question's letters can pick (a to h).

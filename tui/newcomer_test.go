@@ -302,7 +302,7 @@ func TestQuitListsRunningSandboxes(t *testing.T) {
 	var stopped []string
 	var stopErr error
 	o := Options{Course: testCourse(t),
-		KeptSandboxes: func() ([]string, error) { return []string{"lab-chroot"}, nil },
+		KeptSandboxes: func() ([]string, []string, error) { return []string{"lab-chroot"}, nil, nil },
 		StopSandbox:   func(name string) error { stopped = append(stopped, name); return stopErr }}
 	for _, size := range sizes {
 		m := drive(t, New(o), size)
@@ -337,7 +337,7 @@ func TestQuitListsRunningSandboxes(t *testing.T) {
 		t.Fatal("enter after a failure should quit")
 	}
 	// With nothing running, q quits at once.
-	o.KeptSandboxes = func() ([]string, error) { return nil, nil }
+	o.KeptSandboxes = func() ([]string, []string, error) { return nil, nil, nil }
 	if _, quit := quits(t, drive(t, New(o), sizes[0]), press("q")); !quit {
 		t.Fatal("with no sandbox running q should quit")
 	}

@@ -8,8 +8,8 @@ import (
 
 // Changes to progress. Screens send them as commands; the root alone
 // applies them (record) and saves, so there is one writer of the store.
-// The root then passes each on to the screen that sent it, which may show
-// the change.
+// The root then passes each on to the screen that sent it (Model.owner),
+// whichever screen is on top, which may show the change.
 type (
 	answeredMsg struct {
 		q      *lessons.Question
@@ -45,7 +45,7 @@ func (m Model) record(msg tea.Msg) bool {
 // is, so that the course reopens there. It reports whether that changed.
 func (m Model) keepPlace() bool {
 	id, scroll, ok := m.reader.place()
-	return ok && m.ctx.progress.SetPlace(id, scroll)
+	return ok && m.ctx.progress.SetPlace(id, scroll, m.ctx.now())
 }
 
 // save writes a snapshot of progress in the background.

@@ -8,13 +8,16 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// quitPrompt is asked on quitting while sandboxes still run (a lesson's
-// `s` keeps its sandbox for the challenge's check, and lab-chroot's can
-// escape its jail): it lists them with the command that stops each, and
-// stops them when the learner says so.
+// quitPrompt is asked on quitting while sandboxes this session kept still
+// run (a lesson's `s` keeps its sandbox for the challenge's check, and
+// lab-chroot's can escape its jail): it lists them with the command that
+// stops each, and stops them when the learner says so. Other sandboxes
+// running on the machine are listed apart and never stopped.
 type quitPrompt struct {
 	ctx   *common
 	names []string
+	// others are running sandboxes this session did not keep.
+	others []string
 	// stopping is set while the sandboxes are being stopped; failed holds
 	// what could not be, after.
 	stopping      bool
@@ -22,8 +25,9 @@ type quitPrompt struct {
 	width, height int
 }
 
-// keptMsg lists the sandboxes still running when the learner quits.
-type keptMsg struct{ names []string }
+// keptMsg lists the sandboxes still running when the learner quits: the
+// session's own (names) and the others.
+type keptMsg struct{ names, others []string }
 
 // quitNowMsg quits without asking again.
 type quitNowMsg struct{}
@@ -33,8 +37,8 @@ type stoppedMsg struct{ failed []string }
 
 func newQuitPrompt(ctx *common) *quitPrompt { return &quitPrompt{ctx: ctx} }
 
-func (q *quitPrompt) ask(names []string) {
-	*q = quitPrompt{ctx: q.ctx, names: names, width: q.width, height: q.height}
+func (q *quitPrompt) ask(names, others []string) {
+	*q = quitPrompt{ctx: q.ctx, names: names, others: others, width: q.width, height: q.height}
 }
 
 func (q *quitPrompt) setSize(w, h int) { q.width, q.height = w, h }
@@ -99,12 +103,16 @@ func (q *quitPrompt) view() string {
 	var out []string
 	add := func(s string) { out = append(out, strings.Split(wrapWhole(s, w), "\n")...) }
 	out = append(out, st.Title.Render("Sandboxes still running"), "")
-	add("These sandboxes are still running on this machine:")
+	add("The lessons' shells kept these sandboxes, still running on this machine:")
 	out = append(out, "")
 	for _, n := range q.names {
 		add("  " + n + "  (stop it with: kcna-lab stop " + n + ")")
 	}
 	out = append(out, "")
+	if len(q.others) > 0 {
+		add("Also running, not started by this course session, and left alone: " + strings.Join(q.others, ", ") + ".")
+		out = append(out, "")
+	}
 	switch {
 	case q.stopping:
 		out = append(out, st.Subtle.Render("Stopping..."))
@@ -116,7 +124,7 @@ func (q *quitPrompt) view() string {
 		out = append(out, "")
 		add("`kcna-lab ps` lists what still runs. Press enter to quit.")
 	default:
-		add("Press y to stop them and quit, n to quit and keep them running, esc to go back.")
+		add("Press y to stop them and quit, n or q to quit and keep them running, esc to go back to the course.")
 	}
 	return truncate(strings.Join(out, "\n"), q.width)
 }

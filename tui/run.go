@@ -39,10 +39,14 @@ type Options struct {
 	// ShellCmd returns the command for a shell inside a lesson's sandbox.
 	// Nil until the sandbox exists; `s` then says why there is no shell.
 	ShellCmd func(lessonID string) (*exec.Cmd, error)
-	// KeptSandboxes lists the sandboxes still running, by name, asked on
-	// quitting; nil skips the question.
-	KeptSandboxes func() ([]string, error)
-	// StopSandbox stops one of them, when the learner agrees on quitting.
+	// KeptSandboxes lists, by name, the sandboxes still running that this
+	// session's shells kept, and the others running on the machine,
+	// asked on quitting; nil skips the question. Only the kept ones are
+	// offered to be stopped: the others are someone else's (a `run
+	// --detach`, another course session) and are only shown.
+	KeptSandboxes func() (kept, others []string, err error)
+	// StopSandbox stops one of the kept ones, when the learner agrees on
+	// quitting.
 	StopSandbox func(name string) error
 }
 

@@ -89,7 +89,7 @@ func benchStudent(addr string, c *client, demo bool, ready chan<- struct{}, stop
 		return nil, err
 	}
 	defer co.close()
-	if err := waitScreen(co.screen, "Container Orchestration", 2*time.Minute); err != nil {
+	if err := waitScreen(co.screen, "Containers and Kubernetes", 2*time.Minute); err != nil {
 		return nil, err
 	}
 	stdin := co.stdin

@@ -65,7 +65,7 @@ func attendLesson(addr string, c *client) error {
 		keys, want string
 		within     time.Duration
 	}{
-		{"", "Container Orchestration", 60 * time.Second},
+		{"", "Containers and Kubernetes", 60 * time.Second},
 		{"\r", "After this lesson you can", 30 * time.Second},
 		{"r", "Press r to run it again", 120 * time.Second},
 		{"z", "Choose 3", 30 * time.Second},

@@ -206,7 +206,7 @@ func TestWorkshopClass(t *testing.T) {
 		}
 		defer co.close()
 		for _, step := range []struct{ keys, want string }{
-			{"", "Container Orchestration"},
+			{"", "Containers and Kubernetes"},
 			{"\r", "After this lesson"},
 			{"s", "#"}, // the shell's prompt, in the lesson's sandbox
 		} {
@@ -238,7 +238,7 @@ func TestWorkshopClass(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer co.close()
-		if err := waitScreen(co.screen, "Container Orchestration", 20*time.Second); err != nil {
+		if err := waitScreen(co.screen, "Containers and Kubernetes", 20*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		for _, size := range [][2]int{{0, 0}, {10000, 10000}, {1, 1}, {24, 80}} {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
@@ -33,6 +35,7 @@ func (a *app) runTUI(ctx context.Context) error {
 		return err
 	}
 	defer a.mentionKeptSandboxes()
+	kept := &sessionSandboxes{}
 	return tui.Run(ctx, tui.Options{
 		Course:   course,
 		Progress: p,
@@ -41,9 +44,13 @@ func (a *app) runTUI(ctx context.Context) error {
 		Lab:      lab{reg: demos.Builtin(), course: course},
 		Version:  buildVersion(),
 		ShellCmd: func(lessonID string) (*exec.Cmd, error) {
-			return shellFor(course, lessonID)
+			cmd, name, err := shellFor(course, lessonID)
+			if err == nil && name != "" {
+				kept.add(name)
+			}
+			return cmd, err
 		},
-		KeptSandboxes: keptSandboxes,
+		KeptSandboxes: kept.running,
 		StopSandbox:   stopSandbox,
 	})
 }
@@ -78,25 +85,48 @@ func (l lab) Check(id string) (tui.Check, bool) {
 	return tui.Check{Verify: verify, Setup: c.Setup}, true
 }
 
-// keptSandboxes names the sandboxes still running, for the question the
-// TUI asks on quitting.
-func keptSandboxes() ([]string, error) {
+// sessionSandboxes are the sandboxes this course session's shells kept
+// (each lesson's demo names one, lab-*, in its ShellFlags), the only ones
+// the question on quitting may stop: others running on the machine (a
+// `run --detach`, an orchestrator's replicas, the mesh, another
+// session's) are not the course's to end.
+type sessionSandboxes struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (s *sessionSandboxes) add(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.names, name) {
+		s.names = append(s.names, name)
+	}
+}
+
+// running splits the sandboxes running now into the session's and the
+// others, for the question the TUI asks on quitting.
+func (s *sessionSandboxes) running() (kept, others []string, err error) {
 	list, err := sandbox.List()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	names := make([]string, len(list))
-	for i, s := range list {
-		names[i] = s.Name
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range list {
+		if slices.Contains(s.names, b.Name) {
+			kept = append(kept, b.Name)
+		} else {
+			others = append(others, b.Name)
+		}
 	}
-	return names, nil
+	return kept, others, nil
 }
 
 // stopSandbox is `kcna-lab stop NAME`, run as its own process so that the
 // TUI stops a sandbox exactly as the learner would; its output says what
-// went wrong.
+// went wrong. "--" keeps a name from being read as a flag.
 func stopSandbox(name string) error {
-	out, err := exec.Command("/proc/self/exe", "stop", name).CombinedOutput()
+	out, err := exec.Command("/proc/self/exe", "stop", "--", name).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kcna-lab stop %s: %w: %s", name, err, strings.TrimSpace(string(out)))
 	}
@@ -120,20 +150,38 @@ func (a *app) mentionKeptSandboxes() {
 
 // shellFor is `kcna-lab shell` with the flags of the lesson's demo, for
 // the TUI's `s`: the learner's terminal is handed to it and comes back.
-func shellFor(course *lessons.Course, lessonID string) (*exec.Cmd, error) {
+// name is the sandbox it keeps, if its flags name one.
+func shellFor(course *lessons.Course, lessonID string) (cmd *exec.Cmd, name string, err error) {
 	l, ok := course.Lesson(lessonID)
 	if !ok {
-		return nil, fmt.Errorf("no lesson %q", lessonID)
+		return nil, "", fmt.Errorf("no lesson %q", lessonID)
 	}
 	args := []string{"shell"}
 	reg := demos.Builtin()
 	for _, id := range l.Demos {
 		if d, ok := reg.Demo(id); ok {
 			args = append(args, d.ShellFlags...)
+			name = keptName(d.ShellFlags)
 			break
 		}
 	}
-	cmd := exec.Command("/proc/self/exe", args...)
+	cmd = exec.Command("/proc/self/exe", args...)
 	cmd.Env = os.Environ()
-	return cmd, nil
+	return cmd, name, nil
+}
+
+// keptName is the sandbox shell flags name and keep, or "".
+func keptName(flags []string) string {
+	if !slices.Contains(flags, "--keep") {
+		return ""
+	}
+	for i, f := range flags {
+		if f == "--name" && i+1 < len(flags) {
+			return flags[i+1]
+		}
+		if v, ok := strings.CutPrefix(f, "--name="); ok {
+			return v
+		}
+	}
+	return ""
 }

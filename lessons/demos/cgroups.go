@@ -34,9 +34,13 @@ func cgroupsDemo() Demo {
 
 // forkBomb is the classic shell fork bomb: the function b runs two copies
 // of itself in a background pipeline, each of which does the same. The
-// shell then waits (a builtin, no fork) for it: were the sandbox's command
-// to end, its init would exit and the kernel would kill the bomb with it.
-const forkBomb = `b() { b | b & }; b; wait`
+// top shell must then outlive the bomb: were the sandbox's command to end,
+// its init would exit and the kernel would kill the whole PID namespace
+// at once. `wait` would not do (it waits only for the shell's own two
+// children, which return at once); exec replaces the shell with sleep
+// without a fork, and 60 seconds bounds it should the demo's own kill of
+// PID 1 never come.
+const forkBomb = `b() { b | b & }; b; exec sleep 60`
 
 // memoryHog grows a shell variable by 1 MiB at a time, so that the gauge
 // can be seen filling before the kernel steps in.
@@ -73,7 +77,7 @@ func oomPart(ctx context.Context, sink event.Sink) error {
 }
 
 func pidsPart(ctx context.Context, sink event.Sink) error {
-	event.Narrate(sink, "2. Processes. A sandbox limited to 20 tasks (pids.max counts every process and thread in the cgroup, kcna-lab's init included) runs a real fork bomb, "+forkBomb+": each copy starts two more in a background pipeline, so their number doubles at every step until something stops it. Here the cgroup does, and kcna-lab ends the bomb after reading the counters:")
+	event.Narrate(sink, "2. Processes. A sandbox limited to 20 tasks (pids.max counts every process and thread in the cgroup, kcna-lab's init included) runs a real fork bomb, "+forkBomb+": each copy starts two more in a background pipeline, so their number doubles at every step until something stops it, while the top shell becomes a sleep (exec, no fork) so that the sandbox lives on. Here the cgroup does, and kcna-lab ends the bomb after reading the counters:")
 	// The bomb is the sandbox's own command, not an exec: the init then
 	// needs no new thread while the cgroup is full. A CPU limit keeps its
 	// churn (copies exiting, others forking into the freed slots) from
@@ -128,7 +132,8 @@ func watchBomb(dir string, sb *sandbox.Sandbox) (alive bool) {
 		}
 	}
 	// The init alone accounts for several tasks (its runtime's threads),
-	// so count processes: the bomb is alive while the shell has children.
+	// so count processes: the init and the sleep the top shell became are
+	// always there; the bomb is alive while there is anything more.
 	return len(processTree(sb.PID())) > 2
 }
 

@@ -128,7 +128,7 @@ func checkHostname(ctx context.Context) (Verdict, error) {
 }
 
 func checkForkBomb(context.Context) (Verdict, error) {
-	st, v := running("bomb", "kcna-lab run --name bomb --pids 20 --detach -- sh -c 'b() { b | b & }; b; sleep 3600'")
+	st, v := running("bomb", "kcna-lab run --name bomb --pids 20 --detach -- sh -c 'b() { b | b & }; b; exec sleep 3600'")
 	if v != nil {
 		return *v, nil
 	}

@@ -130,7 +130,7 @@ func runSharedKernel(ctx context.Context, sink event.Sink) error {
 		append(append(host, ""), hostProcs...), append(append(box, ""), boxProcs...))
 	event.Narrate(sink, "The same kernel answers on both sides: the sandbox brought none of its own. Its processes are ordinary host processes; /proc/PID/status lists each one's PID in every PID namespace it is in (NSpid), the host's first, the sandbox's own from 1 last.")
 	if mem := cgroupMemory(sb.Cgroups()); mem != "" {
-		event.Narrate(sink, fmt.Sprintf("Their memory as the kernel charges it to the sandbox's cgroup: %s; VmRSS summed: %d kB. They differ: VmRSS counts a shared page in every process that maps it, the cgroup counts it once, plus page cache and kernel memory.", mem, rssKB))
+		event.Narrate(sink, fmt.Sprintf("Their memory as the kernel charges it to the sandbox's cgroup: %s; VmRSS summed: %d kB. They differ: VmRSS counts a shared page in every process that maps it, while the cgroup is charged for a page once, and only if it was the cgroup that first faulted it in: pages the host already had cached (the shell's own binary and libraries, say) show in VmRSS but not in the cgroup's count, which adds the page cache and kernel memory its own processes caused.", mem, rssKB))
 	}
 	return nil
 }

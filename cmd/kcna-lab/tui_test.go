@@ -1,0 +1,44 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kcna-lab/kcna-lab/content"
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
+)
+
+// TestShellNamesTheSandboxItKeeps: every lesson whose shell keeps a
+// sandbox names it (lab-*), so that quitting the course can offer to stop
+// exactly the sandboxes its shells kept and nothing else.
+func TestShellNamesTheSandboxItKeeps(t *testing.T) {
+	c, probs := lessons.Load(content.FS, demos.Builtin())
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	kept := 0
+	for _, l := range c.Lessons {
+		cmd, name, err := shellFor(c, l.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", l.ID, err)
+		}
+		if !slices.Contains(cmd.Args, "--keep") {
+			if name != "" {
+				t.Errorf("%s: a shell that keeps nothing named %q as kept", l.ID, name)
+			}
+			continue
+		}
+		kept++
+		if !strings.HasPrefix(name, "lab-") || !slices.Contains(cmd.Args, name) {
+			t.Errorf("%s: the kept sandbox is %q, want the lab-* name in %v", l.ID, name, cmd.Args)
+		}
+	}
+	if kept == 0 {
+		t.Error("no lesson's shell keeps a sandbox")
+	}
+	if got := keptName([]string{"--keep", "--name=lab-x"}); got != "lab-x" {
+		t.Errorf("keptName(--name=lab-x) = %q", got)
+	}
+}
