@@ -322,9 +322,12 @@ func TestLessonWalk(t *testing.T) {
 	w.waitFor(15*time.Second, l.Title, "not started", "/ search")
 	app := w.appPID(bin)
 	w.press("/")
-	w.tmux("send-keys", "-t", "walk", "-l", strings.Fields(l.Title)[0])
-	scr := w.waitFor(5*time.Second, fmt.Sprintf("> Lesson %d. %s", l.Order, l.Title), "result(s)")
-	w.fits(scr, "/ "+strings.Fields(l.Title)[0], "esc back")
+	word := strings.Fields(l.Title)[0]
+	w.tmux("send-keys", "-t", "walk", "-l", word)
+	// The whole word typed (the results already show after its first
+	// letters), and the lesson found.
+	scr := w.waitFor(5*time.Second, "/ "+word+"\n", fmt.Sprintf("> Lesson %d. %s", l.Order, l.Title), "result(s)")
+	w.fits(scr, "/ "+word, "esc back")
 	w.press("Escape")
 	w.waitFor(5*time.Second, "> "+" 1  "+course.Lessons[0].Title)
 	w.openAndRead(l, index, 3)
