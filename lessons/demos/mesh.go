@@ -36,20 +36,24 @@ func meshDemo(n sandbox.Net) Demo {
 		Run: func(ctx context.Context, sink event.Sink) error {
 			return runMesh(ctx, sink, n)
 		},
-		Blocked: func(r sandbox.Report) string {
-			if why := needsBridge(r); why != "" {
-				return why
-			}
-			if _, err := exec.LookPath("nsenter"); err != nil {
-				return "the sidecars are started inside the sandboxes' network namespaces with nsenter, which is not installed: install util-linux"
-			}
-			if r.Busybox == "" {
-				return "the apps are busybox httpd and the calls busybox wget, and no static busybox was found: install busybox-static"
-			}
-			return ""
-		},
+		Blocked:    needsMesh,
 		ShellFlags: []string{"--name", "lab-mesh", "--keep", "--net", "bridge"},
 	}
+}
+
+// needsMesh says why this host cannot run a mesh ("" when it can): the
+// bridge, nsenter for the sidecars, busybox for the apps and their calls.
+func needsMesh(r sandbox.Report) string {
+	if why := needsBridge(r); why != "" {
+		return why
+	}
+	if _, err := exec.LookPath("nsenter"); err != nil {
+		return "the sidecars are started inside the sandboxes' network namespaces with nsenter, which is not installed: install util-linux"
+	}
+	if r.Busybox == "" {
+		return "the apps are busybox httpd and the calls busybox wget, and no static busybox was found: install busybox-static"
+	}
+	return ""
 }
 
 // splitRequests is how many requests show the 90/10 split.

@@ -98,8 +98,13 @@ func TestServiceMeshDemo(t *testing.T) {
 		}
 	}
 
-	// Nothing left: sandboxes, socket, bridge.
-	name := demoName("mesh")
+	meshLeftNothing(t, demoName("mesh"), meshDemoNet.Bridge)
+}
+
+// meshLeftNothing checks that the mesh called name left no sandbox, no
+// control socket and no bridge.
+func meshLeftNothing(t *testing.T, name, bridge string) {
+	t.Helper()
 	for _, svc := range mesh.LabServices() {
 		if _, err := sandbox.Find(mesh.PodName(name, svc)); err == nil {
 			t.Errorf("sandbox %s left", mesh.PodName(name, svc))
@@ -108,8 +113,8 @@ func TestServiceMeshDemo(t *testing.T) {
 	if _, err := os.Stat(mesh.ControlSocket(name)); err == nil {
 		t.Errorf("control socket %s left", mesh.ControlSocket(name))
 	}
-	if _, err := os.Stat("/sys/class/net/" + meshDemoNet.Bridge); err == nil {
-		t.Errorf("bridge %s left", meshDemoNet.Bridge)
+	if _, err := os.Stat("/sys/class/net/" + bridge); err == nil {
+		t.Errorf("bridge %s left", bridge)
 	}
 }
 

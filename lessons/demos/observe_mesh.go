@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,18 +29,7 @@ func meshTelemetryDemo(n sandbox.Net) Demo {
 		Run: func(ctx context.Context, sink event.Sink) error {
 			return runMeshTelemetry(ctx, sink, n)
 		},
-		Blocked: func(r sandbox.Report) string {
-			if why := needsBridge(r); why != "" {
-				return why
-			}
-			if _, err := exec.LookPath("nsenter"); err != nil {
-				return "the sidecars are started inside the sandboxes' network namespaces with nsenter, which is not installed: install util-linux"
-			}
-			if r.Busybox == "" {
-				return "the apps are busybox httpd and the calls and scrapes busybox wget, and no static busybox was found: install busybox-static"
-			}
-			return ""
-		},
+		Blocked:    needsMesh,
 		ShellFlags: []string{"--name", "lab-observe-mesh", "--keep", "--net", "bridge"},
 	}
 }

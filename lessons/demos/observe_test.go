@@ -124,18 +124,7 @@ func TestMeshTelemetryDemo(t *testing.T) {
 		t.Errorf("trace tree: %q", tr.Left.Lines)
 	}
 
-	name := demoName("obsmesh")
-	for _, svc := range mesh.LabServices() {
-		if _, err := sandbox.Find(mesh.PodName(name, svc)); err == nil {
-			t.Errorf("sandbox %s left", mesh.PodName(name, svc))
-		}
-	}
-	if _, err := os.Stat(mesh.ControlSocket(name)); err == nil {
-		t.Errorf("control socket %s left", mesh.ControlSocket(name))
-	}
-	if _, err := os.Stat("/sys/class/net/" + telemetryDemoNet.Bridge); err == nil {
-		t.Errorf("bridge %s left", telemetryDemoNet.Bridge)
-	}
+	meshLeftNothing(t, demoName("obsmesh"), telemetryDemoNet.Bridge)
 }
 
 // TestCheckCanary404s: the check fails with no 404s, fails when they land
