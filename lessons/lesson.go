@@ -1,6 +1,7 @@
 package lessons
 
 import (
+	"sync"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,11 @@ type Course struct {
 	Lessons []*Lesson
 	// Glossary is the course's terms (GlossaryFile), sorted by name.
 	Glossary []Term
+
+	// search is the course's text prepared once for Search (flattened,
+	// lower-cased), so a keystroke only looks: see searchIndex.
+	searchOnce sync.Once
+	search     []searchable
 }
 
 // Lesson finds a lesson by id, by its number ("3"), or by its file's slug

@@ -43,33 +43,22 @@ const MaxHits = 200
 // order; the text of a section gives one hit, its first match.
 func (c *Course) Search(q string) []Hit {
 	q = strings.ToLower(strings.TrimSpace(q))
-	if utf8.RuneCountInString(q) < 2 {
+	if utf8.RuneCountInString(q) < MinQuery {
 		return nil
 	}
 	var byKind [HitText + 1][]Hit
-	add := func(h Hit) { byKind[h.Kind] = append(byKind[h.Kind], h) }
-	for _, l := range c.Lessons {
-		if strings.Contains(strings.ToLower(l.Title), q) {
-			add(Hit{Kind: HitLesson, Lesson: l, Snippet: l.Title})
+	for _, it := range c.searchIndex() {
+		i := strings.Index(it.lower, q)
+		if i < 0 {
+			continue
 		}
-		for i := range l.Quiz {
-			qn := &l.Quiz[i]
-			if s, ok := snippet(questionText(qn), q); ok {
-				add(Hit{Kind: HitQuestion, Lesson: l, Question: qn, Snippet: s})
-			}
+		h := it.hit
+		if h.Kind == HitLesson {
+			h.Snippet = h.Lesson.Title
+		} else {
+			h.Snippet = cut(it.flat, i, len(q))
 		}
-		for _, sec := range sections(l.Body) {
-			if s, ok := snippet(sec.text, q); ok {
-				add(Hit{Kind: HitText, Lesson: l, Section: sec.heading, Snippet: s})
-			}
-		}
-	}
-	for i := range c.Glossary {
-		t := &c.Glossary[i]
-		if s, ok := snippet(t.Term+": "+t.Means, q); ok {
-			l, _ := c.Lesson(t.Lesson)
-			add(Hit{Kind: HitTerm, Lesson: l, Term: t, Snippet: s})
-		}
+		byKind[h.Kind] = append(byKind[h.Kind], h)
 	}
 	var out []Hit
 	for _, hs := range byKind {
@@ -79,6 +68,49 @@ func (c *Course) Search(q string) []Hit {
 		out = out[:MaxHits]
 	}
 	return out
+}
+
+// MinQuery is the shortest query Search looks for, in characters.
+const MinQuery = 2
+
+// searchable is one place Search looks: its text, flattened to one line
+// without markup, and that lower-cased (the same length for the ASCII the
+// course is written in; cut checks rune boundaries all the same).
+type searchable struct {
+	hit         Hit
+	flat, lower string
+}
+
+// searchIndex prepares every place Search looks in, once per course, in
+// course order: titles, questions and sections of each lesson, then the
+// glossary.
+func (c *Course) searchIndex() []searchable {
+	c.searchOnce.Do(func() {
+		add := func(h Hit, text string) {
+			flat := strings.Join(strings.Fields(markup.Replace(text)), " ")
+			lower := strings.ToLower(flat)
+			if len(lower) != len(flat) {
+				lower = flat // a case change that changes length: search as written
+			}
+			c.search = append(c.search, searchable{hit: h, flat: flat, lower: lower})
+		}
+		for _, l := range c.Lessons {
+			add(Hit{Kind: HitLesson, Lesson: l}, l.Title)
+			for i := range l.Quiz {
+				qn := &l.Quiz[i]
+				add(Hit{Kind: HitQuestion, Lesson: l, Question: qn}, questionText(qn))
+			}
+			for _, sec := range sections(l.Body) {
+				add(Hit{Kind: HitText, Lesson: l, Section: sec.heading}, sec.text)
+			}
+		}
+		for i := range c.Glossary {
+			t := &c.Glossary[i]
+			l, _ := c.Lesson(t.Lesson)
+			add(Hit{Kind: HitTerm, Lesson: l, Term: t}, t.Term+": "+t.Means)
+		}
+	})
+	return c.search
 }
 
 // questionText is what a question search looks in: the prompt, the
@@ -120,19 +152,13 @@ var markup = strings.NewReplacer("### ", "", "## ", "", "# ", "", "`", "", "**",
 // snippetWidth is about how much text a snippet shows around its match.
 const snippetWidth = 60
 
-// snippet finds q (lower case) in text and returns the match with some
-// text either side, on one line.
-func snippet(text, q string) (string, bool) {
-	flat := strings.Join(strings.Fields(markup.Replace(text)), " ")
-	i := strings.Index(strings.ToLower(flat), q)
-	if i < 0 {
-		return "", false
-	}
+// cut returns the match at flat[i:i+n] with some text either side.
+func cut(flat string, i, n int) string {
 	start := max(i-snippetWidth/3, 0)
 	for start > 0 && !utf8.RuneStart(flat[start]) {
 		start--
 	}
-	end := min(i+len(q)+snippetWidth, len(flat))
+	end := min(i+n+snippetWidth, len(flat))
 	for end < len(flat) && !utf8.RuneStart(flat[end]) {
 		end++
 	}
@@ -143,5 +169,5 @@ func snippet(text, q string) (string, bool) {
 	if end < len(flat) {
 		s += "…"
 	}
-	return s, true
+	return s
 }

@@ -182,7 +182,7 @@ func (s *search) layout() {
 		return
 	}
 	switch n := len(s.hits); {
-	case len([]rune(strings.TrimSpace(s.query))) < 2:
+	case len([]rune(strings.TrimSpace(s.query))) < lessons.MinQuery:
 		s.lines = append(s.lines, st.Subtle.Render("Type two letters or more: lesson titles and text, questions and the glossary are searched."))
 	case n == 0:
 		s.lines = append(s.lines, st.Subtle.Render(fmt.Sprintf("Nothing in the course matches %q.", s.query)))
