@@ -372,7 +372,8 @@ func waitEnded(ctx context.Context, name string, limit time.Duration) error {
 //	2026-01-02T15:04:05.123456789Z stdout F request 1 served
 //
 // A write that does not end a line is kept until the line ends; what is
-// left at flush is written with the tag P (partial).
+// left at flush is written with the tag F, as containerd writes a last
+// line without a newline: P marks only a line split at its buffer size.
 type criLog struct {
 	mu      sync.Mutex
 	out     bytes.Buffer
@@ -415,7 +416,7 @@ func (l *criLog) flush() {
 	defer l.mu.Unlock()
 	for _, stream := range []string{"stdout", "stderr"} {
 		if b := l.pending[stream]; len(b) > 0 {
-			l.line(stream, "P", b)
+			l.line(stream, "F", b)
 			l.pending[stream] = nil
 		}
 	}

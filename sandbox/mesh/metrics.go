@@ -70,13 +70,13 @@ func (s *Stats) WritePrometheus(w io.Writer) error {
 	fmt.Fprintf(bw, "# TYPE %s counter\n", metricRequests)
 	for _, r := range rows {
 		for _, c := range slices.Sorted(maps.Keys(r.codes)) {
-			fmt.Fprintf(bw, "%s{direction=%q,service=%q,code=\"%d\"} %d\n", metricRequests, r.key.dir, r.key.service, c, r.codes[c])
+			fmt.Fprintf(bw, "%s{direction=\"%s\",service=\"%s\",code=\"%d\"} %d\n", metricRequests, promEscape(string(r.key.dir)), promEscape(r.key.service), c, r.codes[c])
 		}
 	}
 	fmt.Fprintf(bw, "# HELP %s Time from the request's arrival at this sidecar to the end of its answer, by direction and destination service.\n", metricDuration)
 	fmt.Fprintf(bw, "# TYPE %s histogram\n", metricDuration)
 	for _, r := range rows {
-		labels := fmt.Sprintf("direction=%q,service=%q", r.key.dir, r.key.service)
+		labels := fmt.Sprintf("direction=\"%s\",service=\"%s\"", promEscape(string(r.key.dir)), promEscape(r.key.service))
 		var cum int64
 		for i, le := range latencyBuckets {
 			if i < len(r.hist) {
@@ -149,3 +149,8 @@ func ParseMetrics(page string) (map[string]float64, error) {
 	}
 	return out, nil
 }
+
+// promEscape escapes a label value as the Prometheus text format does: a
+// backslash, a double quote and a newline, and nothing else (Go's %q would
+// write escapes such as \t that the format does not have).
+var promEscape = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace
