@@ -53,8 +53,8 @@ func courseKey(fsys fs.FS, program string) (string, error) {
 	h.Write([]byte{0})
 	h.Write([]byte(program))
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".md") {
-			continue
+		if e.IsDir() || (!strings.HasSuffix(e.Name(), ".md") && e.Name() != GlossaryFile) {
+			continue // the key covers what Load reads: lessons and the glossary
 		}
 		b, err := fs.ReadFile(fsys, e.Name())
 		if err != nil {

@@ -88,7 +88,7 @@ func TestLoadCachedChecksTheRegistryAndSkipsBadCourses(t *testing.T) {
 
 // sameCourse compares what a cache keeps: every exported field.
 func sameCourse(a, b *Course) bool {
-	if len(a.Lessons) != len(b.Lessons) {
+	if len(a.Lessons) != len(b.Lessons) || !reflect.DeepEqual(a.Glossary, b.Glossary) {
 		return false
 	}
 	for i := range a.Lessons {
