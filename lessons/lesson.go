@@ -1,10 +1,10 @@
 package lessons
 
 import (
-	"sync"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Course is the ordered set of lessons.
