@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/platform/mesh"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/mesh"
 )
 
 // Lesson 12 and its challenge, done the way the lesson asks: `kcna-lab

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
 )
 
 // Lesson 7 and its image challenge, done as the lesson says: kcna-lab

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
+	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
 )
 
 // benchSpec is what the comparison measures: /bin/true with pid, uts,

@@ -16,11 +16,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/journal"
-	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
-	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
+	"github.com/kcna-lab/kcna-lab/kernel/journal"
+	"github.com/kcna-lab/kcna-lab/kernel/mountinfo"
+	"github.com/kcna-lab/kcna-lab/kernel/overlay"
 )
 
 // Clean removes everything that sandboxes whose kcna-lab is gone (killed

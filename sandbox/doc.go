@@ -5,7 +5,7 @@
 // shell command that would do the same, and the result, so a learner can read
 // the stream live (the TUI), on stderr (run --trace) or as narrated text
 // (demo). Everything the sandbox creates is written to a journal first and
-// undone in reverse order; see package sandbox/journal.
+// undone in reverse order; see package kernel/journal.
 //
 // This package is the parent side, the process that starts a sandbox. The
 // inside, the sandbox's init (root building, capabilities, PID 1), is

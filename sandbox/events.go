@@ -1,6 +1,6 @@
 package sandbox
 
-import "github.com/kcna-lab/kcna-lab/sandbox/event"
+import "github.com/kcna-lab/kcna-lab/event"
 
 // The event contract, re-exported so callers of sandbox need one import.
 type (

@@ -27,7 +27,7 @@ func (sb *Sandbox) attachNetwork(pid int, cfg *initproc.Config) error {
 	}
 	p := networkPlugin()
 	if p == nil {
-		return errors.New("this program has no network plugin: import github.com/kcna-lab/kcna-lab/sandbox/network to use Spec.Net")
+		return errors.New("this program has no network plugin: import github.com/kcna-lab/kcna-lab/plugin/network to use Spec.Net")
 	}
 	a, err := p.Attach(*sb.spec.Net, sb.Name, pid, sb.journal, sb.sink)
 	if err != nil {

@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"sync"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/journal"
 )
 
 // NetworkPlugin connects a sandbox's network namespace to a network, as a

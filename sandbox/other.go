@@ -7,8 +7,8 @@ import (
 	"errors"
 	"os"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/journal"
 )
 
 // errNeedsLinux is what every sandbox operation says off Linux: the

@@ -4,7 +4,7 @@ import "github.com/kcna-lab/kcna-lab/sandbox/initproc"
 
 // The paths runc masks or makes read-only by default: they reveal or
 // change host state (kernel memory, keys, timers) that a container must
-// not touch. The init applies them (package initproc); sandbox/oci writes
+// not touch. The init applies them (package initproc); plugin/oci writes
 // them into config.json.
 
 // MaskedPaths are the paths hidden from a sandbox's processes.

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/event"
 )
 
 // probe starts a throw-away sandbox for each thing r says this host
@@ -69,7 +69,7 @@ func probe(r *Report) {
 	}
 	switch {
 	case networkPlugin() == nil:
-		r.Bridge = "this program has no network plugin (package sandbox/network)"
+		r.Bridge = "this program has no network plugin (package plugin/network)"
 	case !r.Root:
 		r.Bridge = "the bridge and the veth pairs are made on the host, which needs root: run kcna-lab with sudo"
 	default:

@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // TestExecWithATerminalGetsItsOwn: `exec -t` (a kept shell) gives the

@@ -11,9 +11,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/seccomp"
 	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
-	"github.com/kcna-lab/kcna-lab/sandbox/seccomp"
 )
 
 // seccompFilter compiles the sandbox's seccomp profile for the bounding

@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kcna-lab/kcna-lab/kernel/seccomp"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/seccomp"
 )
 
 // personalityProbe asks for personality(ADDR_NO_RANDOMIZE) with busybox's

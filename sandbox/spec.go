@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
+	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
 )
 
@@ -70,7 +70,7 @@ type Spec struct {
 	CapDrop []string
 	// Seccomp is the sandbox's system call filter: "" or "default" for
 	// Docker's default profile, "unconfined" for none, or the path of a
-	// profile in Docker's JSON format (package sandbox/seccomp).
+	// profile in Docker's JSON format (package kernel/seccomp).
 	Seccomp string
 	// Net plugs the sandbox into a bridge (--net bridge): an address of
 	// its own, a default route, DNS for NAME.kcna.local and published

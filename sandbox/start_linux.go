@@ -23,13 +23,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
+	"github.com/kcna-lab/kcna-lab/kernel/journal"
+	"github.com/kcna-lab/kcna-lab/kernel/overlay"
+	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
+	"github.com/kcna-lab/kcna-lab/kernel/seccomp"
 	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
-	"github.com/kcna-lab/kcna-lab/sandbox/journal"
-	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
-	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
-	"github.com/kcna-lab/kcna-lab/sandbox/seccomp"
 )
 
 // Run starts a sandbox, waits for its command and cleans up. The error is

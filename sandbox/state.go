@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/kernel/journal"
 )
 
 // State is what `ps` shows of a running sandbox, kept in its state dir.

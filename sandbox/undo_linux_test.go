@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/kernel/journal"
 )
 
 // TestUndoRefusesWhatKcnaLabDoesNotMake: every journal (sandbox, mesh,

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 func newDemoCmd(a *app) *cobra.Command {

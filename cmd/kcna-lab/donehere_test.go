@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // TestLessonsAndProgressSayDoneHere: a lesson read with its quiz all

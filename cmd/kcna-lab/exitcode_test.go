@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
+	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
 )
 
 // TestRunOwnFailuresExit125 runs the built kcna-lab as a script would and

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/plugin/image"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/image"
 )
 
 // imageSpec makes spec run the image named by --image: its layers as the

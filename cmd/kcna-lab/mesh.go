@@ -18,10 +18,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/platform/mesh"
+	"github.com/kcna-lab/kcna-lab/plugin/network"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/mesh"
-	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 // meshFlags are what every `mesh` subcommand shares: which mesh.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/mesh"
+	"github.com/kcna-lab/kcna-lab/platform/mesh"
 )
 
 func TestMeshApplyFlagsChangeOnlyWhatTheyName(t *testing.T) {

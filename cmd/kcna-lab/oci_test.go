@@ -11,7 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/oci"
+	"github.com/kcna-lab/kcna-lab/plugin/oci"
 )
 
 func TestOCIPrintsConfig(t *testing.T) {

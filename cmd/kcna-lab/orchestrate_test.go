@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/orchestrator"
+	"github.com/kcna-lab/kcna-lab/platform/orchestrator"
 )
 
 func TestOrchestrateSubcommandsWithoutOrchestrator(t *testing.T) {

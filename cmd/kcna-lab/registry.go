@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/image"
+	"github.com/kcna-lab/kcna-lab/plugin/image"
 )
 
 func newRegistryCmd(a *app) *cobra.Command {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/event"
 )
 
 // traceSink prints events as `run --trace` and `demo` show them: each step

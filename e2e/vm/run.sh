@@ -25,7 +25,7 @@ else
 	CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kcna-lab-vm}
 fi
 # The packages whose tests run in the VM, each as DIR.test.
-PACKAGES="sandbox sandbox/cgroup sandbox/network sandbox/orchestrator lessons/demos workshop workshop/labhost"
+PACKAGES="sandbox kernel/cgroup plugin/network platform/orchestrator lessons/demos workshop workshop/labhost"
 # Loaded at boot: the lessons need overlay, veth and bridge (stp, llc come
 # with it); vishvananda/netlink opens the xfrm and nfnetlink families.
 MODULES="overlay veth bridge xfrm_user nfnetlink"

@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // cgroupsDemo puts each limit to the test: memory until the OOM killer

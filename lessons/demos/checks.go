@@ -10,8 +10,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kcna-lab/kcna-lab/kernel/overlay"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
 )
 
 // checks are the challenges' verifications. Each reads live state — a

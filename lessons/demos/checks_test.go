@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // Each challenge's check is tested both ways: on a state that must fail

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // TestMain lets this test binary act as a sandbox's init.

@@ -6,9 +6,9 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/plugin/network"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 // Lesson 11, service discovery: a sandbox on the bridge is found by its

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/plugin/network"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 func TestDNSDiscoveryDemo(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // capture runs spec to its end and returns what it printed, so that a demo

@@ -15,9 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/plugin/image"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/image"
 )
 
 // imageDemos is lesson 7's build, push and run of a real OCI image.

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/image"
-	"github.com/kcna-lab/kcna-lab/sandbox/rootfs"
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
+	"github.com/kcna-lab/kcna-lab/plugin/image"
 )
 
 // TestImageBuildPushRun runs lesson 7's demo and checks what it showed:

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/platform/mesh"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/mesh"
 )
 
 // The mesh tests' own bridges, so that a learner's kl-br0 and other

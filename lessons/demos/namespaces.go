@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/mountinfo"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
 )
 
 // namespacesDemo puts the host's view next to the sandbox's for each of

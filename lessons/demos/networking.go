@@ -18,11 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 	// Importing the network engine registers it as the sandbox's network
 	// plugin, which Spec.Net needs.
-	"github.com/kcna-lab/kcna-lab/sandbox/network"
+	"github.com/kcna-lab/kcna-lab/plugin/network"
 )
 
 // Lesson 10, networking: two sandboxes on kcna-lab's bridge, each with

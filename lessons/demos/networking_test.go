@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
+	"github.com/kcna-lab/kcna-lab/plugin/network"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 // Part 2's demo tests check the kernel while the demo runs: a probe

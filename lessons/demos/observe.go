@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // Lesson 15, observing containers: the three kinds of telemetry read live.

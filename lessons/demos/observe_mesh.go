@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/platform/mesh"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/mesh"
 )
 
 // Lesson 15's mesh half: the sidecars' /metrics scraped from inside the

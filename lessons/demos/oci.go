@@ -17,9 +17,9 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/plugin/oci"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/oci"
 )
 
 // The lesson's sandbox, as its config.json and its challenge describe it.

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/plugin/oci"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/oci"
 )
 
 func TestOCIRuntime(t *testing.T) {

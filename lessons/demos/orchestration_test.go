@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
+	"github.com/kcna-lab/kcna-lab/platform/orchestrator"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/orchestrator"
 )
 
 // TestOrchestrationDemo runs the lesson's demo for real and holds its

@@ -11,8 +11,8 @@ import (
 	"context"
 	"slices"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // Demo is one live demonstration.

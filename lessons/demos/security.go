@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/seccomp"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/seccomp"
 )
 
 // securityDemo shows the layers of a sandbox's defence from both sides:

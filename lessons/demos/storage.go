@@ -11,10 +11,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/mountinfo"
+	"github.com/kcna-lab/kcna-lab/kernel/overlay"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
-	"github.com/kcna-lab/kcna-lab/sandbox/overlay"
 )
 
 // Lesson 13, storage: what a sandbox writes to its writable layer goes

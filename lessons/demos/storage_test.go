@@ -9,9 +9,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/mountinfo"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/mountinfo"
 )
 
 // volumeDirs lists the demos' volume dirs now on the host.

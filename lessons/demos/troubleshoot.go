@@ -88,8 +88,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
 )
 
 // The scenarios' workloads, one place for the setups, the demo and the

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/plugin/network"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
-	"github.com/kcna-lab/kcna-lab/sandbox/network"
 )
 
 func TestTroubleshootDemo(t *testing.T) {

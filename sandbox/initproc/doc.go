@@ -10,7 +10,7 @@
 // own start-up (loading and initialising its packages) before its first
 // step, and the parent's dependencies (root filesystem images, cgroups,
 // overlayfs, the journal, crypto) would more than double it. Keep it so:
-// it may import sandbox/event, golang.org/x/sys/unix and light parts of
+// it may import event, golang.org/x/sys/unix and light parts of
 // the standard library, nothing that reads archives, ELF files or
 // certificates. `go list -deps ./cmd/kcna-lab-init` shows what it links.
 //

@@ -5,7 +5,7 @@ import "slices"
 // The paths runc masks or makes read-only by default: they reveal or
 // change host state (kernel memory, keys, timers) that a container must
 // not touch, even though /proc itself is the container's own. The init
-// applies them (mounts_linux.go); sandbox/oci writes them into config.json.
+// applies them (mounts_linux.go); plugin/oci writes them into config.json.
 var (
 	maskedPaths = []string{
 		"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",

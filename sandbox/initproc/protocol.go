@@ -3,7 +3,7 @@ package initproc
 import (
 	"slices"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/event"
+	"github.com/kcna-lab/kcna-lab/event"
 )
 
 // The parent and the sandbox's init talk over three inherited descriptors:
@@ -98,7 +98,7 @@ type Config struct {
 }
 
 // SeccompFilter is a sandbox's seccomp program, compiled by the parent
-// (package sandbox/seccomp) so that the init only loads it: compiling
+// (package kernel/seccomp) so that the init only loads it: compiling
 // needs the profile, moby's resolver and syscall tables, which would make
 // kcna-lab-init large.
 type SeccompFilter struct {

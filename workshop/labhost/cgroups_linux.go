@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/kcna-lab/kcna-lab/sandbox/cgroup"
-	"github.com/kcna-lab/kcna-lab/sandbox/journal"
+	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
+	"github.com/kcna-lab/kcna-lab/kernel/journal"
 )
 
 // cgroupPrefix names a student's cgroup inside kcna-lab's (kcna-lab/

@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kcna-lab/kcna-lab/kernel/journal"
 	"github.com/kcna-lab/kcna-lab/sandbox"
-	"github.com/kcna-lab/kcna-lab/sandbox/journal"
 )
 
 // Each student's user namespace maps IDsPerStudent ids starting at

@@ -1,0 +1,239 @@
+package image
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/kcna-lab/kcna-lab/event"
+)
+
+// DefaultRegistry is where `kcna-lab registry` listens and `push` sends
+// an image with no registry named.
+const DefaultRegistry = "127.0.0.1:5000"
+
+// Serve runs an OCI distribution registry (go-containerregistry's) on
+// listen until ctx ends, logging each request to logw. It refuses an
+// address that is not loopback unless remote is true: the registry has
+// no authentication, and anyone who reaches it may push.
+func Serve(ctx context.Context, listen string, remoteOK bool, logw io.Writer, ready func(addr string)) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: want HOST:PORT, e.g. %s", listen, DefaultRegistry)
+	}
+	if !remoteOK && !isLoopback(host) {
+		return fmt.Errorf("the listen address %s is not loopback: this registry has no authentication, so anyone who can reach it could push and pull; use 127.0.0.1, or add --allow-remote if you mean it", listen)
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	srv := &http.Server{
+		Handler:           registry.New(registry.Logger(log.New(logw, "registry: ", log.LstdFlags))),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		// Requests under way get a second to finish; a client's
+		// connection that never sent one would otherwise hold Shutdown
+		// for five.
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close()
+		}
+		<-done
+		return nil
+	case err := <-done:
+		return err
+	}
+}
+
+// isLoopback reports whether host names only this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// remoteRef turns ref into go-containerregistry's. Without name.Insecure
+// it speaks HTTPS, except to localhost, loopback and private (RFC 1918)
+// addresses, which it speaks plain HTTP to as Docker does: the course's
+// own registry on 127.0.0.1 works, and a public registry is not asked
+// over plain HTTP.
+func remoteRef(ref Ref) (name.Reference, error) {
+	if ref.Registry == "" {
+		return nil, fmt.Errorf("%s names no registry: give REGISTRY/NAME:TAG, e.g. %s/%s", ref, DefaultRegistry, ref)
+	}
+	return name.ParseReference(ref.String())
+}
+
+// Push sends the local image src to the registry reference dst, speaking
+// the distribution API: each blob is uploaded unless the registry has it
+// already, then the manifest is PUT under the tag. It returns the
+// manifest's descriptor; its digest is the one build printed.
+func Push(ctx context.Context, s *Store, src, dst Ref, sink event.Sink) (Descriptor, error) {
+	if sink == nil {
+		sink = event.Discard
+	}
+	desc, err := s.Resolve(src)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	r, err := remoteRef(dst)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	p, err := layout.FromPath(s.Layout())
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("open the OCI layout %s: %w", s.Layout(), err)
+	}
+	h, err := v1.NewHash(desc.Digest)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	img, err := p.Image(h)
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("read %s from the layout: %w", src, err)
+	}
+	repo := r.Context()
+	err = event.Step(sink, fmt.Sprintf("PUT blobs and manifest %s to %s", shortDigest(desc.Digest), r),
+		fmt.Sprintf("crane push %s %s  # or: docker push %s", s.Layout(), r, r),
+		func() error { return remote.Write(r, img, remote.WithContext(ctx)) })
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("push %s to %s: %w", src, dst, hintRegistry(err, dst))
+	}
+	event.Narrate(sink, fmt.Sprintf("Pushed. The registry now serves the manifest at http://%s/v2/%s/manifests/%s, and each blob at /v2/%s/blobs/sha256:...", repo.RegistryStr(), repo.RepositoryStr(), dst.Tag, repo.RepositoryStr()))
+	return desc, nil
+}
+
+// Pull fetches ref from its registry into the store: the manifest, the
+// config and every layer, each checked against its digest, and names it
+// ref in index.json.
+func Pull(ctx context.Context, s *Store, ref Ref, sink event.Sink) (Descriptor, error) {
+	if sink == nil {
+		sink = event.Discard
+	}
+	r, err := remoteRef(ref)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	var desc Descriptor
+	err = event.Step(sink, fmt.Sprintf("GET manifest, config and layers of %s", r),
+		fmt.Sprintf("crane pull --format=oci %s DIR  # or: docker pull %s", r, r),
+		func() error {
+			img, err := remote.Image(r, remote.WithContext(ctx))
+			if err != nil {
+				return err
+			}
+			desc, err = s.storeImage(img)
+			return err
+		})
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("pull %s: %w", ref, hintRegistry(err, ref))
+	}
+	if err := s.Tag(ref, desc); err != nil {
+		return Descriptor{}, err
+	}
+	event.Narrate(sink, fmt.Sprintf("Pulled %s: manifest %s, stored in %s.", ref, desc.Digest, s.Layout()))
+	return desc, nil
+}
+
+// storeImage writes a remote image's blobs into the layout, each checked
+// against its digest, and returns its manifest's descriptor.
+func (s *Store) storeImage(img v1.Image) (Descriptor, error) {
+	mt, err := img.MediaType()
+	if err != nil {
+		return Descriptor{}, err
+	}
+	if string(mt) != MediaManifest && string(mt) != "application/vnd.docker.distribution.manifest.v2+json" {
+		return Descriptor{}, fmt.Errorf("the registry sent a %s; kcna-lab runs single-platform image manifests", mt)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return Descriptor{}, err
+	}
+	for _, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			return Descriptor{}, err
+		}
+		if _, err := os.Stat(s.BlobPath(d.String())); err == nil {
+			continue
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return Descriptor{}, err
+		}
+		err = s.putBlobStream(d.String(), rc)
+		rc.Close()
+		if err != nil {
+			return Descriptor{}, err
+		}
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return Descriptor{}, err
+	}
+	if _, err := s.PutBlob(MediaConfig, cfg); err != nil {
+		return Descriptor{}, err
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return Descriptor{}, err
+	}
+	return s.PutBlob(string(mt), raw)
+}
+
+// putBlobStream stores a blob read from r, refusing it unless it hashes
+// to digest.
+func (s *Store) putBlobStream(digest string, r io.Reader) error {
+	f, err := os.CreateTemp(filepath.Join(s.Layout(), "blobs", "sha256"), ".pull-*")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(f.Name()) }()
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("download %s: %w", digest, err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
+		return fmt.Errorf("blob %s arrived as %s: refusing it", digest, got)
+	}
+	return s.putBlobFile(f.Name(), digest)
+}
+
+// hintRegistry adds what to do when nothing listens at the registry.
+func hintRegistry(err error, ref Ref) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return fmt.Errorf("%w (is a registry running there? start one with `kcna-lab registry --listen %s`)", err, ref.Registry)
+	}
+	return err
+}
