@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,6 +123,9 @@ func New(o Options) (*Server, error) {
 		wish.WithIdleTimeout(o.Idle),
 		ssh.AllocatePty(),
 		func(srv *ssh.Server) error {
+			// --idle is for students at work; a connection still short of
+			// logging in has only as long as a person needs to type a code.
+			srv.HandshakeTimeout = handshakeTimeout
 			srv.ServerConfigCallback = s.authConfig
 			srv.ConnCallback = s.admitConn
 			srv.Handler = s.handle
@@ -294,6 +298,15 @@ func (c *countedConn) Close() error {
 // at most one terminal: more is refused before the server makes a pty.
 const maxChannelsPerConn = 4
 
+// handshakeTimeout bounds how long a connection may take to log in: a
+// student typing the class code and then a password, not a slot held
+// open by a client that never does (--idle would allow hours).
+var handshakeTimeout = 2 * time.Minute
+
+// maxEnvPerSession bounds a session's env requests: the server keeps
+// each one it accepts, and a client may send as many as it likes.
+const maxEnvPerSession = 16
+
 type channelCount struct{}
 
 // countChannels refuses a connection's session channels past
@@ -306,7 +319,36 @@ func countChannels(srv *ssh.Server, conn *gossh.ServerConn, newChan gossh.NewCha
 		return
 	}
 	defer n.Add(-1)
-	ssh.DefaultSessionHandler(srv, conn, newChan, ctx)
+	ssh.DefaultSessionHandler(srv, conn, boundedEnv{newChan}, ctx)
+}
+
+// boundedEnv is a session channel whose env requests are refused unless
+// they name a variable of clientEnv, and past maxEnvPerSession: the
+// rest could only grow the server's memory.
+type boundedEnv struct{ gossh.NewChannel }
+
+func (c boundedEnv) Accept() (gossh.Channel, <-chan *gossh.Request, error) {
+	ch, reqs, err := c.NewChannel.Accept()
+	if err != nil {
+		return ch, reqs, err
+	}
+	out := make(chan *gossh.Request)
+	go func() {
+		defer close(out)
+		envs := 0
+		for req := range reqs {
+			if req.Type == "env" {
+				envs++
+				var kv struct{ Key, Value string }
+				if envs > maxEnvPerSession || gossh.Unmarshal(req.Payload, &kv) != nil || !slices.Contains(clientEnv, kv.Key) {
+					_ = req.Reply(false, nil)
+					continue
+				}
+			}
+			out <- req
+		}
+	}()
+	return ch, out, nil
 }
 
 func channelCounter(ctx ssh.Context) *atomic.Int32 {

@@ -208,7 +208,10 @@ func TestWorkshopClass(t *testing.T) {
 		for _, step := range []struct{ keys, want string }{
 			{"", "Containers and Kubernetes"},
 			{"\r", "After this lesson"},
-			{"s", "#"}, // the shell's prompt, in the lesson's sandbox
+			// The shell's prompt, in the lesson's sandbox: the whole of it,
+			// since a lone "#" can be on the lesson's page already, and keys
+			// typed before the shell is up go to the course instead.
+			{"s", "[sandbox lab-why /]# "},
 		} {
 			if err := co.press(step.keys, step.want, 30*time.Second); err != nil {
 				t.Fatal(err)
@@ -497,5 +500,55 @@ func TestWorkshopKeylessNamesStayTheirs(t *testing.T) {
 	again := &client{user: "erin", code: m[1]}
 	if _, errOut, st := again.run(t, srv.addr, "lessons"); st != 0 {
 		t.Errorf("erin with her password: status %d %s", st, errOut)
+	}
+}
+
+// TestWorkshopBoundsWhatAClientHolds: a connection that never logs in is
+// closed after the handshake timeout, not after --idle; a session's env
+// requests are refused past the few a terminal needs.
+func TestWorkshopBoundsWhatAClientHolds(t *testing.T) {
+	defer func(d time.Duration) { handshakeTimeout = d }(handshakeTimeout)
+	handshakeTimeout = 2 * time.Second
+	srv := startServer(t, Options{Idle: time.Hour, Linger: 0})
+
+	c, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	start := time.Now()
+	_, err = io.Copy(io.Discard, c) // the version line, then EOF when closed
+	if took := time.Since(start); err != nil || took > 10*time.Second {
+		t.Errorf("a silent connection: read %v after %v; want closed by the server after about 2s", err, took.Round(time.Millisecond))
+	}
+
+	ivy := &client{user: "ivy", key: newKey(t)}
+	conn, err := ivy.dial(srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if err := sess.Setenv("EVIL", "1"); err == nil {
+		t.Error("env EVIL=1 was accepted; want refused (not a terminal setting)")
+	}
+	accepted := 0
+	for range 40 {
+		if sess.Setenv("LANG", "C.UTF-8") == nil {
+			accepted++
+		}
+	}
+	// The refused EVIL counted as one of the session's requests.
+	if accepted != maxEnvPerSession-1 {
+		t.Errorf("%d of 40 env LANG requests accepted; want %d", accepted, maxEnvPerSession-1)
+	}
+	out, err := sess.Output("lessons")
+	if err != nil || !strings.Contains(string(out), "why-containers") {
+		t.Errorf("the session after its env requests: %v\n%s", err, out)
 	}
 }
