@@ -93,20 +93,33 @@ func lesson(c *lessons.Course, ref string) (*lessons.Lesson, error) {
 	return nil, fmt.Errorf("%s The lessons are: %s (see `kcna-lab lessons`)", msg, strings.Join(c.IDs(), ", "))
 }
 
-// suggestLesson is the lesson id nearest to ref, by edit distance to its
-// id or slug, or one that ref is the start of; "" when none is near.
+// suggestLesson is the lesson id nearest to ref, by its id or slug; ""
+// when none is near.
 func suggestLesson(c *lessons.Course, ref string) string {
-	ref = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(ref), ".md"))
-	best, bestD := "", 0
+	ref = strings.TrimSuffix(strings.TrimSpace(ref), ".md")
+	var names []string
+	idOf := map[string]string{}
 	for _, l := range c.Lessons {
 		for _, name := range []string{l.ID, l.Slug()} {
-			d := lessons.EditDistance(ref, name)
-			if len(ref) >= 3 && strings.HasPrefix(name, ref) {
-				d = min(d, 1)
-			}
-			if best == "" || d < bestD {
-				best, bestD = l.ID, d
-			}
+			names = append(names, name)
+			idOf[name] = l.ID
+		}
+	}
+	return idOf[nearest(ref, names)]
+}
+
+// nearest is the name nearest to ref, by edit distance, or one that ref
+// is the start of; "" when none is near enough to suggest.
+func nearest(ref string, names []string) string {
+	ref = strings.ToLower(ref)
+	best, bestD := "", 0
+	for _, name := range names {
+		d := lessons.EditDistance(ref, name)
+		if len(ref) >= 3 && strings.HasPrefix(name, ref) {
+			d = min(d, 1)
+		}
+		if best == "" || d < bestD {
+			best, bestD = name, d
 		}
 	}
 	if best == "" || bestD > max(2, len(ref)/3) {

@@ -13,7 +13,7 @@ import (
 func newDemoCmd(a *app) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "demo ID",
+		Use:   "demo [ID]",
 		Short: "Run a lesson's live demo without the full-screen app",
 		Long: `Run one of the lessons' live demos in the terminal: each kernel-level step
 is printed beside the shell command that would do the same, with the output
@@ -21,17 +21,26 @@ of the processes inside and a few sentences of narration. --json prints the
 same stream as one JSON object per line, for scripts and instructors' tools.
 
 Demos create real namespaces and mounts, so most need root (sudo) or a host
-that allows user namespaces: ` + "`kcna-lab doctor`" + ` says which can run here.`,
-		Example: `  sudo kcna-lab demo chroot-escape
+that allows user namespaces: ` + "`kcna-lab doctor`" + ` says which can run here.
+Without an ID, demo lists the demos there are.`,
+		Example: `  kcna-lab demo
+  sudo kcna-lab demo chroot-escape
   sudo kcna-lab demo namespaces-tour --json`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return demos.Builtin().DemoIDs(), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reg := demos.Builtin()
+			if len(args) == 0 {
+				listDemos(a, reg)
+				return nil
+			}
 			d, ok := reg.Demo(args[0])
 			if !ok {
+				if near := nearest(args[0], reg.DemoIDs()); near != "" {
+					return fmt.Errorf("no demo called %q: did you mean %s? (`kcna-lab demo` lists them)", args[0], near)
+				}
 				return fmt.Errorf("no demo called %q; the demos are: %s", args[0], strings.Join(reg.DemoIDs(), ", "))
 			}
 			var sink event.Sink
@@ -49,4 +58,18 @@ that allows user namespaces: ` + "`kcna-lab doctor`" + ` says which can run here
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the event stream as JSON lines")
 	return cmd
+}
+
+// listDemos: every demo's ID and title, and how to run one.
+func listDemos(a *app, reg *demos.Registry) {
+	ids := reg.DemoIDs()
+	width := 0
+	for _, id := range ids {
+		width = max(width, len(id))
+	}
+	for _, id := range ids {
+		d, _ := reg.Demo(id)
+		fmt.Fprintf(a.stdout, "%-*s  %s\n", width, id, d.Title)
+	}
+	fmt.Fprintf(a.stdout, "\nRun one with: sudo kcna-lab demo ID (kcna-lab doctor says which can run here)\n")
 }

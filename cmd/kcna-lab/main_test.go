@@ -169,3 +169,24 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Fatalf("--help exit %d", code)
 	}
 }
+
+// TestDemoWithoutAnIDListsThem: `kcna-lab demo` alone names every demo
+// with its title, and says how to run one.
+func TestDemoWithoutAnIDListsThem(t *testing.T) {
+	code, out, errOut := kcna(t, "demo")
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"cgroup-limits ", "A chroot jail, and the classic way out of it", "kcna-lab demo ID"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo's list lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDemoMistypedSuggests(t *testing.T) {
+	code, _, errOut := kcna(t, "demo", "cgroup-limit")
+	if code != 1 || !strings.Contains(errOut, "did you mean cgroup-limits?") {
+		t.Fatalf("demo cgroup-limit: exit %d, stderr:\n%s", code, errOut)
+	}
+}
