@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -32,10 +31,6 @@ func Init() {
 	if filepath.Base(os.Args[0]) != Arg0 {
 		return
 	}
-	// The cgroup namespace is unshared by this thread, and a cgroup
-	// namespace belongs to a thread: every mount of cgroup2 and every
-	// process the lab starts must come from it.
-	runtime.LockOSThread()
 	// The server's socket must not reach the lab's processes: exec
 	// clears close-on-exec for inherited files, so set it again.
 	unix.CloseOnExec(3)
@@ -104,8 +99,12 @@ func startSecondStage(c conn, cfg *initConfig) (*exec.Cmd, error) {
 		ExtraFiles: []*os.File{sock}, // fd 3
 		Stderr:     os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
+			// The cgroup namespace too, made at clone so that all of PID
+			// 1's threads are in it (unshare would move only the calling
+			// thread). Its root is this stage's cgroup, the student's: the
+			// server put this stage there before sending the config.
 			Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
-				unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+				unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP,
 			UidMappings: ids, GidMappings: ids, GidMappingsEnableSetgroups: true,
 			Credential: &syscall.Credential{Uid: 0, Gid: 0},
 			Pdeathsig:  unix.SIGKILL,
@@ -156,13 +155,9 @@ func serveLab(c conn, cfgJSON string) error {
 	}
 }
 
-// build finishes the lab from inside its namespaces: its cgroup
-// namespace, its own /proc, /sys, terminals and cgroups, hostname and
+// build finishes the lab from inside its namespaces: its own /proc, /sys, terminals and cgroups, hostname and
 // loopback.
 func build(cfg *initConfig) error {
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return fmt.Errorf("unshare the cgroup namespace: %w", err)
-	}
 	if err := kernelDirs("/", cfg.CgroupV2); err != nil {
 		return err
 	}

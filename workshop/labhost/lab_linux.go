@@ -177,7 +177,7 @@ func (l *Lab) startInit(id int) error {
 		SysProcAttr: &syscall.SysProcAttr{
 			// No CLONE_NEWCGROUP here: a cgroup namespace's root is its
 			// creator's cgroup, and the server's is not the student's. The
-			// init unshares it once it is in the student's cgroup.
+			// second stage is cloned into one from inside the student's.
 			Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
 				unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
 			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: id, Size: IDsPerStudent}},

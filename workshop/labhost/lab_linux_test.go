@@ -128,6 +128,18 @@ func TestLabIsAHostOfItsOwn(t *testing.T) {
 			t.Errorf("%s namespace: server %s, alice %s, bob %s: each lab needs its own", ns, self, a, b)
 		}
 	}
+	// A namespace made by unshare belongs to the thread that made it;
+	// every thread of the lab's init must be in the lab's, or a process it
+	// starts from another thread sees the server's cgroup tree.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", alice.InitPID()))
+	for _, task := range tasks {
+		if ns, err := os.Readlink(task + "/ns/cgroup"); err == nil && ns != nsID(t, fmt.Sprint(alice.InitPID()), "cgroup") {
+			t.Errorf("thread %s of alice's init is in cgroup namespace %s, not the lab's", filepath.Base(task), ns)
+		}
+	}
+	if len(tasks) < 2 {
+		t.Errorf("alice's init has %d threads; a Go program has more", len(tasks))
+	}
 	uidMap, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", alice.InitPID()))
 	if err != nil {
 		t.Fatal(err)
