@@ -552,3 +552,38 @@ func TestWorkshopBoundsWhatAClientHolds(t *testing.T) {
 		t.Errorf("the session after its env requests: %v\n%s", err, out)
 	}
 }
+
+// TestWorkshopCgroupLessonsInALab runs the demos of the lessons that
+// lean on cgroups (5 cgroups, 6 runtimes, 9 orchestration, 14
+// troubleshooting) in a student's lab, where cgroups are the lab's
+// delegated subtree. On a cgroup v1 server there is none to delegate,
+// and the demo must say so, not fail obscurely.
+func TestWorkshopCgroupLessonsInALab(t *testing.T) {
+	srv := startServer(t, Options{Linger: 0})
+	jo := &client{user: "jo", key: newKey(t)}
+	pureV2 := fileExists("/sys/fs/cgroup/cgroup.controllers")
+	for _, demo := range []struct{ id, want string }{
+		{"cgroup-limits", "137"},
+		{"oci-runtime", "config.json"},
+		{"orchestration", "replica"},
+		{"troubleshoot", "OOM"},
+	} {
+		t.Run(demo.id, func(t *testing.T) {
+			out, errOut, st := jo.run(t, srv.addr, "demo "+demo.id)
+			if !pureV2 {
+				// It runs, or says this lab cannot and why.
+				if st != 0 && !strings.Contains(errOut, "cannot be delegated into your lab") {
+					t.Errorf("demo %s in a lab on a cgroup v1 server: status %d; want it to run or to say cgroups cannot be delegated:\n%s%s", demo.id, st, tail(out, 1500), errOut)
+				}
+				if demo.id == "cgroup-limits" && st == 0 {
+					t.Errorf("demo cgroup-limits ran in a lab without cgroups:\n%s", tail(out, 1500))
+				}
+				t.Logf("demo %s: status %d %s", demo.id, st, tail(errOut, 300))
+				return
+			}
+			if st != 0 || !strings.Contains(out, demo.want) {
+				t.Errorf("demo %s in jo's lab: status %d; want 0 and %q in the output:\n%s%s", demo.id, st, demo.want, tail(out, 3000), errOut)
+			}
+		})
+	}
+}

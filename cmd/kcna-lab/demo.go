@@ -8,6 +8,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
 func newDemoCmd(a *app) *cobra.Command {
@@ -51,6 +52,9 @@ Without an ID, demo lists the demos there are.`,
 				sink = newDemoSink(a.stdout)
 			}
 			if err := d.Run(cmd.Context(), sink); err != nil {
+				if why := blockedHere(d); why != "" {
+					return fmt.Errorf("demo %s cannot run here: %s (it failed with: %w)", d.ID, why, err)
+				}
 				return fmt.Errorf("demo %s: %w", d.ID, err)
 			}
 			return nil
@@ -72,4 +76,16 @@ func listDemos(a *app, reg *demos.Registry) {
 		fmt.Fprintf(a.stdout, "%-*s  %s\n", width, id, d.Title)
 	}
 	fmt.Fprintf(a.stdout, "\nRun one with: sudo kcna-lab demo ID (kcna-lab doctor says which can run here)\n")
+}
+
+// blockedHere asks doctor, once a demo has failed, whether this host can
+// run it at all: the reason a learner can act on (or pass to their
+// instructor) beats the system call that failed.
+func blockedHere(d demos.Demo) string {
+	if d.Blocked == nil {
+		return ""
+	}
+	rep := doctorReport{Report: sandbox.Doctor()}
+	rep.workshopLab()
+	return d.Blocked(rep.Report)
 }
