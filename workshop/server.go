@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 
+	"github.com/kcna-lab/kcna-lab/internal/atomicfile"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
@@ -179,7 +180,7 @@ func (s *Server) installPrograms() error {
 		if err != nil {
 			return fmt.Errorf("copy %s into the class: %w", name, err)
 		}
-		err = copyAtomic(filepath.Join(s.bin, name), in, 0o755)
+		err = atomicfile.Copy(filepath.Join(s.bin, name), in, 0o755)
 		in.Close()
 		if err != nil {
 			return fmt.Errorf("copy %s into the class: %w", name, err)
@@ -522,28 +523,6 @@ func closeStdio(job labhost.Job) {
 			}
 		}
 	}
-}
-
-// copyAtomic writes a file by temp file and rename, streaming: the
-// programs are tens of MB, which a server must not hold in its heap.
-func copyAtomic(path string, r io.Reader, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(f.Name()) }()
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // publicKeyExt is where charm.land/ssh looks for the session's public key

@@ -24,6 +24,7 @@ var floors = []struct {
 	floor  int
 }{
 	{"event", 0},
+	{"internal/atomicfile", 0},
 	{"kernel", 1},
 	{"sandbox", 2},
 	{"plugin", 3},

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/internal/atomicfile"
 	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
@@ -394,7 +395,7 @@ func (b *builder) made(in Instruction, key string, l Layer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(b.cachePath(key), raw); err != nil {
+	if err := atomicfile.WriteFile(b.cachePath(key), raw, 0o644); err != nil {
 		return err
 	}
 	b.add(in, key, l, false)

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kcna-lab/kcna-lab/internal/atomicfile"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -123,14 +124,14 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(s.Layout(), "oci-layout")); errors.Is(err, fs.ErrNotExist) {
-		if err := writeAtomic(filepath.Join(s.Layout(), "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`+"\n")); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(s.Layout(), "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`+"\n"), 0o644); err != nil {
 			return nil, err
 		}
 	}
 	s.removeStale()
 	if _, err := os.Stat(s.indexPath()); errors.Is(err, fs.ErrNotExist) {
 		b, _ := json.MarshalIndent(index{SchemaVersion: 2, MediaType: MediaIndex, Manifests: []Descriptor{}}, "", "  ")
-		if err := writeAtomic(s.indexPath(), append(b, '\n')); err != nil {
+		if err := atomicfile.WriteFile(s.indexPath(), append(b, '\n'), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -146,8 +147,8 @@ const staleAfter = time.Hour
 func (s *Store) removeStale() {
 	for _, pat := range []string{
 		filepath.Join(s.Layout(), "blobs", "sha256", ".*"),
-		filepath.Join(s.Layout(), ".tmp-*"),
-		filepath.Join(s.Dir, "cache", ".tmp-*"),
+		filepath.Join(s.Layout(), ".*"), // atomicfile's ".index.json-*"...
+		filepath.Join(s.Dir, "cache", ".*"),
 		filepath.Join(s.Dir, "unpacked", ".unpack-*"),
 	} {
 		old, _ := filepath.Glob(pat)
@@ -176,7 +177,7 @@ func (s *Store) PutBlob(mediaType string, b []byte) (Descriptor, error) {
 	if _, err := os.Stat(s.BlobPath(d.Digest)); err == nil {
 		return d, nil
 	}
-	return d, writeAtomic(s.BlobPath(d.Digest), b)
+	return d, atomicfile.WriteFile(s.BlobPath(d.Digest), b, 0o644)
 }
 
 // PutBlobFile moves the file tmp, whose sha256 is digest, into the
@@ -216,7 +217,7 @@ func (s *Store) Tag(ref Ref, desc Descriptor) error {
 		if err != nil {
 			return err
 		}
-		return writeAtomic(s.indexPath(), append(b, '\n'))
+		return atomicfile.WriteFile(s.indexPath(), append(b, '\n'), 0o644)
 	})
 }
 
@@ -294,34 +295,6 @@ func (s *Store) locked(fn func() error) error {
 		return fmt.Errorf("lock %s: %w", f.Name(), err)
 	}
 	return fn()
-}
-
-// writeAtomic writes b to a temporary file beside p and renames it over
-// p, so that a reader never sees half a file.
-func writeAtomic(p string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
 }
 
 // Ref is an image name: [REGISTRY/]REPOSITORY:TAG.

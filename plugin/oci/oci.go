@@ -21,6 +21,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/internal/atomicfile"
 	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
 	"github.com/kcna-lab/kcna-lab/kernel/seccomp"
@@ -587,34 +588,5 @@ func WriteBundle(dir string, cfg *specs.Spec, rootfs string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(abs, "config.json"), append(b, '\n'))
-}
-
-// writeAtomic writes a file by renaming a complete temporary one over it.
-func writeAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".config.json-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(filepath.Join(abs, "config.json"), append(b, '\n'), 0o644)
 }
