@@ -12,7 +12,7 @@ import (
 // NetworkPlugin connects a sandbox's network namespace to a network, as a
 // CNI plugin does for a container runtime: the runtime creates the
 // namespace, the plugin is handed it (here the init's PID, before the
-// command starts) and plugs it in. Package sandbox/network is the plugin
+// command starts) and plugs it in. Package plugin/network is the plugin
 // for --net bridge; it registers itself when imported.
 //
 // The indirection keeps the network's code (netlink, a DNS server) out of
