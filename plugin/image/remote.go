@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -144,7 +145,10 @@ func Pull(ctx context.Context, s *Store, ref Ref, sink event.Sink) (Descriptor, 
 	err = event.Step(sink, fmt.Sprintf("GET manifest, config and layers of %s", r),
 		fmt.Sprintf("crane pull --format=oci %s DIR  # or: docker pull %s", r, r),
 		func() error {
-			img, err := remote.Image(r, remote.WithContext(ctx))
+			// From an index (a multi-platform image), the manifest for
+			// this machine: without it the library picks linux/amd64,
+			// which an arm64 learner could not run.
+			img, err := remote.Image(r, remote.WithContext(ctx), remote.WithPlatform(hostPlatform))
 			if err != nil {
 				return err
 			}
@@ -160,6 +164,9 @@ func Pull(ctx context.Context, s *Store, ref Ref, sink event.Sink) (Descriptor, 
 	event.Narrate(sink, fmt.Sprintf("Pulled %s: manifest %s, stored in %s.", ref, desc.Digest, s.Layout()))
 	return desc, nil
 }
+
+// hostPlatform is the platform whose image a pull takes from an index.
+var hostPlatform = v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 
 // storeImage writes a remote image's blobs into the layout, each checked
 // against its digest, and returns its manifest's descriptor.

@@ -36,6 +36,10 @@ func (s *Store) ForRun(ctx context.Context, ref Ref, spec *sandbox.Spec, args []
 	if err != nil {
 		return err
 	}
+	if cfg.Architecture != "" && cfg.Architecture != hostPlatform.Architecture {
+		// The kernel would refuse its programs with "exec format error".
+		return fmt.Errorf("image %s is built for %s/%s and this machine is linux/%s: its programs cannot run here; pull a multi-platform image (kcna-lab takes this machine's) or build it here", ref, cfg.OS, cfg.Architecture, hostPlatform.Architecture)
+	}
 	if len(man.Layers) == 0 {
 		return fmt.Errorf("image %s has no layers, so no files to run: it was built FROM scratch with no COPY or RUN", ref)
 	}
