@@ -113,8 +113,8 @@ func runImageDemo(ctx context.Context, sink event.Sink) error {
 		case a.Layer.Digest == b.Layer.Digest:
 			mark = "same bytes, step re-run"
 		}
-		left = append(left, fmt.Sprintf("%s %s", short(a.Layer.Digest), a.Instruction))
-		right = append(right, fmt.Sprintf("%s %s", short(b.Layer.Digest), mark))
+		left = append(left, fmt.Sprintf("%s %s", image.ShortDigest(a.Layer.Digest), a.Instruction))
+		right = append(right, fmt.Sprintf("%s %s", image.ShortDigest(b.Layer.Digest), mark))
 	}
 	sink.Emit(event.Event{Time: time.Now(), Kind: event.KindCompare, Compare: &event.Compare{
 		Title: "Layer digests of lab/hello:1 and lab/hello:2, bottom layer first",
@@ -157,8 +157,8 @@ func pushAndRun(ctx context.Context, store *image.Store, work string, res *image
 	sum := sha256.Sum256(body)
 	sink.Emit(event.Event{Time: time.Now(), Kind: event.KindCompare, Compare: &event.Compare{
 		Title: "One manifest digest, computed twice (curl " + url + ")",
-		Left:  event.Column{Title: "what kcna-lab build printed", Lines: []string{short(res.Manifest.Digest)}},
-		Right: event.Column{Title: "sha256 of the bytes the registry served", Lines: []string{short("sha256:"+hex.EncodeToString(sum[:])) + "  (Docker-Content-Digest: " + short(header) + ")"}},
+		Left:  event.Column{Title: "what kcna-lab build printed", Lines: []string{image.ShortDigest(res.Manifest.Digest)}},
+		Right: event.Column{Title: "sha256 of the bytes the registry served", Lines: []string{image.ShortDigest("sha256:"+hex.EncodeToString(sum[:])) + "  (Docker-Content-Digest: " + image.ShortDigest(header) + ")"}},
 	}})
 
 	_ = log.take() // the GET above
@@ -252,7 +252,7 @@ func checkShareBaseLayers(context.Context) (Verdict, error) {
 			return fail("shared layer %s: %v", l.Digest, err)
 		}
 	}
-	return pass("lab/app:1 and lab/app:2 share their bottom %d layer(s) (%s ... %s), stored once, and differ above", shared, short(a[0].Digest), short(a[shared-1].Digest))
+	return pass("lab/app:1 and lab/app:2 share their bottom %d layer(s) (%s ... %s), stored once, and differ above", shared, image.ShortDigest(a[0].Digest), image.ShortDigest(a[shared-1].Digest))
 }
 
 // get fetches url with plain net/http, as curl would.
@@ -289,15 +289,6 @@ func writeTree(dir string, files map[string]string) error {
 
 func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
-}
-
-// short is a digest cut to 12 hex digits, as docker prints them.
-func short(d string) string {
-	h := strings.TrimPrefix(d, "sha256:")
-	if len(h) > 12 {
-		h = h[:12]
-	}
-	return h
 }
 
 // syncBuffer collects the registry's log, written from its goroutines.

@@ -217,7 +217,7 @@ func (b *builder) copy(in Instruction) error {
 		inputs = append(inputs, rel, d)
 		sources = append(sources, source{host, name})
 	}
-	event.Narrate(b.sink, fmt.Sprintf("The cache key is the image so far, this instruction and the sha256 of the sources' content: %s.", shortDigest(sum(inputs[2:]...))))
+	event.Narrate(b.sink, fmt.Sprintf("The cache key is the image so far, this instruction and the sha256 of the sources' content: %s.", ShortDigest(sum(inputs[2:]...))))
 	return b.layer(in, sum(inputs...), func(w *layerWriter) error {
 		for _, src := range sources {
 			if err := w.addParents(src.name); err != nil {
@@ -378,7 +378,7 @@ func (b *builder) cached(key string) (Layer, bool) {
 
 // hit adds a layer from the cache.
 func (b *builder) hit(in Instruction, key string, l Layer) {
-	event.Narrate(b.sink, fmt.Sprintf("CACHED: cache key %s was built before, so its layer %s is reused without running the step.", shortDigest(key), shortDigest(l.Digest)))
+	event.Narrate(b.sink, fmt.Sprintf("CACHED: cache key %s was built before, so its layer %s is reused without running the step.", ShortDigest(key), ShortDigest(l.Digest)))
 	b.add(in, key, l, true)
 }
 

@@ -120,7 +120,7 @@ func Push(ctx context.Context, s *Store, src, dst Ref, sink event.Sink) (Descrip
 		return Descriptor{}, fmt.Errorf("read %s from the layout: %w", src, err)
 	}
 	repo := r.Context()
-	err = event.Step(sink, fmt.Sprintf("PUT blobs and manifest %s to %s", shortDigest(desc.Digest), r),
+	err = event.Step(sink, fmt.Sprintf("PUT blobs and manifest %s to %s", ShortDigest(desc.Digest), r),
 		fmt.Sprintf("crane push %s %s  # or: docker push %s", s.Layout(), r, r),
 		func() error { return remote.Write(r, img, remote.WithContext(ctx)) })
 	if err != nil {

@@ -106,7 +106,7 @@ func (s *Store) unpack(l Descriptor, m idMap, sink event.Sink) (string, error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
-	short := shortDigest(l.Digest)
+	short := ShortDigest(l.Digest)
 	err = event.Step(sink, fmt.Sprintf("gunzip | untar(%s) -> %s", short, final),
 		fmt.Sprintf("mkdir %s && tar -xzf %s -C %s", final, s.BlobPath(l.Digest), final),
 		func() error { return s.extract(l, tmp, m) })
@@ -329,8 +329,8 @@ func removeTree(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// shortDigest is a digest cut to 12 hex digits, as docker prints them.
-func shortDigest(d string) string {
+// ShortDigest is a digest cut to 12 hex digits, as docker prints them.
+func ShortDigest(d string) string {
 	hexs := strings.TrimPrefix(d, "sha256:")
 	if len(hexs) > 12 {
 		hexs = hexs[:12]
