@@ -87,14 +87,14 @@ func runMeshTelemetry(ctx context.Context, sink event.Sink, n sandbox.Net) error
 		return fmt.Errorf("the page scraped from %s: %w", url, err)
 	}
 	in := `direction="inbound",service="reviews"`
-	ok, notFound := series[`kcna_mesh_requests_total{`+in+`,code="200"}`], series[`kcna_mesh_requests_total{`+in+`,code="404"}`]
-	count := series[`kcna_mesh_request_duration_seconds_count{`+in+`}`]
+	ok, notFound := series[mesh.MetricRequests+"{"+in+`,code="200"}`], series[mesh.MetricRequests+"{"+in+`,code="404"}`]
+	count := series[mesh.MetricDuration+"_count{"+in+"}"]
 	if ok != 30 || notFound != 10 || count != 40 {
 		return fmt.Errorf("reviews v1's /metrics counts %v answers of 200, %v of 404 and %v in all; 30, 10 and 40 were sent", ok, notFound, count)
 	}
 	event.Narrate(sink, "wget printed the page, in the Prometheus text exposition format; here are its lines about inbound requests. # HELP says what a metric means, # TYPE whether it is a counter (only goes up), gauge or histogram, and each other line is one series: name{labels} value.")
 	sink.Emit(event.Event{Time: time.Now(), Kind: event.KindOutput, Stream: "stdout", Text: strings.Join(inboundLines(page[0].Body), "\n") + "\n"})
-	sum := series[`kcna_mesh_request_duration_seconds_sum{`+in+`}`]
+	sum := series[mesh.MetricDuration+"_sum{"+in+"}"]
 	columns(sink, "What the page says about reviews v1's inbound traffic", "read from the page", []string{
 		fmt.Sprintf("%v requests", count),
 		fmt.Sprintf("%v × 200, %v × 404", ok, notFound),
@@ -110,7 +110,7 @@ func runMeshTelemetry(ctx context.Context, sink event.Sink, n sandbox.Net) error
 		"the first bucket holding ≥ 50%",
 		"the first bucket holding ≥ 99%",
 	})
-	event.Narrate(sink, "A histogram is a set of counters: _bucket{le=\"X\"} counts the requests that took at most X seconds (so the buckets only grow towards +Inf, which equals _count), and _sum is the seconds they took in all. Prometheus keeps each scrape as a sample and answers questions with PromQL: sum(rate(kcna_mesh_requests_total[5m])) is requests per second over five minutes, and histogram_quantile(0.99, sum by (le) (rate(kcna_mesh_request_duration_seconds_bucket[5m]))) estimates the 99th percentile latency from the buckets.")
+	event.Narrate(sink, "A histogram is a set of counters: _bucket{le=\"X\"} counts the requests that took at most X seconds (so the buckets only grow towards +Inf, which equals _count), and _sum is the seconds they took in all. Prometheus keeps each scrape as a sample and answers questions with PromQL: sum(rate("+mesh.MetricRequests+"[5m])) is requests per second over five minutes, and histogram_quantile(0.99, sum by (le) (rate("+mesh.MetricDuration+"_bucket[5m]))) estimates the 99th percentile latency from the buckets.")
 	event.Narrate(sink, "A counter only says how many so far; Prometheus scrapes it again and again (every scrape_interval, 1m by default) and computes rates from the differences. Each distinct set of label values is its own time series: direction, service and code keep the number small. A label holding a request id or a user id would make one series per request: that is the cardinality problem.")
 
 	// 2. A trace.
@@ -159,16 +159,16 @@ func inboundLines(page string) []string {
 // least q of the requests: an upper limit for the q-quantile, where
 // PromQL's histogram_quantile interpolates inside the bucket.
 func bucketQuantile(series map[string]float64, in string, q float64) string {
-	total := series[`kcna_mesh_request_duration_seconds_count{`+in+`}`]
+	total := series[mesh.MetricDuration+"_count{"+in+"}"]
 	var bounds []float64
 	for k := range series {
-		if strings.HasPrefix(k, "kcna_mesh_request_duration_seconds_bucket{"+in+",") {
+		if strings.HasPrefix(k, mesh.MetricDuration+"_bucket{"+in+",") {
 			bounds = append(bounds, bucketBound(k))
 		}
 	}
 	slices.Sort(bounds)
 	for _, le := range bounds {
-		key := fmt.Sprintf(`kcna_mesh_request_duration_seconds_bucket{%s,le="%s"}`, in, strconv.FormatFloat(le, 'g', -1, 64))
+		key := fmt.Sprintf(`%s_bucket{%s,le="%s"}`, mesh.MetricDuration, in, strconv.FormatFloat(le, 'g', -1, 64))
 		if math.IsInf(le, 1) {
 			return "+Inf"
 		}
@@ -312,5 +312,5 @@ func scrape404s(ctx context.Context, addr string) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("GET http://%s/metrics: %w", addr, err)
 	}
-	return series[`kcna_mesh_requests_total{direction="inbound",service="reviews",code="404"}`], nil
+	return series[mesh.MetricRequests+`{direction="inbound",service="reviews",code="404"}`], nil
 }

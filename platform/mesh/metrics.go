@@ -26,11 +26,12 @@ import (
 // in plaintext even when mTLS is on, as Envoy's 15090 does.
 const MetricsPort = 15090
 
-// The two metric families. Names follow Prometheus' conventions: a
-// counter ends in _total, and durations are in seconds.
+// The two metric families, named once here for the sidecars that serve
+// them and the lesson that reads them. Names follow Prometheus'
+// conventions: a counter ends in _total, and durations are in seconds.
 const (
-	metricRequests = "kcna_mesh_requests_total"
-	metricDuration = "kcna_mesh_request_duration_seconds"
+	MetricRequests = "kcna_mesh_requests_total"
+	MetricDuration = "kcna_mesh_request_duration_seconds"
 )
 
 // latencyBuckets are the histogram's upper bounds in seconds; +Inf follows.
@@ -66,15 +67,15 @@ func (s *Stats) WritePrometheus(w io.Writer) error {
 	})
 
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "# HELP %s Requests this sidecar proxied, by direction, destination service and HTTP status code (0: no answer was sent).\n", metricRequests)
-	fmt.Fprintf(bw, "# TYPE %s counter\n", metricRequests)
+	fmt.Fprintf(bw, "# HELP %s Requests this sidecar proxied, by direction, destination service and HTTP status code (0: no answer was sent).\n", MetricRequests)
+	fmt.Fprintf(bw, "# TYPE %s counter\n", MetricRequests)
 	for _, r := range rows {
 		for _, c := range slices.Sorted(maps.Keys(r.codes)) {
-			fmt.Fprintf(bw, "%s{direction=\"%s\",service=\"%s\",code=\"%d\"} %d\n", metricRequests, promEscape(string(r.key.dir)), promEscape(r.key.service), c, r.codes[c])
+			fmt.Fprintf(bw, "%s{direction=\"%s\",service=\"%s\",code=\"%d\"} %d\n", MetricRequests, promEscape(string(r.key.dir)), promEscape(r.key.service), c, r.codes[c])
 		}
 	}
-	fmt.Fprintf(bw, "# HELP %s Time from the request's arrival at this sidecar to the end of its answer, by direction and destination service.\n", metricDuration)
-	fmt.Fprintf(bw, "# TYPE %s histogram\n", metricDuration)
+	fmt.Fprintf(bw, "# HELP %s Time from the request's arrival at this sidecar to the end of its answer, by direction and destination service.\n", MetricDuration)
+	fmt.Fprintf(bw, "# TYPE %s histogram\n", MetricDuration)
 	for _, r := range rows {
 		labels := fmt.Sprintf("direction=\"%s\",service=\"%s\"", promEscape(string(r.key.dir)), promEscape(r.key.service))
 		var cum int64
@@ -82,11 +83,11 @@ func (s *Stats) WritePrometheus(w io.Writer) error {
 			if i < len(r.hist) {
 				cum += r.hist[i]
 			}
-			fmt.Fprintf(bw, "%s_bucket{%s,le=%q} %d\n", metricDuration, labels, strconv.FormatFloat(le, 'g', -1, 64), cum)
+			fmt.Fprintf(bw, "%s_bucket{%s,le=%q} %d\n", MetricDuration, labels, strconv.FormatFloat(le, 'g', -1, 64), cum)
 		}
-		fmt.Fprintf(bw, "%s_bucket{%s,le=\"+Inf\"} %d\n", metricDuration, labels, r.count)
-		fmt.Fprintf(bw, "%s_sum{%s} %s\n", metricDuration, labels, strconv.FormatFloat(r.sum.Seconds(), 'g', -1, 64))
-		fmt.Fprintf(bw, "%s_count{%s} %d\n", metricDuration, labels, r.count)
+		fmt.Fprintf(bw, "%s_bucket{%s,le=\"+Inf\"} %d\n", MetricDuration, labels, r.count)
+		fmt.Fprintf(bw, "%s_sum{%s} %s\n", MetricDuration, labels, strconv.FormatFloat(r.sum.Seconds(), 'g', -1, 64))
+		fmt.Fprintf(bw, "%s_count{%s} %d\n", MetricDuration, labels, r.count)
 	}
 	return bw.Flush()
 }

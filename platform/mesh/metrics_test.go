@@ -48,33 +48,33 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	page := parseExposition(t, bufio.NewScanner(resp.Body))
 	in := `direction="inbound",service="reviews"`
-	if got := page.samples[metricRequests+`{`+in+`,code="200"}`]; got != 3 {
+	if got := page.samples[MetricRequests+`{`+in+`,code="200"}`]; got != 3 {
 		t.Errorf("200s counted: %v, want 3\n%s", got, page.text)
 	}
-	if got := page.samples[metricRequests+`{`+in+`,code="404"}`]; got != 2 {
+	if got := page.samples[MetricRequests+`{`+in+`,code="404"}`]; got != 2 {
 		t.Errorf("404s counted: %v, want 2\n%s", got, page.text)
 	}
-	if page.types[metricRequests] != "counter" || page.types[metricDuration] != "histogram" {
+	if page.types[MetricRequests] != "counter" || page.types[MetricDuration] != "histogram" {
 		t.Errorf("TYPE lines: %v", page.types)
 	}
 	// The histogram: _count is every request, +Inf equals it, the buckets
 	// never decrease, the three slow answers (30ms) are above 25ms, and
 	// _sum is at least their 90ms.
-	if c := page.samples[metricDuration+`_count{`+in+`}`]; c != 5 {
+	if c := page.samples[MetricDuration+`_count{`+in+`}`]; c != 5 {
 		t.Errorf("_count = %v, want 5", c)
 	}
-	if inf := page.samples[metricDuration+`_bucket{`+in+`,le="+Inf"}`]; inf != 5 {
+	if inf := page.samples[MetricDuration+`_bucket{`+in+`,le="+Inf"}`]; inf != 5 {
 		t.Errorf("+Inf bucket = %v, want 5", inf)
 	}
-	if le := page.samples[metricDuration+`_bucket{`+in+`,le="0.025"}`]; le > 2 {
+	if le := page.samples[MetricDuration+`_bucket{`+in+`,le="0.025"}`]; le > 2 {
 		t.Errorf("le=0.025 bucket = %v: the three 30ms answers are in it", le)
 	}
-	if sum := page.samples[metricDuration+`_sum{`+in+`}`]; sum < 0.09 {
+	if sum := page.samples[MetricDuration+`_sum{`+in+`}`]; sum < 0.09 {
 		t.Errorf("_sum = %vs, want at least 0.09", sum)
 	}
 	prev := -1.0
 	for _, le := range latencyBuckets {
-		v, ok := page.samples[fmt.Sprintf(`%s_bucket{%s,le="%s"}`, metricDuration, in, strconv.FormatFloat(le, 'g', -1, 64))]
+		v, ok := page.samples[fmt.Sprintf(`%s_bucket{%s,le="%s"}`, MetricDuration, in, strconv.FormatFloat(le, 'g', -1, 64))]
 		if !ok || v < prev {
 			t.Errorf("bucket le=%v: %v (present %v), previous %v", le, v, ok, prev)
 		}
