@@ -43,7 +43,9 @@ type Check struct {
 	Timeout time.Duration
 	// Message is the verdict's detail when the check fails: what to do.
 	Message string
-	// Line and Col are where the check starts in its lesson file.
+	// Source is the lesson file, and Line and Col where the check starts
+	// in it, for errors met when it runs.
+	Source    string
 	Line, Col int
 }
 
@@ -144,7 +146,7 @@ func (p *frontParser) check(n *yaml.Node, at string) (Check, bool) {
 	before := len(p.probs)
 	f := p.fields(n, at, checkKeys, []string{"in", "message"})
 	w := p.where(n)
-	k := Check{Line: w.line, Col: w.col, Timeout: DefaultCheckTimeout}
+	k := Check{Source: p.file, Line: w.line, Col: w.col, Timeout: DefaultCheckTimeout}
 	if v := f["in"]; v != nil {
 		k.In = p.place(v, at+".in")
 	}
