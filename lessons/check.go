@@ -92,6 +92,28 @@ func (k Check) String() string {
 	return k.Where() + ": " + strings.Join(parts, ", then ")
 }
 
+// Plan says what the challenge's own checks will run and look at, one
+// line each, so that it is shown before anything runs; nil for a
+// challenge checked by a built-in check.
+func (c Challenge) Plan() []string {
+	var out []string
+	for _, k := range c.Checks {
+		out = append(out, k.String())
+	}
+	return out
+}
+
+// RunsOnHost reports whether any of the challenge's own checks runs a
+// command on the learner's machine.
+func (c Challenge) RunsOnHost() bool {
+	for _, k := range c.Checks {
+		if k.OnHost() && len(k.Run) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // QuoteArgs writes an argument list as a shell would need it typed, so
 // that what is shown is exactly what runs.
 func QuoteArgs(args []string) string {
