@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -212,5 +215,27 @@ func TestDeclaredChallengeInSandbox(t *testing.T) {
 	start("kcna-mark")
 	if code, out := check(); code != 0 || !strings.Contains(out, "Passed: in sandbox "+name+": `hostname` exited 0") {
 		t.Fatalf("right hostname: exit %d %s", code, out)
+	}
+}
+
+// TestTUILabRunsDeclaredChecks: the check the TUI runs for a challenge
+// (through lab, its tui.Lab) is the lesson file's.
+func TestTUILabRunsDeclaredChecks(t *testing.T) {
+	privateState(t)
+	dir, mark, log := writeChecked(t, checkedLesson)
+	course, probs := lessons.LoadDir(dir, demos.Builtin())
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	c, ok := lab{reg: demos.Builtin(), course: course}.Check("leave-a-mark")
+	if !ok {
+		t.Fatal("the TUI's lab has no check for a challenge with checks:")
+	}
+	v, err := c.Verify(context.Background())
+	if err != nil || v.Passed || !strings.HasPrefix(v.Detail, mark+" does not say done yet") {
+		t.Fatalf("verdict %+v, %v", v, err)
+	}
+	if b, _ := os.ReadFile(log); string(b) != "ran\n" {
+		t.Fatalf("the host check ran %q", b)
 	}
 }
