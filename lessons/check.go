@@ -165,7 +165,6 @@ func (p *frontParser) check(n *yaml.Node, at string) (Check, bool) {
 		p.add(n, at+": a check must be a set of fields", "give in, run or file, what must hold, and message")
 		return Check{}, false
 	}
-	before := len(p.probs)
 	f := p.fields(n, at, checkKeys, []string{"in", "message"})
 	w := p.where(n)
 	k := Check{Source: p.file, Line: w.line, Col: w.col, Timeout: DefaultCheckTimeout}
@@ -214,7 +213,9 @@ func (p *frontParser) check(n *yaml.Node, at string) (Check, bool) {
 	if v := f["message"]; v != nil {
 		k.Message = p.text(v, at+".message")
 	}
-	return k, len(p.probs) == before
+	// A check with problems is kept, so that its challenge is not also
+	// reported as having none; a course with problems does not start.
+	return k, true
 }
 
 // place reads in:, host or a sandbox's name.

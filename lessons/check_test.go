@@ -157,3 +157,14 @@ func TestValidSandboxName(t *testing.T) {
 		}
 	}
 }
+
+// A challenge whose only check is wrong is reported for that, not also
+// as a challenge with no check.
+func TestBadCheckIsNotAlsoNoCheck(t *testing.T) {
+	src := strings.Replace(checked, "        output-contains: x\n", "", 1)
+	src = strings.Replace(src, "in: box\n        run", "in: Box\n        run", 1)
+	_, probs := Load(fstest.MapFS{"04-names.md": {Data: []byte(src)}}, fakeRegistry{})
+	if len(probs) != 1 || !strings.Contains(probs[0].Msg, `"Box" is neither host nor a valid sandbox name`) {
+		t.Fatalf("want the one problem of the check, got:\n%v", probs)
+	}
+}
