@@ -119,15 +119,19 @@ func (c Challenge) RunsOnHost() bool {
 func QuoteArgs(args []string) string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
-		}) < 0 {
+		if a != "" && strings.IndexFunc(a, needsQuote) < 0 {
 			out[i] = a
 			continue
 		}
 		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(out, " ")
+}
+
+// needsQuote reports whether a shell would read r as more than itself.
+func needsQuote(r rune) bool {
+	plain := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r)
+	return !plain
 }
 
 // sandboxName is sandbox.ValidateName's rule, kept here so that reading

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -183,7 +184,8 @@ func TestDeclaredChallengeInSandbox(t *testing.T) {
 	dir, _, _ := writeChecked(t, lesson)
 	check := func() (int, string) {
 		out, err := exec.Command(lab, "--content", dir, "challenge", "leave-a-mark", "--check").CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			return ee.ExitCode(), string(out)
 		}
 		if err != nil {
