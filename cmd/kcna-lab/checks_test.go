@@ -241,3 +241,39 @@ func TestTUILabRunsDeclaredChecks(t *testing.T) {
 		t.Fatalf("the host check ran %q", b)
 	}
 }
+
+// TestServeRefusesACourseTheLabsCannotUse: serve --content checks the
+// course before any student joins: its problems, and files or
+// directories a lab (an unprivileged user on the server) cannot read.
+func TestServeRefusesACourseTheLabsCannotUse(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("serve needs root")
+	}
+	privateState(t)
+	state := t.TempDir()
+	serve := func(dir string) (int, string) {
+		code, _, errOut := kcna(t, "--content", dir, "serve", "--state", state, "--listen", "127.0.0.1:0")
+		return code, strings.Join(strings.Fields(errOut), " ") // as one line: errors are wrapped to the terminal
+	}
+	bad := strings.Replace(checkedLesson, "in: host", "in: Host", 1)
+	dir, _, _ := writeChecked(t, bad)
+	if code, errOut := serve(dir); code != 1 || !strings.Contains(errOut, `01-mine.md:14:13: challenges[0].checks[0].in: "Host" is neither host nor a valid sandbox name`) {
+		t.Fatalf("a course with problems: exit %d\n%s", code, errOut)
+	}
+	dir, _, _ = writeChecked(t, checkedLesson) // in a t.TempDir: mode 0700
+	if code, errOut := serve(dir); code != 1 || !strings.Contains(errOut, "is not searchable by other users (mode 700), so the students' labs cannot reach "+dir) {
+		t.Fatalf("a course in a private directory: exit %d\n%s", code, errOut)
+	}
+	open, err := os.MkdirTemp("/var/tmp", "kcna-course-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(open) })
+	_ = os.Chmod(open, 0o755)
+	if err := os.WriteFile(filepath.Join(open, "01-mine.md"), []byte(strings.NewReplacer("MARK", "/tmp/m", "LOG", "/tmp/l").Replace(checkedLesson)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, errOut := serve(open); code != 1 || !strings.Contains(errOut, "01-mine.md is not readable by other users (mode 600)") {
+		t.Fatalf("a lesson only root can read: exit %d\n%s", code, errOut)
+	}
+}
