@@ -13,7 +13,7 @@ import (
 
 // cacheFormat changes whenever Course, Lesson, Question or Challenge
 // changes shape, so that no cache written by another build is read.
-const cacheFormat = "kcna-lab course cache 1"
+const cacheFormat = "kcna-lab course cache 2"
 
 // LoadCached is Load for a course that is the same from one run to the
 // next, as the built-in one is. Parsing its YAML front matter takes some

@@ -136,7 +136,7 @@ func (p *frontParser) challenge(n *yaml.Node, at string) (Challenge, bool) {
 		p.add(n, at+": a challenge must be a set of fields", "give id, title, task, hints and solution")
 		return Challenge{}, false
 	}
-	f := p.fields(n, at, []string{"id", "title", "task", "hints", "solution"}, []string{"id", "title", "task", "solution"})
+	f := p.fields(n, at, []string{"id", "title", "task", "hints", "solution", "checks"}, []string{"id", "title", "task", "solution"})
 	var c Challenge
 	if f["id"] != nil {
 		c.ID = p.id(f["id"], at+".id")
@@ -152,6 +152,9 @@ func (p *frontParser) challenge(n *yaml.Node, at string) (Challenge, bool) {
 	}
 	if f["solution"] != nil {
 		c.Solution = p.text(f["solution"], at+".solution")
+	}
+	if f["checks"] != nil {
+		c.Checks = p.checks(f["checks"], at+".checks")
 	}
 	return c, c.ID != ""
 }

@@ -111,14 +111,17 @@ func (q *Question) Correct(picked []int) bool {
 // Letter is the label of choice i: "a", "b", ...
 func Letter(i int) string { return string(rune('a' + i)) }
 
-// Challenge is a hands-on task whose check, registered in code under the
-// same id, inspects live state.
+// Challenge is a hands-on task whose check inspects live state: either
+// its own Checks, written in the lesson file, or a check registered in
+// code (lessons/demos) under the same id.
 type Challenge struct {
 	ID       string
 	Title    string
 	Task     string
 	Hints    []string
 	Solution string
+	// Checks, when given, are the challenge's check: all must hold.
+	Checks []Check
 }
 
 // Registry tells validation which demo and challenge ids are implemented.

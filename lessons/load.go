@@ -109,7 +109,8 @@ func splitFrontMatter(src []byte) (front, body []byte, ok bool) {
 	return rest[:i+1], rest[i+5:], true
 }
 
-// checkRefs reports demo and challenge ids that no code implements.
+// checkRefs reports demo ids that no code implements, challenges with no
+// check, and challenges whose own checks would shadow a built-in one.
 func checkRefs(l *Lesson, reg Registry) Problems {
 	if reg == nil {
 		return nil
@@ -123,10 +124,16 @@ func checkRefs(l *Lesson, reg Registry) Problems {
 		}
 	}
 	for _, c := range l.Challenges {
-		if !reg.HasChallenge(c.ID) {
-			probs = append(probs, Problem{File: l.File, Line: l.pos["challenges/"+c.ID].line, Col: l.pos["challenges/"+c.ID].col,
-				Msg:  fmt.Sprintf("challenge %q has no check registered", c.ID),
-				Hint: "a challenge is checked by code against live state; its id must match a check in lessons/demos"})
+		at := l.pos["challenges/"+c.ID]
+		switch builtin := reg.HasChallenge(c.ID); {
+		case len(c.Checks) == 0 && !builtin:
+			probs = append(probs, Problem{File: l.File, Line: at.line, Col: at.col,
+				Msg:  fmt.Sprintf("challenge %q has no check", c.ID),
+				Hint: "write its checks in the file (checks:, see content/README.md), or give the id of a check built into kcna-lab (lessons/demos)"})
+		case len(c.Checks) > 0 && builtin:
+			probs = append(probs, Problem{File: l.File, Line: at.line, Col: at.col,
+				Msg:  fmt.Sprintf("challenge %q has checks: and kcna-lab has a built-in check with the same id", c.ID),
+				Hint: "give the challenge an id of its own to use its checks:, or remove checks: to use the built-in one"})
 		}
 	}
 	return probs

@@ -164,7 +164,7 @@ func TestLoadReportsUnregisteredIDsAndDuplicates(t *testing.T) {
 	_, probs := Load(fsys, fakeRegistry{})
 	for _, want := range []string{
 		`demo "chroot-jail" is not registered`,
-		`challenge "build-jail" has no check registered`,
+		`challenge "build-jail" has no check`,
 		`duplicate lesson id "chroot" (also in 03-chroot.md)`,
 		"file name is not NN-slug.md",
 	} {

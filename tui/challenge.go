@@ -262,6 +262,11 @@ func (c *challengePane) text() []string {
 			title += "  " + st.StepOK.Render("passed")
 		}
 		out = append(out, st.Title.Render(title), "", ch.Task, "")
+		if plan := ch.Plan(); len(plan) > 0 {
+			// The lesson file's checks run commands, on this machine
+			// too: say what, before the learner presses enter.
+			out = append(out, st.Subtle.Render("enter runs the lesson file's checks: ")+strings.Join(plan, "; "), "")
+		}
 		if why := c.ctx.cannotRun[c.lesson.ID]; why != "" && !c.ctx.progress.Passed(c.lesson.ID, ch.ID) {
 			out = append(out, st.Started.Render("Not possible on this host: ")+why+". "+notPossibleHere, "")
 		}

@@ -63,6 +63,10 @@ type Options struct {
 	// Programs is the directory holding the kcna-lab and kcna-lab-init
 	// the labs run ("": beside this program).
 	Programs string
+	// Content, if not "", is the instructor's course (an absolute path,
+	// checked by lint-content): every student's course and CLI use it,
+	// with its challenges' checks: running in their lab.
+	Content string
 	// Log receives one line per connection and refusal.
 	Log io.Writer
 }

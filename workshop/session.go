@@ -88,7 +88,7 @@ func (s *Server) startLab(ref *labRef, st Student) {
 	defer close(ref.ready)
 	ref.lab, ref.err = labhost.Start(labhost.Config{
 		Name: st.Name, Slot: st.Slot, Dir: filepath.Join(s.opts.State, "students", st.Name),
-		Bin: s.bin, Quota: s.opts.Quota, Log: s.opts.Log,
+		Bin: s.bin, Content: s.opts.Content, Quota: s.opts.Quota, Log: s.opts.Log,
 	})
 	if ref.err == nil {
 		s.log.Printf("%s: lab started (init pid %d, uid range from %d)", st.Name, ref.lab.InitPID(), labhost.HostID(st.Slot))
@@ -169,6 +169,9 @@ func (s *Server) job(sess ssh.Session) (job labhost.Job, drained func(), err err
 	pty, _, hasPty := sess.Pty()
 	if len(args) == 0 && !hasPty {
 		return labhost.Job{}, nil, fmt.Errorf("the course needs a terminal: connect with ssh -t (or without a command); for one command, give it: ssh ... %s@HOST -- progress", sess.User())
+	}
+	if s.opts.Content != "" {
+		args = append([]string{"--content", labhost.ContentDir}, args...)
 	}
 	job = labhost.Job{
 		Args: append([]string{"/opt/kcna-lab/bin/kcna-lab"}, args...),

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,6 +27,10 @@ capabilities — never from what you typed. A pass is kept in your progress.
 
 Without an ID, the challenges are listed. Hints come one at a time: --hint 1,
 then --hint 2 if you need it. --solution shows the answer; try first.
+
+A challenge whose lesson file writes its own checks: runs the commands the
+file gives, in a sandbox or on this machine; they are listed here and
+printed before --check runs them. Reading a challenge never runs them.
 
 A troubleshooting challenge starts from something broken: --setup builds it
 (sandboxes left running for you to diagnose) and says where to look. Run it
@@ -73,10 +78,11 @@ again to start over.`,
 			case setup:
 				return runSetup(cmd, a, ch.ID)
 			case check:
-				c, ok := demos.Builtin().Check(ch.ID)
+				c, ok := demos.Builtin().ChallengeCheck(ch)
 				if !ok {
 					return fmt.Errorf("challenge %s has no check in this build of kcna-lab", ch.ID)
 				}
+				showPlan(a.stderr, l, ch)
 				v, err := c.Verify(cmd.Context())
 				if err != nil {
 					return fmt.Errorf("check %s: %w", ch.ID, err)
@@ -114,7 +120,10 @@ again to start over.`,
 				return a.printJSON(challengeDetail(l, ch, p))
 			}
 			fmt.Fprintf(a.stdout, "%s (lesson %d, %s)\n\n%s\n\n", ch.Title, l.Order, l.Title, ch.Task)
-			if c, ok := demos.Builtin().Check(ch.ID); ok && c.Setup != nil {
+			if plan := ch.Plan(); len(plan) > 0 {
+				fmt.Fprintf(a.stdout, "The check, from %s, runs:\n  %s\n\n", l.File, strings.Join(plan, "\n  "))
+			}
+			if c, ok := demos.Builtin().ChallengeCheck(ch); ok && c.Setup != nil {
 				fmt.Fprintf(a.stdout, "Start here:        sudo kcna-lab challenge %s --setup   (builds the broken scenario)\n", ch.ID)
 			}
 			fmt.Fprintf(a.stdout, "When it is done:  kcna-lab challenge %s --check\n", ch.ID)
@@ -145,9 +154,29 @@ type challengeJSON struct {
 	Title       string     `json:"title"`
 	Passed      bool       `json:"passed"`
 	PassedAt    *time.Time `json:"passed_at,omitempty"`
-	// Task and Hints only for one challenge: the list is an index.
+	// Task, Hints and Checks only for one challenge: the list is an index.
 	Task  string `json:"task,omitempty"`
 	Hints int    `json:"hints,omitempty"`
+	// Checks are what the lesson file's checks run, when it writes them.
+	Checks []checkPlanJSON `json:"checks,omitempty"`
+}
+
+// checkPlanJSON is one of a challenge's own checks: where it runs and
+// what it runs or looks at.
+type checkPlanJSON struct {
+	In   string   `json:"in"`
+	Run  []string `json:"run,omitempty"`
+	File string   `json:"file,omitempty"`
+}
+
+// showPlan says, before a lesson file's checks run, what they run and
+// where: they are the instructor's commands, some maybe on this host.
+func showPlan(w io.Writer, l *lessons.Lesson, ch lessons.Challenge) {
+	plan := ch.Plan()
+	if len(plan) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Checking with the checks in %s:\n  %s\n", l.File, strings.Join(plan, "\n  "))
 }
 
 func challengeRows(c *lessons.Course, p *lessons.Progress) []challengeJSON {
@@ -155,7 +184,7 @@ func challengeRows(c *lessons.Course, p *lessons.Progress) []challengeJSON {
 	for _, l := range c.Lessons {
 		for _, ch := range l.Challenges {
 			row := challengeDetail(l, ch, p)
-			row.Task, row.Hints = "", 0
+			row.Task, row.Hints, row.Checks = "", 0, nil
 			out = append(out, row)
 		}
 	}
@@ -164,6 +193,9 @@ func challengeRows(c *lessons.Course, p *lessons.Progress) []challengeJSON {
 
 func challengeDetail(l *lessons.Lesson, ch lessons.Challenge, p *lessons.Progress) challengeJSON {
 	out := challengeJSON{Lesson: l.ID, LessonOrder: l.Order, ID: ch.ID, Title: ch.Title, Task: ch.Task, Hints: len(ch.Hints)}
+	for _, k := range ch.Checks {
+		out.Checks = append(out.Checks, checkPlanJSON{In: k.In, Run: k.Run, File: k.File})
+	}
 	if lp := p.Lessons[l.ID]; lp != nil {
 		if at, ok := lp.Challenges[ch.ID]; ok {
 			out.Passed, out.PassedAt = true, &at
@@ -200,7 +232,7 @@ func (a *app) checkJSON(store *lessons.Store, p *lessons.Progress, l *lessons.Le
 // runSetup builds a challenge's broken scenario, printing each step as
 // --trace does, and says what is broken.
 func runSetup(cmd *cobra.Command, a *app, id string) error {
-	c, ok := demos.Builtin().Check(id)
+	c, ok := demos.Builtin().Check(id) // only built-in checks set up a scenario
 	if !ok || c.Setup == nil {
 		return fmt.Errorf("challenge %s has nothing to set up: do its task as written (kcna-lab challenge %s)", id, id)
 	}

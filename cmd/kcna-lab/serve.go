@@ -6,12 +6,16 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"github.com/kcna-lab/kcna-lab/workshop"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
@@ -47,14 +51,22 @@ without a key can join by the code alone.
 The class lives in --state: the server's host key (made on first start and
 kept), the roll of names and keys, and each student's home. Stop the server
 with Ctrl-C or SIGTERM: students are told, their sandboxes stopped, their
-progress saved. If it was killed instead, ` + "`kcna-lab clean`" + ` removes what its labs left.`,
+progress saved. If it was killed instead, ` + "`kcna-lab clean`" + ` removes what its labs left.
+
+With --content DIR, every student gets the instructor's course instead of the
+built-in one, read-only in their lab; its challenges' checks: run there, where
+"the host" is the student's lab. serve refuses a course with lint-content
+problems or files the labs cannot read, and lists what its checks run.`,
 		Example: `  # on the instructor's Linux VM
   sudo kcna-lab serve --listen :2222 --class-code k8s-rocks
 
   # each student
   ssh -p 2222 alice@lab-server
   ssh -p 2222 alice@lab-server -- progress
-  ssh -p 2222 alice@lab-server -- run -- hostname`,
+  ssh -p 2222 alice@lab-server -- run -- hostname
+
+  # the instructor's own course (kcna-lab lint-content checks it first)
+  sudo kcna-lab serve --content /srv/my-course`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), f) },
 	}
@@ -78,6 +90,11 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	opts.Log = a.stderr
+	if a.contentDir != "" {
+		if opts.Content, err = a.classContent(); err != nil {
+			return err
+		}
+	}
 	srv, err := workshop.New(opts)
 	if err != nil {
 		return err
@@ -99,6 +116,44 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	}
 	fmt.Fprintln(a.stdout, "Workshop server stopped; every lab is gone and every student's progress saved.")
 	return nil
+}
+
+// classContent checks the instructor's course (--content) before any
+// student sees it: no lint-content problems, and files every lab can
+// read (a lab's root is an unprivileged user on the server). It says
+// what the course's checks will run, and returns its absolute path.
+func (a *app) classContent() (string, error) {
+	dir, err := filepath.Abs(a.contentDir)
+	if err != nil {
+		return "", err
+	}
+	course, probs := lessons.LoadDir(dir, demos.Builtin())
+	if len(probs) > 0 {
+		return "", fmt.Errorf("the lessons in %s have %d problem(s):\n%w\n\nFix them and try again; `kcna-lab lint-content %s` checks without starting", dir, len(probs), probs, dir)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			return "", fmt.Errorf("the directory %s is not searchable by other users (mode %o), so the students' labs cannot reach %s: chmod o+x %s, or put the course elsewhere", d, fi.Mode().Perm(), dir, d)
+		}
+		if d == "/" {
+			break
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		read := strings.HasSuffix(e.Name(), ".md") || e.Name() == lessons.GlossaryFile // what Load reads
+		if err != nil || e.IsDir() || !read || fi.Mode().Perm()&0o004 != 0 {
+			continue
+		}
+		return "", fmt.Errorf("the lesson file %s is not readable by other users (mode %o), so the students' labs cannot read it: chmod o+r %s", filepath.Join(dir, e.Name()), fi.Mode().Perm(), filepath.Join(dir, e.Name()))
+	}
+	fmt.Fprintf(a.stdout, "Course: %d lesson(s) from %s\n", len(course.Lessons), dir)
+	writeCheckPlan(a.stdout, course)
+	return dir, nil
 }
 
 func (f *serveFlags) options() (workshop.Options, error) {

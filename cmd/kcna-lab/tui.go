@@ -73,8 +73,14 @@ func (l lab) Demo(id string) (tui.Demo, bool) {
 	return tui.Demo{Title: d.Title, Run: d.Run}, ok
 }
 
+// Check is the check of the course's challenge id: the checks its lesson
+// file writes, or the one built in.
 func (l lab) Check(id string) (tui.Check, bool) {
-	c, ok := l.reg.Check(id)
+	_, ch, err := findChallenge(l.course, id)
+	if err != nil {
+		return tui.Check{}, false
+	}
+	c, ok := l.reg.ChallengeCheck(ch)
 	if !ok {
 		return tui.Check{}, false
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,15 +13,16 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
-// checks are the challenges' verifications. Each reads live state — a
-// running sandbox's files, cgroup, namespaces or processes, or a file on
-// the host — and says what it found.
+// checks are the challenges' verifications written in Go. Each reads live
+// state — a running sandbox's files, cgroup, namespaces or processes, or a
+// file on the host — and says what it found. A challenge that a command's
+// exit status and output, or a file's owner and mode, can settle is
+// checked by the checks: in its lesson file instead (ship-the-config,
+// set-hostname; see declared.go).
 func checks() []Check {
 	return []Check{
-		{ID: "ship-the-config", Verify: checkShipConfig},
 		{ID: "same-kernel", Verify: checkSameKernel},
 		{ID: "escape-the-jail", Verify: checkEscaped},
-		{ID: "set-hostname", Verify: checkHostname},
 		{ID: "fork-bomb-20", Verify: checkForkBomb},
 		{ID: "upper-only", Verify: checkUpperOnly},
 		{ID: "make-whiteout", Verify: checkWhiteout},
@@ -52,21 +52,6 @@ func pass(format string, a ...any) (Verdict, error) {
 
 func fail(format string, a ...any) (Verdict, error) {
 	return Verdict{Detail: fmt.Sprintf(format, a...)}, nil
-}
-
-func checkShipConfig(context.Context) (Verdict, error) {
-	st, v := running("app", "kcna-lab run --name app --detach --volume ~/app-config:/etc/app:ro -- sleep 3600")
-	if v != nil {
-		return *v, nil
-	}
-	b, err := fileInside(st, "/etc/app/app.conf")
-	if err != nil {
-		return fail("sandbox app runs, but /etc/app/app.conf is not there inside it (%v): mount the directory that holds app.conf at /etc/app with --volume", err)
-	}
-	if !slices.Contains(lines(string(b)), "port=8080") {
-		return fail("inside sandbox app, /etc/app/app.conf has no line port=8080; it holds: %q", strings.TrimSpace(string(b)))
-	}
-	return pass("inside sandbox app, /etc/app/app.conf says port=8080, and the image was not changed: the config came in as a volume")
 }
 
 func checkSameKernel(context.Context) (Verdict, error) {
@@ -102,29 +87,6 @@ func checkEscaped(context.Context) (Verdict, error) {
 		return fail("%s exists but belongs to uid %d, not to the sandbox's root (host uid %d): it was not made from inside the jail; remove it and try again", escapedFile, st.Uid, want)
 	}
 	return pass("%s on the host belongs to host uid %d, the sandbox's root: a process inside the chroot jail reached the host's /tmp", escapedFile, want)
-}
-
-func checkHostname(ctx context.Context) (Verdict, error) {
-	_, v := running("box", "kcna-lab run --name box --hostname kcna-box --detach -- sleep 3600")
-	if v != nil {
-		return *v, nil
-	}
-	out, _, err := sandbox.ExecOutput(ctx, "box", "hostname")
-	if err != nil {
-		return Verdict{}, err
-	}
-	inside := strings.TrimSpace(out)
-	host, err := os.Hostname()
-	if err != nil {
-		return Verdict{}, err
-	}
-	switch {
-	case inside != "kcna-box":
-		return fail("the UTS namespace of sandbox box says its hostname is %q, not kcna-box: set it when the sandbox starts, with --hostname", inside)
-	case host == "kcna-box":
-		return fail("the host's own hostname is kcna-box too: the point is to change it inside only; set the host's back")
-	}
-	return pass("inside box the hostname is kcna-box; the host is still %q: each UTS namespace has its own", host)
 }
 
 func checkForkBomb(context.Context) (Verdict, error) {

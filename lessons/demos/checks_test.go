@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kcna-lab/kcna-lab/content"
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
+	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -32,9 +34,11 @@ func openDir(t *testing.T) string {
 	return dir
 }
 
+// verify runs the check of challenge id as kcna-lab does: the checks:
+// its lesson file gives, or the one built in under its id.
 func verify(t *testing.T, id string) Verdict {
 	t.Helper()
-	c, ok := Builtin().Check(id)
+	c, ok := Builtin().ChallengeCheck(courseChallenge(t, id))
 	if !ok {
 		t.Fatalf("no check %s", id)
 	}
@@ -48,6 +52,7 @@ func verify(t *testing.T, id string) Verdict {
 func wantVerdict(t *testing.T, id string, passed bool, detail string) {
 	t.Helper()
 	v := verify(t, id)
+	t.Logf("%s: passed=%v %s", id, v.Passed, v.Detail)
 	if v.Passed != passed || !strings.Contains(v.Detail, detail) {
 		t.Errorf("check %s: passed=%v %q; want passed=%v and %q", id, v.Passed, v.Detail, passed, detail)
 	}
@@ -79,10 +84,28 @@ func execIn(t *testing.T, name, script string) {
 func TestCheckSetHostname(t *testing.T) {
 	wantVerdict(t, "set-hostname", false, "no sandbox called box")
 	stop := start(t, sandbox.Spec{Name: "box", Hostname: "elsewhere"})
-	wantVerdict(t, "set-hostname", false, `"elsewhere", not kcna-box`)
+	wantVerdict(t, "set-hostname", false, `printed "elsewhere", which does not match`)
 	stop()
 	start(t, sandbox.Spec{Name: "box", Hostname: "kcna-box"})
 	wantVerdict(t, "set-hostname", true, "kcna-box")
+}
+
+// courseChallenge is the built-in course's challenge id.
+func courseChallenge(t *testing.T, id string) lessons.Challenge {
+	t.Helper()
+	c, probs := lessons.Load(content.FS, Builtin())
+	if len(probs) > 0 {
+		t.Fatalf("the built-in course has problems:\n%v", probs)
+	}
+	for _, l := range c.Lessons {
+		for _, ch := range l.Challenges {
+			if ch.ID == id {
+				return ch
+			}
+		}
+	}
+	t.Fatalf("no challenge %s in the course", id)
+	return lessons.Challenge{}
 }
 
 func TestCheckForkBomb(t *testing.T) {
@@ -135,6 +158,28 @@ func TestCheckShipConfig(t *testing.T) {
 	}
 	start(t, sandbox.Spec{Name: "app", Volumes: []sandbox.Volume{{Host: dir, Target: "/etc/app", ReadOnly: true}}})
 	wantVerdict(t, "ship-the-config", true, "port=8080")
+}
+
+// The declarative checks of ship-the-config fail, each with its own
+// message, on each way of getting the challenge wrong.
+func TestCheckShipConfigBroken(t *testing.T) {
+	wantVerdict(t, "ship-the-config", false, "sandbox app must be running with /etc/app/app.conf inside it: mount the directory that holds app.conf at /etc/app with --volume (no sandbox called app is running")
+	stop := start(t, sandbox.Spec{Name: "app"})
+	wantVerdict(t, "ship-the-config", false, "(in sandbox app: there is no /etc/app/app.conf)")
+	stop()
+	// The config is there, but written into the sandbox's own root (as
+	// an edit of the image would put it), not mounted.
+	stop = start(t, sandbox.Spec{Name: "app", Overlay: true})
+	execIn(t, "app", "mkdir -p /etc/app && echo port=8080 > /etc/app/app.conf")
+	wantVerdict(t, "ship-the-config", false, "inside sandbox app, /etc/app is not a read-only mount")
+	stop()
+	// A volume, but writable.
+	dir := openDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "app.conf"), []byte("port=8080\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start(t, sandbox.Spec{Name: "app", Volumes: []sandbox.Volume{{Host: dir, Target: "/etc/app"}}})
+	wantVerdict(t, "ship-the-config", false, "/etc/app is not a read-only mount: give the config as a volume, read-only")
 }
 
 func TestCheckSameKernel(t *testing.T) {

@@ -4,7 +4,8 @@
 //
 // Lesson files can only name what is registered here, which validation
 // enforces, so an instructor's lesson cannot promise a demo that does not
-// exist.
+// exist. A challenge may instead write its checks in its lesson file
+// (checks:); this package runs those too (declared.go).
 package demos
 
 import (

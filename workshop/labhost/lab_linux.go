@@ -33,6 +33,10 @@ const (
 // Arg0 is the name the lab's init runs under; Init recognises it.
 const Arg0 = "kcna-lab-labhost"
 
+// ContentDir is where a lab sees the instructor's course, when the
+// server has one (Config.Content).
+const ContentDir = "/opt/kcna-lab/content"
+
 // Config describes one student's lab.
 type Config struct {
 	// Name is the student's name, also the lab's hostname.
@@ -46,6 +50,9 @@ type Config struct {
 	Dir string
 	// Bin holds the kcna-lab and kcna-lab-init the lab runs.
 	Bin string
+	// Content, if not "", is a directory of lessons (kcna-lab --content)
+	// the lab sees read-only at ContentDir; "" for the built-in course.
+	Content string
 	// Quota bounds the whole lab: every session and sandbox in it.
 	Quota Quota
 	// Log receives what the lab's init writes to its stderr (nil: dropped).
@@ -126,7 +133,10 @@ func prepareDirs(cfg Config, id int) error {
 			return fmt.Errorf("give %s to the lab's root (uid %d): %w", d, id, err)
 		}
 	}
-	for _, d := range []string{filepath.Dir(cfg.Dir), cfg.Bin} {
+	for _, d := range []string{filepath.Dir(cfg.Dir), cfg.Bin, cfg.Content} {
+		if d == "" {
+			continue
+		}
 		if err := searchable(d); err != nil {
 			return err
 		}
@@ -215,7 +225,7 @@ func (l *Lab) configure() error {
 		Name: l.cfg.Name, Hostname: l.cfg.Name,
 		Root: filepath.Join(l.cfg.Dir, "root"), Home: filepath.Join(l.cfg.Dir, "home"),
 		Bin: l.cfg.Bin, CgroupV2: l.cgroups.delegated(), Controllers: l.cgroups.controllers,
-		TmpSize: "512m",
+		TmpSize: "512m", Content: l.cfg.Content,
 	}
 	if err := l.ctrl.send(message{Op: opConfig, Config: cfg}); err != nil {
 		return err

@@ -64,6 +64,9 @@ type initConfig struct {
 	// TmpSize caps each of /tmp, /var and /run (tmpfs, charged to the
 	// lab's memory quota), e.g. "256m".
 	TmpSize string `json:"tmp_size"`
+	// Content, if not "", is the instructor's course (kcna-lab --content),
+	// bound read-only at ContentDir.
+	Content string `json:"content,omitempty"`
 }
 
 // conn is one end of the socket pair, as a *net.UnixConn: Go's poller

@@ -16,6 +16,7 @@ import (
 //	/usr /etc           the server's, read-only, nosuid, nodev
 //	/bin /lib ...       as on the server (symlinks into /usr, or read-only)
 //	/opt/kcna-lab/bin   kcna-lab and kcna-lab-init, read-only
+//	/opt/kcna-lab/content  the instructor's course, read-only, if any
 //	/root               the student's persistent home
 //	/tmp /var /run      fresh tmpfs, counted against the student's memory
 //	/proc /sys /dev     the lab's own (its PID and network namespaces)
@@ -36,6 +37,7 @@ func buildRoot(cfg *initConfig) error {
 		func() error { return topLevelLinks(r) },
 		func() error { return bindProgram(cfg.Bin, r, "kcna-lab") },
 		func() error { return bindProgram(cfg.Bin, r, "kcna-lab-init") },
+		func() error { return bindContent(cfg.Content, r) },
 		func() error { return bindRW(cfg.Home, filepath.Join(r, "root")) },
 		func() error { return memoryDirs(r, cfg.TmpSize) },
 		// This stage's /proc and /sys, over which the lab's own are
@@ -81,6 +83,15 @@ func topLevelLinks(r string) error {
 		}
 	}
 	return nil
+}
+
+// bindContent shows the instructor's course, if the server has one, at
+// ContentDir, read-only: its checks: run in the lab, not its files.
+func bindContent(content, r string) error {
+	if content == "" {
+		return nil
+	}
+	return bindRO(content, filepath.Join(r, ContentDir))
 }
 
 // bindProgram makes one of kcna-lab's programs appear in /opt/kcna-lab/bin

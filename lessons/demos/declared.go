@@ -1,0 +1,338 @@
+package demos
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/sandbox"
+)
+
+// MaxCheckOutput is how much of a check command's output is kept to test:
+// a check inspects, and what it prints past this is read and dropped, so
+// a command that floods cannot fill the learner's memory.
+const MaxCheckOutput = 64 << 10
+
+// ChallengeCheck is the check of a challenge: the checks its lesson file
+// gives, or else the one built in under its id. Load refuses a challenge
+// that has both, so neither hides the other.
+func (r *Registry) ChallengeCheck(ch lessons.Challenge) (Check, bool) {
+	if len(ch.Checks) > 0 {
+		return Declared(ch), true
+	}
+	return r.Check(ch.ID)
+}
+
+// Declared is the check of a challenge whose lesson file writes its
+// checks (lessons.Check): each must hold, in order, and the first that
+// does not gives the verdict its message and what it found. Nothing runs
+// until Verify is called: reading or showing a lesson never runs a check.
+func Declared(ch lessons.Challenge) Check {
+	ks := ch.Checks
+	return Check{ID: ch.ID, Verify: func(ctx context.Context) (Verdict, error) {
+		var held []string
+		for i, k := range ks {
+			found, ok, err := runCheck(ctx, k)
+			if err != nil {
+				return Verdict{}, fmt.Errorf("check %d of %d (%s:%d): %w", i+1, len(ks), k.Source, k.Line, err)
+			}
+			if !ok {
+				return Verdict{Detail: fmt.Sprintf("%s (%s)", k.Message, found)}, nil
+			}
+			held = append(held, found)
+		}
+		return Verdict{Passed: true, Detail: strings.Join(held, "; ")}, nil
+	}}
+}
+
+// runCheck runs one check and says what it found, whether the check
+// holds, or why it could not be run at all.
+func runCheck(ctx context.Context, k lessons.Check) (found string, ok bool, err error) {
+	var root *sandbox.State
+	if !k.OnHost() {
+		st, err := sandbox.Find(k.In)
+		if err != nil || !st.Running() {
+			return fmt.Sprintf("no sandbox called %s is running; `kcna-lab ps` lists those that are", k.In), false, nil
+		}
+		root = &st
+	}
+	var said []string
+	if k.File != "" {
+		found, ok, err := checkFile(k, root)
+		if err != nil || !ok {
+			return found, ok, err
+		}
+		said = append(said, found)
+	}
+	if len(k.Run) > 0 {
+		found, ok, err := checkRun(ctx, k)
+		if err != nil || !ok {
+			return found, ok, err
+		}
+		said = append(said, found)
+	}
+	return strings.Join(said, ", and "), true, nil
+}
+
+// checkRun runs the check's command where it says, bounded in time and
+// output, and tests its exit status and output.
+func checkRun(ctx context.Context, k lessons.Check) (string, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, k.Timeout)
+	defer cancel()
+	cmd := lessons.QuoteArgs(k.Run)
+	var (
+		out       string
+		truncated bool
+		code      int
+		err       error
+	)
+	if k.OnHost() {
+		out, truncated, code, err = runOnHost(ctx, k.Run)
+	} else {
+		out, truncated, code, err = runInSandbox(ctx, k.In, k.Run)
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		return fmt.Sprintf("%s: `%s` did not finish within %s", k.Where(), cmd, k.Timeout), false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("run `%s` %s: %w", cmd, k.Where(), err)
+	}
+	what := fmt.Sprintf("%s: `%s` exited %d", k.Where(), cmd, code)
+	printed := "printed nothing"
+	if s := strings.TrimSpace(out); s != "" {
+		printed = "printed " + quoteShort(s, 200)
+		if truncated {
+			printed += fmt.Sprintf(" (output cut at %d KiB)", MaxCheckOutput>>10)
+		}
+	}
+	switch {
+	case code != k.Exit:
+		return fmt.Sprintf("%s and %s; it must exit %d", what, printed, k.Exit), false, nil
+	case k.Contains != "" && !strings.Contains(out, k.Contains):
+		return fmt.Sprintf("%s and %s, which does not contain %q", what, printed, k.Contains), false, nil
+	}
+	var m string // what output-matches matched
+	if k.Matches != "" {
+		re, err := regexp.Compile(k.Matches)
+		if err != nil {
+			return "", false, fmt.Errorf("output-matches: %w", err) // validated when read; a cache from another build?
+		}
+		if !re.MatchString(out) {
+			return fmt.Sprintf("%s and %s, which does not match %s", what, printed, k.Matches), false, nil
+		}
+		m = re.FindString(out)
+	}
+	if k.Contains != "" {
+		what += fmt.Sprintf(", its output contains %q", k.Contains)
+	}
+	if k.Matches != "" {
+		what += fmt.Sprintf(", its output matches %s (%s)", k.Matches, quoteShort(strings.TrimSpace(m), 80))
+	}
+	if k.Contains == "" && k.Matches == "" && strings.TrimSpace(out) != "" {
+		what += " and printed " + quoteShort(strings.TrimSpace(out), 80)
+	}
+	return what, true, nil
+}
+
+// quoteShort quotes what a command printed, cut to max bytes.
+func quoteShort(s string, max int) string {
+	if len(s) > max {
+		return strconv.Quote(s[:max]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// runOnHost runs argv on the learner's machine (their lab, on a workshop
+// server), in a process group of its own so that a timeout ends whatever
+// it started too.
+func runOnHost(ctx context.Context, argv []string) (out string, truncated bool, code int, err error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	var buf boundedBuffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code, err = exit.ExitCode(), nil
+		if code < 0 { // killed by a signal, as the shell reports it
+			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+		}
+	}
+	return buf.String(), buf.truncated, code, err
+}
+
+// runInSandbox runs argv inside the running sandbox name the way `kcna-lab
+// exec` does (sandbox.Exec: its init forks it in all its namespaces),
+// keeping at most MaxCheckOutput of its output.
+func runInSandbox(ctx context.Context, name string, argv []string) (out string, truncated bool, code int, err error) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return "", false, 0, err
+	}
+	defer null.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return "", false, 0, fmt.Errorf("a pipe for the output: %w", err)
+	}
+	var buf boundedBuffer
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, _ = io.Copy(&buf, r)
+	}()
+	res, err := sandbox.Exec(ctx, name, argv, null, w, w, false)
+	_ = w.Close()
+	wg.Wait()
+	_ = r.Close()
+	return buf.String(), buf.truncated, res.ExitCode, err
+}
+
+// boundedBuffer keeps the first MaxCheckOutput bytes written to it and
+// accepts (and drops) the rest, so the writer never blocks on it.
+type boundedBuffer struct {
+	mu        sync.Mutex
+	b         []byte
+	truncated bool
+}
+
+func (w *boundedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	room := MaxCheckOutput - len(w.b)
+	if len(p) > room {
+		w.truncated = true
+		w.b = append(w.b, p[:max(room, 0)]...)
+	} else {
+		w.b = append(w.b, p...)
+	}
+	return len(p), nil
+}
+
+func (w *boundedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.b)
+}
+
+// checkFile tests the check's file as seen where it runs: on the host, or
+// inside a sandbox's root (through its init's /proc/PID/root, its
+// symlinks resolved within it), with the owner as that side numbers it.
+func checkFile(k lessons.Check, in *sandbox.State) (string, bool, error) {
+	var (
+		st  unix.Stat_t
+		err error
+	)
+	if in == nil {
+		err = unix.Stat(k.File, &st)
+	} else {
+		err = statInside(in.InitPID, k.File, &st)
+	}
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return fmt.Sprintf("%s: there is no %s", k.Where(), k.File), false, nil
+		}
+		return "", false, fmt.Errorf("look at %s %s: %w", k.File, k.Where(), err)
+	}
+	uid := st.Uid
+	passwd := "/etc/passwd"
+	if in != nil {
+		uid = uidInside(in.InitPID, st.Uid)
+		passwd = filepath.Join("/proc", strconv.Itoa(in.InitPID), "root", "etc/passwd")
+	}
+	mode := st.Mode & 0o7777
+	what := fmt.Sprintf("%s: %s exists, owner uid %d, mode %04o", k.Where(), k.File, uid, mode)
+	if k.Owner != "" {
+		want, err := wantUID(k.Owner, passwd)
+		if err != nil {
+			return fmt.Sprintf("%s; the owner it must have, %s, %v", what, k.Owner, err), false, nil
+		}
+		if uid != want {
+			return fmt.Sprintf("%s; it must belong to %s (uid %d)", what, k.Owner, want), false, nil
+		}
+	}
+	if k.ModeSet && mode != k.Mode {
+		return fmt.Sprintf("%s; its mode must be %04o", what, k.Mode), false, nil
+	}
+	return what, true, nil
+}
+
+// statInside stats path inside the root of the process pid, resolving
+// it, its ".." and its symlinks within that root as the sandbox's own
+// processes would (openat2 RESOLVE_IN_ROOT, Linux 5.6); on an older
+// kernel, through the /proc/PID/root link as the other checks read files.
+func statInside(pid int, path string, st *unix.Stat_t) error {
+	root := filepath.Join("/proc", strconv.Itoa(pid), "root")
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	if errors.Is(err, unix.ENOSYS) {
+		return unix.Stat(filepath.Join(root, path), st)
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Fstat(fd, st)
+}
+
+// uidInside turns a uid as this process sees it into the uid the
+// process pid's user namespace gives it, by its uid_map; an unmapped one
+// is the overflow uid, as the kernel shows it inside.
+func uidInside(pid int, uid uint32) uint32 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/uid_map", pid))
+	if err != nil {
+		return uid
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var inside, outside, count uint32
+		if _, err := fmt.Sscan(sc.Text(), &inside, &outside, &count); err == nil && uid >= outside && uid-outside < count {
+			return inside + (uid - outside)
+		}
+	}
+	return 65534
+}
+
+// wantUID reads owner: a uid as digits, or a user name looked up in
+// the passwd file of the side the check runs on.
+func wantUID(owner, passwd string) (uint32, error) {
+	if n, err := strconv.ParseUint(owner, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	b, err := os.ReadFile(passwd)
+	if err != nil {
+		return 0, fmt.Errorf("cannot be looked up: %w", err)
+	}
+	for _, line := range lines(string(b)) {
+		f := strings.Split(line, ":")
+		if len(f) > 2 && f[0] == owner {
+			if n, err := strconv.ParseUint(f[2], 10, 32); err == nil {
+				return uint32(n), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("is no user in its /etc/passwd")
+}

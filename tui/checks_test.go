@@ -1,0 +1,33 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
+)
+
+// TestChallengePaneShowsWhatChecksRun: a challenge checked by its lesson
+// file's checks: says, before enter is pressed, what they will run and
+// where, the learner's own machine included.
+func TestChallengePaneShowsWhatChecksRun(t *testing.T) {
+	src := "---\nid: only\ntitle: Only lesson\norder: 1\ndomain: container-orchestration\nobjectives: [Try]\n" +
+		"challenges:\n  - id: make-it\n    title: Make it\n    task: Make the thing.\n    solution: Do it.\n" +
+		"    checks:\n      - in: host\n        run: [test, -e, /tmp/thing]\n        message: no thing\n" +
+		"      - in: box\n        file: /etc/thing\n        message: no thing in box\n" +
+		"---\n# Only\n\nText.\n"
+	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, testLab{})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	var m tea.Model = New(Options{Course: c, Saver: &fakeSaver{}, Progress: lessons.NewProgress(), Lab: testLab{}})
+	m = drive(t, m, tea.WindowSizeMsg{Width: 100, Height: 30}, press("enter"), press("c"))
+	s := strings.Join(strings.Fields(strings.ReplaceAll(ansi.Strip(screenOf(m)), "│", "")), " ")
+	if want := "enter runs the lesson file's checks: on this host: run test -e /tmp/thing; in sandbox box: look at /etc/thing"; !strings.Contains(s, want) {
+		t.Fatalf("the pane does not say %q:\n%s", want, s)
+	}
+}
