@@ -44,9 +44,9 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// readInt reads a one-number file. "max", and v1's "unlimited" (a number
+// ReadInt reads a one-number cgroup file. "max", and v1's "unlimited" (a number
 // near 2^63), read as 0: no limit.
-func readInt(file string) (int64, error) {
+func ReadInt(file string) (int64, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", file, unwrapPath(err))
@@ -65,9 +65,9 @@ func readInt(file string) (int64, error) {
 	return n, nil
 }
 
-// readKeyed reads a flat-keyed file such as memory.events or cpu.stat:
+// ReadKeyed reads a flat-keyed cgroup file such as memory.events or cpu.stat:
 // one "key number" pair per line. Lines that are not are skipped.
-func readKeyed(file string) (map[string]int64, error) {
+func ReadKeyed(file string) (map[string]int64, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, unwrapPath(err))

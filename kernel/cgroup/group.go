@@ -380,7 +380,7 @@ func (g *Group) OOMKills() (int64, error) {
 	if d.version == V1 {
 		file = filepath.Join(d.path, "memory.oom_control")
 	}
-	kv, err := readKeyed(file)
+	kv, err := ReadKeyed(file)
 	if err != nil {
 		return 0, err
 	}
@@ -413,11 +413,11 @@ func (g *Group) Sample() []event.Metric {
 }
 
 func sample(dir, cur, lim, unit string) (event.Metric, bool) {
-	v, err := readInt(filepath.Join(dir, cur))
+	v, err := ReadInt(filepath.Join(dir, cur))
 	if err != nil {
 		return event.Metric{}, false
 	}
-	l, err := readInt(filepath.Join(dir, lim))
+	l, err := ReadInt(filepath.Join(dir, lim))
 	if err != nil {
 		l = 0
 	}
@@ -437,7 +437,7 @@ func (g *Group) CPUStat() (map[string]int64, error) {
 		}
 		d = g.dirs[i]
 	}
-	kv, err := readKeyed(filepath.Join(d.path, "cpu.stat"))
+	kv, err := ReadKeyed(filepath.Join(d.path, "cpu.stat"))
 	if err != nil {
 		return nil, err
 	}

@@ -377,7 +377,7 @@ func TestPidsLimit(t *testing.T) {
 	}
 	t.Logf("fork loop: %v", err)
 	d, _ := g.dirFor("pids")
-	ev, rerr := readKeyed(filepath.Join(d.path, "pids.events"))
+	ev, rerr := ReadKeyed(filepath.Join(d.path, "pids.events"))
 	if rerr != nil {
 		t.Fatal(rerr)
 	}

@@ -87,7 +87,7 @@ func (g *Group) MemoryLimit() (file string, bytes int64, err error) {
 	if d.version == V1 {
 		file = filepath.Join(d.path, "memory.limit_in_bytes")
 	}
-	n, err := readInt(file)
+	n, err := ReadInt(file)
 	return file, n, err
 }
 
@@ -104,7 +104,7 @@ func (g *Group) CPULimit() (file string, cpus float64, err error) {
 		if err != nil || q <= 0 {
 			return file, 0, err // -1 is v1's "no limit"
 		}
-		p, err := readInt(filepath.Join(d.path, "cpu.cfs_period_us"))
+		p, err := ReadInt(filepath.Join(d.path, "cpu.cfs_period_us"))
 		if err != nil || p == 0 {
 			return file, 0, err
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -152,7 +153,7 @@ func readCgroupStats(paths []string) (cgroupStats, error) {
 		s.dirs[c] = controllerDir(paths, c)
 	}
 	mem := s.dirs["memory"]
-	stat, err := readKeyedFile(filepath.Join(mem, "memory.stat"))
+	stat, err := cgroup.ReadKeyed(filepath.Join(mem, "memory.stat"))
 	if err != nil {
 		return s, err
 	}
@@ -162,20 +163,20 @@ func readCgroupStats(paths []string) (cgroupStats, error) {
 		usage = filepath.Join(mem, "memory.usage_in_bytes")
 		s.version, s.inactiveFile, s.rss = "cgroup v1", stat["total_inactive_file"], stat["total_rss"]
 	}
-	if s.usage, err = readNumber(usage); err != nil {
+	if s.usage, err = cgroup.ReadInt(usage); err != nil {
 		return s, err
 	}
-	if s.pids, err = readNumber(filepath.Join(s.dirs["pids"], "pids.current")); err != nil {
+	if s.pids, err = cgroup.ReadInt(filepath.Join(s.dirs["pids"], "pids.current")); err != nil {
 		return s, err
 	}
-	cpu, err := readKeyedFile(filepath.Join(s.dirs["cpu"], "cpu.stat"))
+	cpu, err := cgroup.ReadKeyed(filepath.Join(s.dirs["cpu"], "cpu.stat"))
 	if err != nil {
 		return s, err
 	}
 	s.throttled = cpu["nr_throttled"]
 	if u, ok := cpu["usage_usec"]; ok {
 		s.cpuUsage = u
-	} else if ns, err := readNumber(filepath.Join(s.dirs["cpu"], "cpuacct.usage")); err == nil {
+	} else if ns, err := cgroup.ReadInt(filepath.Join(s.dirs["cpu"], "cpuacct.usage")); err == nil {
 		s.cpuUsage = ns / 1000 // cpu and cpuacct mounted together
 	}
 	return s, nil
@@ -224,35 +225,6 @@ func (s cgroupStats) sources() []string {
 }
 
 func mibs(b int64) string { return fmt.Sprintf("%.1fM", float64(b)/(1<<20)) }
-
-func readNumber(path string) (int64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", path, err)
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", path, err)
-	}
-	return n, nil
-}
-
-// readKeyedFile reads "key number" lines, as in memory.stat and cpu.stat.
-func readKeyedFile(path string) (map[string]int64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	out := map[string]int64{}
-	for _, l := range lines(string(b)) {
-		if f := strings.Fields(l); len(f) == 2 {
-			if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
-				out[f[0]] = n
-			}
-		}
-	}
-	return out, nil
-}
 
 // chattyScript writes to both streams, takes three seconds, and fails.
 const chattyScript = `echo "starting"; echo "warning: no config file, using defaults" >&2
