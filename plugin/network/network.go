@@ -276,7 +276,17 @@ func validName(name string) error {
 // stateDir is where the IPAM keeps its lease files: in the sandboxes'
 // state dir, /run/kcna-lab as root, so leases vanish with a reboot just as
 // the links they describe do.
-func stateDir() string { return filepath.Join(sandbox.StateDir(), "network") }
+func stateDir() string {
+	if holderStateDir != "" {
+		return filepath.Join(holderStateDir, "network")
+	}
+	return filepath.Join(sandbox.StateDir(), "network")
+}
+
+// holderStateDir is the kcna-lab state directory of the user a rootless
+// network holder serves; set in the holder only, where that user is root
+// and sandbox.StateDir would name root's.
+var holderStateDir string
 
 // ResolvConf is the /etc/resolv.conf for a sandbox on the bridge: its
 // resolver is the DNS server ServeDNS runs inside its own network

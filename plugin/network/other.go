@@ -9,6 +9,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/kernel/journal"
+	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
 // errNeedsLinux is what the network operations say off Linux: bridges,
@@ -41,4 +42,8 @@ func Leases(string) ([]Lease, error) { return nil, errNeedsLinux }
 // Lookup knows no names off Linux.
 func Lookup(string) func(string) (netip.Addr, bool) {
 	return func(string) (netip.Addr, bool) { return netip.Addr{}, false }
+}
+
+func rootlessAttach(sandbox.Net, string, int, event.Sink) (*sandbox.Attachment, error) {
+	return nil, errNeedsLinux
 }
