@@ -134,9 +134,9 @@ func newHolder(stateDir string) (*holder, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return nil, fmt.Errorf("make the holder's mounts private: %w", err)
 	}
-	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return nil, fmt.Errorf("mount a sysfs for the holder's network namespace: %w", err)
-	}
+	// Without it (a kernel that refuses), the bridge still works: only
+	// the wait for a new port to forward (waitForwarding) is skipped.
+	_ = unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 	j, err := journal.Create(filepath.Join(stateDir, "journals"), "kcna-netholder-"+strconv.Itoa(os.Getpid()))
 	if err != nil {
 		return nil, err

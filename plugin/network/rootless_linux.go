@@ -284,6 +284,9 @@ func startHolder(dir string, sink event.Sink) error {
 		if len(msg) == 0 {
 			msg = []byte("it exited without saying why")
 		}
+		if blocked := sandbox.UserNamespaceBlocked(); blocked != nil {
+			return fmt.Errorf("start the network holder: %s; %w", msg, blocked)
+		}
 		return fmt.Errorf("start the network holder: %s", msg)
 	}
 	return nil
