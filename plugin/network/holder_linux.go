@@ -225,7 +225,7 @@ func (h *holder) handle(c *net.UnixConn) {
 	case "links":
 		closeFiles(files)
 		links, err := Links(m.Bridge)
-		_ = sendMsg(c, holderReply{Links: links, Err: errString(err), Done: true}, nil)
+		_ = sendMsg(c, holderReply{Links: links, Err: errString(err), Done: true, Holder: os.Getpid()}, nil)
 	default:
 		closeFiles(files)
 		_ = sendMsg(c, holderReply{Err: fmt.Sprintf("unknown request %q", m.Op)}, nil)

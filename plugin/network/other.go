@@ -47,3 +47,6 @@ func Lookup(string) func(string) (netip.Addr, bool) {
 func rootlessAttach(sandbox.Net, string, int, event.Sink) (*sandbox.Attachment, error) {
 	return nil, errNeedsLinux
 }
+
+// HolderPID is 0: there is no network holder off Linux.
+func HolderPID() int { return 0 }

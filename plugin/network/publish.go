@@ -36,7 +36,8 @@ func Publish(hostPort int, target netip.AddrPort, sink event.Sink) (io.Closer, e
 	if !target.IsValid() || target.Port() == 0 {
 		return nil, fmt.Errorf("publish 127.0.0.1:%d: target %q is not an address and port", hostPort, target)
 	}
-	ln, err := listenPublished(hostPort, target.String(), int(target.Port()), sink)
+	shell := fmt.Sprintf("socat TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork TCP:%s", hostPort, target)
+	ln, err := listenPublished(hostPort, target.String(), int(target.Port()), shell, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -45,12 +46,12 @@ func Publish(hostPort int, target netip.AddrPort, sink event.Sink) (io.Closer, e
 
 // listenPublished listens on 127.0.0.1:hostPort for a proxy to target,
 // with a clear error where the port is taken or privileged.
-func listenPublished(hostPort int, target string, targetPort int, sink event.Sink) (net.Listener, error) {
+func listenPublished(hostPort int, target string, targetPort int, shell string, sink event.Sink) (net.Listener, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(hostPort))
 	var ln net.Listener
 	err := event.Step(sink,
 		fmt.Sprintf("listen(tcp, %s) forwarding to %s", addr, target),
-		fmt.Sprintf("socat TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork TCP:%s", hostPort, target),
+		shell,
 		func() (err error) { ln, err = net.Listen("tcp4", addr); return err })
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):

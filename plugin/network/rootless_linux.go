@@ -343,7 +343,8 @@ func rootlessAttach(n sandbox.Net, name string, pid int, sink event.Sink) (_ *sa
 	var lns []*os.File
 	defer closeFiles(lns)
 	for _, m := range n.Publish {
-		ln, err := listenPublished(m.HostPort, fmt.Sprintf("port %d of sandbox %s (served by the network holder)", m.ContainerPort, name), m.ContainerPort, sink)
+		shell := fmt.Sprintf("socat TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork EXEC:'nsenter --user --net --preserve-credentials --target HOLDER_PID socat STDIO TCP:SANDBOX_IP:%d'", m.HostPort, m.ContainerPort)
+		ln, err := listenPublished(m.HostPort, fmt.Sprintf("port %d of sandbox %s (served by the network holder)", m.ContainerPort, name), m.ContainerPort, shell, sink)
 		if err != nil {
 			return nil, fmt.Errorf("--publish %s: %w", m, err)
 		}
@@ -377,6 +378,25 @@ func rootlessAttach(n sandbox.Net, name string, pid int, sink event.Sink) (_ *sa
 		return recvReply(c, &done, sink)
 	})
 	return &sandbox.Attachment{Bridge: r.Bridge, IP: r.IP, ResolvConf: ResolvConf(), Closers: []io.Closer{det}}, nil
+}
+
+// HolderPID is the PID of the user's running network holder, whose
+// network namespace holds the bridge when kcna-lab runs without root; 0
+// as root or when none runs.
+func HolderPID() int {
+	if os.Geteuid() == 0 {
+		return 0
+	}
+	c, err := dialSeq(holderSocket(sandbox.StateDir()))
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = c.Close() }()
+	var r holderReply
+	if sendMsg(c, holderMsg{Op: "links", Bridge: DefaultBridge}, nil) != nil || recvReply(c, &r, event.Discard) != nil {
+		return 0
+	}
+	return r.Holder
 }
 
 // rootlessLinks asks a running holder for the bridge map; no holder means
