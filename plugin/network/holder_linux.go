@@ -197,11 +197,12 @@ func (h *holder) serve() {
 // ECONNREFUSED or ENOENT and starts a new holder.
 func (h *holder) leave() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.clients--
 	if h.clients > 0 {
+		h.mu.Unlock()
 		return
 	}
+	// The lock stays held: no client is counted in while the holder ends.
 	_ = os.Remove(h.sock)
 	_ = h.ln.Close()
 	_ = h.journal.Close()
