@@ -61,7 +61,10 @@ type Sandbox struct {
 	// child cmd started, or, rootless on a network, the plugin's.
 	cmd  *exec.Cmd
 	proc InitProcess
-	dir  string
+	// relay is the pseudo-terminal a rootless networked --tty sandbox
+	// gets (see heldTerminal); nil otherwise.
+	relay *ptyRelay
+	dir   string
 	// seccomp is the profile the init loads last; nil for unconfined.
 	seccomp *seccomp.Profile
 
@@ -577,8 +580,22 @@ func (sb *Sandbox) clone(w *initWires, userns bool) error {
 			return errors.New("--net bridge as a non-root user needs a network plugin that runs rootless (package plugin/network); run with sudo, or without --net")
 		}
 		event.Narrate(sb.sink, "Rootless, the bridge lives in the network namespace of kcna-lab's network holder, a process in a user namespace of your own. Only a process with capabilities over the sandbox's namespaces can plug a veth into them, so the holder clones the sandbox's init: its user namespace becomes a child of the holder's.")
+		sb.heldTerminal(cmd)
 		start = func() (err error) {
 			sb.proc, err = sp.SpawnInit(cmd, sb.sink)
+			if sb.relay != nil {
+				if err == nil {
+					sb.relay.closePeer()
+					out := io.Writer(os.Stdout)
+					if c.Stdout != nil {
+						out = c.Stdout
+					}
+					sb.relay.start(out)
+				} else {
+					sb.relay.finish()
+					sb.relay = nil
+				}
+			}
 			return err
 		}
 	}
@@ -865,6 +882,9 @@ func (sb *Sandbox) wait() (Result, error) {
 	<-sb.events
 	close(sb.stopSample)
 	sb.sampled.Wait()
+	if sb.relay != nil {
+		sb.relay.finish()
+	}
 	if sb.spec.Tty {
 		reclaimTerminal()
 	}
@@ -977,4 +997,26 @@ func (c *childInit) Wait() (syscall.WaitStatus, error) {
 		c.err = err
 	})
 	return c.ws, c.err
+}
+
+// heldTerminal gives a --tty sandbox that the network holder starts a
+// pseudo-terminal of its own, as exec -t does. The holder runs in a
+// session of its own, so the learner's terminal, which controls the
+// learner's session, cannot become the sandbox's controlling terminal (no
+// job control, ^C lost); a fresh pty can, in a new session (setsid,
+// TIOCSCTTY), and kcna-lab copies bytes between the two.
+func (sb *Sandbox) heldTerminal(cmd *exec.Cmd) {
+	in, ok := sb.spec.Stdin.(*os.File)
+	if !sb.spec.Tty || !ok {
+		return
+	}
+	relay, err := newPTYRelay(in, 0) // no init yet: a pty from the host's devpts
+	if err != nil {
+		return // not a terminal: the files are passed as they are
+	}
+	sb.relay = relay
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = relay.peer, relay.peer, relay.peer
+	a := cmd.SysProcAttr
+	a.Setsid, a.Setctty, a.Ctty = true, true, 0
+	a.Setpgid, a.Foreground = false, false
 }

@@ -70,6 +70,9 @@ type holderMsg struct {
 	UIDMap     []syscall.SysProcIDMap `json:"uid_map,omitempty"`
 	GIDMap     []syscall.SysProcIDMap `json:"gid_map,omitempty"`
 	Setpgid    bool                   `json:"setpgid,omitempty"`
+	Setsid     bool                   `json:"setsid,omitempty"`
+	Setctty    bool                   `json:"setctty,omitempty"`
+	Ctty       int                    `json:"ctty,omitempty"`
 
 	// attach: the sandbox and network; one listening socket per Publish.
 	Bridge  string        `json:"bridge,omitempty"`
@@ -252,6 +255,9 @@ func (h *holder) spawn(c *net.UnixConn, m holderMsg, files []*os.File) {
 			// setgroups is denied in it and in every child.
 			GidMappingsEnableSetgroups: false,
 			Setpgid:                    m.Setpgid,
+			Setsid:                     m.Setsid,
+			Setctty:                    m.Setctty,
+			Ctty:                       m.Ctty,
 			Pdeathsig:                  syscall.SIGKILL,
 		},
 	}

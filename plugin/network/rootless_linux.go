@@ -40,6 +40,7 @@ func (plugin) SpawnInit(cmd *exec.Cmd, sink event.Sink) (sandbox.InitProcess, er
 	m := holderMsg{
 		Op: "spawn", Path: cmd.Path, Args: cmd.Args, Env: cmd.Env,
 		Cloneflags: attr.Cloneflags, Setpgid: attr.Setpgid,
+		Setsid: attr.Setsid, Setctty: attr.Setctty, Ctty: attr.Ctty,
 		UIDMap: inHolder(attr.UidMappings, os.Geteuid()), GIDMap: inHolder(attr.GidMappings, os.Getegid()),
 	}
 	err = sendMsg(c, m, append(stdio.child[:], cmd.ExtraFiles...))
