@@ -28,13 +28,8 @@ func (plugin) SpawnInit(cmd *exec.Cmd, sink event.Sink) (sandbox.InitProcess, er
 	if attr == nil || attr.Cloneflags&syscall.CLONE_NEWUSER == 0 {
 		return nil, errors.New("a rootless sandbox on a network needs its own user namespace (user in --isolate)")
 	}
-	c, err := dialHolder(sink)
-	if err != nil {
-		return nil, err
-	}
 	stdio, err := newStdio(cmd)
 	if err != nil {
-		_ = c.Close()
 		return nil, err
 	}
 	m := holderMsg{
@@ -43,14 +38,26 @@ func (plugin) SpawnInit(cmd *exec.Cmd, sink event.Sink) (sandbox.InitProcess, er
 		Setsid: attr.Setsid, Setctty: attr.Setctty, Ctty: attr.Ctty,
 		UIDMap: inHolder(attr.UidMappings, os.Geteuid()), GIDMap: inHolder(attr.GidMappings, os.Getegid()),
 	}
-	err = sendMsg(c, m, append(stdio.child[:], cmd.ExtraFiles...))
-	stdio.closeChild()
+	// A holder whose last client just left may accept this connection
+	// as it ends; it then hangs up before it starts anything, and a
+	// second try starts a new holder.
+	var c *net.UnixConn
 	var r holderReply
-	if err == nil {
-		err = recvReply(c, &r, sink)
+	for try := 0; ; try++ {
+		if c, err = dialHolder(sink); err == nil {
+			if err = sendMsg(c, m, append(stdio.child[:], cmd.ExtraFiles...)); err == nil {
+				err = recvReply(c, &r, sink)
+			}
+			if err != nil {
+				_ = c.Close()
+			}
+		}
+		if err == nil || !errors.Is(err, errHolderGone) || try == 1 {
+			break
+		}
 	}
+	stdio.closeChild()
 	if err != nil {
-		_ = c.Close()
 		stdio.abort()
 		return nil, fmt.Errorf("have the network holder start the sandbox's init: %w", err)
 	}
@@ -313,6 +320,9 @@ func lockFile(path string) (*fileLock, error) {
 	}
 }
 
+// errHolderGone is a holder hanging up before it answered.
+var errHolderGone = errors.New("the network holder hung up")
+
 // recvReply reads replies, passing events to sink, until one that is not
 // an event; its Err becomes the error.
 func recvReply(c *net.UnixConn, r *holderReply, sink event.Sink) error {
@@ -320,8 +330,8 @@ func recvReply(c *net.UnixConn, r *holderReply, sink event.Sink) error {
 		*r = holderReply{}
 		files, err := recvMsg(c, r)
 		closeFiles(files)
-		if errors.Is(err, io.EOF) {
-			return errors.New("the network holder hung up")
+		if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
+			return errHolderGone
 		}
 		if err != nil {
 			return err
