@@ -240,7 +240,7 @@ func (h *holder) handle(c *net.UnixConn) {
 // status when it ends. A client that hangs up first takes the init with
 // it, as the init's parent-death signal would have.
 func (h *holder) spawn(c *net.UnixConn, m holderMsg, files []*os.File) {
-	defer closeFiles(files)
+	defer func() { closeFiles(files) }() // until the init has its copies
 	if len(files) < 3 {
 		_ = sendMsg(c, holderReply{Err: "spawn: want stdin, stdout and stderr"}, nil)
 		return
