@@ -216,7 +216,12 @@ func TestRootlessNetwork(t *testing.T) {
 		t.Skip(err)
 	}
 	leaveNoTrace(t)
-	eachInit(t, func(t *testing.T) string { return sharedDir(t, "kcna-test-rlnet-", 0o755) }, func(t *testing.T, kind, lab string) {
+	progs := func(t *testing.T) string { return t.TempDir() }
+	if os.Geteuid() == 0 {
+		// nobody must reach the programs: not through root's temp dir.
+		progs = func(t *testing.T) string { return sharedDir(t, "kcna-test-rlnet-", 0o755) }
+	}
+	eachInit(t, progs, func(t *testing.T, kind, lab string) {
 		h := home(t)
 		state := filepath.Join(h, "run", "kcna-lab")
 		labRun := func(args ...string) (string, error) {
