@@ -11,6 +11,14 @@
 // proxy on 127.0.0.1 for published ports. Nothing here forwards or NATs
 // traffic to the outside world, and nothing changes the host's sysctls or
 // firewall.
+//
+// Without root the same network runs one level down, as rootless
+// container runtimes run theirs: the bridge is in the network namespace of
+// a holder process in the user's own user namespace (holder_linux.go),
+// which clones the user's networked sandboxes so that it may plug them in,
+// and serves their DNS and published ports (rootless_linux.go is the
+// client's side). Lessons 10 (networking), 11 (service discovery) and 12
+// (service mesh) run on it.
 package network
 
 import (
