@@ -37,8 +37,9 @@ func Clean() ([]journal.Entry, error) {
 		return swept, fmt.Errorf("clean up after earlier runs: %w", err)
 	}
 	// A bridge is shared, so no journal owns it: it goes once no running
-	// sandbox is plugged into it.
-	if p := networkPlugin(); p != nil && os.Geteuid() == 0 {
+	// sandbox is plugged into it. Rootless, the bridge goes with the
+	// plugin's holder; what is left to prune is its leases.
+	if p := networkPlugin(); p != nil {
 		if err := p.Prune(event.Discard); err != nil {
 			return swept, fmt.Errorf("clean up networks after earlier runs: %w", err)
 		}

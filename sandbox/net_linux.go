@@ -22,9 +22,6 @@ func (sb *Sandbox) attachNetwork(pid int, cfg *initproc.Config) error {
 	if !slices.Contains(sb.spec.Isolate, NSNet) {
 		return errors.New("--net bridge needs the sandbox's own network namespace: add net to --isolate")
 	}
-	if os.Geteuid() != 0 {
-		return errors.New("--net bridge creates a bridge and veth pairs on the host, which needs root: run with sudo (rootless tools use slirp4netns or pasta instead)")
-	}
 	p := networkPlugin()
 	if p == nil {
 		return errors.New("this program has no network plugin: import github.com/kcna-lab/kcna-lab/plugin/network to use Spec.Net")

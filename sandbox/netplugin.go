@@ -3,7 +3,10 @@ package sandbox
 import (
 	"io"
 	"net/netip"
+	"os"
+	"os/exec"
 	"sync"
+	"syscall"
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/kernel/journal"
@@ -53,3 +56,29 @@ func RegisterNetwork(p NetworkPlugin) {
 }
 
 func networkPlugin() NetworkPlugin { return plugins.plugin }
+
+// InitSpawner is a network plugin that networks rootless sandboxes. A
+// sandbox's network namespace is owned by its user namespace; an
+// unprivileged user's process holds no capability over a sibling user
+// namespace, so no one process could move a veth from the bridge's
+// namespace into a rootless sandbox's. The plugin therefore keeps the
+// bridge in a namespace of a long-lived holder of its own, and the init
+// of a rootless sandbox on that network is cloned by the holder: its user
+// namespace is then a child of the holder's, which has every capability
+// over it.
+type InitSpawner interface {
+	// SpawnInit starts cmd (its Path, Args, Env, files and SysProcAttr,
+	// with the user namespace maps given as this process sees them) from
+	// the plugin's holder, and returns the running init.
+	SpawnInit(cmd *exec.Cmd, sink event.Sink) (InitProcess, error)
+}
+
+// InitProcess is a sandbox's running init that is not this process's
+// child.
+type InitProcess interface {
+	Pid() int
+	Signal(sig os.Signal) error
+	// Wait waits for the init to end and returns its wait status; an
+	// error means the status could not be learned.
+	Wait() (syscall.WaitStatus, error)
+}

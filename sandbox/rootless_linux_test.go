@@ -3,17 +3,25 @@
 package sandbox_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
+	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
 // nobody is the unprivileged user the rootless test runs kcna-lab as.
@@ -192,4 +200,228 @@ func eachInit(t *testing.T, dir func(*testing.T) string, fn func(t *testing.T, k
 			fn(t, kind, lab)
 		})
 	}
+}
+
+// TestRootlessNetwork puts two sandboxes on the bridge without root, with
+// each init: as nobody when the test runs as root, else as the calling
+// user (make test-vm's rootless section). The kernel must show what the
+// rootless network is: the bridge and a veth per sandbox in the network
+// holder's namespace (its /proc/PID/net/dev), each sandbox's user
+// namespace a child of the holder's (NS_GET_PARENT), a name resolving
+// across the bridge, a published port answering on the host's loopback;
+// and after stop, no holder, socket, journal or sandbox state.
+func TestRootlessNetwork(t *testing.T) {
+	asUser, home := rootlessUser(t)
+	if err := testbuild.Available(); err != nil {
+		t.Skip(err)
+	}
+	leaveNoTrace(t)
+	progs := func(t *testing.T) string { return t.TempDir() }
+	if os.Geteuid() == 0 {
+		// nobody must reach the programs: not through root's temp dir.
+		progs = func(t *testing.T) string { return sharedDir(t, "kcna-test-rlnet-", 0o755) }
+	}
+	eachInit(t, progs, func(t *testing.T, kind, lab string) {
+		h := home(t)
+		state := filepath.Join(h, "run", "kcna-lab")
+		labRun := func(args ...string) (string, error) {
+			cmd := exec.Command(lab, args...)
+			cmd.Env = []string{"HOME=" + h, "XDG_CACHE_HOME=" + filepath.Join(h, "cache"), "XDG_RUNTIME_DIR=" + filepath.Join(h, "run"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+			asUser(cmd)
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		port := freeTCPPort(t)
+		web := "rlweb-" + kind
+		if out, err := labRun("run", "--detach", "--name", web, "--net", "bridge", "--publish", fmt.Sprintf("%d:80", port), "--",
+			"sh", "-c", "mkdir /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www"); err != nil {
+			t.Fatalf("run --detach --net bridge: %v\n%s", err, out)
+		}
+		stopped := false
+		t.Cleanup(func() {
+			if !stopped {
+				_, _ = labRun("stop", web)
+			}
+		})
+		holder := holderPID(t, state)
+		st := readSandboxState(t, state, web)
+		if got, want := nsParent(t, st.InitPID), nsInode(t, holder, "user"); got != want {
+			t.Errorf("sandbox's user namespace's parent is %d, want the holder's %d", got, want)
+		}
+		dev, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", holder))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(dev), "kl-br0:") || !strings.Contains(string(dev), "kl-rlweb") {
+			t.Errorf("the holder's /proc/%d/net/dev lacks kl-br0 or the sandbox's veth:\n%s", holder, dev)
+		}
+		if host, _ := os.ReadFile("/proc/self/net/dev"); strings.Contains(string(host), "kl-rlweb") {
+			t.Errorf("the sandbox's veth is in the host's network namespace:\n%s", host)
+		}
+		out, err := labRun("run", "--net", "bridge", "--", "sh", "-c", "wget -qO- http://"+web+".kcna.local/ && nslookup "+web+".kcna.local 127.0.0.11")
+		if err != nil || !strings.Contains(out, web+"\n") || !strings.Contains(out, st.Net.IP.String()) {
+			t.Errorf("from a second sandbox, %s.kcna.local should answer with its hostname at %s: %v\n%s", web, st.Net.IP, err, out)
+		}
+		body := httpGetBody(t, fmt.Sprintf("127.0.0.1:%d", port))
+		if !strings.Contains(body, web) {
+			t.Errorf("published port 127.0.0.1:%d answered %q, want %s's hostname", port, body, web)
+		}
+		if out, err := labRun("stop", web); err != nil {
+			t.Errorf("stop: %v\n%s", err, out)
+		}
+		stopped = true
+		waitGone(t, holder)
+		for _, p := range []string{filepath.Join(state, "network", "holder.sock"), filepath.Join(state, "network", "kl-br0.json")} {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("%s left after the last sandbox stopped (%v)", p, err)
+			}
+		}
+		// stop returns once the sandbox's processes are gone; its
+		// background kcna-lab then rolls its journal back.
+		var left []string
+		for range 200 {
+			left = nil
+			for _, g := range []string{"journals/*", "sandboxes/*"} {
+				m, _ := filepath.Glob(filepath.Join(state, g))
+				left = append(left, m...)
+			}
+			if len(left) == 0 {
+				break
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		if len(left) > 0 {
+			t.Errorf("left in the state dir 5s after stop: %v", left)
+		}
+	})
+}
+
+// rootlessUser says how to run kcna-lab without root: as nobody in a home
+// of its own when the test is root, else as the caller.
+func rootlessUser(t *testing.T) (func(*exec.Cmd), func(*testing.T) string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return func(*exec.Cmd) {}, func(t *testing.T) string { return t.TempDir() }
+	}
+	probe := exec.Command("unshare", "--user", "true")
+	probe.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	if out, err := probe.CombinedOutput(); err != nil {
+		t.Skipf("this host does not let nobody create a user namespace (%v: %s); kcna-lab doctor says which setting", err, out)
+	}
+	as := func(cmd *exec.Cmd) {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	}
+	home := func(t *testing.T) string {
+		h := sharedDir(t, "kcna-test-nobody-", 0o755)
+		if err := os.Chown(h, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	return as, home
+}
+
+// holderPID finds the network holder serving the state dir: the process
+// whose initial environment names it.
+func holderPID(t *testing.T, state string) int {
+	t.Helper()
+	want := "KCNA_LAB_NET_HOLDER=" + state
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err == nil && slices.Contains(strings.Split(string(env), "\x00"), want) {
+			return pid
+		}
+	}
+	t.Fatalf("no network holder for %s is running", state)
+	return 0
+}
+
+func readSandboxState(t *testing.T, state, name string) sandbox.State {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(state, "sandboxes", name, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st sandbox.State
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Net == nil {
+		t.Fatalf("sandbox %s's state has no network: %s", name, b)
+	}
+	return st
+}
+
+// nsParent is the inode of the parent of pid's user namespace, as the
+// kernel's NS_GET_PARENT ioctl reports it.
+func nsParent(t *testing.T, pid int) uint64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_PARENT)
+	if err != nil {
+		t.Fatalf("NS_GET_PARENT on %s: %v", f.Name(), err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+func nsInode(t *testing.T, pid int, ns string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, ns), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func httpGetBody(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("connect to the published port %s: %v", addr, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// waitGone waits for a process to end (the holder leaves with its last
+// client).
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	for range 200 {
+		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+			return
+		}
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(b), ") Z ") {
+			return // ended; its parent has not reaped it yet
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Errorf("the network holder (PID %d) still runs after its last sandbox stopped", pid)
 }

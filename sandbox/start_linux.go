@@ -57,8 +57,14 @@ type Sandbox struct {
 	// net is the sandbox's place on a network, with what serves it from
 	// this process (DNS, published ports); nil without Spec.Net.
 	net *Attachment
-	cmd *exec.Cmd
-	dir string
+	// cmd is how the init is started; proc is the init once it runs: the
+	// child cmd started, or, rootless on a network, the plugin's.
+	cmd  *exec.Cmd
+	proc InitProcess
+	// relay is the pseudo-terminal a rootless networked --tty sandbox
+	// gets (see heldTerminal); nil otherwise.
+	relay *ptyRelay
+	dir   string
 	// seccomp is the profile the init loads last; nil for unconfined.
 	seccomp *seccomp.Profile
 
@@ -433,7 +439,7 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) (er
 	}
 	defer func() {
 		if err != nil {
-			_ = sb.cmd.Process.Kill()
+			_ = sb.proc.Signal(syscall.SIGKILL)
 		}
 	}()
 	if err := sb.attach(&cfg, userns); err != nil {
@@ -561,7 +567,39 @@ func (sb *Sandbox) clone(w *initWires, userns bool) error {
 	cmd.SysProcAttr = sb.sysProcAttr(userns)
 	sb.cmd = cmd
 	flags := describeClone(c.Isolate)
-	if err := event.Step(sb.sink, "clone("+flags.action+")", flags.shell, cmd.Start); err != nil {
+	start := func() error {
+		err := cmd.Start()
+		if err == nil {
+			sb.proc = &childInit{cmd: cmd}
+		}
+		return err
+	}
+	if c.Net != nil && os.Geteuid() != 0 {
+		sp, ok := networkPlugin().(InitSpawner)
+		if !ok {
+			return errors.New("--net bridge as a non-root user needs a network plugin that runs rootless (package plugin/network); run with sudo, or without --net")
+		}
+		event.Narrate(sb.sink, "Rootless, the bridge lives in the network namespace of kcna-lab's network holder, a process in a user namespace of your own. Only a process with capabilities over the sandbox's namespaces can plug a veth into them, so the holder clones the sandbox's init: its user namespace becomes a child of the holder's.")
+		sb.heldTerminal(cmd)
+		start = func() (err error) {
+			sb.proc, err = sp.SpawnInit(cmd, sb.sink)
+			if sb.relay != nil {
+				if err == nil {
+					sb.relay.closePeer()
+					out := io.Writer(os.Stdout)
+					if c.Stdout != nil {
+						out = c.Stdout
+					}
+					sb.relay.start(out)
+				} else {
+					sb.relay.finish()
+					sb.relay = nil
+				}
+			}
+			return err
+		}
+	}
+	if err := event.Step(sb.sink, "clone("+flags.action+")", flags.shell, start); err != nil {
 		return explainCloneError(err, c.Isolate)
 	}
 	_ = w.evW.Close()
@@ -576,7 +614,7 @@ func (sb *Sandbox) clone(w *initWires, userns bool) error {
 // that ps and exec read.
 func (sb *Sandbox) attach(cfg *initproc.Config, userns bool) error {
 	c := sb.spec
-	pid := sb.cmd.Process.Pid
+	pid := sb.proc.Pid()
 	start, _ := journal.ProcStartTime(pid)
 	if err := sb.record(journal.Entry{Kind: journal.Process, PID: pid, StartTime: start, Shell: fmt.Sprintf("kill -9 %d", pid)}); err != nil {
 		return err
@@ -795,16 +833,16 @@ func (sb *Sandbox) watch(ctx context.Context) {
 		return
 	case <-ctx.Done():
 	}
-	_ = sb.cmd.Process.Signal(syscall.SIGTERM)
+	_ = sb.proc.Signal(syscall.SIGTERM)
 	select {
 	case <-sb.stopWatch:
 	case <-time.After(3 * time.Second):
-		_ = sb.cmd.Process.Kill()
+		_ = sb.proc.Signal(syscall.SIGKILL)
 	}
 }
 
 // Signal sends sig to the sandbox's init, which forwards it to the command.
-func (sb *Sandbox) Signal(sig os.Signal) error { return sb.cmd.Process.Signal(sig) }
+func (sb *Sandbox) Signal(sig os.Signal) error { return sb.proc.Signal(sig) }
 
 // CPUStat reads the sandbox's cpu.stat (throttling counters), if it has
 // a cgroup.
@@ -816,7 +854,7 @@ func (sb *Sandbox) CPUStat() (map[string]int64, error) {
 }
 
 // PID is the init's PID on the host.
-func (sb *Sandbox) PID() int { return sb.cmd.Process.Pid }
+func (sb *Sandbox) PID() int { return sb.proc.Pid() }
 
 // Isolate is the set of namespaces the sandbox has.
 func (sb *Sandbox) Isolate() []Namespace { return slices.Clone(sb.spec.Isolate) }
@@ -839,11 +877,14 @@ func (sb *Sandbox) Wait() (Result, error) {
 }
 
 func (sb *Sandbox) wait() (Result, error) {
-	waitErr := sb.cmd.Wait()
+	ws, waitErr := sb.proc.Wait()
 	close(sb.stopWatch)
 	<-sb.events
 	close(sb.stopSample)
 	sb.sampled.Wait()
+	if sb.relay != nil {
+		sb.relay.finish()
+	}
 	if sb.spec.Tty {
 		reclaimTerminal()
 	}
@@ -852,8 +893,7 @@ func (sb *Sandbox) wait() (Result, error) {
 	switch {
 	case sb.initResult != nil:
 		res = *sb.initResult
-	case sb.cmd.ProcessState != nil:
-		ws, _ := sb.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	case waitErr == nil:
 		res = initproc.ResultOf(unix.WaitStatus(ws))
 	default:
 		res = Result{ExitCode: 1}
@@ -865,7 +905,7 @@ func (sb *Sandbox) wait() (Result, error) {
 		} else {
 			err = errors.New(sb.initErr)
 		}
-	} else if sb.initResult == nil && waitErr != nil && sb.cmd.ProcessState == nil {
+	} else if sb.initResult == nil && waitErr != nil {
 		err = waitErr
 	}
 	if sb.group != nil {
@@ -895,9 +935,10 @@ func (sb *Sandbox) wait() (Result, error) {
 func (sb *Sandbox) cleanup() error {
 	var err error
 	sb.cleanupMu.Do(func() {
-		if sb.cmd != nil && sb.cmd.Process != nil && sb.cmd.ProcessState == nil {
-			_ = sb.cmd.Process.Kill()
-			_ = sb.cmd.Wait()
+		if sb.proc != nil {
+			// Wait returns at once for an init already waited for.
+			_ = sb.proc.Signal(syscall.SIGKILL)
+			_, _ = sb.proc.Wait()
 		}
 		if err := sb.detachNetwork(); err != nil {
 			event.Narrate(sb.sink, fmt.Sprintf("Taking %s off its bridge: %v (kcna-lab clean retries).", sb.Name, err))
@@ -929,4 +970,53 @@ type outputWriter struct {
 func (w *outputWriter) Write(p []byte) (int, error) {
 	w.sink.Emit(event.Event{Time: time.Now(), Kind: event.KindOutput, Stream: w.stream, Text: string(p)})
 	return len(p), nil
+}
+
+// childInit is an init this process started and waits for itself.
+type childInit struct {
+	cmd  *exec.Cmd
+	once sync.Once
+	ws   syscall.WaitStatus
+	err  error
+}
+
+func (c *childInit) Pid() int { return c.cmd.Process.Pid }
+
+// Signal does nothing once the init has been waited for: its PID may
+// belong to another process by then.
+func (c *childInit) Signal(sig os.Signal) error { return c.cmd.Process.Signal(sig) }
+
+// Wait reaps the init once; an exit status is a result, not an error.
+func (c *childInit) Wait() (syscall.WaitStatus, error) {
+	c.once.Do(func() {
+		err := c.cmd.Wait()
+		if c.cmd.ProcessState != nil {
+			c.ws, _ = c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+			return
+		}
+		c.err = err
+	})
+	return c.ws, c.err
+}
+
+// heldTerminal gives a --tty sandbox that the network holder starts a
+// pseudo-terminal of its own, as exec -t does. The holder runs in a
+// session of its own, so the learner's terminal, which controls the
+// learner's session, cannot become the sandbox's controlling terminal (no
+// job control, ^C lost); a fresh pty can, in a new session (setsid,
+// TIOCSCTTY), and kcna-lab copies bytes between the two.
+func (sb *Sandbox) heldTerminal(cmd *exec.Cmd) {
+	in, ok := sb.spec.Stdin.(*os.File)
+	if !sb.spec.Tty || !ok {
+		return
+	}
+	relay, err := newPTYRelay(in, 0) // no init yet: a pty from the host's devpts
+	if err != nil {
+		return // not a terminal: the files are passed as they are
+	}
+	sb.relay = relay
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = relay.peer, relay.peer, relay.peer
+	a := cmd.SysProcAttr
+	a.Setsid, a.Setctty, a.Ctty = true, true, 0
+	a.Setpgid, a.Foreground = false, false
 }

@@ -107,6 +107,7 @@ prune() {
 base() {
 	local r=$W/root
 	mkdir -p "$r"/{bin,etc,proc,sys,dev,tmp,run,root,home,var/tmp,var/cache,usr/local/bin,opt/kcna-vm/tests}
+	chmod 1777 "$r/var/tmp" # as on Debian: the volume demos make their dirs there
 	cp "$BB" "$r/bin/busybox"
 	for a in $("$BB" --list-full); do
 		[ -e "$r/$a" ] || { mkdir -p "$r/${a%/*}" && ln -s /bin/busybox "$r/$a"; }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,20 +136,31 @@ func runBridgeNetwork(ctx context.Context, sink event.Sink) error {
 	if err != nil {
 		return err
 	}
+	holder := fmt.Sprintf("kcna-lab, PID %d", os.Getpid())
+	if pid := network.HolderPID(); pid != 0 {
+		holder = fmt.Sprintf("kcna-lab's network holder, PID %d", pid)
+	}
 	for _, l := range listenersOn(hostLs, hostPort) {
-		proxy = append(proxy, fmt.Sprintf("%s LISTEN, socket %s (held by kcna-lab, PID %d)", l.Addr, l.Inode, os.Getpid()))
+		proxy = append(proxy, fmt.Sprintf("%s LISTEN, socket %s (held by %s)", l.Addr, l.Inode, holder))
 	}
 	columns(sink, fmt.Sprintf("Published: 127.0.0.1:%d on the host forwards to %s:%d", hostPort, ipA, webPort),
 		"host: /proc/net/tcp", proxy,
 		"host: GET http://127.0.0.1:"+strconv.Itoa(hostPort)+"/", []string{"-> " + strings.TrimSpace(body)})
-	event.Narrate(sink, fmt.Sprintf("The host got %q, %s's hostname. The listener is a proxy in kcna-lab's own process on the host's loopback, which opens a connection to %s:%d over the bridge for each client: the same job as docker-proxy (Docker adds iptables DNAT rules as well; kcna-lab changes no firewall). Only this machine can reach 127.0.0.1.", strings.TrimSpace(body), a, ipA, webPort))
+	event.Narrate(sink, fmt.Sprintf("The host got %q, %s's hostname. The listener is a proxy (%s) on the host's loopback, which opens a connection to %s:%d over the bridge for each client: the same job as docker-proxy (Docker adds iptables DNAT rules as well; kcna-lab changes no firewall). Only this machine can reach 127.0.0.1.", strings.TrimSpace(body), a, holder, ipA, webPort))
+	if network.HolderPID() != 0 {
+		event.Narrate(sink, "Rootless, the listening socket was made in the host's network namespace by kcna-lab and handed to the holder over a Unix socket (SCM_RIGHTS); the holder accepts on it and connects from its own namespace, where the bridge is. A socket stays in the namespace it was made in, whoever holds it: that is how rootless runtimes (rootlesskit's port driver) publish ports.")
+	}
 
 	// Stopped: the links go with the namespaces.
 	stopA()
 	stopB()
 	var gone []string
+	left, err := bridgePorts()
+	if err != nil {
+		return err
+	}
 	for _, v := range veths {
-		if _, err := os.Stat(filepath.Join("/sys/class/net", v)); errors.Is(err, os.ErrNotExist) {
+		if !slices.Contains(left, v) {
 			gone = append(gone, v+": gone")
 		} else {
 			gone = append(gone, v+": still there")
@@ -166,9 +176,34 @@ func runBridgeNetwork(ctx context.Context, sink event.Sink) error {
 	if len(held) == 0 {
 		held = []string{fmt.Sprintf("no lease for %s or %s", a, b)}
 	}
-	columns(sink, "After both stopped: /sys/class/net and the IPAM", "host links", gone, "IPAM leases", held)
-	event.Narrate(sink, "The veth pairs are gone from the host and both addresses are free again: a veth pair lives and dies as one, and the end inside a namespace goes when the namespace's last process exits.")
+	columns(sink, "After both stopped: netlink and the IPAM", "links on "+network.DefaultBridge, gone, "IPAM leases", held)
+	event.Narrate(sink, "The veth pairs are gone from the bridge and both addresses are free again: a veth pair lives and dies as one, and the end inside a namespace goes when the namespace's last process exits.")
 	return nil
+}
+
+// bridgePorts names the links on the bridge, as netlink reports them in
+// the namespace that holds it (the host's, or rootless the holder's); a
+// bridge that is gone has none.
+func bridgePorts() ([]string, error) {
+	links, err := network.Links("")
+	if err != nil {
+		return nil, fmt.Errorf("read the bridge from netlink: %w", err)
+	}
+	var out []string
+	for _, l := range links {
+		if l.Master != "" {
+			out = append(out, l.Name)
+		}
+	}
+	return out, nil
+}
+
+// bridgeHome names the network namespace the bridge is in.
+func bridgeHome() string {
+	if pid := network.HolderPID(); pid != 0 {
+		return fmt.Sprintf("network holder's namespace (PID %d)", pid)
+	}
+	return "host's network namespace"
 }
 
 // serveHostname starts a sandbox on the bridge running httpd on webPort
@@ -223,8 +258,12 @@ func bridgeMap(sink event.Sink, names ...string) ([]string, error) {
 	if len(veths) != len(names) {
 		return veths, fmt.Errorf("netlink shows %d veth(s) for %s on %s, want %d; see `ip link show master %s`", len(veths), strings.Join(names, " and "), network.DefaultBridge, len(names), network.DefaultBridge)
 	}
-	columns(sink, "The bridge map, from netlink (ip -d link show master "+network.DefaultBridge+")", "host's network namespace", host, "the other end, inside each sandbox", ns)
-	event.Narrate(sink, "A bridge is a virtual switch in the host's kernel. Each sandbox is plugged in by a veth pair, a virtual cable: one end enslaved to the bridge on the host, the other moved into the sandbox's namespace and renamed eth0, where it holds the address the IPAM handed out.")
+	home := bridgeHome()
+	columns(sink, "The bridge map, from netlink (ip -d link show master "+network.DefaultBridge+")", home, host, "the other end, inside each sandbox", ns)
+	event.Narrate(sink, "A bridge is a virtual switch in the host's kernel. Each sandbox is plugged in by a veth pair, a virtual cable: one end enslaved to the bridge, the other moved into the sandbox's namespace and renamed eth0, where it holds the address the IPAM handed out.")
+	if home != "host's network namespace" {
+		event.Narrate(sink, "Without root the bridge cannot be on the host: it is in the "+home+", a network namespace owned by a user namespace of yours, as rootless Docker and Podman keep theirs. The sandboxes' user namespaces are children of the holder's, so it may move a veth end into them. From the host, see it with `nsenter --user --net --preserve-credentials --target PID ip link`.")
+	}
 	return veths, nil
 }
 

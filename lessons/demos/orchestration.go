@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,9 +28,8 @@ func orchestrationDemos() []Demo {
 		Title: "An orchestrator keeps three replicas running: self-healing, scheduling, scaling, a rolling update and a rollback",
 		Run:   runOrchestration,
 		Blocked: func(r sandbox.Report) string {
-			if !r.Root {
-				return "needs root: the orchestrator's nodes are cgroups with limits and its replicas are sandboxes placed in them; run kcna-lab with sudo"
-			}
+			// Rootless, the nodes are cgroups in the user's delegated
+			// subtree: r.Cgroup.Problem says if there is none.
 			if why := needsNamespaces(r, sandbox.NSPid, sandbox.NSMount); why != "" {
 				return why
 			}
@@ -277,6 +278,22 @@ func (d *orchDemo) nothingLeft(nodes []orchestrator.Node) error {
 			m, _ := filepath.Glob(pattern)
 			left = append(left, m...)
 		}
+	}
+	if os.Geteuid() != 0 {
+		// Rootless, the nodes were deep in the user's delegated subtree.
+		dirs := map[string]bool{}
+		for _, n := range nodes {
+			dirs[cgroup.NodeDir(n.Name)] = true
+		}
+		_ = filepath.WalkDir(cgroup.Root, func(p string, e fs.DirEntry, err error) error {
+			if err != nil || !e.IsDir() {
+				return nil
+			}
+			if dirs[e.Name()] && filepath.Base(filepath.Dir(p)) == "kcna-lab" {
+				left = append(left, p)
+			}
+			return nil
+		})
 	}
 	if len(left) > 0 {
 		return fmt.Errorf("the stopped orchestrator left %s; `sudo kcna-lab clean` removes it", strings.Join(left, ", "))

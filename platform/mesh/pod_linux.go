@@ -87,7 +87,14 @@ func StartPod(ctx context.Context, spec PodSpec, cp *ControlPlane, controlSocket
 		Metrics: p.Metrics,
 	}
 	netns := fmt.Sprintf("/proc/%d/ns/net", p.InitPID)
-	p.Command = slices.Concat([]string{nsenter, "--net=" + netns, "--", program}, SidecarArgs(cfg, controlSocket))
+	enter := []string{nsenter, "--net=" + netns}
+	if os.Geteuid() != 0 {
+		// Rootless, joining the pod's network namespace takes
+		// capabilities over its user namespace: the user has them as the
+		// owner of its ancestor (the network holder's), once in it.
+		enter = []string{nsenter, fmt.Sprintf("--user=/proc/%d/ns/user", p.InitPID), "--net=" + netns, "--preserve-credentials"}
+	}
+	p.Command = slices.Concat(enter, []string{"--", program}, SidecarArgs(cfg, controlSocket))
 	cmd := exec.Command(p.Command[0], p.Command[1:]...)
 	cmd.Stdout, cmd.Stderr = p.output, p.output
 	cmd.SysProcAttr = &syscall.SysProcAttr{

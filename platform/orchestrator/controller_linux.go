@@ -155,14 +155,13 @@ func (c *Controller) Done() <-chan struct{} { return c.done }
 // the API socket.
 func (c *Controller) setUp(ctx context.Context) error {
 	d := c.cfg.Deployment
-	if os.Geteuid() != 0 {
-		return errors.New("orchestrate: nodes are cgroups and replicas are sandboxes placed in them, which needs root: run it with sudo")
-	}
 	host, err := cgroup.Detect()
 	if err != nil {
 		return fmt.Errorf("orchestrate: nodes are cgroups: %w", err)
 	}
-	if err := host.Usable(false); err != nil {
+	// Rootless, the nodes are made in the user's delegated cgroup v2
+	// subtree; Usable says which systemd setting is missing if none is.
+	if err := host.Usable(os.Geteuid() != 0); err != nil {
 		return fmt.Errorf("orchestrate: nodes are cgroups with memory and CPU limits: %w", err)
 	}
 	if c.cfg.Serve {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -111,9 +112,23 @@ func writeLeases(lf leaseFile) error {
 }
 
 // alive reports whether the lease's process is still the one that took it.
+// A zombie is not: it has left its namespaces (and so its eth0) already,
+// and one whose parent died (a rootless sandbox's init, when its network
+// holder was killed) waits for a reaper that may never come.
 func (l Lease) alive() bool {
 	st, err := journal.ProcStartTime(l.PID)
-	return err == nil && st == l.StartTime
+	return err == nil && st == l.StartTime && !zombie(l.PID)
+}
+
+// zombie reports whether pid has exited and waits to be reaped.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
 // liveLeases splits leases into those whose owner lives and those whose

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sort"
 
 	"github.com/vishvananda/netlink"
@@ -21,6 +22,10 @@ import (
 func Links(bridge string) ([]LinkInfo, error) {
 	if bridge == "" {
 		bridge = DefaultBridge
+	}
+	if os.Geteuid() != 0 {
+		// Rootless, the bridge is in the network holder's namespace.
+		return rootlessLinks(bridge)
 	}
 	br, err := netlink.LinkByName(bridge)
 	if isNotFound(err) {

@@ -11,6 +11,14 @@
 // proxy on 127.0.0.1 for published ports. Nothing here forwards or NATs
 // traffic to the outside world, and nothing changes the host's sysctls or
 // firewall.
+//
+// Without root the same network runs one level down, as rootless
+// container runtimes run theirs: the bridge is in the network namespace of
+// a holder process in the user's own user namespace (holder_linux.go),
+// which clones the user's networked sandboxes so that it may plug them in,
+// and serves their DNS and published ports (rootless_linux.go is the
+// client's side). Lessons 10 (networking), 11 (service discovery) and 12
+// (service mesh) run on it.
 package network
 
 import (
@@ -276,7 +284,17 @@ func validName(name string) error {
 // stateDir is where the IPAM keeps its lease files: in the sandboxes'
 // state dir, /run/kcna-lab as root, so leases vanish with a reboot just as
 // the links they describe do.
-func stateDir() string { return filepath.Join(sandbox.StateDir(), "network") }
+func stateDir() string {
+	if holderStateDir != "" {
+		return filepath.Join(holderStateDir, "network")
+	}
+	return filepath.Join(sandbox.StateDir(), "network")
+}
+
+// holderStateDir is the kcna-lab state directory of the user a rootless
+// network holder serves; set in the holder only, where that user is root
+// and sandbox.StateDir would name root's.
+var holderStateDir string
 
 // ResolvConf is the /etc/resolv.conf for a sandbox on the bridge: its
 // resolver is the DNS server ServeDNS runs inside its own network

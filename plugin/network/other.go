@@ -9,6 +9,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/kernel/journal"
+	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
 // errNeedsLinux is what the network operations say off Linux: bridges,
@@ -42,3 +43,10 @@ func Leases(string) ([]Lease, error) { return nil, errNeedsLinux }
 func Lookup(string) func(string) (netip.Addr, bool) {
 	return func(string) (netip.Addr, bool) { return netip.Addr{}, false }
 }
+
+func rootlessAttach(sandbox.Net, string, int, event.Sink) (*sandbox.Attachment, error) {
+	return nil, errNeedsLinux
+}
+
+// HolderPID is 0: there is no network holder off Linux.
+func HolderPID() int { return 0 }

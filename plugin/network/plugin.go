@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/kernel/journal"
@@ -20,6 +21,10 @@ func init() { sandbox.RegisterNetwork(plugin{}) }
 type plugin struct{}
 
 func (plugin) Attach(n sandbox.Net, name string, pid int, j *journal.Journal, sink event.Sink) (_ *sandbox.Attachment, err error) {
+	if os.Geteuid() != 0 {
+		// The holder that cloned the sandbox plugs it in (SpawnInit).
+		return rootlessAttach(n, name, pid, sink)
+	}
 	ep, err := Attach(Config{Bridge: n.Bridge, Subnet: n.Subnet}, name, pid, j, sink)
 	if err != nil {
 		return nil, err

@@ -36,11 +36,22 @@ func Publish(hostPort int, target netip.AddrPort, sink event.Sink) (io.Closer, e
 	if !target.IsValid() || target.Port() == 0 {
 		return nil, fmt.Errorf("publish 127.0.0.1:%d: target %q is not an address and port", hostPort, target)
 	}
+	shell := fmt.Sprintf("socat TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork TCP:%s", hostPort, target)
+	ln, err := listenPublished(hostPort, target.String(), int(target.Port()), shell, sink)
+	if err != nil {
+		return nil, err
+	}
+	return serveProxy(ln, target), nil
+}
+
+// listenPublished listens on 127.0.0.1:hostPort for a proxy to target,
+// with a clear error where the port is taken or privileged.
+func listenPublished(hostPort int, target string, targetPort int, shell string, sink event.Sink) (net.Listener, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(hostPort))
 	var ln net.Listener
 	err := event.Step(sink,
 		fmt.Sprintf("listen(tcp, %s) forwarding to %s", addr, target),
-		fmt.Sprintf("socat TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork TCP:%s", hostPort, target),
+		shell,
 		func() (err error) { ln, err = net.Listen("tcp4", addr); return err })
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
@@ -50,11 +61,18 @@ func Publish(hostPort int, target netip.AddrPort, sink event.Sink) (io.Closer, e
 	case err != nil:
 		return nil, fmt.Errorf("publish %d: %w", hostPort, err)
 	}
-	event.Narrate(sink, fmt.Sprintf("Port %d on 127.0.0.1 now leads to %s. kcna-lab does this with a userspace proxy: it accepts each connection and opens a second one to the sandbox. Docker publishes a port with an iptables DNAT rule in the nat table (its DOCKER chain rewrites the destination HOST:%d to CONTAINER:%d before routing) and also runs docker-proxy, a userspace proxy like this one, for connections to the host's own loopback address. kcna-lab leaves the host's firewall alone.", hostPort, target, hostPort, target.Port()))
+	event.Narrate(sink, fmt.Sprintf("Port %d on 127.0.0.1 now leads to %s. kcna-lab does this with a userspace proxy: it accepts each connection and opens a second one to the sandbox. Docker publishes a port with an iptables DNAT rule in the nat table (its DOCKER chain rewrites the destination HOST:%d to CONTAINER:%d before routing) and also runs docker-proxy, a userspace proxy like this one, for connections to the host's own loopback address. kcna-lab leaves the host's firewall alone.", hostPort, target, hostPort, targetPort))
+	return ln, nil
+}
+
+// serveProxy forwards what ln accepts to target, dialling from the
+// network namespace this process is in: the listener may belong to
+// another (a rootless holder serves the host's loopback this way).
+func serveProxy(ln net.Listener, target netip.AddrPort) io.Closer {
 	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.serve()
-	return p, nil
+	return p
 }
 
 // proxy is one published port.

@@ -422,6 +422,13 @@ rootless() {
 	check rootless/demo-cgroup-limits 0 300 $K demo cgroup-limits
 	# An OOM kill (exit 137) and the limits, with each init.
 	gotest 'sandbox.test[rootless]' 400 $TESTS/sandbox.test -test.run '^TestRootless'
+	# Every lesson's demo as this user: the bridge in the network holder's
+	# namespace, cgroups in the delegated subtree.
+	MATCH='"bridge": ""' check rootless/doctor-bridge-works 0 120 $K doctor --json
+	ids=$($K __complete demo '' 2>/dev/null | grep -v '^:') || true
+	for id in $ids; do
+		check "rootless/demo-$id" 0 300 $K demo "$id"
+	done
 	fcheck rootless/nothing-left 0 30 left "$d/kcna-lab" "$XDG_RUNTIME_DIR/kcna-lab"
 }
 
