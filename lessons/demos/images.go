@@ -303,6 +303,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // take returns what was logged since the last take, without timestamps.
 func (s *syncBuffer) take() string {
 	s.mu.Lock()

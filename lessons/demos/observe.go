@@ -67,7 +67,7 @@ echo "loaded: ${#x} bytes held"; while :; do sleep 3600; done`
 
 func cgroupMetricsPart(ctx context.Context, sink event.Sink) error {
 	event.Narrate(sink, "1. Metrics from the cgroup. A sandbox limited to 128 MiB, 64 tasks and half a CPU idles for a second, then holds 16 MiB, starts four sleeping children and spins for two seconds. kcna-lab reads its cgroup files from the host every 0.7s, as the kubelet's cAdvisor reads every container's:")
-	var out bytes.Buffer
+	var out syncBuffer
 	sb, err := sandbox.Start(ctx, sandbox.Spec{
 		Name: demoName("observe"), Args: []string{"sh", "-c", loadScript},
 		Limits: sandbox.Limits{MemoryBytes: 128 << 20, Pids: 64, CPUs: 0.5},
@@ -84,26 +84,13 @@ func cgroupMetricsPart(ctx context.Context, sink event.Sink) error {
 	if len(paths) == 0 {
 		return errors.New("the sandbox got no cgroup, so there is nothing to read")
 	}
-	var samples []cgroupStats
-	start := time.Now()
-	for i := 0; i < 9; i++ {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(700 * time.Millisecond):
-			}
-		}
-		s, err := readCgroupStats(paths)
-		if err != nil {
-			return err
-		}
-		s.at = time.Since(start)
-		samples = append(samples, s)
+	samples, err := sampleUntilLoaded(ctx, paths, &out)
+	if err != nil {
+		return err
 	}
 	first, last := samples[0], samples[len(samples)-1]
 	rows := []string{fmt.Sprintf("%-5s %7s %7s %4s %s", "time", "usage", "wkset", "pids", first.cpuTitle())}
-	for _, s := range samples {
+	for _, s := range shown(samples, 9) {
 		rows = append(rows, fmt.Sprintf("%-5s %7s %7s %4d %s", fmt.Sprintf("+%.1fs", s.at.Seconds()), mibs(s.usage), mibs(s.workingSet()), s.pids, s.cpuCell()))
 	}
 	columns(sink, "The sandbox's cgroup, read live ("+last.version+": "+last.where()+")", "what the files said over time", rows,
@@ -180,6 +167,46 @@ func readCgroupStats(paths []string) (cgroupStats, error) {
 		s.cpuUsage = ns / 1000 // cpu and cpuacct mounted together
 	}
 	return s, nil
+}
+
+// sampleUntilLoaded reads the cgroup every 0.7s for at least nine
+// samples and until the script says it is loaded: on a slow machine (a
+// VM without hardware virtualisation) holding 16 MiB at half a CPU takes
+// longer than the 5.6s nine samples span. It gives up after a minute.
+func sampleUntilLoaded(ctx context.Context, paths []string, out *syncBuffer) ([]cgroupStats, error) {
+	var samples []cgroupStats
+	start := time.Now()
+	for i := 0; i < 9 || !strings.Contains(out.String(), "loaded:"); i++ {
+		if i >= 86 {
+			break // the check after this says what did not show
+		}
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(700 * time.Millisecond):
+			}
+		}
+		s, err := readCgroupStats(paths)
+		if err != nil {
+			return nil, err
+		}
+		s.at = time.Since(start)
+		samples = append(samples, s)
+	}
+	return samples, nil
+}
+
+// shown is at most n of samples, evenly spaced, the first and last kept.
+func shown(samples []cgroupStats, n int) []cgroupStats {
+	if len(samples) <= n {
+		return samples
+	}
+	out := make([]cgroupStats, 0, n)
+	for i := range n {
+		out = append(out, samples[i*(len(samples)-1)/(n-1)])
+	}
+	return out
 }
 
 // workingSet is cAdvisor's working set: usage minus inactive file pages.
