@@ -56,7 +56,10 @@ progress saved. If it was killed instead, ` + "`kcna-lab clean`" + ` removes wha
   ssh -p 2222 alice@lab-server -- progress
   ssh -p 2222 alice@lab-server -- run -- hostname`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			longLived()
+			return a.serve(cmd.Context(), f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", ":2222", "the SSH address to listen on, HOST:PORT")
