@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -308,22 +309,26 @@ func identity(n int) []int {
 // explanations that name choices by letter or place ("the second choice"),
 // would be wrong in another order.
 var (
-	orderedChoice = regexp.MustCompile(`(?i)\b(all|none|both|either|neither) of (the|these|them|those)\b|` +
-		`\bthe (above|below)\b|\b(above|below) (options|choices|answers)\b|\b(all|none|any) (of )?the others?\b|` +
-		`^\(?[a-h][).]|\b[a-h] and [a-h]\b`)
-	letterRef = regexp.MustCompile(`(?i)\b(choice|option|answer|letter)s? \(?[a-h]\b\)?|\([a-h]\)|(^|\s)[a-h]\)\s|` +
-		`\b(first|second|third|fourth|fifth|sixth|last) (choice|option|answer|one)s?\b|` +
-		`\bthe (first|second|third|fourth|fifth|sixth) and (the )?(first|second|third|fourth|fifth|sixth|last)\b`)
+	orderedChoice = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)\b(all|none|both|either|neither) of (the|these|them|those)\b|` +
+			`\bthe (above|below)\b|\b(above|below) (options|choices|answers)\b|\b(all|none|any) (of )?the others?\b|` +
+			`^\(?[a-h][).]|\b[a-h] and [a-h]\b`)
+	})
+	letterRef = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)\b(choice|option|answer|letter)s? \(?[a-h]\b\)?|\([a-h]\)|(^|\s)[a-h]\)\s|` +
+			`\b(first|second|third|fourth|fifth|sixth|last) (choice|option|answer|one)s?\b|` +
+			`\bthe (first|second|third|fourth|fifth|sixth) and (the )?(first|second|third|fourth|fifth|sixth|last)\b`)
+	})
 )
 
 // shuffleSafe reports whether q's choices can be shown in any order.
 func shuffleSafe(q *Question) bool {
 	for _, c := range q.Choices {
-		if orderedChoice.MatchString(c) {
+		if orderedChoice().MatchString(c) {
 			return false
 		}
 	}
-	return !letterRef.MatchString(q.Explanation) && !letterRef.MatchString(q.Prompt)
+	return !letterRef().MatchString(q.Explanation) && !letterRef().MatchString(q.Prompt)
 }
 
 // Choices are the choices in the order the exam shows them.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -14,7 +15,7 @@ import (
 type position struct{ line, col int }
 
 // idPattern is what lesson, question, demo and challenge ids look like.
-var idPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`) })
 
 // frontParser walks the YAML node tree by hand rather than decoding into a
 // struct, so every problem carries the exact line and column and an unknown
@@ -230,7 +231,7 @@ func (p *frontParser) fields(n *yaml.Node, at string, allowed, required []string
 }
 
 func (p *frontParser) id(n *yaml.Node, at string) string {
-	if n.Kind != yaml.ScalarNode || !idPattern.MatchString(n.Value) {
+	if n.Kind != yaml.ScalarNode || !idPattern().MatchString(n.Value) {
 		p.add(n, fmt.Sprintf("%s: %q is not a valid id", at, n.Value), "ids are lower-case words joined by hyphens, e.g. why-containers")
 		return ""
 	}
@@ -290,15 +291,15 @@ func (p *frontParser) add(n *yaml.Node, msg, hint string) {
 }
 
 // yamlLine finds "line N" in a yaml.v3 syntax error.
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
 
 func (p *frontParser) yamlError(err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		line += frontLineOffset
-		msg = strings.TrimSpace(yamlLine.ReplaceAllString(msg, ""))
+		msg = strings.TrimSpace(yamlLine().ReplaceAllString(msg, ""))
 		msg = strings.TrimPrefix(msg, ": ")
 	}
 	return Problem{File: p.file, Line: line, Msg: "front matter is not valid YAML: " + msg,

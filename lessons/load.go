@@ -8,10 +8,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // fileName is the required shape of a lesson file: content/NN-slug.md.
-var fileName = regexp.MustCompile(`^[0-9]{2}-[a-z0-9]+(-[a-z0-9]+)*\.md$`)
+var fileName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{2}-[a-z0-9]+(-[a-z0-9]+)*\.md$`) })
 
 // Load reads every lesson file in fsys's root, validates each and the set
 // as a whole, and returns the course ordered by each lesson's order. All
@@ -30,7 +31,7 @@ func Load(fsys fs.FS, reg Registry) (*Course, Problems) {
 		if e.IsDir() || !strings.HasSuffix(name, ".md") || strings.EqualFold(name, "README.md") {
 			continue
 		}
-		if !fileName.MatchString(name) {
+		if !fileName().MatchString(name) {
 			probs = append(probs, Problem{File: name, Msg: "file name is not NN-slug.md",
 				Hint: "name lesson files with a two-digit number and a lower-case slug, e.g. 03-chroot.md"})
 			continue

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
@@ -34,8 +35,16 @@ type Spec struct {
 	Rootfs string
 	// Hostname is set inside a new UTS namespace; "" means Name.
 	Hostname string
-	// Limits are the cgroup limits; the zero value sets none.
+	// Limits are the cgroup limits; the zero value sets none, and then
+	// the sandbox gets no cgroup at all (unless Sample or Node asks for
+	// one): on cgroup v1 moving a process into a memory cgroup waits for
+	// an RCU grace period, milliseconds that a /bin/true would mostly
+	// spend there.
 	Limits Limits
+	// Sample gives the sandbox a cgroup even without limits, so that its
+	// usage can be read (Cgroups) and is sent to the sink as metric
+	// events a few times a second (the course's gauges).
+	Sample bool
 	// Volumes are host directories bind-mounted into the sandbox.
 	Volumes []Volume
 	// Stdin, Stdout and Stderr connect the command. A nil Stdout or Stderr
@@ -159,11 +168,11 @@ func ParseVolume(s string) (Volume, error) {
 	return v, nil
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`) })
 
 // ValidateName checks a sandbox name.
 func ValidateName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		return fmt.Errorf("sandbox name %q: use 1 to 31 lower-case letters, digits and dashes, starting with a letter or digit", name)
 	}
 	return nil

@@ -54,11 +54,11 @@ const rollVersion = 1
 
 // namePattern is what a student name may be: it becomes a hostname, a
 // directory and a cgroup name.
-var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$`)
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$`) })
 
 // ValidName says what is wrong with a student name, or nil.
 func ValidName(name string) error {
-	if namePattern.MatchString(name) && !strings.Contains(name, "--") {
+	if namePattern().MatchString(name) && !strings.Contains(name, "--") {
 		return nil
 	}
 	return fmt.Errorf("%q cannot be a student name: use 1 to 32 lower-case letters, digits and single hyphens, starting with a letter (e.g. ssh -p PORT alice@HOST)", name)

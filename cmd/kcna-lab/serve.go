@@ -68,7 +68,10 @@ problems or files the labs cannot read, and lists what its checks run.`,
   # the instructor's own course (kcna-lab lint-content checks it first)
   sudo kcna-lab serve --content /srv/my-course`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			longLived()
+			return a.serve(cmd.Context(), f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", ":2222", "the SSH address to listen on, HOST:PORT")

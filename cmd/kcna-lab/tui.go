@@ -20,6 +20,7 @@ import (
 const noTerminal = "kcna-lab: the course needs a terminal; without one, try `kcna-lab lessons`, `kcna-lab show LESSON`, `kcna-lab progress` or `kcna-lab --help`"
 
 func (a *app) runTUI(ctx context.Context) error {
+	longLived()
 	_, inOK := terminal(a.stdin)
 	_, outOK := terminal(a.stdout)
 	if !inOK || !outOK {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/kernel/journal"
@@ -23,11 +24,11 @@ import (
 // NodePrefix starts the cgroup directory of every node.
 const NodePrefix = "kcna-node-"
 
-var nodeRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`)
+var nodeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`) })
 
 // ValidateNode checks a node's name: the rules of a sandbox name.
 func ValidateNode(node string) error {
-	if !nodeRE.MatchString(node) {
+	if !nodeRE().MatchString(node) {
 		return fmt.Errorf("node name %q: use 1 to 31 lower-case letters, digits and dashes, starting with a letter or digit (e.g. node-a)", node)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -23,8 +24,19 @@ type abi struct {
 	// wide: arguments are 64 bits, so a comparison looks at both halves
 	// of seccomp_data.args[i]; a 32-bit ABI's arguments are its low half,
 	// as libseccomp compares them.
-	wide  bool
+	wide bool
+	// info is go-seccomp-bpf's table, read into calls on first use: five
+	// tables of some 400 names each would otherwise be built by every
+	// kcna-lab process as it starts, whether it filters anything or not.
+	info  *arch.Info
+	once  sync.Once
 	calls map[string]uint32
+}
+
+// syscalls is the ABI's system call numbers by name.
+func (a *abi) syscalls() map[string]uint32 {
+	a.once.Do(func() { a.calls = table(a.info, a.bit) })
+	return a.calls
 }
 
 // x32Bit marks an x32 call's number (__X32_SYSCALL_BIT).
@@ -34,11 +46,11 @@ const x32Bit = 0x40000000
 // follow the kernel's). Profiles may name others; a kernel here cannot
 // run them, so they are left out.
 var (
-	abiX86_64  = &abi{name: specs.ArchX86_64, audit: uint32(arch.X86_64.ID), wide: true, calls: table(arch.X86_64, 0)}
-	abiX86     = &abi{name: specs.ArchX86, audit: uint32(arch.I386.ID), calls: table(arch.I386, 0)}
-	abiX32     = &abi{name: specs.ArchX32, audit: uint32(arch.X32.ID), bit: x32Bit, calls: table(arch.X32, x32Bit)}
-	abiAARCH64 = &abi{name: specs.ArchAARCH64, audit: uint32(arch.AARCH64.ID), wide: true, calls: table(arch.AARCH64, 0)}
-	abiARM     = &abi{name: specs.ArchARM, audit: uint32(arch.ARM.ID), calls: table(arch.ARM, 0)}
+	abiX86_64  = &abi{name: specs.ArchX86_64, audit: uint32(arch.X86_64.ID), wide: true, info: arch.X86_64}
+	abiX86     = &abi{name: specs.ArchX86, audit: uint32(arch.I386.ID), info: arch.I386}
+	abiX32     = &abi{name: specs.ArchX32, audit: uint32(arch.X32.ID), bit: x32Bit, info: arch.X32}
+	abiAARCH64 = &abi{name: specs.ArchAARCH64, audit: uint32(arch.AARCH64.ID), wide: true, info: arch.AARCH64}
+	abiARM     = &abi{name: specs.ArchARM, audit: uint32(arch.ARM.ID), info: arch.ARM}
 )
 
 // runnable lists, for each GOARCH kcna-lab can filter, the native ABI

@@ -134,7 +134,7 @@ func (r rule) from() string { return fmt.Sprintf("syscalls[%d] (%s)", r.index, r
 // in a rule are alternatives rather than all required (runc's reading).
 func gather(p *specs.LinuxSeccomp, a *abi, def uint32) (*section, error) {
 	s := &section{abi: a}
-	byNr := make(map[uint32]*call, len(a.calls))
+	byNr := make(map[uint32]*call, len(a.syscalls()))
 	for i, sc := range p.Syscalls {
 		act, err := action(sc.Action, sc.ErrnoRet)
 		if err == nil {
@@ -144,7 +144,7 @@ func gather(p *specs.LinuxSeccomp, a *abi, def uint32) (*section, error) {
 			return nil, fmt.Errorf("syscalls[%d]: %w", i, err)
 		}
 		for _, name := range sc.Names {
-			nr, ok := a.calls[name]
+			nr, ok := a.syscalls()[name]
 			if !ok {
 				continue // another architecture's call, or newer than kcna-lab's table
 			}
@@ -225,8 +225,8 @@ func (c *compiler) summary(s *section) Summary {
 	for _, call := range s.calls {
 		byNr[call.nr] = call
 	}
-	sum := Summary{Calls: len(s.abi.calls)}
-	for name, nr := range s.abi.calls {
+	sum := Summary{Calls: len(s.abi.syscalls())}
+	for name, nr := range s.abi.syscalls() {
 		call := byNr[nr]
 		switch {
 		case c.stub && nr > s.last:

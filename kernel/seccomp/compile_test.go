@@ -100,7 +100,7 @@ func TestDockerDefaultProfile(t *testing.T) {
 	if !slices.Equal(f.ABIs, []string{"x86_64", "x86", "x32"}) {
 		t.Errorf("ABIs %v; want x86_64, x86, x32 (the profile's archMap for amd64)", f.ABIs)
 	}
-	x := func(name string) uint32 { return abiX86_64.calls[name] }
+	x := func(name string) uint32 { return abiX86_64.syscalls()[name] }
 	const (
 		cloneNewuser = 0x10000000
 		cloneVM      = 0x100
@@ -145,9 +145,9 @@ func TestDockerDefaultProfile(t *testing.T) {
 		{"socket(AF_ALG)", x("socket"), []uint64{afALG}, eperm},
 		{"socket(AF_VSOCK)", x("socket"), []uint64{afVsock}, eperm},
 		{"a call newer than the profile", 1000, nil, enosys},
-		{"x32 read", abiX32.calls["read"], nil, allow},
-		{"x32's own rt_sigaction (512)", abiX32.calls["rt_sigaction"], nil, allow},
-		{"x32 keyctl", abiX32.calls["keyctl"], nil, eperm},
+		{"x32 read", abiX32.syscalls()["read"], nil, allow},
+		{"x32's own rt_sigaction (512)", abiX32.syscalls()["rt_sigaction"], nil, allow},
+		{"x32 keyctl", abiX32.syscalls()["keyctl"], nil, eperm},
 	} {
 		if got := m.call(auditX86_64, c.nr, c.args...); got != c.want {
 			t.Errorf("%s (x86_64 call %#x, args %#x): %#x, want %#x", c.what, c.nr, c.args, got, c.want)
@@ -157,7 +157,7 @@ func TestDockerDefaultProfile(t *testing.T) {
 		name string
 		want uint32
 	}{{"read", allow}, {"socketcall", allow}, {"keyctl", eperm}, {"unshare", eperm}} {
-		if got := m.call(auditI386, abiX86.calls[c.name], 0); got != c.want {
+		if got := m.call(auditI386, abiX86.syscalls()[c.name], 0); got != c.want {
 			t.Errorf("x86 %s: %#x, want %#x", c.name, got, c.want)
 		}
 	}
@@ -231,7 +231,7 @@ func TestEveryCall(t *testing.T) {
 // bounding set.
 func TestCapabilitiesChangeTheProfile(t *testing.T) {
 	admin := newMachine(t, dockerFilter(t, append(slices.Clone(dockerCaps), "CAP_SYS_ADMIN")))
-	x := abiX86_64.calls
+	x := abiX86_64.syscalls()
 	for _, name := range []string{"mount", "unshare", "setns", "clone3"} {
 		if got := admin.call(auditX86_64, x[name]); got != allow {
 			t.Errorf("with CAP_SYS_ADMIN, %s: %#x, want allowed", name, got)
@@ -275,7 +275,7 @@ func TestComparisons(t *testing.T) {
 		m := newMachine(t, f)
 		for _, a := range values {
 			args := []uint64{0, 0, a}
-			if got := m.call(auditX86_64, abiX86_64.calls["personality"], args...) == allow; got != want(a) {
+			if got := m.call(auditX86_64, abiX86_64.syscalls()["personality"], args...) == allow; got != want(a) {
 				t.Errorf("x86_64 %s %#x against %#x: allowed %v, want %v", op, a, uint64(v), got, want(a))
 			}
 			// A 32-bit ABI's argument is the low half alone.
@@ -286,7 +286,7 @@ func TestComparisons(t *testing.T) {
 				specs.OpLessThan: lo < v32, specs.OpLessEqual: lo <= v32,
 				specs.OpMaskedEqual: lo&v32 == 0x8000_0000,
 			}[op]
-			if got := m.call(auditI386, abiX86.calls["personality"], 0, 0, lo) == allow; got != want32 {
+			if got := m.call(auditI386, abiX86.syscalls()["personality"], 0, 0, lo) == allow; got != want32 {
 				t.Errorf("x86 %s %#x against %#x: allowed %v, want %v", op, lo, v32, got, want32)
 			}
 		}
@@ -295,7 +295,7 @@ func TestComparisons(t *testing.T) {
 
 // TestRules: how rules combine, as runc and libseccomp combine them.
 func TestRules(t *testing.T) {
-	nr := abiX86_64.calls
+	nr := abiX86_64.syscalls()
 	arg := func(i uint, op specs.LinuxSeccompOperator, v uint64) specs.LinuxSeccompArg {
 		return specs.LinuxSeccompArg{Index: i, Op: op, Value: v}
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -376,7 +377,7 @@ func wrapWords(s string, n int) []string {
 // at: `kcna-lab orchestrate`'s default.
 const challengeDeployment = "web"
 
-var replicaName = regexp.MustCompile(`^` + challengeDeployment + `-[0-9a-f]{4}$`)
+var replicaName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + challengeDeployment + `-[0-9a-f]{4}$`) })
 
 // checkScaleToFive passes when the orchestrator of deployment web answers
 // on its socket and five of its replicas run as processes, each in a
@@ -396,7 +397,7 @@ func checkScaleToFive(ctx context.Context) (Verdict, error) {
 	perNode := map[string]int{}
 	var found []string
 	for _, st := range list {
-		if !replicaName.MatchString(st.Name) || !st.Running() {
+		if !replicaName().MatchString(st.Name) || !st.Running() {
 			continue
 		}
 		p, err := orchestrator.Inspect(st.InitPID)

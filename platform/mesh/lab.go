@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/sandbox"
@@ -142,7 +143,7 @@ const (
 	endMark   = "@@kcna-lab-end"
 )
 
-var statusLine = regexp.MustCompile(`^\s*HTTP/\d(?:\.\d)? (\d{3})`)
+var statusLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*HTTP/\d(?:\.\d)? (\d{3})`) })
 
 // parseFetch reads fetchScript's output back into answers.
 func parseFetch(out string) []Answer {
@@ -162,9 +163,9 @@ func parseFetch(out string) []Answer {
 			answers = append(answers, *cur)
 			cur = nil
 		case cur == nil:
-		case statusLine.MatchString(line):
+		case statusLine().MatchString(line):
 			if cur.Status == 0 {
-				cur.Status, _ = strconv.Atoi(statusLine.FindStringSubmatch(line)[1])
+				cur.Status, _ = strconv.Atoi(statusLine().FindStringSubmatch(line)[1])
 			}
 		case strings.HasPrefix(line, "  "): // another response header
 		case strings.HasPrefix(line, "wget: "):

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
@@ -81,12 +82,12 @@ const (
 	defaultReadyAfter = 500 * time.Millisecond
 )
 
-var versionRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,23}$`)
+var versionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,23}$`) })
 
 // ValidateVersion checks a version: it becomes part of a replica's
 // command line, so only a short, plain word will do.
 func ValidateVersion(v string) error {
-	if !versionRE.MatchString(v) {
+	if !versionRE().MatchString(v) {
 		return fmt.Errorf("version %q: use up to 24 lower-case letters, digits, dots, dashes and underscores, e.g. v2", v)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -305,8 +306,10 @@ type Ref struct {
 }
 
 var (
-	repoRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
-	tagRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	repoRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+	})
+	tagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`) })
 )
 
 // ParseRef reads NAME[:TAG] or REGISTRY/NAME[:TAG]; the tag defaults to
@@ -325,10 +328,10 @@ func ParseRef(s string) (Ref, error) {
 	if i := strings.LastIndex(rest, ":"); i >= 0 {
 		r.Repo, r.Tag = rest[:i], rest[i+1:]
 	}
-	if !repoRE.MatchString(r.Repo) {
+	if !repoRE().MatchString(r.Repo) {
 		return Ref{}, fmt.Errorf("image name %q: use lower-case letters, digits and . _ - separators, e.g. hello or lab/hello", r.Repo)
 	}
-	if !tagRE.MatchString(r.Tag) {
+	if !tagRE().MatchString(r.Tag) {
 		return Ref{}, fmt.Errorf("image tag %q: use letters, digits, _ . and -, at most 128, e.g. v1", r.Tag)
 	}
 	return r, nil

@@ -30,6 +30,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -252,7 +253,7 @@ func parsePort(s string) (int, error) {
 
 // linkNameRE is what the kernel accepts as an interface name that we are
 // also happy to pass to a shell command unquoted.
-var linkNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var linkNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // validLinkName checks a name kcna-lab will create: kl- or kcna- prefix,
 // so that `kcna-lab clean` knows it and touches nothing else, and short
@@ -264,7 +265,7 @@ func validLinkName(name string) error {
 	if len(name) > 15 {
 		return fmt.Errorf("link name %q: %d bytes, the kernel allows 15", name, len(name))
 	}
-	if !linkNameRE.MatchString(name) {
+	if !linkNameRE().MatchString(name) {
 		return fmt.Errorf("link name %q: use letters, digits, '-', '_' and '.'", name)
 	}
 	return nil
@@ -272,10 +273,10 @@ func validLinkName(name string) error {
 
 // dnsLabelRE is a DNS label in lower case, which is also what sandbox
 // names are (sandbox.ValidateName), so every sandbox name resolves.
-var dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+var dnsLabelRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`) })
 
 func validName(name string) error {
-	if !dnsLabelRE.MatchString(name) {
+	if !dnsLabelRE().MatchString(name) {
 		return fmt.Errorf("sandbox name %q: must be a DNS label (lower-case letters, digits and inner dashes, at most 63) to resolve as NAME.kcna.local", name)
 	}
 	return nil
