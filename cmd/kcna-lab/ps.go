@@ -20,7 +20,7 @@ func newExecCmd(a *app) *cobra.Command {
 		Use:   "exec NAME -- CMD [ARG...]",
 		Short: "Run a command inside a running sandbox",
 		Long: `Run CMD inside the running sandbox NAME: in all of its namespaces, its root
-filesystem and its cgroup (one that has limits). The sandbox's init (its PID 1) starts CMD for you,
+filesystem and its cgroup. The sandbox's init (its PID 1) starts CMD for you,
 the way the containers of a Kubernetes pod join the namespaces that the pod's
 pause container holds.`,
 		Example: `  sudo kcna-lab run --detach --name web -- sleep 600
