@@ -35,16 +35,8 @@ type Spec struct {
 	Rootfs string
 	// Hostname is set inside a new UTS namespace; "" means Name.
 	Hostname string
-	// Limits are the cgroup limits; the zero value sets none, and then
-	// the sandbox gets no cgroup at all (unless Sample or Node asks for
-	// one): on cgroup v1 moving a process into a memory cgroup waits for
-	// an RCU grace period, milliseconds that a /bin/true would mostly
-	// spend there.
+	// Limits are the cgroup limits; the zero value sets none.
 	Limits Limits
-	// Sample gives the sandbox a cgroup even without limits, so that its
-	// usage can be read (Cgroups) and is sent to the sink as metric
-	// events a few times a second (the course's gauges).
-	Sample bool
 	// Volumes are host directories bind-mounted into the sandbox.
 	Volumes []Volume
 	// Stdin, Stdout and Stderr connect the command. A nil Stdout or Stderr

@@ -392,11 +392,8 @@ func (sb *Sandbox) createCgroup() error {
 	// the group, inside the node's, is what puts it under the node's.
 	need := !lim.Zero() || node != ""
 	rootless := os.Geteuid() != 0
-	if !need && (rootless || !sb.spec.Sample) {
-		// Nothing to limit: no cgroup, which spares the start the
-		// kernel's cgroup attach. Rootless, sampling is given up too:
-		// an unprivileged user may have no cgroup to write to.
-		return nil
+	if rootless && !need {
+		return nil // nothing to limit, and an unprivileged user may have no cgroup to write to
 	}
 	host, err := cgroup.Detect()
 	if err != nil {

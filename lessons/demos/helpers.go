@@ -25,12 +25,10 @@ func capture(ctx context.Context, spec sandbox.Spec, sink event.Sink) (string, s
 }
 
 // held starts a sandbox whose init only holds its namespaces, so a demo
-// can look at it from both sides, its usage sampled for the gauges (and
-// its cgroup there to read) even without limits; stop ends it and
-// removes everything, and may be called more than once.
+// can look at it from both sides; stop ends it and removes everything,
+// and may be called more than once.
 func held(ctx context.Context, spec sandbox.Spec, sink event.Sink) (sb *sandbox.Sandbox, stop func(), err error) {
 	spec.Hold = true
-	spec.Sample = true
 	spec.Args = nil
 	sb, err = sandbox.Start(ctx, spec, sink)
 	if err != nil {
