@@ -142,7 +142,7 @@ func (s *Server) prepareState() error {
 	dirs := []struct {
 		path string
 		mode os.FileMode
-	}{{s.opts.State, 0o711}, {filepath.Join(s.opts.State, "students"), 0o711}, {filepath.Join(s.opts.State, "bin"), 0o755}}
+	}{{s.opts.State, 0o711}, {filepath.Join(s.opts.State, "students"), 0o711}, {filepath.Join(s.opts.State, "bin"), 0o755}, {filepath.Join(s.opts.State, "class"), 0o755}}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d.path, d.mode); err != nil {
 			return fmt.Errorf("make the class directory %s: %w", d.path, err)
