@@ -32,8 +32,10 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 
+	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
+	"github.com/kcna-lab/kcna-lab/workshop/roster"
 )
 
 // Options configure a workshop server.
@@ -61,8 +63,18 @@ type Options struct {
 	// Programs is the directory holding the kcna-lab and kcna-lab-init
 	// the labs run ("": beside this program).
 	Programs string
-	// Log receives one line per connection and refusal.
+	// Log receives one line per connection and refusal, and every
+	// instructor's action.
 	Log io.Writer
+	// Course is the course the class takes, which the dashboard counts
+	// against (nil: the built-in course is not known here; required).
+	Course *lessons.Course
+	// InstructorKeys may connect as InstructorName and open the
+	// dashboard; no student name accepts them.
+	InstructorKeys []gossh.PublicKey
+	// UsageEvery is how often each lab's memory and sandboxes are read
+	// for the dashboard (2s).
+	UsageEvery time.Duration
 }
 
 // Server is a running workshop server.
@@ -82,6 +94,10 @@ type Server struct {
 	told      map[string]struct{} // connections told why they were refused
 	guesses   map[string]guesses  // wrong codes and passwords per address
 	closing   bool
+	// end stops Serve (an instructor's "end the session").
+	end func()
+
+	roster *roster.Roster
 }
 
 // New prepares the class directory (host key, roll, programs) and the SSH
@@ -99,6 +115,12 @@ func New(o Options) (*Server, error) {
 	if o.Shard.Count == 0 {
 		o.Shard = Shard{0, 1}
 	}
+	if o.Course == nil {
+		return nil, errors.New("the workshop server needs the course its class takes")
+	}
+	if o.UsageEvery <= 0 {
+		o.UsageEvery = 2 * time.Second
+	}
 	s := &Server{opts: o, log: log.New(o.Log, "", log.LstdFlags), labs: map[string]*labRef{},
 		connected: map[string]int{}, sessions: map[ssh.Session]struct{}{}, limiters: map[string]*rate.Limiter{}, conns: map[string]int{},
 		told: map[string]struct{}{}, guesses: map[string]guesses{}}
@@ -112,6 +134,9 @@ func New(o Options) (*Server, error) {
 	}
 	var err error
 	if s.class, err = OpenClass(o.State); err != nil {
+		return nil, err
+	}
+	if err := s.openRoster(); err != nil {
 		return nil, err
 	}
 	s.ssh, err = wish.NewServer(
@@ -188,6 +213,13 @@ func (s *Server) installPrograms() error {
 // with a message, stops every lab (sessions get SIGTERM and a moment to
 // save) and returns nil.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.end = cancel
+	s.mu.Unlock()
+	go func() { _ = s.roster.Watch(ctx) }()
+	go s.sampleUsage(ctx, s.opts.UsageEvery)
 	errc := make(chan error, 1)
 	go func() { errc <- s.ssh.Serve(ln) }()
 	select {
@@ -338,6 +370,10 @@ func allowPty(ctx ssh.Context, _ ssh.Pty) bool {
 // CLI command, run in their lab.
 func (s *Server) handle(sess ssh.Session) {
 	name := sess.User()
+	if name == InstructorName {
+		s.instructorSession(sess)
+		return
+	}
 	st, password, err := s.admitSession(sess)
 	if err != nil {
 		s.refuse(sess, err.Error())
@@ -451,6 +487,7 @@ func (s *Server) enter(sess ssh.Session, name string) entry {
 	}
 	s.connected[name]++
 	s.sessions[sess] = struct{}{}
+	s.roster.Sessions(name, +1)
 	return admitted
 }
 
@@ -458,6 +495,7 @@ func (s *Server) leave(sess ssh.Session, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.sessions, sess)
+	s.roster.Sessions(name, -1)
 	if s.connected[name]--; s.connected[name] <= 0 {
 		delete(s.connected, name)
 	}
@@ -508,3 +546,16 @@ func copyAtomic(path string, r io.Reader, mode os.FileMode) error {
 // in the connection's permissions (sess.PublicKey()); the auth callbacks
 // here are gossh's own, so they put it there themselves.
 const publicKeyExt = "gliderlabs/ssh.PublicKey"
+
+// openRoster puts every student on the roll on the class's roster.
+func (s *Server) openRoster() error {
+	s.roster = roster.New(s.opts.Course, roster.Options{})
+	students, err := s.class.Students()
+	if err != nil {
+		return err
+	}
+	for _, st := range students {
+		s.roster.Add(st.Name, ProgressDir(s.opts.State, st.Name))
+	}
+	return nil
+}

@@ -151,6 +151,7 @@ func (s *Server) stopInBackground(ref *labRef) {
 // not theirs to serve or sweep.
 var refused = map[string]string{
 	"serve":    "serve runs a workshop server; you are already on one",
+	"class":    "class lists the whole class's results, which are the instructor's to see; yours are in: progress",
 	"apparmor": "apparmor writes a profile for the server's administrator to install; your lab needs none",
 }
 

@@ -6,18 +6,24 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/workshop"
+	"github.com/kcna-lab/kcna-lab/workshop/dashboard"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
 
 type serveFlags struct {
 	listen, state, classCode, memory, shard string
+	instructorKeys                          string
+	dashboard                               bool
 	maxStudents, pids                       int
 	cpus                                    float64
 	idle, linger                            time.Duration
@@ -68,6 +74,8 @@ progress saved. If it was killed instead, ` + "`kcna-lab clean`" + ` removes wha
 	fl.Float64Var(&f.cpus, "student-cpus", 1, "each student's CPU time, in CPUs")
 	fl.DurationVar(&f.idle, "idle", 2*time.Hour, "close a connection with no keystroke or output for this long (0: never)")
 	fl.DurationVar(&f.linger, "linger", 2*time.Minute, "keep a student's lab and sandboxes this long after their last session ends, so one command's sandbox is there for the next")
+	fl.StringVar(&f.instructorKeys, "instructor-key", "", "an authorized_keys file of the instructors' keys: `ssh -p PORT instructor@HOST` with one opens the class's dashboard")
+	fl.BoolVar(&f.dashboard, "dashboard", false, "show the class's dashboard in this terminal (the server's log then goes to STATE/server.log); quitting it stops the server")
 	fl.StringVar(&f.shard, "shard", "", "INDEX/COUNT: serve only the names in this shard of a class split over servers (INDEX auto: the -N at the end of the hostname)")
 	return cmd
 }
@@ -78,6 +86,17 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	opts.Log = a.stderr
+	if opts.Course, err = a.course(); err != nil {
+		return err
+	}
+	if f.dashboard {
+		logf, err := openServerLog(f.state)
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		opts.Log = logf
+	}
 	srv, err := workshop.New(opts)
 	if err != nil {
 		return err
@@ -92,8 +111,14 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	if opts.ClassCode != "" {
 		fmt.Fprintln(a.stdout, "New names must give the class code once.")
 	}
+	if len(opts.InstructorKeys) > 0 {
+		fmt.Fprintf(a.stdout, "Instructors (%d keys) open the dashboard with: ssh -p %s instructor@THIS-HOST\n", len(opts.InstructorKeys), port(ln.Addr()))
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.dashboard {
+		ctx = a.localDashboard(ctx, srv)
+	}
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err
 	}
@@ -123,8 +148,15 @@ func (f *serveFlags) options() (workshop.Options, error) {
 	if err != nil {
 		return workshop.Options{}, err
 	}
+	var keys []gossh.PublicKey
+	if f.instructorKeys != "" {
+		if keys, err = workshop.ParseInstructorKeys(f.instructorKeys); err != nil {
+			return workshop.Options{}, fmt.Errorf("--instructor-key: %w", err)
+		}
+	}
 	return workshop.Options{
-		Listen: f.listen, State: f.state, ClassCode: f.classCode, MaxStudents: f.maxStudents,
+		InstructorKeys: keys,
+		Listen:         f.listen, State: f.state, ClassCode: f.classCode, MaxStudents: f.maxStudents,
 		Quota: labhost.Quota{MemoryBytes: mem, Pids: f.pids, CPUs: f.cpus},
 		Idle:  f.idle, Linger: f.linger, Shard: shard,
 	}, nil
@@ -135,4 +167,31 @@ func port(a net.Addr) string {
 		return fmt.Sprint(t.Port)
 	}
 	return a.String()
+}
+
+// localDashboard shows the dashboard on this terminal while the server
+// serves; quitting it ends the returned context, which stops the server.
+func (a *app) localDashboard(ctx context.Context, srv *workshop.Server) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		m := dashboard.New(srv.Roster(), srv.Course(), srv.LocalActions())
+		if _, err := tea.NewProgram(m, tea.WithContext(ctx)).Run(); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(a.stderr, "kcna-lab serve: the dashboard: %v\n", err)
+		}
+	}()
+	return ctx
+}
+
+// openServerLog is where the server logs while the dashboard has the
+// terminal.
+func openServerLog(state string) (*os.File, error) {
+	if err := os.MkdirAll(state, 0o711); err != nil {
+		return nil, fmt.Errorf("make the class directory %s: %w", state, err)
+	}
+	f, err := os.OpenFile(filepath.Join(state, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the server's log: %w", err)
+	}
+	return f, nil
 }
