@@ -11,6 +11,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/kcna-lab/kcna-lab/content"
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"io"
 	"net"
 	"os"
@@ -344,4 +347,14 @@ func statUID(fi os.FileInfo) int {
 		return int(st.Uid)
 	}
 	return -1
+}
+
+// builtinCourse is the course the server's labs run, for the roster.
+func builtinCourse(t *testing.T) *lessons.Course {
+	t.Helper()
+	c, probs := lessons.Load(content.FS, demos.Builtin())
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	return c
 }
