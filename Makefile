@@ -14,7 +14,8 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # end-to-end test, busybox-static is the sandbox's default root filesystem,
 # util-linux has the nsenter that starts the mesh's sidecars.
 # gcc and libc6-dev build kcna-lab-init's native init.
-APT_PKGS := tmux busybox-static iproute2 util-linux gcc libc6-dev
+# chromium: the workshop class page is tested in a real headless browser.
+APT_PKGS := tmux busybox-static iproute2 util-linux gcc libc6-dev chromium
 # kcna-lab-init carries the native init (sandbox/initproc/native, C that
 # starts a sandbox before the Go runtime would) when the C compiler links
 # a static program; else it is pure Go and starts every sandbox through

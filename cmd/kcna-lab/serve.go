@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,13 +17,14 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/workshop"
+	"github.com/kcna-lab/kcna-lab/workshop/classweb"
 	"github.com/kcna-lab/kcna-lab/workshop/dashboard"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
 
 type serveFlags struct {
 	listen, state, classCode, memory, shard string
-	instructorKeys                          string
+	instructorKeys, http                    string
 	dashboard                               bool
 	maxStudents, pids                       int
 	cpus                                    float64
@@ -75,6 +77,7 @@ progress saved. If it was killed instead, ` + "`kcna-lab clean`" + ` removes wha
 	fl.DurationVar(&f.idle, "idle", 2*time.Hour, "close a connection with no keystroke or output for this long (0: never)")
 	fl.DurationVar(&f.linger, "linger", 2*time.Minute, "keep a student's lab and sandboxes this long after their last session ends, so one command's sandbox is there for the next")
 	fl.StringVar(&f.instructorKeys, "instructor-key", "", "an authorized_keys file of the instructors' keys: `ssh -p PORT instructor@HOST` with one opens the class's dashboard")
+	fl.StringVar(&f.http, "http", "", "HOST:PORT for the read-only class page for a projector (e.g. 127.0.0.1:8088; off by default); off loopback it needs the token printed at start")
 	fl.BoolVar(&f.dashboard, "dashboard", false, "show the class's dashboard in this terminal (the server's log then goes to STATE/server.log); quitting it stops the server")
 	fl.StringVar(&f.shard, "shard", "", "INDEX/COUNT: serve only the names in this shard of a class split over servers (INDEX auto: the -N at the end of the hostname)")
 	return cmd
@@ -113,6 +116,13 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	}
 	if len(opts.InstructorKeys) > 0 {
 		fmt.Fprintf(a.stdout, "Instructors (%d keys) open the dashboard with: ssh -p %s instructor@THIS-HOST\n", len(opts.InstructorKeys), port(ln.Addr()))
+	}
+	if f.http != "" {
+		closeWeb, err := a.serveClassPage(f.http, srv)
+		if err != nil {
+			return err
+		}
+		defer closeWeb()
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -194,4 +204,36 @@ func openServerLog(state string) (*os.File, error) {
 		return nil, fmt.Errorf("open the server's log: %w", err)
 	}
 	return f, nil
+}
+
+// serveClassPage serves the projector's page on addr. Off loopback every
+// request needs a token made now and printed once: the page shows every
+// student's results, which are not for the room's network to read.
+func (a *app) serveClassPage(addr string, srv *workshop.Server) (func(), error) {
+	loopback, err := classweb.Loopback(addr)
+	if err != nil {
+		return nil, err
+	}
+	token := ""
+	if !loopback {
+		token = classweb.NewToken()
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--http %s: %w", addr, err)
+	}
+	web := &http.Server{Handler: classweb.Handler(srv.Roster(), token), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = web.Serve(ln) }()
+	url := "http://" + ln.Addr().String() + "/"
+	if token != "" {
+		url += "?token=" + token
+		fmt.Fprintf(a.stdout, "The class page (for the projector; keep the token to yourself): %s\n", url)
+	} else {
+		fmt.Fprintf(a.stdout, "The class page, on this machine only: %s\n", url)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = web.Shutdown(ctx)
+	}, nil
 }
