@@ -88,6 +88,9 @@ bench: deps check-go programs ## benchmarks: whole kcna-lab processes beside uns
 	@# A workshop room as its students feel it: kcna-lab serve as a process,
 	@# 30 students on ptys, keystroke-to-frame latency and memory.
 	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestBenchWorkshop$$' -v ./workshop/ | grep -v '^[=-]'
+	@# The instructor's dashboard as the instructor sees it: 30 students
+	@# saving at once, the time until one frame shows them all.
+	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestBenchDashboard$$' -v ./workshop/dashboard/ | grep -v '^[=-]'
 
 deps: ## install the Debian packages kcna-lab and its tests use (when root and missing)
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -120,3 +120,38 @@ func TestRosterStuckWithoutProgress(t *testing.T) {
 		t.Fatalf("a student who left is neither connected nor stuck: %+v", s)
 	}
 }
+
+// TestRosterStudentsSharingAParent: students whose directories do not
+// exist yet wait on one shared parent (the class's students/ directory);
+// each is followed once made, even made in one go (os.MkdirAll races the
+// watches going deeper).
+func TestRosterStudentsSharingAParent(t *testing.T) {
+	c := testCourse(t)
+	base := t.TempDir()
+	r := New(c, Options{})
+	names := []string{"ann", "ben", "cat", "dan"}
+	for _, n := range names {
+		r.Add(n, filepath.Join(base, n, "home", "kcna-lab"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.Watch(ctx) }()
+	ch, stop := r.Subscribe()
+	defer stop()
+	time.Sleep(50 * time.Millisecond)
+	for _, n := range names {
+		p := lessons.NewProgress()
+		p.MarkRead(c.Lessons[0], time.Now())
+		if err := (&lessons.Store{Path: filepath.Join(base, n, "home", "kcna-lab", "progress.json"), UID: -1, GID: -1}).Save(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, r, ch, time.Second, "every student's read lesson shown", func() bool {
+		for _, s := range r.Class() {
+			if s.LessonsRead != 1 {
+				return false
+			}
+		}
+		return true
+	})
+}

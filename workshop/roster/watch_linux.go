@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -65,9 +66,10 @@ type watcher struct {
 	file *os.File // fd, read through Go's poller so that close wakes run
 
 	mu sync.Mutex
-	// wds maps a watch to the student it is for and whether it is their
-	// progress directory itself or a parent waited on.
-	wds    map[int32]watch
+	// wds maps a watch to the students it is for and whether it is their
+	// progress directory itself or a parent waited on: students waiting
+	// on one parent (the class's students/ directory) share its watch.
+	wds    map[int32][]watch
 	target map[string]string // student -> progress dir
 }
 
@@ -81,7 +83,7 @@ func newWatcher(r *Roster) (*watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch the students' progress (inotify): %w", err)
 	}
-	return &watcher{r: r, fd: fd, file: os.NewFile(uintptr(fd), "inotify"), wds: map[int32]watch{}, target: map[string]string{}}, nil
+	return &watcher{r: r, fd: fd, file: os.NewFile(uintptr(fd), "inotify"), wds: map[int32][]watch{}, target: map[string]string{}}, nil
 }
 
 const (
@@ -99,21 +101,43 @@ func (w *watcher) add(name, dir string) {
 }
 
 // arm watches the deepest existing directory on the way to the target;
-// w.mu is held.
+// w.mu is held. A directory made below the one just watched, before the
+// watch was in place, sent no event: arm looks again, and goes deeper.
 func (w *watcher) arm(name string) {
 	dir := w.target[name]
+	for {
+		d, ok := w.watchDeepest(name, dir)
+		if !ok || d == dir {
+			return
+		}
+		next := dir
+		for filepath.Dir(next) != d {
+			next = filepath.Dir(next)
+		}
+		if _, err := os.Stat(next); err != nil {
+			return // the watch on d will tell when it comes
+		}
+	}
+}
+
+// watchDeepest adds a watch on the deepest existing directory on the way
+// to dir, and returns it.
+func (w *watcher) watchDeepest(name, dir string) (string, bool) {
 	for d := dir; ; d = filepath.Dir(d) {
 		mask := uint32(parentEvents)
 		if d == dir {
 			mask = dirEvents
 		}
-		wd, err := unix.InotifyAddWatch(w.fd, d, mask)
+		wd, err := unix.InotifyAddWatch(w.fd, d, mask|unix.IN_MASK_ADD)
 		if err == nil {
-			w.wds[int32(wd)] = watch{name: name, target: d == dir}
-			return
+			wt := watch{name: name, target: d == dir}
+			if !slices.Contains(w.wds[int32(wd)], wt) {
+				w.wds[int32(wd)] = append(w.wds[int32(wd)], wt)
+			}
+			return d, true
 		}
 		if !errors.Is(err, unix.ENOENT) || d == filepath.Dir(d) {
-			return
+			return "", false
 		}
 	}
 }
@@ -132,26 +156,24 @@ func (w *watcher) run() {
 			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
 			nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
 			off += unix.SizeofInotifyEvent + int(ev.Len)
-			wt, ok := w.wds[ev.Wd]
-			if !ok {
-				continue
-			}
 			if ev.Mask&unix.IN_IGNORED != 0 {
 				delete(w.wds, ev.Wd)
 				continue
 			}
-			if !wt.target {
-				// A parent changed: perhaps the next directory down is
-				// there now.
-				w.arm(wt.name)
-				if st, err := os.Stat(w.target[wt.name]); err == nil && st.IsDir() {
+			file := cString(nameBytes)
+			for _, wt := range w.wds[ev.Wd] {
+				if !wt.target {
+					// A parent changed: perhaps the next directory down
+					// is there now.
+					w.arm(wt.name)
+					if st, err := os.Stat(w.target[wt.name]); err == nil && st.IsDir() {
+						reload[wt.name] = true
+					}
+					continue
+				}
+				if file == "progress.json" || file == lessons.ActivityFile {
 					reload[wt.name] = true
 				}
-				continue
-			}
-			switch file := cString(nameBytes); file {
-			case "progress.json", lessons.ActivityFile:
-				reload[wt.name] = true
 			}
 		}
 		w.mu.Unlock()
