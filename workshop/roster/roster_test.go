@@ -115,6 +115,13 @@ func TestRosterStuckWithoutProgress(t *testing.T) {
 	if !s.Stuck || s.StuckWhy != "no progress for 11m0s on second (reader)" || s.Order != 2 {
 		t.Fatalf("want stuck 11m on second (reader), lesson 2: %+v", s)
 	}
+	if err := lessons.WriteJSON(filepath.Join(dir, lessons.ActivityFile), lessons.Activity{Screen: "exam", Since: now.Add(-time.Hour)}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.Reload("carol")
+	if s, _ := r.Student("carol"); s.Stuck {
+		t.Fatalf("an hour in the mock exam is not stuck: %s", s.StuckWhy)
+	}
 	r.Sessions("carol", -1)
 	if s, _ := r.Student("carol"); s.Stuck || s.Connected {
 		t.Fatalf("a student who left is neither connected nor stuck: %+v", s)

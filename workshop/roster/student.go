@@ -97,12 +97,15 @@ func (r *Roster) row(st *student, now time.Time) Student {
 
 // stuck says whether the instructor should walk over, and why: the same
 // challenge failed FailedChecks times running, or a connected student
-// who has neither moved nor made progress for StuckAfter.
+// who has neither moved nor made progress for StuckAfter on a lesson's
+// text or quiz.
 func (r *Roster) stuck(st *student, s Student, now time.Time) (bool, string) {
 	if s.FailedOn != "" && s.FailedInARow >= r.opts.FailedChecks {
 		return true, fmt.Sprintf("%d failed checks in a row on %s", s.FailedInARow, s.FailedOn)
 	}
-	if !s.Connected || s.Screen == "" || s.Screen == "map" {
+	// Only a lesson's text or quiz: the map is between lessons, and a
+	// mock exam is meant to take an hour.
+	if !s.Connected || (s.Screen != "reader" && s.Screen != "quiz") {
 		return false, ""
 	}
 	last := st.activity.Since
