@@ -118,7 +118,7 @@ func openCourse(addr string, c *client, rows, cols int, screen *syncBuffer) (*co
 		conn.Close()
 		return nil, err
 	}
-	co.sess.Stdout = screen
+	co.sess.Stdout, co.sess.Stderr = screen, screen // a terminal shows both
 	if err := co.sess.Shell(); err != nil {
 		conn.Close()
 		return nil, err

@@ -94,19 +94,7 @@ func TestWorkshopInstructorFlow(t *testing.T) {
 
 	// Within a second: /api/class, then the dashboard's lesson view.
 	for {
-		var got struct {
-			Students []struct {
-				Name       string `json:"name"`
-				QuizRight  int    `json:"quiz_right"`
-				Challenges int    `json:"challenges_passed"`
-			} `json:"students"`
-		}
-		resp, err := http.Get(api.URL + "/api/class")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&got)
-		resp.Body.Close()
+		got := apiClass(t, api.URL)
 		if len(got.Students) == 2 && got.Students[0].Name == "alice" && got.Students[0].QuizRight == 1 && got.Students[0].Challenges == 1 {
 			t.Logf("/api/class showed alice's answer and pass %s after her check", time.Since(passed).Round(time.Millisecond))
 			break
@@ -188,7 +176,71 @@ func TestWorkshopInstructorFlow(t *testing.T) {
 	if b := rows[2]; b[0] != "bob" || b[col["quiz_right"]] != "0" || b[col["challenges_passed"]] != "0" {
 		t.Errorf("bob's row: %q", b)
 	}
-	_, _, _ = alice.run(t, srv.addr, "stop app")
+
+	// What the kernel reports of alice's lab: her sandbox, her memory;
+	// where her course is, from the activity it writes in her lab.
+	waitAPI(t, api.URL, 3*time.Second, "alice's sandbox app and her lab's memory", func(a apiStudent) bool {
+		return len(a.Sandboxes) == 1 && a.Sandboxes[0].Name == "app" && a.MemoryBytes > 0 && a.Screen == "map"
+	})
+	// The instructor stops her sandboxes, then resets her lab.
+	if err := srv.LocalActions().StopSandboxes("alice"); err != nil {
+		t.Fatal(err)
+	}
+	waitAPI(t, api.URL, 3*time.Second, "alice's sandboxes gone", func(a apiStudent) bool { return len(a.Sandboxes) == 0 && a.Lab })
+	if err := srv.LocalActions().ResetLab("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitScreen(&aliceScreen, "Your instructor reset your lab", 5*time.Second); err != nil {
+		t.Error(err)
+	}
+	waitAPI(t, api.URL, 3*time.Second, "alice without a lab, her progress kept", func(a apiStudent) bool {
+		return !a.Lab && !a.Connected && a.QuizRight == 1 && a.Challenges == 1
+	})
+	if log := srv.log.Writer().(*syncBuffer).String(); !strings.Contains(log, `broadcast "Break until 11" (done)`) || !strings.Contains(log, "reset the lab of alice (done)") {
+		t.Errorf("the instructor's actions are not in the server's log:\n%s", log)
+	}
+}
+
+type apiStudent struct {
+	Name        string `json:"name"`
+	Connected   bool   `json:"connected"`
+	Screen      string `json:"screen"`
+	QuizRight   int    `json:"quiz_right"`
+	Challenges  int    `json:"challenges_passed"`
+	Lab         bool   `json:"lab"`
+	MemoryBytes int64  `json:"memory_bytes"`
+	Sandboxes   []struct {
+		Name string `json:"name"`
+	} `json:"sandboxes"`
+}
+
+func apiClass(t *testing.T, url string) (got struct{ Students []apiStudent }) {
+	t.Helper()
+	resp, err := http.Get(url + "/api/class")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// waitAPI waits until /api/class shows alice as ok wants.
+func waitAPI(t *testing.T, url string, within time.Duration, what string, ok func(apiStudent) bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := apiClass(t, url)
+		if len(got.Students) > 0 && got.Students[0].Name == "alice" && ok(got.Students[0]) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/api/class within %v: %s; it shows %+v", within, what, got.Students)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // runWithInput runs a command over SSH with input on its stdin.

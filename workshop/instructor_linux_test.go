@@ -2,6 +2,9 @@ package workshop
 
 import (
 	"encoding/json"
+	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,4 +72,53 @@ func TestWorkshopInstructor(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Error("alice still shows connected after her sessions ended")
+}
+
+// TestServeClassPageToken is `kcna-lab serve --http` off loopback: it
+// prints the page's address with a token, and serves nothing without it.
+// (It listens on every address for the test's few seconds; the test's
+// requests go to loopback only.)
+func TestServeClassPageToken(t *testing.T) {
+	_, kcnaLab := programs(t)
+	keyFile := filepath.Join(t.TempDir(), "instructors.pub")
+	if err := os.WriteFile(keyFile, gossh.MarshalAuthorizedKey(newKey(t).PublicKey()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	state := classDir(t)
+	cmd, _ := serveProcess(t, kcnaLab, state, "--http", "0.0.0.0:"+port, "--instructor-key", keyFile)
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}()
+	log := cmd.Stdout.(*os.File).Name()
+	var token string
+	for deadline := time.Now().Add(10 * time.Second); token == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(log)
+		if _, after, ok := strings.Cut(string(b), "?token="); ok {
+			token, _, _ = strings.Cut(after, "\n")
+		}
+	}
+	if token == "" {
+		t.Fatal("serve --http 0.0.0.0:PORT printed no token")
+	}
+	url := "http://127.0.0.1:" + port + "/api/class"
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/api/class without the token: %s, want 401", resp.Status)
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/api/class with the token: %s", resp.Status)
+	}
 }
