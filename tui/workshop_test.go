@@ -20,7 +20,7 @@ func TestWorkshopActivityRecordsScreenHintsAndChecks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), lessons.ActivityFile)
 	var m tea.Model = New(Options{Course: c, Progress: lessons.NewProgress(), Lab: reg,
 		Workshop: &Workshop{ActivityPath: path}})
-	m = drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("c"), press("h"), press("enter"), press("enter"))
+	drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("c"), press("h"), press("enter"), press("enter"))
 	var a lessons.Activity
 	if ok, err := lessons.ReadJSON(path, &a); !ok || err != nil {
 		t.Fatalf("no activity written: %v", err)
@@ -41,7 +41,7 @@ func TestWorkshopActivityRecordsScreenHintsAndChecks(t *testing.T) {
 func TestWorkshopNoticeAndPace(t *testing.T) {
 	m := New(Options{Course: testCourse(t), Progress: lessons.NewProgress(),
 		Workshop: &Workshop{ClassroomPath: filepath.Join(t.TempDir(), "none.json")}})
-	var tm tea.Model = drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	tm := drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
 	tm, _ = tm.Update(classroomMsg{changed: true, c: lessons.Classroom{Notice: "Break until 11:00", NoticeID: 7, PaceThrough: 1}, modTime: time.Now()})
 	if s := ansi.Strip(screenOf(tm)); !strings.Contains(s, "Break until 11:00") {
 		t.Fatalf("the notice is not shown:\n%s", s)

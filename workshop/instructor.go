@@ -50,7 +50,7 @@ func ParseInstructorKeys(path string) ([]gossh.PublicKey, error) {
 		}
 		k, _, _, _, err := gossh.ParseAuthorizedKey([]byte(line))
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: not an authorized_keys line (%v): give one public key a line, as ssh-keygen writes it (~/.ssh/id_ed25519.pub)", path, n+1, err)
+			return nil, fmt.Errorf("%s:%d: not an authorized_keys line (%w): give one public key a line, as ssh-keygen writes it (~/.ssh/id_ed25519.pub)", path, n+1, err)
 		}
 		keys = append(keys, k)
 	}

@@ -82,7 +82,7 @@ func result(c *lessons.Course, name string, p *lessons.Progress) Result {
 		r.QuizTotal += total
 		r.ChallengesPassed += len(lr.Challenges)
 		r.ChallengesTotal += len(l.Challenges)
-		d := string(l.Domain)
+		d := l.Domain
 		i, ok := domains[d]
 		if !ok {
 			i = len(r.Domains)
