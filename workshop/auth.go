@@ -234,7 +234,7 @@ func (s *Server) admitSession(sess ssh.Session) (st Student, password string, er
 	}
 	defer func() {
 		if err == nil {
-			s.roster.Add(name, ProgressDir(s.opts.State, name))
+			s.roster.AddIn(name, HomeDir(s.opts.State, name), progressRel)
 		}
 	}()
 	if shard := s.opts.Shard.Of(name); shard != s.opts.Shard.Index {

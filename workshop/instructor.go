@@ -29,10 +29,18 @@ const InstructorName = "instructor"
 // checkKey sets it, and only for InstructorName.
 const roleExt = "kcna-lab-role"
 
-// ProgressDir is where a student's course keeps progress and activity on
-// the server: their lab's /root/.local/state/kcna-lab.
-func ProgressDir(state, name string) string {
-	return filepath.Join(state, "students", name, "home", ".local", "state", "kcna-lab")
+// HomeDir is a student's home on the server, their lab's /root.
+func HomeDir(state, name string) string { return filepath.Join(state, "students", name, "home") }
+
+// progressRel is where the student's course keeps progress and activity
+// in their home (lessons.DefaultStore, as root in the lab).
+const progressRel = ".local/state/kcna-lab"
+
+// ReadStudentFile reads a file the student's course wrote (progress.json,
+// activity.json) from their home, never following a link of theirs out
+// of it (labhost.ReadInRoot).
+func ReadStudentFile(state, name, file string) ([]byte, error) {
+	return labhost.ReadInRoot(HomeDir(state, name), filepath.Join(progressRel, file))
 }
 
 // ParseInstructorKeys reads an authorized_keys file: one key a line,
@@ -214,13 +222,6 @@ func (s *Server) updateClassroom(change func(*lessons.Classroom)) error {
 	}
 	change(&c)
 	return lessons.WriteJSON(path, c, 0o644)
-}
-
-// Classroom is what the instructor told the class.
-func (s *Server) Classroom() lessons.Classroom {
-	var c lessons.Classroom
-	_, _ = lessons.ReadJSON(filepath.Join(s.opts.State, "class", lessons.ClassroomFile), &c)
-	return c
 }
 
 func (s *Server) runningLab(name string) (*labhost.Lab, bool) {

@@ -555,7 +555,7 @@ func (s *Server) openRoster() error {
 		return err
 	}
 	for _, st := range students {
-		s.roster.Add(st.Name, ProgressDir(s.opts.State, st.Name))
+		s.roster.AddIn(st.Name, HomeDir(s.opts.State, st.Name), progressRel)
 	}
 	return nil
 }

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -59,8 +63,8 @@ ssh -p PORT instructor@HOST -- class --json (or --csv).`,
 // classResults reads each student on the roll's progress from the class
 // directory.
 func classResults(course *lessons.Course, state string) ([]roster.Result, error) {
-	if _, err := lessons.ReadJSON(filepath.Join(state, "class.json"), &struct{}{}); err != nil {
-		return nil, fmt.Errorf("--state %s: %w", state, err)
+	if _, err := os.Stat(filepath.Join(state, "class.json")); err != nil {
+		return nil, fmt.Errorf("--state %s holds no class (%w): give the directory serve --state used", state, err)
 	}
 	class, err := workshop.OpenClass(state)
 	if err != nil {
@@ -74,9 +78,16 @@ func classResults(course *lessons.Course, state string) ([]roster.Result, error)
 	var names []string
 	for _, st := range students {
 		p := lessons.NewProgress()
-		path := filepath.Join(workshop.ProgressDir(state, st.Name), "progress.json")
-		if _, err := lessons.ReadJSON(path, p); err != nil {
+		b, err := workshop.ReadStudentFile(state, st.Name, "progress.json")
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// Never saved anything: no progress.
+		case err != nil:
 			return nil, fmt.Errorf("the progress of %s: %w", st.Name, err)
+		default:
+			if err := json.Unmarshal(b, p); err != nil {
+				return nil, fmt.Errorf("the progress of %s is damaged (%w); the export leaves nothing out silently: fix or move it", st.Name, err)
+			}
 		}
 		progress[st.Name] = p
 		names = append(names, st.Name)

@@ -12,6 +12,7 @@
 package roster
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -47,8 +48,12 @@ type Roster struct {
 
 // student is what the roster keeps of one student.
 type student struct {
-	name      string
-	dir       string // where progress.json and activity.json are
+	name string
+	// root is the student's own directory on the server (their home),
+	// rel the place of progress.json and activity.json in it: every read
+	// resolves rel inside root, whatever symlinks the student made.
+	root, rel string
+	dir       string // root/rel, for the watches
 	sessions  int
 	lastSeen  time.Time
 	progress  *lessons.Progress
@@ -75,13 +80,19 @@ func New(course *lessons.Course, o Options) *Roster {
 // Add puts a student on the roster, their progress read from dir (the
 // directory of their progress.json), and watches dir for changes once
 // Watch runs.
-func (r *Roster) Add(name, dir string) {
+func (r *Roster) Add(name, dir string) { r.AddIn(name, dir, ".") }
+
+// AddIn is Add for a directory rel inside the student's own root (their
+// home on the server): nothing outside root is read, whatever the
+// student links there.
+func (r *Roster) AddIn(name, root, rel string) {
+	dir := filepath.Join(root, rel)
 	r.mu.Lock()
 	if _, ok := r.students[name]; ok {
 		r.mu.Unlock()
 		return
 	}
-	st := &student{name: name, dir: dir, progress: lessons.NewProgress()}
+	st := &student{name: name, root: root, rel: rel, dir: dir, progress: lessons.NewProgress()}
 	r.students[name] = st
 	w := r.watch
 	r.mu.Unlock()
@@ -99,9 +110,11 @@ func (r *Roster) Reload(name string) {
 	if !ok {
 		return
 	}
-	p, changed := loadProgress(st.dir)
+	p, changed := loadProgress(st.root, st.rel)
 	var a lessons.Activity
-	_, _ = lessons.ReadJSON(filepath.Join(st.dir, lessons.ActivityFile), &a)
+	if b, err := labhost.ReadInRoot(st.root, filepath.Join(st.rel, lessons.ActivityFile)); err == nil {
+		_ = json.Unmarshal(b, &a)
+	}
 	r.mu.Lock()
 	st.progress, st.activity = p, a
 	if changed.After(st.changed) {

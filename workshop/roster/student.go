@@ -1,7 +1,7 @@
 package roster
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,21 +122,26 @@ func (r *Roster) stuck(st *student, s Student, now time.Time) (bool, string) {
 	return false, ""
 }
 
-// loadProgress reads a student's progress file (the format and the
-// reading the course uses), with when it last changed; a missing or
-// unreadable one is no progress yet.
-func loadProgress(dir string) (*lessons.Progress, time.Time) {
-	path := filepath.Join(dir, "progress.json")
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) || err != nil {
+// loadProgress reads a student's progress file (rel/progress.json in
+// root), with when it last changed; a missing or unreadable one is no
+// progress yet. The file is the student's: it is read in their root,
+// bounded (labhost.ReadInRoot), and parsed as the course parses it.
+func loadProgress(root, rel string) (*lessons.Progress, time.Time) {
+	path := filepath.Join(rel, "progress.json")
+	b, err := labhost.ReadInRoot(root, path)
+	if err != nil {
 		return lessons.NewProgress(), time.Time{}
 	}
+	var changed time.Time
+	if fi, err := os.Lstat(filepath.Join(root, path)); err == nil {
+		changed = fi.ModTime()
+	}
 	p := lessons.NewProgress()
-	if _, err := lessons.ReadJSON(path, p); err != nil {
-		return lessons.NewProgress(), fi.ModTime()
+	if err := json.Unmarshal(b, p); err != nil {
+		return lessons.NewProgress(), changed
 	}
 	if p.Lessons == nil {
 		p.Lessons = map[string]*lessons.LessonProgress{}
 	}
-	return p, fi.ModTime()
+	return p, changed
 }

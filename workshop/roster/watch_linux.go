@@ -87,8 +87,10 @@ func newWatcher(r *Roster) (*watcher, error) {
 }
 
 const (
-	dirEvents    = unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_ONLYDIR
-	parentEvents = unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_ONLYDIR
+	// IN_DONT_FOLLOW: a student's symlink is not followed to a watch
+	// on someone else's directory.
+	dirEvents    = unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW
+	parentEvents = unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW
 )
 
 // add watches a student's progress directory, or its nearest existing
