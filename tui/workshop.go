@@ -97,6 +97,7 @@ func (m *Model) workshopMsg(msg tea.Msg) (tea.Cmd, bool) {
 	case classroomMsg:
 		if msg.changed {
 			m.ctx.ws.classroom, m.ctx.ws.read = msg.c, msg.modTime
+			m.leavePaced()
 			m.resize()
 		}
 		return tea.Tick(time.Second, func(time.Time) tea.Msg { return classroomTickMsg{} }), true
@@ -133,6 +134,23 @@ func (m *Model) holdPaced(i int) bool {
 	m.ctx.ws.wait = fmt.Sprintf("Lesson %d, %s, waits for the instructor: the class goes as far as lesson %d for now.",
 		l.Order, l.Title, m.ctx.course.Lessons[m.ctx.ws.classroom.PaceThrough-1].Order)
 	return true
+}
+
+// leavePaced takes the learner back to the map from a lesson the class
+// has not reached (the course reopened there, or the pace went back).
+func (m *Model) leavePaced() {
+	i := -1
+	switch m.active {
+	case readerScreen:
+		i = m.reader.index
+	case quizScreen:
+		i = m.quiz.index
+	}
+	if i >= 0 && m.holdPaced(i) {
+		m.reader.live.stop()
+		m.cmap.selectLesson(i)
+		m.show(mapScreen)
+	}
 }
 
 // noticeShown reports whether a notice covers the screen.

@@ -60,3 +60,18 @@ func TestWorkshopNoticeAndPace(t *testing.T) {
 		t.Fatalf("the paced lesson's notice left screen %d, want the map", got)
 	}
 }
+
+// TestWorkshopPaceClosesAnOpenLesson: a learner in a lesson the pace
+// then puts out of reach is taken back to the map, told why.
+func TestWorkshopPaceClosesAnOpenLesson(t *testing.T) {
+	m := New(Options{Course: testCourse(t), Progress: lessons.NewProgress(),
+		Workshop: &Workshop{ClassroomPath: filepath.Join(t.TempDir(), "none.json")}})
+	tm := drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("down"), press("enter"))
+	if got := tm.(Model).active; got != readerScreen {
+		t.Fatalf("lesson 2 did not open: screen %d", got)
+	}
+	tm, _ = tm.Update(classroomMsg{changed: true, c: lessons.Classroom{PaceThrough: 1}, modTime: time.Now()})
+	if s := ansi.Strip(screenOf(tm)); tm.(Model).active != mapScreen || !strings.Contains(s, "waits for the instructor") {
+		t.Fatalf("want the map and why, got screen %d:\n%s", tm.(Model).active, s)
+	}
+}
