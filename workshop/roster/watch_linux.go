@@ -69,8 +69,9 @@ type watcher struct {
 	// wds maps a watch to the students it is for and whether it is their
 	// progress directory itself or a parent waited on: students waiting
 	// on one parent (the class's students/ directory) share its watch.
-	wds    map[int32][]watch
-	target map[string]string // student -> progress dir
+	wds     map[int32][]watch
+	target  map[string]string // student -> progress dir
+	pending map[string]bool   // students with a reload coming
 }
 
 type watch struct {
@@ -83,7 +84,7 @@ func newWatcher(r *Roster) (*watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch the students' progress (inotify): %w", err)
 	}
-	return &watcher{r: r, fd: fd, file: os.NewFile(uintptr(fd), "inotify"), wds: map[int32][]watch{}, target: map[string]string{}}, nil
+	return &watcher{r: r, fd: fd, file: os.NewFile(uintptr(fd), "inotify"), wds: map[int32][]watch{}, target: map[string]string{}, pending: map[string]bool{}}, nil
 }
 
 const (
@@ -180,9 +181,31 @@ func (w *watcher) run() {
 		}
 		w.mu.Unlock()
 		for name := range reload {
-			w.r.Reload(name)
+			w.reloadSoon(name)
 		}
 	}
+}
+
+// reloadDelay gathers a student's writes into one reload: a course saves
+// progress and activity together, and a student who writes their files
+// in a loop costs the server at most 1/reloadDelay reloads a second.
+const reloadDelay = 30 * time.Millisecond
+
+// reloadSoon reloads a student after reloadDelay, once however many
+// events come meanwhile.
+func (w *watcher) reloadSoon(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending[name] {
+		return
+	}
+	w.pending[name] = true
+	time.AfterFunc(reloadDelay, func() {
+		w.mu.Lock()
+		delete(w.pending, name)
+		w.mu.Unlock()
+		w.r.Reload(name)
+	})
 }
 
 func (w *watcher) close() { _ = w.file.Close() }
