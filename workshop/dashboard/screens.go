@@ -210,8 +210,11 @@ func (t *table) view() string {
 		}
 		b.WriteString(line + "\n")
 	}
-	if len(t.rows) == 0 {
-		b.WriteString(subtle.Render("no student matches") + "\n")
+	switch {
+	case len(t.ctx.class) == 0:
+		b.WriteString(subtle.Render("no students yet: each joins with ssh -p PORT NAME@THIS-HOST") + "\n")
+	case len(t.rows) == 0:
+		b.WriteString(subtle.Render("no student matches the filter") + "\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
