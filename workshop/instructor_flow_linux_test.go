@@ -108,44 +108,44 @@ func TestWorkshopInstructorFlow(t *testing.T) {
 		t.Fatalf("the dashboard's lesson view: %v", err)
 	}
 	dashScreen.Reset()
-	if err := dash.press("\x7f", "2 connected", time.Second); err != nil {
+	if err := dash.press("\x7f", "2 connected", uiWait); err != nil {
 		t.Fatal(err)
 	}
 
 	// A broadcast, asked for and confirmed on the dashboard, reaches both.
-	if err := dash.press("b", "message:", time.Second); err != nil {
+	if err := dash.press("b", "message:", uiWait); err != nil {
 		t.Fatal(err)
 	}
-	if err := dash.press("Break until 11\r", "to every student?", time.Second); err != nil {
+	if err := dash.press("Break until 11\r", "to every student?", uiWait); err != nil {
 		t.Fatal(err)
 	}
-	if err := dash.press("y", "Broadcast to every student: done", 3*time.Second); err != nil {
+	if err := dash.press("y", "Broadcast to every student: done", uiWait); err != nil {
 		t.Fatal(err)
 	}
 	for name, screen := range map[string]*syncBuffer{"alice": &aliceScreen, "bob": &bobScreen} {
-		if err := waitScreen(screen, "Break until 11", 3*time.Second); err != nil {
+		if err := waitScreen(screen, "Break until 11", uiWait); err != nil {
 			t.Errorf("%s did not get the broadcast: %v", name, err)
 		}
 	}
 
 	// Pacing: lessons past 1 wait for the instructor.
 	dashScreen.Reset()
-	if err := dash.press("p", "open lessons 1 to", time.Second); err != nil {
+	if err := dash.press("p", "open lessons 1 to", uiWait); err != nil {
 		t.Fatal(err)
 	}
-	if err := dash.press("1\r", "after 1", time.Second); err != nil {
+	if err := dash.press("1\r", "after 1", uiWait); err != nil {
 		t.Fatal(err)
 	}
-	if err := dash.press("y", "Pace the class: done", 3*time.Second); err != nil {
+	if err := dash.press("y", "Pace the class: done", uiWait); err != nil {
 		t.Fatal(err)
 	}
 	// Bob dismisses the notice; lesson 2 is marked on his map, and does
 	// not open.
 	bobScreen.Reset()
-	if err := courses["bob"].press("\r", "wait for the instructor:", 3*time.Second); err != nil {
+	if err := courses["bob"].press("\r", "wait for the instructor:", uiWait); err != nil {
 		t.Fatalf("pacing on bob's map: %v", err)
 	}
-	if err := courses["bob"].press("j\r", "waits for the instructor", 3*time.Second); err != nil {
+	if err := courses["bob"].press("j\r", "waits for the instructor", uiWait); err != nil {
 		t.Fatalf("bob opening lesson 2: %v", err)
 	}
 
@@ -179,21 +179,21 @@ func TestWorkshopInstructorFlow(t *testing.T) {
 
 	// What the kernel reports of alice's lab: her sandbox, her memory;
 	// where her course is, from the activity it writes in her lab.
-	waitAPI(t, api.URL, 3*time.Second, "alice's sandbox app and her lab's memory", func(a apiStudent) bool {
+	waitAPI(t, api.URL, uiWait, "alice's sandbox app and her lab's memory", func(a apiStudent) bool {
 		return len(a.Sandboxes) == 1 && a.Sandboxes[0].Name == "app" && a.MemoryBytes > 0 && a.Screen == "map"
 	})
 	// The instructor stops her sandboxes, then resets her lab.
 	if err := srv.LocalActions().StopSandboxes("alice"); err != nil {
 		t.Fatal(err)
 	}
-	waitAPI(t, api.URL, 3*time.Second, "alice's sandboxes gone", func(a apiStudent) bool { return len(a.Sandboxes) == 0 && a.Lab })
+	waitAPI(t, api.URL, uiWait, "alice's sandboxes gone", func(a apiStudent) bool { return len(a.Sandboxes) == 0 && a.Lab })
 	if err := srv.LocalActions().ResetLab("alice"); err != nil {
 		t.Fatal(err)
 	}
 	if err := waitScreen(&aliceScreen, "Your instructor reset your lab", 5*time.Second); err != nil {
 		t.Error(err)
 	}
-	waitAPI(t, api.URL, 3*time.Second, "alice without a lab, her progress kept", func(a apiStudent) bool {
+	waitAPI(t, api.URL, uiWait, "alice without a lab, her progress kept", func(a apiStudent) bool {
 		return !a.Lab && !a.Connected && a.QuizRight == 1 && a.Challenges == 1
 	})
 	if log := srv.log.Writer().(*syncBuffer).String(); !strings.Contains(log, `broadcast "Break until 11" (done)`) || !strings.Contains(log, "reset the lab of alice (done)") {
@@ -242,6 +242,10 @@ func waitAPI(t *testing.T, url string, within time.Duration, what string, ok fun
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// uiWait bounds the steps of the instructor's typing (a slow VM draws
+// each keystroke in turn); what must be seen within a second says so.
+const uiWait = 5 * time.Second
 
 // runWithInput runs a command over SSH with input on its stdin.
 func runWithInput(t *testing.T, c *client, addr, command, input string) (string, int) {
