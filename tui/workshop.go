@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -21,6 +22,11 @@ import (
 type Workshop struct {
 	ActivityPath  string
 	ClassroomPath string
+
+	// Activity writes run in the background: mu keeps them one at a
+	// time and written the newest, so an older snapshot never lands last.
+	mu      sync.Mutex
+	written int64
 }
 
 // What the challenge pane tells the root the learner was shown, for the
@@ -48,6 +54,7 @@ type workshopState struct {
 	classroom lessons.Classroom
 	read      time.Time // the classroom file's mtime when last read
 	dismissed int64     // the NoticeID the learner dismissed
+	seq       int64     // activity snapshots taken
 	// wait says why a lesson just asked for is not open yet (paced).
 	wait string
 }
@@ -218,11 +225,18 @@ func (m *Model) noteActivity(msg tea.Msg) tea.Cmd {
 	for k, v := range a.Hints {
 		snap.Hints[k] = v
 	}
-	path := w.ActivityPath
+	m.ctx.ws.seq++
+	seq := m.ctx.ws.seq
 	return func() tea.Msg {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if seq < w.written {
+			return nil // a newer one is on disk
+		}
 		// A lost activity write costs the dashboard a moment's view,
 		// never progress: the next change writes it whole again.
-		_ = lessons.WriteJSON(path, snap, 0o644)
+		_ = lessons.WriteJSON(w.ActivityPath, snap, 0o644)
+		w.written = seq
 		return nil
 	}
 }
