@@ -14,7 +14,8 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 # end-to-end test, busybox-static is the sandbox's default root filesystem,
 # util-linux has the nsenter that starts the mesh's sidecars.
 # gcc and libc6-dev build kcna-lab-init's native init.
-APT_PKGS := tmux busybox-static iproute2 util-linux gcc libc6-dev
+# chromium: the workshop class page is tested in a real headless browser.
+APT_PKGS := tmux busybox-static iproute2 util-linux gcc libc6-dev chromium
 # kcna-lab-init carries the native init (sandbox/initproc/native, C that
 # starts a sandbox before the Go runtime would) when the C compiler links
 # a static program; else it is pure Go and starts every sandbox through
@@ -87,6 +88,9 @@ bench: deps check-go programs ## benchmarks: whole kcna-lab processes beside uns
 	@# A workshop room as its students feel it: kcna-lab serve as a process,
 	@# 30 students on ptys, keystroke-to-frame latency and memory.
 	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestBenchWorkshop$$' -v ./workshop/ | grep -v '^[=-]'
+	@# The instructor's dashboard as the instructor sees it: 30 students
+	@# saving at once, the time until one frame shows them all.
+	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestBenchDashboard$$' -v ./workshop/dashboard/ | grep -v '^[=-]'
 
 deps: ## install the Debian packages kcna-lab and its tests use (when root and missing)
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -79,16 +79,19 @@ func (m Model) lastPlace() (index int, scroll float64, ok bool) {
 // it, and the lab which lessons' challenges this host cannot run if that
 // already decides a status (askLimits).
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(tea.RequestBackgroundColor, m.askLimits())
+	return tea.Batch(tea.RequestBackgroundColor, m.askLimits(), m.workshopInit())
 }
 
 // Update handles what is the root's and passes everything else to the
 // screen it is for.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	if cmd, done := m.handle(msg); done {
-		return m, cmd
+	cmd, done := m.workshopMsg(msg)
+	if !done {
+		if cmd, done = m.handle(msg); !done {
+			cmd = m.screens[m.owner(msg)].update(msg)
+		}
 	}
-	return m, m.screens[m.owner(msg)].update(msg)
+	return m, tea.Batch(cmd, m.noteActivity(msg))
 }
 
 // owner is the screen msg is for. The results of work a screen started
@@ -252,6 +255,12 @@ func (m Model) quitNow() tea.Cmd {
 
 // View draws the screen on top, the footer below it.
 func (m Model) View() tea.View {
+	if m.noticeShown() {
+		v := tea.NewView(m.noticeView())
+		v.AltScreen = true
+		v.WindowTitle = "kcna-lab"
+		return v
+	}
 	body := m.screens[m.active].view()
 	body = lipgloss.NewStyle().Height(m.bodyHeight()).MaxHeight(m.bodyHeight()).Render(body)
 	v := tea.NewView(body + "\n" + m.footer())

@@ -165,7 +165,12 @@ func (c *challengePane) handle(msg tea.Msg) tea.Cmd {
 			return c.check(ch)
 		case key.Matches(msg, challengeKeys.Hint) && c.hints < len(ch.Hints):
 			c.hints++
+			return send(hintShownMsg{lesson: c.lesson.ID, challenge: ch.ID, shown: c.hints})
 		case key.Matches(msg, challengeKeys.Solution):
+			if !c.solution && (c.verdict == nil || !c.verdict.Passed) {
+				c.solution = true
+				return send(solutionShownMsg{lesson: c.lesson.ID, challenge: ch.ID})
+			}
 			c.solution = true
 		case key.Matches(msg, challengeKeys.Next) && len(c.lesson.Challenges) > 1:
 			l := c.lesson

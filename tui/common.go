@@ -29,6 +29,8 @@ type common struct {
 	cannotRun map[string]string
 	// limitsAsked is set once the lab has been asked for them.
 	limitsAsked bool
+	// ws is the workshop server's side: activity, notice, pace.
+	ws workshopState
 }
 
 // status is where the learner stands in l on this host: a lesson whose

@@ -207,7 +207,11 @@ func (d rowDelegate) row(l *lessons.Lesson, selected bool, width int) string {
 		fixed += statusWidth + 1
 	}
 	titleWidth := max(width-fixed, 8)
-	title := ansi.Truncate(l.Title, titleWidth, "…")
+	title := l.Title
+	if d.ctx.paced(l) {
+		title = "wait for the instructor: " + title
+	}
+	title = ansi.Truncate(title, titleWidth, "…")
 	title += strings.Repeat(" ", titleWidth-ansi.StringWidth(title))
 	cursor := "  "
 	if selected {

@@ -48,6 +48,10 @@ type Options struct {
 	// StopSandbox stops one of the kept ones, when the learner agrees on
 	// quitting.
 	StopSandbox func(name string) error
+	// Workshop is set on a workshop server: the course reports what the
+	// learner does to the instructor and shows the class's notices and
+	// pace (workshop.go).
+	Workshop *Workshop
 }
 
 // Run shows the app on the terminal until the learner quits.

@@ -44,6 +44,17 @@ var errRefused = errors.New("refused")
 
 func (s *Server) checkKey(conn gossh.ConnMetadata, key gossh.PublicKey) (*gossh.Permissions, error) {
 	name := conn.User()
+	// An instructor's key opens the dashboard and nothing else; the
+	// instructor's name takes no other key.
+	switch instructorKey := s.isInstructorKey(key); {
+	case name == InstructorName && instructorKey:
+		p := withKey(key)
+		p.Extensions[roleExt] = InstructorName
+		return p, nil
+	case name == InstructorName || instructorKey:
+		s.log.Printf("refused %q from %s: %s", name, addrHost(conn.RemoteAddr()), map[bool]string{true: "an instructor's key offered for a student's name", false: "not an instructor's key"}[instructorKey])
+		return nil, errRefused
+	}
 	if ValidName(name) != nil {
 		return nil, errRefused // keyboard-interactive then says why
 	}
@@ -68,6 +79,9 @@ func (s *Server) checkKey(conn gossh.ConnMetadata, key gossh.PublicKey) (*gossh.
 // why they cannot come in.
 func (s *Server) explainOrAsk(conn gossh.ConnMetadata, ask gossh.KeyboardInteractiveChallenge) (*gossh.Permissions, error) {
 	name := conn.User()
+	if name == InstructorName {
+		return nil, s.tell(conn, ask, "The instructor's dashboard opens only with a key listed in the server's --instructor-key file, and this connection offered none of them.")
+	}
 	if err := ValidName(name); err != nil {
 		return nil, s.tell(conn, ask, err.Error())
 	}
@@ -210,11 +224,19 @@ func withKey(key gossh.PublicKey) *gossh.Permissions {
 // admitSession checks the name against the roll and the shard, pins the
 // session's key to a new name, and returns the password made for a new
 // keyless name (to be shown once).
-func (s *Server) admitSession(sess ssh.Session) (Student, string, error) {
+func (s *Server) admitSession(sess ssh.Session) (st Student, password string, err error) {
 	name := sess.User()
 	if err := ValidName(name); err != nil {
 		return Student{}, "", err
 	}
+	if sess.Permissions().Extensions[roleExt] != "" || (sess.PublicKey() != nil && s.isInstructorKey(sess.PublicKey())) {
+		return Student{}, "", errors.New("an instructor's key is not a student's")
+	}
+	defer func() {
+		if err == nil {
+			s.roster.AddIn(name, HomeDir(s.opts.State, name), progressRel)
+		}
+	}()
 	if shard := s.opts.Shard.Of(name); shard != s.opts.Shard.Index {
 		return Student{}, "", fmt.Errorf("%s belongs to shard %d of this class, not to this server (shard %d): connect with ssh -p PORT %s@ADDRESS-OF-SHARD-%d, as your instructor's hand-out lists", name, shard, s.opts.Shard.Index, name, shard)
 	}
@@ -227,7 +249,7 @@ func (s *Server) admitSession(sess ssh.Session) (Student, string, error) {
 			return Student{}, "", errors.New("this workshop admits students by SSH key; connect with one (ssh-keygen -t ed25519 makes one)")
 		}
 	}
-	st, password, err := s.class.Admit(name, key)
+	st, password, err = s.class.Admit(name, key)
 	if errors.Is(err, ErrKeyMismatch) {
 		return Student{}, "", fmt.Errorf("the name %s is taken by another key or a password; connect as you first did, or choose another name", name)
 	}

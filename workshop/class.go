@@ -58,6 +58,9 @@ var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompi
 
 // ValidName says what is wrong with a student name, or nil.
 func ValidName(name string) error {
+	if name == "instructor" {
+		return errors.New(`"instructor" is the instructor's name, for the dashboard: choose another name (e.g. ssh -p PORT alice@HOST)`)
+	}
 	if namePattern().MatchString(name) && !strings.Contains(name, "--") {
 		return nil
 	}

@@ -11,6 +11,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/kcna-lab/kcna-lab/content"
+	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"io"
 	"net"
 	"os"
@@ -115,7 +118,7 @@ func openCourse(addr string, c *client, rows, cols int, screen *syncBuffer) (*co
 		conn.Close()
 		return nil, err
 	}
-	co.sess.Stdout = screen
+	co.sess.Stdout, co.sess.Stderr = screen, screen // a terminal shows both
 	if err := co.sess.Shell(); err != nil {
 		conn.Close()
 		return nil, err
@@ -344,4 +347,14 @@ func statUID(fi os.FileInfo) int {
 		return int(st.Uid)
 	}
 	return -1
+}
+
+// builtinCourse is the course the server's labs run, for the roster.
+func builtinCourse(t *testing.T) *lessons.Course {
+	t.Helper()
+	c, probs := lessons.Load(content.FS, demos.Builtin())
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	return c
 }

@@ -34,8 +34,10 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/kcna-lab/kcna-lab/internal/atomicfile"
+	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
+	"github.com/kcna-lab/kcna-lab/workshop/roster"
 )
 
 // Options configure a workshop server.
@@ -67,8 +69,18 @@ type Options struct {
 	// checked by lint-content): every student's course and CLI use it,
 	// with its challenges' checks: running in their lab.
 	Content string
-	// Log receives one line per connection and refusal.
+	// Log receives one line per connection and refusal, and every
+	// instructor's action.
 	Log io.Writer
+	// Course is the course the class takes, which the dashboard counts
+	// against (nil: the built-in course is not known here; required).
+	Course *lessons.Course
+	// InstructorKeys may connect as InstructorName and open the
+	// dashboard; no student name accepts them.
+	InstructorKeys []gossh.PublicKey
+	// UsageEvery is how often each lab's memory and sandboxes are read
+	// for the dashboard (2s).
+	UsageEvery time.Duration
 }
 
 // Server is a running workshop server.
@@ -88,6 +100,10 @@ type Server struct {
 	told      map[string]struct{} // connections told why they were refused
 	guesses   map[string]guesses  // wrong codes and passwords per address
 	closing   bool
+	// end stops Serve (an instructor's "end the session").
+	end func()
+
+	roster *roster.Roster
 }
 
 // New prepares the class directory (host key, roll, programs) and the SSH
@@ -105,6 +121,12 @@ func New(o Options) (*Server, error) {
 	if o.Shard.Count == 0 {
 		o.Shard = Shard{0, 1}
 	}
+	if o.Course == nil {
+		return nil, errors.New("the workshop server needs the course its class takes")
+	}
+	if o.UsageEvery <= 0 {
+		o.UsageEvery = 2 * time.Second
+	}
 	s := &Server{opts: o, log: log.New(o.Log, "", log.LstdFlags), labs: map[string]*labRef{},
 		connected: map[string]int{}, sessions: map[ssh.Session]struct{}{}, limiters: map[string]*rate.Limiter{}, conns: map[string]int{},
 		told: map[string]struct{}{}, guesses: map[string]guesses{}}
@@ -118,6 +140,9 @@ func New(o Options) (*Server, error) {
 	}
 	var err error
 	if s.class, err = OpenClass(o.State); err != nil {
+		return nil, err
+	}
+	if err := s.openRoster(); err != nil {
 		return nil, err
 	}
 	s.ssh, err = wish.NewServer(
@@ -151,7 +176,7 @@ func (s *Server) prepareState() error {
 	dirs := []struct {
 		path string
 		mode os.FileMode
-	}{{s.opts.State, 0o711}, {filepath.Join(s.opts.State, "students"), 0o711}, {filepath.Join(s.opts.State, "bin"), 0o755}}
+	}{{s.opts.State, 0o711}, {filepath.Join(s.opts.State, "students"), 0o711}, {filepath.Join(s.opts.State, "bin"), 0o755}, {filepath.Join(s.opts.State, "class"), 0o755}}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d.path, d.mode); err != nil {
 			return fmt.Errorf("make the class directory %s: %w", d.path, err)
@@ -197,6 +222,13 @@ func (s *Server) installPrograms() error {
 // with a message, stops every lab (sessions get SIGTERM and a moment to
 // save) and returns nil.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.end = cancel
+	s.mu.Unlock()
+	go func() { _ = s.roster.Watch(ctx) }()
+	go s.sampleUsage(ctx, s.opts.UsageEvery)
 	errc := make(chan error, 1)
 	go func() { errc <- s.ssh.Serve(ln) }()
 	select {
@@ -385,6 +417,10 @@ func allowPty(ctx ssh.Context, _ ssh.Pty) bool {
 // CLI command, run in their lab.
 func (s *Server) handle(sess ssh.Session) {
 	name := sess.User()
+	if name == InstructorName {
+		s.instructorSession(sess)
+		return
+	}
 	st, password, err := s.admitSession(sess)
 	if err != nil {
 		s.refuse(sess, err.Error())
@@ -498,6 +534,7 @@ func (s *Server) enter(sess ssh.Session, name string) entry {
 	}
 	s.connected[name]++
 	s.sessions[sess] = struct{}{}
+	s.roster.Sessions(name, +1)
 	return admitted
 }
 
@@ -505,6 +542,7 @@ func (s *Server) leave(sess ssh.Session, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.sessions, sess)
+	s.roster.Sessions(name, -1)
 	if s.connected[name]--; s.connected[name] <= 0 {
 		delete(s.connected, name)
 	}
@@ -533,3 +571,16 @@ func closeStdio(job labhost.Job) {
 // in the connection's permissions (sess.PublicKey()); the auth callbacks
 // here are gossh's own, so they put it there themselves.
 const publicKeyExt = "gliderlabs/ssh.PublicKey"
+
+// openRoster puts every student on the roll on the class's roster.
+func (s *Server) openRoster() error {
+	s.roster = roster.New(s.opts.Course, roster.Options{})
+	students, err := s.class.Students()
+	if err != nil {
+		return err
+	}
+	for _, st := range students {
+		s.roster.AddIn(st.Name, HomeDir(s.opts.State, st.Name), progressRel)
+	}
+	return nil
+}

@@ -33,6 +33,9 @@ func startServer(t *testing.T, o Options) *testServer {
 	o.Quota = labhost.Quota{MemoryBytes: 1 << 30, Pids: 1024, CPUs: 1}
 	var logBuf syncBuffer
 	o.Log = &logBuf
+	if o.Course == nil {
+		o.Course = builtinCourse(t)
+	}
 	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)

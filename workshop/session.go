@@ -12,6 +12,7 @@ import (
 
 	"charm.land/ssh"
 
+	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
 
@@ -88,7 +89,7 @@ func (s *Server) startLab(ref *labRef, st Student) {
 	defer close(ref.ready)
 	ref.lab, ref.err = labhost.Start(labhost.Config{
 		Name: st.Name, Slot: st.Slot, Dir: filepath.Join(s.opts.State, "students", st.Name),
-		Bin: s.bin, Content: s.opts.Content, Quota: s.opts.Quota, Log: s.opts.Log,
+		Bin: s.bin, Content: s.opts.Content, Class: filepath.Join(s.opts.State, "class"), Quota: s.opts.Quota, Log: s.opts.Log,
 	})
 	if ref.err == nil {
 		s.log.Printf("%s: lab started (init pid %d, uid range from %d)", st.Name, ref.lab.InitPID(), labhost.HostID(st.Slot))
@@ -150,6 +151,7 @@ func (s *Server) stopInBackground(ref *labRef) {
 // not theirs to serve or sweep.
 var refused = map[string]string{
 	"serve":    "serve runs a workshop server; you are already on one",
+	"class":    "class lists the whole class's results, which are the instructor's to see; yours are in: progress",
 	"apparmor": "apparmor writes a profile for the server's administrator to install; your lab needs none",
 }
 
@@ -226,6 +228,7 @@ func (s *Server) env(sess ssh.Session, term string) []string {
 		"HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh", "TERM=" + term,
 		"PATH=/opt/kcna-lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"KCNA_LAB_WORKSHOP=" + sess.User(),
+		"KCNA_LAB_CLASSROOM=/opt/kcna-lab/class/" + lessons.ClassroomFile,
 	}
 	if _, err := os.Stat(filepath.Join(s.bin, "kcna-lab-init")); err == nil {
 		env = append(env, "KCNA_LAB_INIT=/opt/kcna-lab/bin/kcna-lab-init")

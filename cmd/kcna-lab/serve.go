@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -11,17 +12,23 @@ import (
 	"syscall"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"github.com/kcna-lab/kcna-lab/workshop"
+	"github.com/kcna-lab/kcna-lab/workshop/classweb"
+	"github.com/kcna-lab/kcna-lab/workshop/dashboard"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
 
 type serveFlags struct {
 	listen, state, classCode, memory, shard string
+	instructorKeys, http                    string
+	dashboard                               bool
 	maxStudents, pids                       int
 	cpus                                    float64
 	idle, linger                            time.Duration
@@ -83,6 +90,9 @@ problems or files the labs cannot read, and lists what its checks run.`,
 	fl.Float64Var(&f.cpus, "student-cpus", 1, "each student's CPU time, in CPUs")
 	fl.DurationVar(&f.idle, "idle", 2*time.Hour, "close a connection with no keystroke or output for this long (0: never)")
 	fl.DurationVar(&f.linger, "linger", 2*time.Minute, "keep a student's lab and sandboxes this long after their last session ends, so one command's sandbox is there for the next")
+	fl.StringVar(&f.instructorKeys, "instructor-key", "", "an authorized_keys file of the instructors' keys: `ssh -p PORT instructor@HOST` with one opens the class's dashboard")
+	fl.StringVar(&f.http, "http", "", "HOST:PORT for the read-only class page for a projector (e.g. 127.0.0.1:8088; off by default); off loopback it needs the token printed at start")
+	fl.BoolVar(&f.dashboard, "dashboard", false, "show the class's dashboard in this terminal (the server's log then goes to STATE/server.log); quitting it stops the server")
 	fl.StringVar(&f.shard, "shard", "", "INDEX/COUNT: serve only the names in this shard of a class split over servers (INDEX auto: the -N at the end of the hostname)")
 	return cmd
 }
@@ -98,6 +108,17 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 			return err
 		}
 	}
+	if opts.Course, err = a.course(); err != nil {
+		return err
+	}
+	if f.dashboard {
+		logf, err := openServerLog(f.state)
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		opts.Log = logf
+	}
 	srv, err := workshop.New(opts)
 	if err != nil {
 		return err
@@ -112,8 +133,21 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	if opts.ClassCode != "" {
 		fmt.Fprintln(a.stdout, "New names must give the class code once.")
 	}
+	if len(opts.InstructorKeys) > 0 {
+		fmt.Fprintf(a.stdout, "Instructors (%d keys) open the dashboard with: ssh -p %s instructor@THIS-HOST\n", len(opts.InstructorKeys), port(ln.Addr()))
+	}
+	if f.http != "" {
+		closeWeb, err := a.serveClassPage(f.http, srv)
+		if err != nil {
+			return err
+		}
+		defer closeWeb()
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.dashboard {
+		ctx = a.localDashboard(ctx, srv)
+	}
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err
 	}
@@ -181,8 +215,15 @@ func (f *serveFlags) options() (workshop.Options, error) {
 	if err != nil {
 		return workshop.Options{}, err
 	}
+	var keys []gossh.PublicKey
+	if f.instructorKeys != "" {
+		if keys, err = workshop.ParseInstructorKeys(f.instructorKeys); err != nil {
+			return workshop.Options{}, fmt.Errorf("--instructor-key: %w", err)
+		}
+	}
 	return workshop.Options{
-		Listen: f.listen, State: f.state, ClassCode: f.classCode, MaxStudents: f.maxStudents,
+		InstructorKeys: keys,
+		Listen:         f.listen, State: f.state, ClassCode: f.classCode, MaxStudents: f.maxStudents,
 		Quota: labhost.Quota{MemoryBytes: mem, Pids: f.pids, CPUs: f.cpus},
 		Idle:  f.idle, Linger: f.linger, Shard: shard,
 	}, nil
@@ -193,4 +234,63 @@ func port(a net.Addr) string {
 		return fmt.Sprint(t.Port)
 	}
 	return a.String()
+}
+
+// localDashboard shows the dashboard on this terminal while the server
+// serves; quitting it ends the returned context, which stops the server.
+func (a *app) localDashboard(ctx context.Context, srv *workshop.Server) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		m := dashboard.New(srv.Roster(), srv.Course(), srv.LocalActions())
+		if _, err := tea.NewProgram(m, tea.WithContext(ctx)).Run(); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(a.stderr, "kcna-lab serve: the dashboard: %v\n", err)
+		}
+	}()
+	return ctx
+}
+
+// openServerLog is where the server logs while the dashboard has the
+// terminal.
+func openServerLog(state string) (*os.File, error) {
+	if err := os.MkdirAll(state, 0o711); err != nil {
+		return nil, fmt.Errorf("make the class directory %s: %w", state, err)
+	}
+	f, err := os.OpenFile(filepath.Join(state, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the server's log: %w", err)
+	}
+	return f, nil
+}
+
+// serveClassPage serves the projector's page on addr. Off loopback every
+// request needs a token made now and printed once: the page shows every
+// student's results, which are not for the room's network to read.
+func (a *app) serveClassPage(addr string, srv *workshop.Server) (func(), error) {
+	loopback, err := classweb.Loopback(addr)
+	if err != nil {
+		return nil, err
+	}
+	token := ""
+	if !loopback {
+		token = classweb.NewToken()
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--http %s: %w", addr, err)
+	}
+	web := &http.Server{Handler: classweb.Handler(srv.Roster(), token), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = web.Serve(ln) }()
+	url := "http://" + ln.Addr().String() + "/"
+	if token != "" {
+		url += "?token=" + token
+		fmt.Fprintf(a.stdout, "The class page (for the projector; keep the token to yourself): %s\n", url)
+	} else {
+		fmt.Fprintf(a.stdout, "The class page, on this machine only: %s\n", url)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = web.Shutdown(ctx)
+	}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -53,6 +54,7 @@ func (a *app) runTUI(ctx context.Context) error {
 		},
 		KeptSandboxes: kept.running,
 		StopSandbox:   stopSandbox,
+		Workshop:      workshopLink(store),
 	})
 }
 
@@ -191,4 +193,17 @@ func keptName(flags []string) string {
 		}
 	}
 	return ""
+}
+
+// workshopLink connects the course to the instructor on a workshop
+// server (the server sets KCNA_LAB_WORKSHOP and KCNA_LAB_CLASSROOM in
+// the student's lab): the activity goes beside progress.
+func workshopLink(store *lessons.Store) *tui.Workshop {
+	if os.Getenv("KCNA_LAB_WORKSHOP") == "" || store == nil {
+		return nil
+	}
+	return &tui.Workshop{
+		ActivityPath:  filepath.Join(filepath.Dir(store.Path), lessons.ActivityFile),
+		ClassroomPath: os.Getenv("KCNA_LAB_CLASSROOM"),
+	}
 }

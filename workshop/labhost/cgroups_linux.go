@@ -28,6 +28,8 @@ type cgroups struct {
 	fd          int // v2dir opened, for CLONE_INTO_CGROUP; -1 when none
 	v1dirs      []string
 	controllers []string
+	// memFile is where the kernel reports the lab's memory in use.
+	memFile string
 }
 
 // makeCgroups creates the student's cgroups with the quota, journaled. On
@@ -74,6 +76,7 @@ func (cg *cgroups) makeV2(h *cgroup.Host, name string, q Quota, id int, j *journ
 		return fmt.Errorf("make the student's cgroup %s: %w", dir, err)
 	}
 	cg.v2dir = dir
+	cg.memFile = filepath.Join(dir, "memory.current")
 	if err := setQuota(q, func(ctl, file, v string) error { return writeFile(filepath.Join(dir, file), v) }); err != nil {
 		return err
 	}
@@ -121,6 +124,9 @@ func (cg *cgroups) makeV1(h *cgroup.Host, name string, q Quota, j *journal.Journ
 		}
 		dirs[c] = dir
 		cg.v1dirs = append(cg.v1dirs, dir)
+	}
+	if d, ok := dirs["memory"]; ok {
+		cg.memFile = filepath.Join(d, "memory.usage_in_bytes")
 	}
 	err := setQuota(q, func(ctl, file, v string) error {
 		d, ok := dirs[ctl]

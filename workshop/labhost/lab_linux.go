@@ -53,6 +53,9 @@ type Config struct {
 	// Content, if not "", is a directory of lessons (kcna-lab --content)
 	// the lab sees read-only at ContentDir; "" for the built-in course.
 	Content string
+	// Class, when set, is a server directory every lab sees read-only
+	// at /opt/kcna-lab/class: what the instructor tells the class.
+	Class string
 	// Quota bounds the whole lab: every session and sandbox in it.
 	Quota Quota
 	// Log receives what the lab's init writes to its stderr (nil: dropped).
@@ -224,7 +227,7 @@ func (l *Lab) configure() error {
 	cfg := &initConfig{
 		Name: l.cfg.Name, Hostname: l.cfg.Name,
 		Root: filepath.Join(l.cfg.Dir, "root"), Home: filepath.Join(l.cfg.Dir, "home"),
-		Bin: l.cfg.Bin, CgroupV2: l.cgroups.delegated(), Controllers: l.cgroups.controllers,
+		Bin: l.cfg.Bin, Class: l.cfg.Class, CgroupV2: l.cgroups.delegated(), Controllers: l.cgroups.controllers,
 		TmpSize: "512m", Content: l.cfg.Content,
 	}
 	if err := l.ctrl.send(message{Op: opConfig, Config: cfg}); err != nil {

@@ -57,6 +57,8 @@ type initConfig struct {
 	Root string `json:"root"`
 	Home string `json:"home"`
 	Bin  string `json:"bin"`
+	// Class is shown read-only at /opt/kcna-lab/class ("": nothing).
+	Class string `json:"class,omitempty"`
 	// CgroupV2 says the lab's cgroup is delegated to it: mount cgroup2 and
 	// nest below. Controllers are the ones to enable for its sandboxes.
 	CgroupV2    bool     `json:"cgroup_v2"`

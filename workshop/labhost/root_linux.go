@@ -17,6 +17,7 @@ import (
 //	/bin /lib ...       as on the server (symlinks into /usr, or read-only)
 //	/opt/kcna-lab/bin   kcna-lab and kcna-lab-init, read-only
 //	/opt/kcna-lab/content  the instructor's course, read-only, if any
+//	/opt/kcna-lab/class    the instructor's notice and pace, read-only
 //	/root               the student's persistent home
 //	/tmp /var /run      fresh tmpfs, counted against the student's memory
 //	/proc /sys /dev     the lab's own (its PID and network namespaces)
@@ -38,6 +39,7 @@ func buildRoot(cfg *initConfig) error {
 		func() error { return bindProgram(cfg.Bin, r, "kcna-lab") },
 		func() error { return bindProgram(cfg.Bin, r, "kcna-lab-init") },
 		func() error { return bindContent(cfg.Content, r) },
+		func() error { return bindClass(cfg.Class, r) },
 		func() error { return bindRW(cfg.Home, filepath.Join(r, "root")) },
 		func() error { return memoryDirs(r, cfg.TmpSize) },
 		// This stage's /proc and /sys, over which the lab's own are
@@ -92,6 +94,20 @@ func bindContent(content, r string) error {
 		return nil
 	}
 	return bindRO(content, filepath.Join(r, ContentDir))
+}
+
+// bindClass shows the class directory read-only, a directory and not
+// its file: the server replaces the file by rename, which a bind of the
+// file itself would not follow.
+func bindClass(class, r string) error {
+	if class == "" {
+		return nil
+	}
+	dst := filepath.Join(r, "opt", "kcna-lab", "class")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("make %s: %w", dst, err)
+	}
+	return cloneMount(class, dst, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, false)
 }
 
 // bindProgram makes one of kcna-lab's programs appear in /opt/kcna-lab/bin
