@@ -10,12 +10,15 @@ BIN      := bin/kcna-lab
 TEST_ENV  = KCNA_TEST_BINDIR=$(CURDIR)/$(dir $(BIN))
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
-# Packages the tests need on a Debian/Ubuntu machine: tmux drives the
-# end-to-end test, busybox-static is the sandbox's default root filesystem,
-# util-linux has the nsenter that starts the mesh's sidecars.
-# gcc and libc6-dev build kcna-lab-init's native init.
-# chromium: the workshop class page is tested in a real headless browser.
-APT_PKGS := tmux busybox-static iproute2 util-linux gcc libc6-dev chromium
+# Packages kcna-lab uses on a Debian/Ubuntu machine: busybox-static is
+# the sandbox's default root filesystem, iproute2 the ip the lessons
+# show, util-linux has the nsenter that starts the mesh's sidecars, gcc
+# and libc6-dev build kcna-lab-init's native init.
+PKGS ?= $(APT_PKGS)
+APT_PKGS := busybox-static iproute2 util-linux gcc libc6-dev
+# And what only the tests need: tmux drives the end-to-end test, chromium
+# shows the workshop's class page to a real headless browser.
+TEST_APT_PKGS := $(APT_PKGS) tmux chromium
 # kcna-lab-init carries the native init (sandbox/initproc/native, C that
 # starts a sandbox before the Go runtime would) when the C compiler links
 # a static program; else it is pure Go and starts every sandbox through
@@ -26,7 +29,7 @@ INIT_ENV  = CGO_ENABLED=$(if $(NATIVE),1,0)
 INIT_OPTS = $(if $(NATIVE),-tags netgo$(comma)osusergo -ldflags '-s -w -linkmode external -extldflags -static',-ldflags '-s -w')
 comma    := ,
 
-.PHONY: help build programs run test test-vm e2e lint bench deps check-go clean install uninstall install-files
+.PHONY: help build programs run test test-vm e2e lint bench deps test-deps check-go clean install uninstall install-files
 
 # make install: where, and DESTDIR for packaging (DESTDIR=pkg PREFIX=/usr).
 PREFIX  ?= /usr/local
@@ -55,7 +58,7 @@ programs: build
 run: deps build ## set up what is missing, build, and open the course
 	./$(BIN)
 
-test: deps check-go programs ## every test: gofmt, vet, unit, sandbox (as root), TUI and end-to-end
+test: test-deps check-go programs ## every test: gofmt, vet, unit, sandbox (as root), TUI and end-to-end
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -71,16 +74,16 @@ test: deps check-go programs ## every test: gofmt, vet, unit, sandbox (as root),
 # Debian kernels to boot (apt package ABIs, e.g. 6.1.0-57 6.12.118+deb12);
 # empty: the newest 6.1 and 6.12 cloud kernels apt knows of.
 KERNELS ?=
-test-vm: deps check-go programs ## the sandbox suites in qemu VMs on Debian's 6.1 and 6.12 kernels, pure cgroup v2 (KERNELS=...)
+test-vm: test-deps check-go programs ## the sandbox suites in qemu VMs on Debian's 6.1 and 6.12 kernels, pure cgroup v2 (KERNELS=...)
 	KERNELS='$(KERNELS)' GO='$(GO)' $(TEST_ENV) bash e2e/vm/run.sh
 
-e2e: deps check-go programs ## only the end-to-end test (the built binary in tmux at 80x24)
+e2e: test-deps check-go programs ## only the end-to-end test (the built binary in tmux at 80x24)
 	$(TEST_ENV) $(GO) test -count=1 -v ./e2e/
 
 lint: check-go ## golangci-lint (fetched through the Go module proxy)
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.2 run ./...
 
-bench: deps check-go programs ## benchmarks: whole kcna-lab processes beside unshare and runc; TUI frames; sandbox.Run (library); a workshop room
+bench: test-deps check-go programs ## benchmarks: whole kcna-lab processes beside unshare and runc; TUI frames; sandbox.Run (library); a workshop room
 	@command -v runc >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc >/dev/null; } || echo "runc not installed; the comparison will skip it"
 	$(TEST_ENV) $(GO) test -p 1 -run '^$$' -bench . -benchmem ./...
 	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestCompareProcesses$$' -v ./cmd/kcna-lab/ | grep -v '^[=-]'
@@ -92,8 +95,8 @@ bench: deps check-go programs ## benchmarks: whole kcna-lab processes beside uns
 	@# saving at once, the time until one frame shows them all.
 	KCNA_BENCH=1 $(TEST_ENV) $(GO) test -count=1 -run '^TestBenchDashboard$$' -v ./workshop/dashboard/ | grep -v '^[=-]'
 
-deps: ## install the Debian packages kcna-lab and its tests use (when root and missing)
-	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+deps: ## install the Debian packages kcna-lab uses (when root and missing)
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
 	  echo "note: not a Debian-like system; install these yourself if you want them:$$missing"; exit 0; fi; \
@@ -101,6 +104,9 @@ deps: ## install the Debian packages kcna-lab and its tests use (when root and m
 	  echo "note: run as root or install:$$missing"; exit 0; fi; \
 	echo "installing:$$missing"; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null
+
+test-deps: ## and those only the tests use (tmux, chromium)
+	@$(MAKE) --no-print-directory deps PKGS="$(TEST_APT_PKGS)"
 
 check-go:
 	@command -v $(GO) >/dev/null 2>&1 || { echo "Go 1.26 or later is needed: see https://go.dev/doc/install"; exit 1; }
