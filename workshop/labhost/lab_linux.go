@@ -367,10 +367,15 @@ func (l *Lab) Done() <-chan struct{} { return l.done }
 // InitPID is the lab's PID 1 (its second stage) as the server sees it.
 func (l *Lab) InitPID() int {
 	pid := l.cmd.Process.Pid
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
-		if child, err := strconv.Atoi(f[0]); err == nil {
-			return child
+	// A child is listed under the thread that forked it, which in a Go
+	// program can be any of its threads: read them all.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+			if child, err := strconv.Atoi(f[0]); err == nil {
+				return child
+			}
 		}
 	}
 	return pid
