@@ -77,7 +77,7 @@ func runInit() int {
 	if err != nil {
 		return fail(err)
 	}
-	if len(os.Args) == 3 && os.Args[1] == resumeArg {
+	if len(os.Args) == 3 && os.Args[1] == ResumeArg {
 		// The native init built the sandbox and reported it ready.
 		pid, err := strconv.Atoi(os.Args[2])
 		if err != nil {

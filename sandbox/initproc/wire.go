@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// nativeMagic opens the plan's binary form, which the native init reads
-// (initproc/native/native.c, read_plan) because it has no JSON parser.
-const nativeMagic = "KLN" // with its NUL, four bytes
+// NativeMagic opens the plan's binary form, which the native init reads
+// (initproc/native/native.c, parse_plan) because it has no JSON parser.
+const NativeMagic = "KLN" // with its NUL, four bytes
 
 // Marshal is what the parent writes on FDConfig: the config as one line
 // of JSON, for the Go init, then the command and the plan in the native
@@ -29,7 +29,7 @@ func (c *Config) Marshal() ([]byte, error) {
 func (c *Config) nativeForm() []byte {
 	w := &wire{}
 	native := c.Plan != nil && c.Plan.Native
-	w.str(nativeMagic)
+	w.str(NativeMagic)
 	w.u32(ProtocolVersion)
 	at := len(w.b)
 	w.u32(0) // native, set below
