@@ -27,14 +27,16 @@ var goOnly = map[string]string{
 }
 
 // parityProbe prints, from inside, what the kernel shows of the sandbox,
-// then waits so that the host can read the command's namespaces.
-const parityProbe = `for f in mountinfo status cgroup; do echo "== $f"; cat /proc/self/$f; done
+// then waits so that the host can read the command's namespaces. All on
+// stdout: stderr is another pipe, whose lines may arrive out of order.
+const parityProbe = `exec 2>&1
+for f in mountinfo status cgroup; do echo "== $f"; cat /proc/self/$f; done
 echo "== hostname"; hostname
 echo "== cwd"; pwd
 echo "== lo"; cat /sys/class/net/lo/flags
 echo "== uptime"; cut -d. -f1 /proc/uptime
-echo "== resolv.conf"; cat /etc/resolv.conf 2>&1
-echo "== volume"; ls /data; touch /data/new 2>&1
+echo "== resolv.conf"; cat /etc/resolv.conf
+echo "== volume"; ls /data; touch /data/new
 echo "== end"; exec sleep 600`
 
 // parityCases between them take every step but goOnly's, each in a plan
