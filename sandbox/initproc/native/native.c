@@ -279,20 +279,19 @@ static int parse_plan(struct plan *p)
 		return -1;
 	for (uint32_t i = 0; i < p->nops; i++) {
 		struct op *o = &p->ops[i];
-		o->kind = get_u32(&c);
-		o->flags = get_u64(&c);
-		o->mkdir = get_u32(&c);
-		o->touch = get_u32(&c);
-		o->contained = get_u32(&c);
-		o->fd = (int32_t)get_u32(&c);
-		o->skip = (int32_t)get_u32(&c);
-		o->keep = get_u64(&c);
-		o->last = (int32_t)get_u32(&c);
-		const char **s[] = {&o->action, &o->shell, &o->alt_action, &o->alt_shell, &o->path,
-				    &o->source, &o->fstype, &o->data, &o->label, &o->text};
-		for (size_t k = 0; k < sizeof s / sizeof *s; k++)
-			*s[k] = get_str(&c);
-		if (get_filter(&c, o) < 0 || (o->kind == OP_SECCOMP && !o->nfilter))
+		// The fields in initproc's order (protocol.h's KL_OP_WIRE).
+#define U32(f) o->f = get_u32(&c);
+#define I32(f) o->f = (int32_t)get_u32(&c);
+#define U64(f) o->f = get_u64(&c);
+#define STR(f) o->f = get_str(&c);
+#define BYTES(f) if (get_filter(&c, o) < 0) return -1;
+		KL_OP_WIRE(U32, I32, U64, STR, BYTES)
+#undef U32
+#undef I32
+#undef U64
+#undef STR
+#undef BYTES
+		if (o->kind == OP_SECCOMP && !o->nfilter)
 			return -1;
 		// What the steps rely on, checked once here.
 		if (o->skip < 0 || (o->mkdir && o->path[0] != '/') || (o->kind == OP_MOVE_MOUNT && o->fd <= FD_EXEC))

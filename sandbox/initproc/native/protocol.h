@@ -48,4 +48,29 @@ enum {
 	OP_SECCOMP = 21,
 };
 
+// A step's binary form, field by field, in order (initproc.OpWire): each
+// is passed to the macro named for how it is written, with the name of
+// the struct op member that holds it.
+#define KL_OP_WIRE(U32, I32, U64, STR, BYTES) \
+	U32(kind) \
+	U64(flags) \
+	U32(mkdir) \
+	U32(touch) \
+	U32(contained) \
+	I32(fd) \
+	I32(skip) \
+	U64(keep) \
+	I32(last) \
+	STR(action) \
+	STR(shell) \
+	STR(alt_action) \
+	STR(alt_shell) \
+	STR(path) \
+	STR(source) \
+	STR(fstype) \
+	STR(data) \
+	STR(label) \
+	STR(text) \
+	BYTES(filter)
+
 #endif

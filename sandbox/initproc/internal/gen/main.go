@@ -63,6 +63,20 @@ func header() []byte {
 	for _, k := range initproc.OpKinds() {
 		fmt.Fprintf(&b, "\tOP_%s = %d,\n", strings.ToUpper(k.String()), k)
 	}
-	b.WriteString("};\n\n#endif\n")
+	b.WriteString("};\n\n")
+
+	b.WriteString("// A step's binary form, field by field, in order (initproc.OpWire): each\n" +
+		"// is passed to the macro named for how it is written, with the name of\n" +
+		"// the struct op member that holds it.\n" +
+		"#define KL_OP_WIRE(U32, I32, U64, STR, BYTES) \\\n")
+	fields := initproc.OpWire()
+	for i, f := range fields {
+		end := " \\\n"
+		if i == len(fields)-1 {
+			end = "\n"
+		}
+		fmt.Fprintf(&b, "\t%s(%s)%s", strings.ToUpper(f.Type), f.Name, end)
+	}
+	b.WriteString("\n#endif\n")
 	return b.Bytes()
 }
