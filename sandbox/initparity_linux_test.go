@@ -104,15 +104,15 @@ func TestBothInitsCarryOutEveryOp(t *testing.T) {
 	for _, c := range parityCases(vol) {
 		t.Run(c.name, func(t *testing.T) {
 			seen := map[string]string{}
-			for _, init := range []struct{ kind, bin string }{{"go", goBin}, {"native", nativeBin}} {
-				t.Setenv(sandbox.InitProgramEnv, init.bin)
+			for _, in := range []struct{ kind, bin string }{{"go", goBin}, {"native", nativeBin}} {
+				t.Setenv(sandbox.InitProgramEnv, in.bin)
 				mu.Lock()
 				plans = nil
 				mu.Unlock()
-				seen[init.kind] = kernelView(t, c.spec, init.kind == "native")
+				seen[in.kind] = kernelView(t, c.spec, in.kind == "native")
 				mu.Lock()
 				if len(plans) != 1 || !plans[0].Native {
-					t.Fatalf("%s init: want one plan the native init may run, got %d (%+v)", init.kind, len(plans), plans)
+					t.Fatalf("%s init: want one plan the native init may run, got %d (%+v)", in.kind, len(plans), plans)
 				}
 				for _, op := range plans[0].Ops {
 					taken[op.Kind] = true
