@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -55,6 +56,7 @@ func runInit() int {
 	// take `exec` requests meant for the init) and whatever else leaked
 	// in. runc does the same (CloseExecFrom).
 	closeOnExecFrom(FDConfig)
+	defaultIgnoredSignals()
 	reserveThreads()
 	// Set-up events are held back and sent in one write just before the
 	// command starts: a pipe write per step, each waking the parent, cost
@@ -101,6 +103,30 @@ func runInit() int {
 		return fail(err)
 	}
 	return newSupervisor(cfg, sink, self).serve()
+}
+
+// defaultIgnoredSignals puts back to their default the signals this
+// process came with ignored and Go's runtime leaves so: signal 32 (and 33
+// in a cgo build), which the C library uses and Go never handles. An
+// ignored signal stays ignored across execve, and syscall.ForkExec resets
+// only the signals Go handles, so the sandbox's commands would inherit it
+// from whatever started kcna-lab (make did: TestBothInitsCarryOutEveryOp
+// saw SigIgn 80000000 under the Go init only). The native init and
+// forkExecCopy reset every signal in the child; this is the same for
+// ForkExec's children. Only the real-time range: below it the runtime
+// handles every signal it does not leave to os/signal, and the kernel
+// never lets a default action end a PID namespace's init.
+func defaultIgnoredSignals() {
+	dfl := kernelSigaction{} // SIG_DFL
+	for sig := uintptr(32); sig <= 64; sig++ {
+		var old kernelSigaction
+		if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
+			continue
+		}
+		if old.handler == 1 { // SIG_IGN
+			unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+		}
+	}
 }
 
 // spareThreads is how many idle OS threads the init keeps beyond the
