@@ -113,9 +113,11 @@ func runInit() int {
 // from whatever started kcna-lab (make did: TestBothInitsCarryOutEveryOp
 // saw SigIgn 80000000 under the Go init only). The native init and
 // forkExecCopy reset every signal in the child; this is the same for
-// ForkExec's children. Only the real-time range: below it the runtime
-// handles every signal it does not leave to os/signal, and the kernel
-// never lets a default action end a PID namespace's init.
+// ForkExec's children. Only the real-time range: below it Go's runtime
+// installs its handler on every signal but SIGHUP and SIGINT that came
+// in ignored, which the supervisor's Notify then takes too. (A default
+// disposition here is no risk to PID 1: the kernel delivers to a PID
+// namespace's init only the signals it has a handler for.)
 func defaultIgnoredSignals() {
 	dfl := kernelSigaction{} // SIG_DFL
 	for sig := uintptr(32); sig <= 64; sig++ {
