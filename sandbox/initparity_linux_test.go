@@ -164,7 +164,7 @@ func ignoreSignal(t *testing.T, sig uintptr) {
 		t.Fatalf("rt_sigaction(%d, SIG_IGN): %v", sig, e)
 	}
 	t.Cleanup(func() {
-		unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+		_, _, _ = unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
 	})
 }
 

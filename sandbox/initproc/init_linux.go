@@ -126,7 +126,7 @@ func defaultIgnoredSignals() {
 			continue
 		}
 		if old.handler == 1 { // SIG_IGN
-			unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+			_, _, _ = unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
 		}
 	}
 }
