@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -648,6 +649,11 @@ func (sb *Sandbox) attach(cfg *initproc.Config, userns bool) error {
 	return writeState(sb.dir, st)
 }
 
+// planned, when set, is shown every plan before it is sent: the test that
+// runs every step through both inits (export_test.go's OnPlan) learns
+// from it which steps a sandbox took.
+var planned atomic.Pointer[func(*initproc.Plan)]
+
 // release plans the inside (every mount, namespace step and exec, as ops
 // both inits carry out) and sends it with the config; closing the pipe
 // lets the init go.
@@ -664,6 +670,9 @@ func (sb *Sandbox) release(cfg *initproc.Config, cfgW *os.File) error {
 		plan.Native = false
 	}
 	cfg.Plan = plan
+	if f := planned.Load(); f != nil {
+		(*f)(plan)
+	}
 	msg, err := cfg.Marshal()
 	if err == nil {
 		_, err = cfgW.Write(msg)

@@ -38,13 +38,16 @@ var searchKeys = struct{ Up, Down, Open, Back, Interrupt key.Binding }{
 
 // readerKeys are the lesson reader's.
 var readerKeys = struct {
-	Up, Down, Live, Run, Shell, Challenge, Quiz, Next, Prev, LiveUp, LiveDown, Back key.Binding
+	Up, Down, Live, Run, Shell, Demo, Challenge, Quiz, Next, Prev, LiveUp, LiveDown, Back key.Binding
 }{
-	Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "scroll")),
-	Down:      key.NewBinding(key.WithKeys("down", "j")),
-	Live:      key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "live pane")),
-	Run:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run demo")),
-	Shell:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "shell")),
+	Up:    key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "scroll")),
+	Down:  key.NewBinding(key.WithKeys("down", "j")),
+	Live:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "live pane")),
+	Run:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "run demo")),
+	Shell: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "shell")),
+	// Demo picks which of a lesson's demos r runs and s opens a shell
+	// like; it is listed only for a lesson with more than one.
+	Demo:      key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "next demo")),
 	Challenge: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "challenge")),
 	Quiz:      key.NewBinding(key.WithKeys("z"), key.WithHelp("z", "quiz")),
 	Next:      key.NewBinding(key.WithKeys("n"), key.WithHelp("n/p", "next/prev lesson")),

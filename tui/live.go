@@ -35,7 +35,10 @@ type liveEntry struct {
 
 // livePane runs a lesson's demo and shows its event stream as it arrives.
 type livePane struct {
-	ctx     *common
+	ctx *common
+	// lesson is the lesson open beside the pane, for what an empty pane
+	// says (the reader sets it).
+	lesson  *lessons.Lesson
 	entries []liveEntry
 	// lines are the entries laid out and wrapped for the pane's width,
 	// kept up to date by add and setSize so that view only slices them.
@@ -119,8 +122,31 @@ func (p *livePane) stop() {
 	p.gen++
 }
 
-// run starts the lesson's first demo, or says why there is none.
-func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
+// demoTitle is the title of the lesson's demo i, or its id when this
+// build does not have it.
+func (p *livePane) demoTitle(l *lessons.Lesson, i int) string {
+	if lab := p.ctx.opts.Lab; lab != nil {
+		if d, ok := lab.Demo(l.Demos[i]); ok && d.Title != "" {
+			return d.Title
+		}
+	}
+	return l.Demos[i]
+}
+
+// picked says which of the lesson's demos r and s now use: below a
+// running demo's output, else in its place.
+func (p *livePane) picked(l *lessons.Lesson, i int) {
+	text := p.ctx.styles.Title.Render(fmt.Sprintf("Demo %d of %d: %s", i+1, len(l.Demos), p.demoTitle(l, i))) + "\n" +
+		p.ctx.styles.Subtle.Render("r runs it, s opens a shell in a sandbox set up like its own, d picks the next.")
+	if p.running {
+		p.add(liveEntry{text: text})
+		return
+	}
+	p.say(text)
+}
+
+// run starts the lesson's demo i (reader.demo), or says why there is none.
+func (p *livePane) run(l *lessons.Lesson, i int) tea.Cmd {
 	if p.running {
 		return nil
 	}
@@ -133,15 +159,20 @@ func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
 		p.say(noLessonDemo)
 		return nil
 	}
-	d, ok := lab.Demo(l.Demos[0])
+	i = min(max(i, 0), len(l.Demos)-1)
+	d, ok := lab.Demo(l.Demos[i])
 	if !ok {
-		p.say(fmt.Sprintf("The demo %q is not part of this build of kcna-lab.", l.Demos[0]))
+		p.say(fmt.Sprintf("The demo %q is not part of this build of kcna-lab.", l.Demos[i]))
 		return nil
 	}
 	p.stop()
 	ctx, cancel := gocontext.WithCancel(gocontext.Background())
 	p.cancel, p.running = cancel, true
-	p.say(p.ctx.styles.Title.Render("Running: " + d.Title))
+	running := "Running: " + d.Title
+	if len(l.Demos) > 1 {
+		running = fmt.Sprintf("Running demo %d of %d: %s  (d picks another)", i+1, len(l.Demos), d.Title)
+	}
+	p.say(p.ctx.styles.Title.Render(running))
 
 	events := make(chan event.Event, 64)
 	result := make(chan error, 1)
@@ -173,13 +204,18 @@ func (p *livePane) run(l *lessons.Lesson) tea.Cmd {
 // meanwhile goes on.
 type shellDoneMsg struct{ err error }
 
-// shell hands the terminal to a shell in the lesson's sandbox and comes back.
-func (p *livePane) shell(l *lessons.Lesson) tea.Cmd {
+// shell hands the terminal to a shell in a sandbox set up like that of
+// the lesson's demo i (reader.demo), and comes back.
+func (p *livePane) shell(l *lessons.Lesson, i int) tea.Cmd {
 	if p.ctx.opts.ShellCmd == nil {
 		p.say(noSandboxShell)
 		return nil
 	}
-	cmd, err := p.ctx.opts.ShellCmd(l.ID)
+	demo := ""
+	if len(l.Demos) > 0 {
+		demo = l.Demos[min(max(i, 0), len(l.Demos)-1)]
+	}
+	cmd, err := p.ctx.opts.ShellCmd(l.ID, demo)
 	if err != nil {
 		p.say(p.ctx.styles.StepErr.Render("No shell: " + err.Error()))
 		return nil
@@ -345,7 +381,7 @@ func (p *livePane) view() string {
 	}
 	wrapped := p.lines
 	if len(p.entries) == 0 {
-		wrapped = p.layout(liveEntry{text: p.ctx.styles.Subtle.Render("Live pane. Press r to run this lesson's demo, s for a shell in its sandbox.")})
+		wrapped = p.layout(liveEntry{text: p.ctx.styles.Subtle.Render(p.placeholder())})
 	}
 	if over := len(wrapped) + len(top) - p.height; over > 0 {
 		over = min(over, len(wrapped))
@@ -357,4 +393,12 @@ func (p *livePane) view() string {
 		}
 	}
 	return p.ctx.styles.Pane.Width(p.width).Height(p.height).Render(strings.Join(append(top, wrapped...), "\n"))
+}
+
+// placeholder is what an empty pane says; it names the keys.
+func (p *livePane) placeholder() string {
+	if p.lesson != nil && len(p.lesson.Demos) > 1 {
+		return fmt.Sprintf("Live pane. This lesson has %d demos: r runs the first (%s), s opens a shell in its sandbox, d picks another.", len(p.lesson.Demos), p.demoTitle(p.lesson, 0))
+	}
+	return "Live pane. Press r to run this lesson's demo, s for a shell in its sandbox."
 }

@@ -22,6 +22,9 @@ type reader struct {
 	vp       viewport.Model
 	live     *livePane
 	showLive bool
+	// demo is which of the lesson's demos r runs and s opens a shell
+	// like (an index into its Demos), chosen with d.
+	demo int
 	// challenge takes the live pane's place while showChallenge is set.
 	challenge     *challengePane
 	showChallenge bool
@@ -44,8 +47,10 @@ func (r *reader) open(i int) {
 	if i != r.index {
 		r.live.stop()
 		r.live.reset()
+		r.demo = 0
 	}
 	r.index, r.opened = i, true
+	r.live.lesson = r.ctx.course.Lessons[i]
 	r.rendered = renderKey{}
 	r.layout()
 	r.vp.GotoTop()
@@ -143,7 +148,11 @@ func (r *reader) FullHelp() [][]key.Binding {
 	if r.showChallenge {
 		return [][]key.Binding{append(r.challenge.keys(), challengeKeys.PageUp, k.Shell, k.Challenge, k.Live, k.Back)}
 	}
-	return [][]key.Binding{{k.Up, k.Down, k.Live, k.Run, k.Shell, k.LiveUp}, {k.Challenge, k.Quiz, k.Next, k.Back}}
+	live := []key.Binding{k.Up, k.Down, k.Live, k.Run, k.Shell, k.LiveUp}
+	if len(r.ctx.course.Lessons) > 0 && len(r.ctx.course.Lessons[r.index].Demos) > 1 {
+		live = append(live, k.Demo)
+	}
+	return [][]key.Binding{live, {k.Challenge, k.Quiz, k.Next, k.Back}}
 }
 
 // update takes the reader's keys; every other message goes to both panes
@@ -182,7 +191,13 @@ func (r *reader) update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, k.Run):
 		r.showLive, r.showChallenge = true, false
 		r.layout()
-		return r.live.run(l)
+		return r.live.run(l, r.demo)
+	case key.Matches(km, k.Demo) && len(l.Demos) > 1:
+		r.demo = (r.demo + 1) % len(l.Demos)
+		r.showLive, r.showChallenge = true, false
+		r.layout()
+		r.live.picked(l, r.demo)
+		return nil
 	case key.Matches(km, k.LiveUp) && r.showLive:
 		r.live.scrollBy(max(r.live.height/2, 1))
 		return nil
@@ -192,7 +207,7 @@ func (r *reader) update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, k.Shell):
 		r.showLive = true
 		r.layout()
-		return r.live.shell(l)
+		return r.live.shell(l, r.demo)
 	case key.Matches(km, k.Quiz):
 		return send(openQuizMsg{index: r.index})
 	case key.Matches(km, k.Next) && r.index+1 < n:

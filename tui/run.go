@@ -36,9 +36,10 @@ type Options struct {
 	// live pane says so.
 	Lab     Lab
 	Version string
-	// ShellCmd returns the command for a shell inside a lesson's sandbox.
-	// Nil until the sandbox exists; `s` then says why there is no shell.
-	ShellCmd func(lessonID string) (*exec.Cmd, error)
+	// ShellCmd returns the command for a shell in a sandbox set up like
+	// that of the lesson's demo demoID (the one the learner picked with d;
+	// "" for a lesson without demos). Nil: `s` says there is no shell.
+	ShellCmd func(lessonID, demoID string) (*exec.Cmd, error)
 	// KeptSandboxes lists, by name, the sandboxes still running that this
 	// session's shells kept, and the others running on the machine,
 	// asked on quitting; nil skips the question. Only the kept ones are

@@ -35,7 +35,7 @@ func shellApp(t *testing.T, passed *bool) tea.Model {
 		t.Fatal(probs)
 	}
 	var m tea.Model = New(Options{Course: c, Progress: lessons.NewProgress(), Lab: reg,
-		ShellCmd: func(string) (*exec.Cmd, error) { return exec.Command("true"), nil }})
+		ShellCmd: func(string, string) (*exec.Cmd, error) { return exec.Command("true"), nil }})
 	return drive(t, m, tea.WindowSizeMsg{Width: 80, Height: 24}, press("enter"), press("c"))
 }
 

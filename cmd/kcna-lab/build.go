@@ -77,7 +77,7 @@ from the build cache (images/cache), and the build says CACHED.`,
 		},
 	}
 	cmd.Flags().StringVarP(&tag, "tag", "t", "", "the image's `NAME[:TAG]` (the tag defaults to latest)")
-	cmd.Flags().StringVarP(&file, "file", "f", "", "the Dockerfile's `PATH` (default DIR/Dockerfile)")
+	fileFlag(cmd.Flags(), &file, "the Dockerfile's `PATH` (default DIR/Dockerfile)")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "run every step again instead of reusing cached layers")
 	cmd.Flags().BoolVar(&trace, "trace", false, "show every kernel-level step of the sandboxes that RUN steps run in")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the summary, not each step")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"charm.land/fang/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -250,5 +252,51 @@ func TestLintContentJSON(t *testing.T) {
 	code, out, _ = kcna(t, "lint-content", "--json", contentDir(t))
 	if code != 0 || !strings.Contains(out, `"problems": []`) {
 		t.Errorf("clean dir: exit %d\n%s", code, out)
+	}
+}
+
+func TestDashFIsFileEverywhere(t *testing.T) {
+	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+	var seen []string
+	walk(newRootCmd(a), func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Shorthand == "f" {
+				seen = append(seen, c.CommandPath())
+				if f.Name != "file" {
+					t.Errorf("%s: -f is --%s, not --file", c.CommandPath(), f.Name)
+				}
+			}
+		})
+	})
+	if len(seen) < 2 { // build, mesh apply
+		t.Fatalf("-f found only on %v", seen)
+	}
+	// logs -f, from docker's habit, says what to type instead.
+	code, _, errOut := kcna(t, "logs", "-f", "web")
+	if code != 1 || !strings.Contains(errOut, "-f is not --follow here") || !strings.Contains(errOut, "--follow") {
+		t.Errorf("logs -f web: exit %d: %s", code, errOut)
+	}
+	code, _, errOut = kcna(t, "logs", "--follow", "kl-no-such-sandbox")
+	if code != 1 || !strings.Contains(errOut, "no log for a sandbox called kl-no-such-sandbox") {
+		t.Errorf("logs --follow: exit %d: %s", code, errOut)
+	}
+}
+
+func TestErrorsPrintAsWritten(t *testing.T) {
+	privateState(t)
+	// The lesson id starts the message; a path ends it.
+	code, _, errOut := kcna(t, "show", "namepsaces")
+	if code != 1 || !strings.Contains(errOut, `no lesson "namepsaces": did you mean namespaces?`) || !strings.Contains(errOut, "service-mesh, storage") {
+		t.Errorf("show namepsaces: exit %d: %q", code, errOut)
+	}
+	missing := filepath.Join(t.TempDir(), "no-such-content")
+	code, _, errOut = kcna(t, "--content", missing, "lessons")
+	if code != 1 || strings.Contains(errOut, "Open ") || strings.Contains(errOut, missing+".") {
+		t.Errorf("--content %s: exit %d: %q", missing, code, errOut)
+	}
+	var b strings.Builder
+	handleError(&b, fang.Styles{}, errors.New("open /home/ana/kcna: permission denied"))
+	if !strings.Contains(b.String(), "open /home/ana/kcna: permission denied\n") {
+		t.Errorf("handleError printed %q", b.String())
 	}
 }

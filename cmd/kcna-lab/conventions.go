@@ -1,7 +1,7 @@
 package main
 
 // The conventions every subcommand keeps, in one place: the exit status of
-// run's own failures, what -n means, flag help as plain text, finding a
+// run's own failures, what -n and -f mean, flag help as plain text, finding a
 // lesson (with a suggestion when the id is mistyped) and the man page.
 
 import (
@@ -60,6 +60,25 @@ func countFlag(fl *pflag.FlagSet, p *int, def int, usage, old string) {
 		fl.IntVar(p, old, def, usage)
 		_ = fl.MarkDeprecated(old, "use --count (-n)")
 	}
+}
+
+// fileFlag is -f everywhere: --file, a file to read (build's Dockerfile,
+// mesh apply's rules), as docker build -f and kubectl apply -f. Nothing
+// else may take -f: `logs` follows with --follow alone.
+func fileFlag(fl *pflag.FlagSet, p *string, usage string) {
+	fl.StringVarP(p, "file", "f", "", usage)
+}
+
+// followFlag is --follow, long only (-f is --file). Given -f out of habit
+// (docker logs -f), cmd says what to type instead of "unknown shorthand".
+func followFlag(cmd *cobra.Command, p *bool, usage string) {
+	cmd.Flags().BoolVar(p, "follow", false, usage)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		if strings.HasPrefix(err.Error(), "unknown shorthand flag: 'f'") {
+			return fmt.Errorf("%s: -f is not --follow here: in kcna-lab -f always names a file (build -f, mesh apply -f); type --follow", c.CommandPath())
+		}
+		return err
+	})
 }
 
 // plainFlagHelp takes the backticks out of every flag's help. pflag reads

@@ -27,15 +27,16 @@ func newLogsCmd(a *app) *cobra.Command {
 stdout and stderr goes to a log file, ` + sandbox.LogPath("NAME") + `, like
 ` + "`docker logs`" + ` or ` + "`kubectl logs`" + `. The log stays after the sandbox ends, so
 you can read why it stopped, until a sandbox of the same name starts again or
-` + "`kcna-lab clean`" + ` runs. -f keeps printing new output until the sandbox ends.`,
+` + "`kcna-lab clean`" + ` runs. --follow keeps printing new output until the sandbox ends (docker's
+logs -f: in kcna-lab -f always names a file).`,
 		Example: `  sudo kcna-lab run --detach --name web -- sh -c 'while :; do date; sleep 1; done'
-  sudo kcna-lab logs -f web`,
+  sudo kcna-lab logs --follow web`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.logs(cmd.Context(), args[0], follow)
 		},
 	}
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until the sandbox ends (Ctrl-C to stop watching)")
+	followFlag(cmd, &follow, "keep printing new output until the sandbox ends (Ctrl-C to stop watching)")
 	return cmd
 }
 

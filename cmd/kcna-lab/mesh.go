@@ -235,7 +235,7 @@ not /administrator.`,
 	fl.StringArrayVar(&af.split, "split", nil, "weigh a service's versions: `SERVICE=VERSION:WEIGHT,...`, e.g. reviews=v1:90,v2:10")
 	fl.StringArrayVar(&af.retries, "retries", nil, "retry failed idempotent requests: `SERVICE=N`, e.g. reviews=2 (at most "+strconv.Itoa(mesh.MaxRetries)+")")
 	fl.StringArrayVar(&af.timeout, "timeout", nil, "bound each try: `SERVICE=DURATION`, e.g. reviews=500ms")
-	fl.StringVarP(&af.file, "file", "f", "", "start from the rules in this JSON `FILE` instead of those in force")
+	fileFlag(fl, &af.file, "start from the rules in this JSON `FILE` instead of those in force")
 	fl.BoolVar(&af.reset, "reset", false, "start from no rules (plaintext, everything allowed) instead of those in force")
 	return cmd
 }

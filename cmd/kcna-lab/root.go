@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"syscall"
 
 	"charm.land/fang/v2"
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"github.com/kcna-lab/kcna-lab/content"
@@ -202,12 +204,40 @@ func (a *app) openProgress() (*lessons.Store, *lessons.Progress, string, error) 
 	return store, p, notice, nil
 }
 
+// handleError is fang's error handler with the message printed as
+// written: fang's own capitalises its first word, adds a full stop and
+// wraps at the terminal's width, breaking a word at a hyphen, which turns
+// "open /home/ana/x" into "Open /home/ana/x." and a lesson id into one
+// that does not exist ("service-" and "mesh"). The terminal wraps instead.
 func handleError(w io.Writer, styles fang.Styles, err error) {
 	var ee exitError
 	if errors.As(err, &ee) {
 		return // the command already said what happened
 	}
-	fang.DefaultErrorHandler(w, styles, err)
+	if f, ok := w.(term.File); ok && !term.IsTerminal(f.Fd()) {
+		_, _ = fmt.Fprintln(w, err.Error()) // fang's way too: plain off a terminal
+		return
+	}
+	_, _ = fmt.Fprintln(w, styles.ErrorHeader.String())
+	text := styles.ErrorText.UnsetTransform().UnsetWidth()
+	_, _ = fmt.Fprintln(w, text.Render(err.Error()))
+	_, _ = fmt.Fprintln(w)
+	if usageError(err) {
+		_, _ = fmt.Fprintln(w, text.Render("Try --help for usage."))
+		_, _ = fmt.Fprintln(w)
+	}
+}
+
+// usageError reports whether err is cobra's or pflag's complaint about
+// the command line, which fang recognises by its words as well.
+func usageError(err error) bool {
+	s := err.Error()
+	for _, prefix := range []string{"flag needs an argument:", "unknown flag:", "unknown shorthand flag:", "unknown command", "invalid argument"} {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // printJSON is every command's --json: v, indented, on stdout.

@@ -45,8 +45,8 @@ func (a *app) runTUI(ctx context.Context) error {
 		Notice:   notice,
 		Lab:      lab{reg: demos.Builtin(), course: course},
 		Version:  buildVersion(),
-		ShellCmd: func(lessonID string) (*exec.Cmd, error) {
-			cmd, name, err := shellFor(course, lessonID)
+		ShellCmd: func(lessonID, demoID string) (*exec.Cmd, error) {
+			cmd, name, err := shellFor(course, lessonID, demoID)
 			if err == nil && name != "" {
 				kept.add(name)
 			}
@@ -157,17 +157,24 @@ func (a *app) mentionKeptSandboxes() {
 	fmt.Fprintf(a.stderr, "kcna-lab: still running: %s. `kcna-lab ps` lists them, `kcna-lab stop NAME` ends one.\n", strings.Join(names, ", "))
 }
 
-// shellFor is `kcna-lab shell` with the flags of the lesson's demo, for
-// the TUI's `s`: the learner's terminal is handed to it and comes back.
-// name is the sandbox it keeps, if its flags name one.
-func shellFor(course *lessons.Course, lessonID string) (cmd *exec.Cmd, name string, err error) {
+// shellFor is `kcna-lab shell` with the flags of the lesson's demo
+// demoID (the learner's pick; "" for the first this build has), for the
+// TUI's `s`: the learner's terminal is handed to it and comes back. name
+// is the sandbox it keeps, if its flags name one.
+func shellFor(course *lessons.Course, lessonID, demoID string) (cmd *exec.Cmd, name string, err error) {
 	l, ok := course.Lesson(lessonID)
 	if !ok {
 		return nil, "", fmt.Errorf("no lesson %q", lessonID)
 	}
+	if demoID != "" && !slices.Contains(l.Demos, demoID) {
+		return nil, "", fmt.Errorf("lesson %s has no demo %q (its demos: %s)", lessonID, demoID, strings.Join(l.Demos, ", "))
+	}
 	args := []string{"shell"}
 	reg := demos.Builtin()
 	for _, id := range l.Demos {
+		if demoID != "" && id != demoID {
+			continue
+		}
 		if d, ok := reg.Demo(id); ok {
 			args = append(args, d.ShellFlags...)
 			name = keptName(d.ShellFlags)

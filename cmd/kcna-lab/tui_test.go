@@ -20,7 +20,7 @@ func TestShellNamesTheSandboxItKeeps(t *testing.T) {
 	}
 	kept := 0
 	for _, l := range c.Lessons {
-		cmd, name, err := shellFor(c, l.ID)
+		cmd, name, err := shellFor(c, l.ID, "")
 		if err != nil {
 			t.Fatalf("%s: %v", l.ID, err)
 		}
@@ -40,5 +40,36 @@ func TestShellNamesTheSandboxItKeeps(t *testing.T) {
 	}
 	if got := keptName([]string{"--keep", "--name=lab-x"}); got != "lab-x" {
 		t.Errorf("keptName(--name=lab-x) = %q", got)
+	}
+}
+
+// TestShellIsTheChosenDemos: lesson 15 has two demos with different
+// sandboxes; the TUI's s, after d picked the second, opens the second's.
+func TestShellIsTheChosenDemos(t *testing.T) {
+	c, probs := lessons.Load(content.FS, demos.Builtin())
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	l, ok := c.Lesson("observing-containers")
+	if !ok || len(l.Demos) < 2 {
+		t.Fatalf("observing-containers has demos %v; the test needs two", l.Demos)
+	}
+	seen := map[string]bool{}
+	for _, id := range l.Demos {
+		_, name, err := shellFor(c, l.ID, id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		d, _ := demos.Builtin().Demo(id)
+		if want := keptName(d.ShellFlags); name != want {
+			t.Errorf("demo %s: the shell keeps %q, want %q (its own flags)", id, name, want)
+		}
+		seen[name] = true
+	}
+	if len(seen) != len(l.Demos) {
+		t.Errorf("the demos' shells are not told apart: %v", seen)
+	}
+	if _, _, err := shellFor(c, l.ID, "no-such-demo"); err == nil || !strings.Contains(err.Error(), "has no demo") {
+		t.Errorf("an unknown demo: %v", err)
 	}
 }

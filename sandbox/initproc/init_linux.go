@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -55,6 +56,7 @@ func runInit() int {
 	// take `exec` requests meant for the init) and whatever else leaked
 	// in. runc does the same (CloseExecFrom).
 	closeOnExecFrom(FDConfig)
+	defaultIgnoredSignals()
 	reserveThreads()
 	// Set-up events are held back and sent in one write just before the
 	// command starts: a pipe write per step, each waking the parent, cost
@@ -77,7 +79,7 @@ func runInit() int {
 	if err != nil {
 		return fail(err)
 	}
-	if len(os.Args) == 3 && os.Args[1] == resumeArg {
+	if len(os.Args) == 3 && os.Args[1] == ResumeArg {
 		// The native init built the sandbox and reported it ready.
 		pid, err := strconv.Atoi(os.Args[2])
 		if err != nil {
@@ -101,6 +103,32 @@ func runInit() int {
 		return fail(err)
 	}
 	return newSupervisor(cfg, sink, self).serve()
+}
+
+// defaultIgnoredSignals puts back to their default the signals this
+// process came with ignored and Go's runtime leaves so: signal 32 (and 33
+// in a cgo build), which the C library uses and Go never handles. An
+// ignored signal stays ignored across execve, and syscall.ForkExec resets
+// only the signals Go handles, so the sandbox's commands would inherit it
+// from whatever started kcna-lab (make did: TestBothInitsCarryOutEveryOp
+// saw SigIgn 80000000 under the Go init only). The native init and
+// forkExecCopy reset every signal in the child; this is the same for
+// ForkExec's children. Only the real-time range: below it Go's runtime
+// installs its handler on every signal but SIGHUP and SIGINT that came
+// in ignored, which the supervisor's Notify then takes too. (A default
+// disposition here is no risk to PID 1: the kernel delivers to a PID
+// namespace's init only the signals it has a handler for.)
+func defaultIgnoredSignals() {
+	dfl := kernelSigaction{} // SIG_DFL
+	for sig := uintptr(32); sig <= 64; sig++ {
+		var old kernelSigaction
+		if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
+			continue
+		}
+		if old.handler == 1 { // SIG_IGN
+			_, _, _ = unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+		}
+	}
 }
 
 // spareThreads is how many idle OS threads the init keeps beyond the

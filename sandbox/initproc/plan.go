@@ -1,5 +1,7 @@
 package initproc
 
+import "fmt"
+
 // Plan is how a sandbox is built from inside, step by step, as data: the
 // parent writes it once (BuildPlan) and sends it with the Config, and the
 // init carries it out. Two inits can: this package's, in Go, and the
@@ -22,7 +24,9 @@ type Plan struct {
 type OpKind uint8
 
 // The steps. The native init (initproc/native/native.c) knows them by
-// these numbers: append, never renumber, and bump ProtocolVersion.
+// these numbers, as OP_ and the name below in native/protocol.h, which
+// `go generate` writes from here: append, never renumber, bump
+// ProtocolVersion, name the step in opNames and run go generate.
 const (
 	OpNarrate    OpKind = iota + 1 // a sentence for the learner (Text)
 	OpHostname                     // sethostname(Data)
@@ -45,7 +49,35 @@ const (
 	OpNoNewPrivs                   // prctl(PR_SET_NO_NEW_PRIVS, 1)
 	OpEscapeTool                   // Go init only: bind this program at Path for the chroot lesson
 	OpSeccomp                      // load the seccomp program Filter with Flags; last, after no_new_privs
+	opEnd                          // not a step: one past the last
 )
+
+// opNames name the steps: the native init's OP_ constants are these in
+// capitals, and tests report steps by them.
+var opNames = [...]string{
+	OpNarrate: "narrate", OpHostname: "hostname", OpLoopback: "loopback", OpMount: "mount",
+	OpSymlink: "symlink", OpRemountRO: "remount_ro", OpMoveMount: "move_mount", OpIfFile: "if_file",
+	OpChdir: "chdir", OpChroot: "chroot", OpPivot: "pivot", OpUmount: "umount", OpMask: "mask",
+	OpReadonly: "readonly", OpUnshare: "unshare", OpTimeNS: "time_ns", OpBounding: "bounding",
+	OpCapset: "capset", OpNoNewPrivs: "no_new_privs", OpEscapeTool: "escape_tool", OpSeccomp: "seccomp",
+}
+
+// OpKinds are every step there is, in number order.
+func OpKinds() []OpKind {
+	var ks []OpKind
+	for k := OpNarrate; k < opEnd; k++ {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// String is the step's name ("move_mount"), or its number when it has none.
+func (k OpKind) String() string {
+	if int(k) < len(opNames) && opNames[k] != "" {
+		return opNames[k]
+	}
+	return fmt.Sprintf("op%d", uint8(k))
+}
 
 // Op is one step. Action and Shell are its event: the system call and the
 // shell command that would do the same.

@@ -35,9 +35,9 @@ const (
 	// KindArg, as argv[1], asks an init program which init it carries:
 	// it prints "native" or "go" and exits.
 	KindArg = "--init-kind"
-	// resumeArg is argv[1] when the native init hands a running sandbox
-	// over to this one (argv[2] is the command's pid).
-	resumeArg = "resume"
+	// ResumeArg is argv[1] when the native init hands a running sandbox
+	// over to the Go init (argv[2] is the command's pid).
+	ResumeArg = "resume"
 )
 
 // KindReady is the init's last set-up event, not forwarded: the sandbox
@@ -48,9 +48,16 @@ const KindReady event.Kind = "ready"
 // sandbox; the parent then reports the failed step, not a command status.
 const ExitFailed = 125
 
-// ProtocolVersion changes whenever Config or the events' meaning does,
-// so that a kcna-lab-init left from another build refuses plainly
-// instead of misreading its config.
+// ProtocolVersion changes whenever Config, the plan's binary form or the
+// events' meaning does, so that a kcna-lab-init left from another build
+// refuses plainly instead of misreading its config.
+//
+// This file, plan.go's step numbers and wire.go's NativeMagic are the one
+// source of what the native init hard-codes: `go generate` writes them
+// into native/protocol.h (internal/gen), and a test fails when that
+// header is stale.
+//
+//go:generate go run ./internal/gen -o native/protocol.h
 const ProtocolVersion = 10
 
 // Config is everything the init needs to build the sandbox from inside.

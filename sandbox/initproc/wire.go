@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// nativeMagic opens the plan's binary form, which the native init reads
-// (initproc/native/native.c, read_plan) because it has no JSON parser.
-const nativeMagic = "KLN" // with its NUL, four bytes
+// NativeMagic opens the plan's binary form, which the native init reads
+// (initproc/native/native.c, parse_plan) because it has no JSON parser.
+const NativeMagic = "KLN" // with its NUL, four bytes
 
 // Marshal is what the parent writes on FDConfig: the config as one line
 // of JSON, for the Go init, then the command and the plan in the native
@@ -29,7 +29,7 @@ func (c *Config) Marshal() ([]byte, error) {
 func (c *Config) nativeForm() []byte {
 	w := &wire{}
 	native := c.Plan != nil && c.Plan.Native
-	w.str(nativeMagic)
+	w.str(NativeMagic)
 	w.u32(ProtocolVersion)
 	at := len(w.b)
 	w.u32(0) // native, set below
@@ -43,25 +43,58 @@ func (c *Config) nativeForm() []byte {
 		w.str("")
 	}
 	w.u32(uint32(len(ops)))
-	for _, op := range ops {
-		w.u32(uint32(op.Kind))
-		w.u64(op.Flags)
-		w.u32(op.Mkdir)
-		w.u32(b2u(op.Touch))
-		w.u32(b2u(op.Contained))
-		w.u32(uint32(int32(op.FD)))
-		w.u32(uint32(int32(op.Skip)))
-		w.u64(op.Keep)
-		w.u32(uint32(int32(op.Last)))
-		for _, s := range []string{op.Action, op.Shell, op.AltAction, op.AltShell, op.Path, op.Source, op.FSType, op.Data, op.Label, op.Text} {
-			w.str(s)
+	for i := range ops {
+		for _, f := range opWire {
+			f.put(w, &ops[i])
 		}
-		w.bytes(op.Filter)
 	}
 	if native && !w.nul {
 		binary.LittleEndian.PutUint32(w.b[at:], 1)
 	}
 	return w.b
+}
+
+// WireField is one field of a step's binary form: Name is the member of
+// the native init's struct op that holds it, Type how it is written (u32,
+// i32, u64, str: NUL-terminated, bytes: counted).
+type WireField struct{ Name, Type string }
+
+// opWire is a step's binary form, field by field, in order: nativeForm
+// writes it, and the native init's parse_plan reads it through the
+// KL_OP_WIRE macro that internal/gen writes from OpWire.
+var opWire = []struct {
+	WireField
+	put func(*wire, *Op)
+}{
+	{WireField{"kind", "u32"}, func(w *wire, op *Op) { w.u32(uint32(op.Kind)) }},
+	{WireField{"flags", "u64"}, func(w *wire, op *Op) { w.u64(op.Flags) }},
+	{WireField{"mkdir", "u32"}, func(w *wire, op *Op) { w.u32(op.Mkdir) }},
+	{WireField{"touch", "u32"}, func(w *wire, op *Op) { w.u32(b2u(op.Touch)) }},
+	{WireField{"contained", "u32"}, func(w *wire, op *Op) { w.u32(b2u(op.Contained)) }},
+	{WireField{"fd", "i32"}, func(w *wire, op *Op) { w.u32(uint32(int32(op.FD))) }},
+	{WireField{"skip", "i32"}, func(w *wire, op *Op) { w.u32(uint32(int32(op.Skip))) }},
+	{WireField{"keep", "u64"}, func(w *wire, op *Op) { w.u64(op.Keep) }},
+	{WireField{"last", "i32"}, func(w *wire, op *Op) { w.u32(uint32(int32(op.Last))) }},
+	{WireField{"action", "str"}, func(w *wire, op *Op) { w.str(op.Action) }},
+	{WireField{"shell", "str"}, func(w *wire, op *Op) { w.str(op.Shell) }},
+	{WireField{"alt_action", "str"}, func(w *wire, op *Op) { w.str(op.AltAction) }},
+	{WireField{"alt_shell", "str"}, func(w *wire, op *Op) { w.str(op.AltShell) }},
+	{WireField{"path", "str"}, func(w *wire, op *Op) { w.str(op.Path) }},
+	{WireField{"source", "str"}, func(w *wire, op *Op) { w.str(op.Source) }},
+	{WireField{"fstype", "str"}, func(w *wire, op *Op) { w.str(op.FSType) }},
+	{WireField{"data", "str"}, func(w *wire, op *Op) { w.str(op.Data) }},
+	{WireField{"label", "str"}, func(w *wire, op *Op) { w.str(op.Label) }},
+	{WireField{"text", "str"}, func(w *wire, op *Op) { w.str(op.Text) }},
+	{WireField{"filter", "bytes"}, func(w *wire, op *Op) { w.bytes(op.Filter) }},
+}
+
+// OpWire lists a step's fields in the order of its binary form.
+func OpWire() []WireField {
+	fs := make([]WireField, len(opWire))
+	for i, f := range opWire {
+		fs[i] = f.WireField
+	}
+	return fs
 }
 
 type wire struct {

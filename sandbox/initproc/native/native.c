@@ -52,16 +52,11 @@
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
-// Must match initproc: the descriptors (protocol.go), the protocol
-// version and the step numbers (plan.go).
-enum { FD_CONFIG = 3, FD_EVENTS = 4, FD_EXEC = 5, EXIT_FAILED = 125 };
-#define PROTOCOL_VERSION 10
-enum {
-	OP_NARRATE = 1, OP_HOSTNAME, OP_LOOPBACK, OP_MOUNT, OP_SYMLINK, OP_REMOUNT_RO,
-	OP_MOVE_MOUNT, OP_IF_FILE, OP_CHDIR, OP_CHROOT, OP_PIVOT, OP_UMOUNT, OP_MASK,
-	OP_READONLY, OP_UNSHARE, OP_TIME_NS, OP_BOUNDING, OP_CAPSET, OP_NO_NEW_PRIVS,
-	OP_SECCOMP = 21, // after 20, the escape tool, which is the Go init's alone
-};
+// The descriptors, the protocol version, the step numbers and the names
+// the parent and the Go init use, generated from package initproc's Go
+// constants (go generate ./sandbox/initproc/). OP_ESCAPE_TOOL is the Go
+// init's alone: a plan with it is never marked native.
+#include "protocol.h"
 
 struct op {
 	uint32_t kind, mkdir, touch, contained;
@@ -86,7 +81,7 @@ struct plan {
 // makes PID 1 dumpable again, and the prctl that undoes it, no process in
 // the sandbox can reach PID 1's descriptors: the exec socket, the host's
 // event pipe. The Go init drops it once it is not dumpable.
-#define GUARD_CAP 35 // CAP_WAKE_ALARM: harmless to hold
+// GUARD_CAP (protocol.h) is CAP_WAKE_ALARM: harmless to hold.
 static uint64_t command_caps; // the set the sandbox's processes get
 
 // The whole of what the parent sent, kept to hand on to the Go init.
@@ -110,9 +105,9 @@ void kl_native(int argc, char **argv)
 {
 	const char *name = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	name = name ? name + 1 : (argc > 0 ? argv[0] : "");
-	if (strcmp(name, "kcna-lab-init") != 0)
+	if (strcmp(name, INIT_ARG0) != 0)
 		return; // the escape program, or not an init at all
-	if (argc == 2 && strcmp(argv[1], "--init-kind") == 0) {
+	if (argc == 2 && strcmp(argv[1], KIND_ARG) == 0) {
 		// For `kcna-lab doctor` (initproc.KindArg).
 		puts("native");
 		exit(0);
@@ -268,9 +263,9 @@ static int parse_plan(struct plan *p)
 	if (!nl)
 		return -1;
 	struct cursor c = {nl + 1, config + config_len, 0};
-	if (c.end - c.p < 4 || memcmp(c.p, "KLN", 4) != 0)
+	if ((size_t)(c.end - c.p) < sizeof NATIVE_MAGIC || memcmp(c.p, NATIVE_MAGIC, sizeof NATIVE_MAGIC) != 0)
 		return -1;
-	c.p += 4;
+	c.p += sizeof NATIVE_MAGIC;
 	if (get_u32(&c) != PROTOCOL_VERSION || get_u32(&c) != 1)
 		return -1;
 	p->args = get_strs(&c);
@@ -284,20 +279,19 @@ static int parse_plan(struct plan *p)
 		return -1;
 	for (uint32_t i = 0; i < p->nops; i++) {
 		struct op *o = &p->ops[i];
-		o->kind = get_u32(&c);
-		o->flags = get_u64(&c);
-		o->mkdir = get_u32(&c);
-		o->touch = get_u32(&c);
-		o->contained = get_u32(&c);
-		o->fd = (int32_t)get_u32(&c);
-		o->skip = (int32_t)get_u32(&c);
-		o->keep = get_u64(&c);
-		o->last = (int32_t)get_u32(&c);
-		const char **s[] = {&o->action, &o->shell, &o->alt_action, &o->alt_shell, &o->path,
-				    &o->source, &o->fstype, &o->data, &o->label, &o->text};
-		for (size_t k = 0; k < sizeof s / sizeof *s; k++)
-			*s[k] = get_str(&c);
-		if (get_filter(&c, o) < 0 || (o->kind == OP_SECCOMP && !o->nfilter))
+		// The fields in initproc's order (protocol.h's KL_OP_WIRE).
+#define U32(f) o->f = get_u32(&c);
+#define I32(f) o->f = (int32_t)get_u32(&c);
+#define U64(f) o->f = get_u64(&c);
+#define STR(f) o->f = get_str(&c);
+#define BYTES(f) if (get_filter(&c, o) < 0) return -1;
+		KL_OP_WIRE(U32, I32, U64, STR, BYTES)
+#undef U32
+#undef I32
+#undef U64
+#undef STR
+#undef BYTES
+		if (o->kind == OP_SECCOMP && !o->nfilter)
 			return -1;
 		// What the steps rely on, checked once here.
 		if (o->skip < 0 || (o->mkdir && o->path[0] != '/') || (o->kind == OP_MOVE_MOUNT && o->fd <= FD_EXEC))
@@ -345,7 +339,7 @@ static void ev_string(const char *s)
 static void ev_step(const char *action, const char *shell, const char *err, long long took_ns)
 {
 	char n[32];
-	ev_raw("{\"kind\":\"step\",\"action\":");
+	ev_raw("{\"kind\":\"" KIND_STEP "\",\"action\":");
 	ev_string(action);
 	ev_raw(",\"shell\":");
 	ev_string(shell);
@@ -359,7 +353,7 @@ static void ev_step(const char *action, const char *shell, const char *err, long
 
 static void ev_narrate(const char *text)
 {
-	ev_raw("{\"kind\":\"narration\",\"text\":");
+	ev_raw("{\"kind\":\"" KIND_NARRATION "\",\"text\":");
 	ev_string(text);
 	ev_raw("}\n");
 }
@@ -380,7 +374,7 @@ static void ev_flush(void)
 
 static _Noreturn void fail(int code)
 {
-	ev_raw("{\"kind\":\"result\",\"error\":");
+	ev_raw("{\"kind\":\"" KIND_RESULT "\",\"error\":");
 	ev_string(err_text);
 	ev_raw("}\n");
 	ev_flush();
@@ -797,9 +791,9 @@ static void result(int code, int sig)
 	char buf[128];
 	const char *name = sig ? signal_name(sig) : NULL;
 	if (name)
-		snprintf(buf, sizeof buf, "{\"kind\":\"result\",\"result\":{\"exit_code\":%d,\"signal\":\"%s\"}}\n", code, name);
+		snprintf(buf, sizeof buf, "{\"kind\":\"" KIND_RESULT "\",\"result\":{\"exit_code\":%d,\"signal\":\"%s\"}}\n", code, name);
 	else
-		snprintf(buf, sizeof buf, "{\"kind\":\"result\",\"result\":{\"exit_code\":%d}}\n", code);
+		snprintf(buf, sizeof buf, "{\"kind\":\"" KIND_RESULT "\",\"result\":{\"exit_code\":%d}}\n", code);
 	ev_raw(buf);
 	ev_flush();
 }
@@ -848,7 +842,7 @@ static void resume(int self, pid_t pid, int sfd, const sigset_t *old)
 		sigaction(watched[i], &ign, &was[i]);
 	forward(sfd, pid, 0);
 	sigprocmask(SIG_SETMASK, old, NULL);
-	char *argv[] = {"kcna-lab-init", "resume", pidstr, NULL};
+	char *argv[] = {INIT_ARG0, RESUME_ARG, pidstr, NULL};
 	syscall(SYS_execveat, self, "", argv, environ, AT_EMPTY_PATH);
 	set_errno("hand the sandbox to the Go init for `exec`: ");
 	ev_narrate(err_text);
@@ -966,7 +960,7 @@ static _Noreturn void run(struct plan *p)
 	if (self < 0)
 		close(FD_EXEC); // no Go init to hand `exec` to: refuse it
 	run_plan(p);
-	ev_raw("{\"kind\":\"ready\"}\n");
+	ev_raw("{\"kind\":\"" KIND_READY "\"}\n");
 	ev_flush();
 
 	const char *path = look_path(p);
