@@ -129,7 +129,7 @@ func (a *app) classContent() (string, error) {
 	}
 	course, probs := lessons.LoadDir(dir, demos.Builtin())
 	if len(probs) > 0 {
-		return "", fmt.Errorf("the lessons in %s have %d problem(s):\n%w\n\nFix them and try again; `kcna-lab lint-content %s` checks without starting", dir, len(probs), probs, dir)
+		return "", contentProblems(dir, probs)
 	}
 	for d := dir; ; d = filepath.Dir(d) {
 		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
