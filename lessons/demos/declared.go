@@ -91,31 +91,35 @@ func runCheck(ctx context.Context, k lessons.Check) (found string, ok bool, err 
 // checkRun runs the check's command where it says, bounded in time and
 // output, and tests its exit status and output.
 func checkRun(ctx context.Context, k lessons.Check) (string, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, k.Timeout)
+	runCtx, cancel := context.WithTimeoutCause(ctx, k.Timeout, errCheckTimeout)
 	defer cancel()
 	cmd := lessons.QuoteArgs(k.Run)
 	var (
-		out       string
-		truncated bool
-		code      int
-		err       error
+		r   ran
+		err error
 	)
 	if k.OnHost() {
-		out, truncated, code, err = runOnHost(ctx, k.Run)
+		r, err = runOnHost(runCtx, k.Run)
 	} else {
-		out, truncated, code, err = runInSandbox(ctx, k.In, k.Run)
+		r, err = runInSandbox(runCtx, k.In, k.Run)
 	}
-	if ctx.Err() == context.DeadlineExceeded {
+	if r.cut {
+		// Only the check's own deadline is the check's fault; a caller
+		// that gave up (the TUI's budget, Ctrl-C) is not.
+		if cause := context.Cause(runCtx); cause != errCheckTimeout {
+			return "", false, fmt.Errorf("`%s` %s was stopped before it finished: %w", cmd, k.Where(), cause)
+		}
 		return fmt.Sprintf("%s: `%s` did not finish within %s", k.Where(), cmd, k.Timeout), false, nil
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("run `%s` %s: %w", cmd, k.Where(), err)
 	}
+	out, code := r.out, r.code
 	what := fmt.Sprintf("%s: `%s` exited %d", k.Where(), cmd, code)
 	printed := "printed nothing"
 	if s := strings.TrimSpace(out); s != "" {
 		printed = "printed " + quoteShort(s, 200)
-		if truncated {
+		if r.truncated {
 			printed += fmt.Sprintf(" (output cut at %d KiB)", MaxCheckOutput>>10)
 		}
 	}
@@ -148,6 +152,10 @@ func checkRun(ctx context.Context, k lessons.Check) (string, bool, error) {
 	return what, true, nil
 }
 
+// errCheckTimeout is the cause of a check's context when the check's own
+// timeout: ran out, told apart from its caller's giving up.
+var errCheckTimeout = errors.New("the check's timeout ran out")
+
 // quoteShort quotes what a command printed, cut to max bytes.
 func quoteShort(s string, max int) string {
 	if len(s) > max {
@@ -156,54 +164,111 @@ func quoteShort(s string, max int) string {
 	return strconv.Quote(s)
 }
 
+// ran is what running a check's command gave: its output (stdout and
+// stderr together, at most MaxCheckOutput), its exit status, and whether
+// its context ended it before it exited.
+type ran struct {
+	out       string
+	truncated bool
+	code      int
+	cut       bool
+}
+
+// outputGrace is how long a command's output is still read once it has
+// exited. What it wrote is in the pipe already; only a process it left
+// behind (`sleep 20 &`) can keep the pipe open longer, and the check
+// does not wait for that.
+const outputGrace = 500 * time.Millisecond
+
 // runOnHost runs argv on the learner's machine (their lab, on a workshop
-// server), in a process group of its own so that a timeout ends whatever
-// it started too.
-func runOnHost(ctx context.Context, argv []string) (out string, truncated bool, code int, err error) {
+// server), in a process group of its own: a timeout ends whatever it
+// started too, and so does its exiting, since a check that leaves
+// processes behind would keep them running after it.
+func runOnHost(ctx context.Context, argv []string) (ran, error) {
+	c, err := newCheckOutput()
+	if err != nil {
+		return ran{}, err
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	var buf boundedBuffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code, err = exit.ExitCode(), nil
-		if code < 0 { // killed by a signal, as the shell reports it
-			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				code = 128 + int(ws.Signal())
-			}
-		}
+	// An *os.File is handed to the command as it is: Wait returns when
+	// the command exits, not when every holder of the pipe has closed it
+	// (and there is no WaitDelay to expire, exec.ErrWaitDelay).
+	cmd.Stdout, cmd.Stderr = c.w, c.w
+	if err := cmd.Start(); err != nil {
+		c.finish(0)
+		return ran{}, err
 	}
-	return buf.String(), buf.truncated, code, err
+	err = cmd.Wait()
+	r := ran{cut: ctx.Err() != nil}
+	// Its group outlives it while anything it started runs: end that.
+	// The group's id stays reserved while it has a member, so this
+	// reaches no other process.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	r.out, r.truncated = c.finish(outputGrace)
+	if cmd.ProcessState == nil {
+		return r, err
+	}
+	r.code = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		r.code = 128 + int(ws.Signal()) // killed by a signal, as the shell reports it
+	}
+	return r, nil
 }
 
 // runInSandbox runs argv inside the running sandbox name the way `kcna-lab
 // exec` does (sandbox.Exec: its init forks it in all its namespaces),
 // keeping at most MaxCheckOutput of its output.
-func runInSandbox(ctx context.Context, name string, argv []string) (out string, truncated bool, code int, err error) {
+func runInSandbox(ctx context.Context, name string, argv []string) (ran, error) {
 	null, err := os.Open(os.DevNull)
 	if err != nil {
-		return "", false, 0, err
+		return ran{}, err
 	}
 	defer null.Close()
+	c, err := newCheckOutput()
+	if err != nil {
+		return ran{}, err
+	}
+	res, err := sandbox.Exec(ctx, name, argv, null, c.w, c.w, false)
+	r := ran{code: res.ExitCode, cut: ctx.Err() != nil}
+	r.out, r.truncated = c.finish(outputGrace)
+	return r, err
+}
+
+// checkOutput collects a command's output through a pipe whose write end the
+// command is given, keeping at most MaxCheckOutput of it.
+type checkOutput struct {
+	r, w *os.File
+	buf  boundedBuffer
+	done chan struct{}
+}
+
+func newCheckOutput() (*checkOutput, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return "", false, 0, fmt.Errorf("a pipe for the output: %w", err)
+		return nil, fmt.Errorf("a pipe for the output: %w", err)
 	}
-	var buf boundedBuffer
-	var wg sync.WaitGroup
-	wg.Add(1)
+	c := &checkOutput{r: r, w: w, done: make(chan struct{})}
 	go func() {
-		defer wg.Done()
-		_, _ = io.Copy(&buf, r)
+		defer close(c.done)
+		_, _ = io.Copy(&c.buf, r)
 	}()
-	res, err := sandbox.Exec(ctx, name, argv, null, w, w, false)
-	_ = w.Close()
-	wg.Wait()
-	_ = r.Close()
-	return buf.String(), buf.truncated, res.ExitCode, err
+	return c, nil
+}
+
+// finish is called once the command has exited: it closes this side's
+// write end and reads what is left, to the end or for grace at most,
+// since a process the command left behind may hold the pipe open for as
+// long as it runs.
+func (c *checkOutput) finish(grace time.Duration) (out string, truncated bool) {
+	_ = c.w.Close()
+	_ = c.r.SetReadDeadline(time.Now().Add(grace))
+	<-c.done
+	_ = c.r.Close()
+	c.buf.mu.Lock()
+	defer c.buf.mu.Unlock()
+	return string(c.buf.b), c.buf.truncated
 }
 
 // boundedBuffer keeps the first MaxCheckOutput bytes written to it and
@@ -225,12 +290,6 @@ func (w *boundedBuffer) Write(p []byte) (int, error) {
 		w.b = append(w.b, p...)
 	}
 	return len(p), nil
-}
-
-func (w *boundedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.b)
 }
 
 // checkFile tests the check's file as seen where it runs: on the host, or

@@ -4,10 +4,13 @@ package demos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,22 +89,87 @@ func TestDeclaredExitStatusAndShell(t *testing.T) {
 // A check's command is bounded: in time (its whole process group ends)
 // and in the output kept.
 func TestDeclaredBounds(t *testing.T) {
-	c := declared(t, `      - in: host
-        run: [sh, -c, 'sleep 30 & sleep 30']
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	c := declared(t, fmt.Sprintf(`      - in: host
+        run: [sh, -c, 'sleep 30 & echo $! > %s; sleep 30']
         timeout: 1s
         message: too slow
-`)
+`, pidFile))
 	start := time.Now()
-	wantDeclared(t, c, false, "too slow (on this host: `sh -c 'sleep 30 & sleep 30'` did not finish within 1s)")
+	wantDeclared(t, c, false, "too slow (on this host: `sh -c 'sleep 30 & echo $! > "+pidFile+"; sleep 30'` did not finish within 1s)")
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("a 1s check took %s: the timeout did not end it", d)
 	}
+	wantGone(t, pidFile)
 	c = declared(t, `      - in: host
         run: [head, -c, '1000000', /dev/zero]
         output-contains: nothing like this
         message: flood
 `)
 	wantDeclared(t, c, false, "(output cut at 64 KiB)")
+}
+
+// A command that exits leaving a child behind, holding its output, is
+// judged by its exit status and what it printed, at once, and the child
+// ends with it.
+func TestDeclaredHostLeftover(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	c := declared(t, fmt.Sprintf(`      - in: host
+        run: [sh, -c, 'sleep 7.5 & echo $! > %s; echo ok']
+        timeout: 5s
+        message: never
+`, pidFile))
+	start := time.Now()
+	wantDeclared(t, c, true, "exited 0 and printed \"ok\"")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the check took %s: it waited for the child its command left", d)
+	}
+	wantGone(t, pidFile)
+}
+
+// wantGone checks that the process whose pid a check's command wrote to
+// pidFile is gone (kill(pid, 0) says ESRCH once it is reaped), and
+// kills it if it is not, so that a failing test leaves nothing behind.
+func wantGone(t *testing.T, pidFile string) {
+	t.Helper()
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the command did not write its child's pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		t.Fatalf("the pid written, %q: %v", b, err)
+	}
+	// Killed, an orphan is a zombie until its new parent reaps it.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := syscall.Kill(pid, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the command's child %d is still there (kill 0: %v): the check left it running", pid, err)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A check stopped by its caller (the TUI's budget, Ctrl-C) is an error,
+// not the check's timeout: the check had time left.
+func TestDeclaredCallerGivesUp(t *testing.T) {
+	c := declared(t, `      - in: host
+        run: [sleep, '30']
+        timeout: 45s
+        message: never
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	v, err := c.Verify(ctx)
+	if err == nil || !strings.Contains(err.Error(), "`sleep 30` on this host was stopped before it finished: context deadline exceeded") {
+		t.Errorf("got %+v, %v; want the error that the caller stopped it", v, err)
+	}
 }
 
 func TestDeclaredHostFile(t *testing.T) {
@@ -158,6 +226,19 @@ func TestDeclaredInSandbox(t *testing.T) {
 	wantDeclared(t, c, true, "in sandbox kl-declared: /etc/link exists, owner uid 0, mode 0600; in sandbox kl-declared: `cat /proc/self/uid_map` exited 0")
 	execIn(t, name, "chmod 644 /etc/secret")
 	wantDeclared(t, c, false, "mode 0644; its mode must be 0600")
+
+	// A command that leaves a child holding its output is judged when it
+	// exits, not when the child does.
+	c = declared(t, `      - in: kl-declared
+        run: [sh, -c, 'sleep 20 & echo ok']
+        timeout: 2s
+        message: never
+`)
+	began := time.Now()
+	wantDeclared(t, c, true, "in sandbox kl-declared: `sh -c 'sleep 20 & echo ok'` exited 0 and printed \"ok\"")
+	if d := time.Since(began); d > 2*time.Second {
+		t.Errorf("the check took %s: it waited for the child its command left", d)
+	}
 
 	c = declared(t, `      - in: kl-declared
         run: [no-such-program]
