@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -65,8 +66,11 @@ func runCheck(ctx context.Context, k lessons.Check) (found string, ok bool, err 
 	var root *sandbox.State
 	if !k.OnHost() {
 		st, err := sandbox.Find(k.In)
-		if err != nil || !st.Running() {
+		if errors.Is(err, sandbox.ErrNotRunning) || err == nil && !st.Running() {
 			return fmt.Sprintf("no sandbox called %s is running; `kcna-lab ps` lists those that are", k.In), false, nil
+		}
+		if err != nil {
+			return "", false, fmt.Errorf("look for sandbox %s: %w (a sandbox started with sudo is root's: check it with sudo too)", k.In, err)
 		}
 		root = &st
 	}
@@ -156,12 +160,25 @@ func checkRun(ctx context.Context, k lessons.Check) (string, bool, error) {
 // timeout: ran out, told apart from its caller's giving up.
 var errCheckTimeout = errors.New("the check's timeout ran out")
 
-// quoteShort quotes what a command printed, cut to max bytes.
+// quoteShort quotes what a command printed, the quoted text (escapes
+// and all: a NUL is four characters) cut at a character's end once it
+// would pass max bytes.
 func quoteShort(s string, max int) string {
-	if len(s) > max {
-		return strconv.Quote(s[:max]) + "..."
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		_, w := utf8.DecodeRuneInString(s[i:])
+		q := strconv.Quote(s[i : i+w])
+		q = q[1 : len(q)-1]
+		if b.Len()-1+len(q) > max {
+			b.WriteString(`"...`)
+			return b.String()
+		}
+		b.WriteString(q)
+		i += w
 	}
-	return strconv.Quote(s)
+	b.WriteByte('"')
+	return b.String()
 }
 
 // ran is what running a check's command gave: its output (stdout and

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/sandbox"
@@ -246,6 +247,48 @@ func TestDeclaredInSandbox(t *testing.T) {
 `)
 	if _, err := c.Verify(context.Background()); err == nil || !strings.Contains(err.Error(), "check 1 of 1 (01-t.md:13): run `no-such-program` in sandbox kl-declared") {
 		t.Errorf("a program missing in the sandbox: %v", err)
+	}
+}
+
+// A sandbox that cannot be looked up is not said to be "not running":
+// the learner is told why the lookup failed.
+func TestDeclaredSandboxLookupFails(t *testing.T) {
+	const name = "kl-badstate"
+	dir := filepath.Join(sandbox.StateDir(), "sandboxes", name)
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatalf("%s is there already", dir)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := declared(t, `      - in: kl-badstate
+        run: ['true']
+        message: never
+`)
+	v, err := c.Verify(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "look for sandbox kl-badstate: read "+filepath.Join(dir, "state.json")) {
+		t.Errorf("got %+v, %v; want why the lookup failed", v, err)
+	}
+}
+
+// What a check printed is quoted short: the quoted text is bounded, and
+// a cut never splits a character.
+func TestQuoteShort(t *testing.T) {
+	for _, s := range []string{strings.Repeat("\x00", 200), strings.Repeat("é", 150), strings.Repeat("a", 300), "\xff\xfe" + strings.Repeat("ü", 120)} {
+		q := quoteShort(s, 200)
+		if len(q) > 200+len(`""...`) || !utf8.ValidString(q) || !strings.HasSuffix(q, `"...`) {
+			t.Errorf("quoteShort(%.20q..., 200) = %d bytes %q", s, len(q), q)
+		}
+		if _, err := strconv.Unquote(strings.TrimSuffix(q, "...")); err != nil {
+			t.Errorf("quoteShort(%.20q..., 200) = %q: not a quoted string: %v", s, q, err)
+		}
+	}
+	if q := quoteShort("ok\n", 200); q != `"ok\n"` {
+		t.Errorf("quoteShort(ok\\n) = %s", q)
 	}
 }
 
