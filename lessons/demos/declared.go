@@ -329,10 +329,10 @@ func checkFile(k lessons.Check, in *sandbox.State) (string, bool, error) {
 		return "", false, fmt.Errorf("look at %s %s: %w", k.File, k.Where(), err)
 	}
 	uid := st.Uid
-	passwd := "/etc/passwd"
+	passwd := func() ([]byte, error) { return os.ReadFile("/etc/passwd") }
 	if in != nil {
 		uid = uidInside(in.InitPID, st.Uid)
-		passwd = filepath.Join("/proc", strconv.Itoa(in.InitPID), "root", "etc/passwd")
+		passwd = func() ([]byte, error) { return readInside(in.InitPID, "/etc/passwd") }
 	}
 	mode := st.Mode & 0o7777
 	what := fmt.Sprintf("%s: %s exists, owner uid %d, mode %04o", k.Where(), k.File, uid, mode)
@@ -353,24 +353,53 @@ func checkFile(k lessons.Check, in *sandbox.State) (string, bool, error) {
 
 // statInside stats path inside the root of the process pid, resolving
 // it, its ".." and its symlinks within that root as the sandbox's own
-// processes would (openat2 RESOLVE_IN_ROOT, Linux 5.6); on an older
-// kernel, through the /proc/PID/root link as the other checks read files.
+// processes would.
 func statInside(pid int, path string, st *unix.Stat_t) error {
-	root := filepath.Join("/proc", strconv.Itoa(pid), "root")
-	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(dir)
-	fd, err := unix.Openat2(dir, path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
-	if errors.Is(err, unix.ENOSYS) {
-		return unix.Stat(filepath.Join(root, path), st)
-	}
+	fd, err := openInside(pid, path, unix.O_PATH)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
 	return unix.Fstat(fd, st)
+}
+
+// readInside reads the file path inside the root of the process pid, as
+// statInside finds it.
+func readInside(pid int, path string) ([]byte, error) {
+	fd, err := openInside(pid, path, unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 1<<20))
+}
+
+// openInside opens path inside the root of the process pid with
+// openat2's RESOLVE_IN_ROOT (Linux 5.6): its ".." and absolute symlinks
+// stay within that root. The older way, a path through /proc/PID/root,
+// does not: a ".." climbs out of it and an absolute link means the
+// host's file, so a kernel without openat2 is told it needs one.
+func openInside(pid int, path string, flags int) (int, error) {
+	root := filepath.Join("/proc", strconv.Itoa(pid), "root")
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(dir)
+	how := &unix.OpenHow{Flags: uint64(flags) | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT}
+	for tries := 0; ; tries++ {
+		fd, err := unix.Openat2(dir, path, how)
+		switch {
+		case errors.Is(err, unix.ENOSYS):
+			return -1, fmt.Errorf("looking inside a sandbox's root needs openat2, in Linux 5.6 and later: this kernel has none (uname -r says which it is)")
+		case errors.Is(err, unix.EAGAIN) && tries < 10:
+			// A rename or mount inside the root raced the lookup:
+			// RESOLVE_IN_ROOT asks for a retry rather than guess.
+			continue
+		}
+		return fd, err
+	}
 }
 
 // uidInside turns a uid as this process sees it into the uid the
@@ -393,12 +422,12 @@ func uidInside(pid int, uid uint32) uint32 {
 }
 
 // wantUID reads owner: a uid as digits, or a user name looked up in
-// the passwd file of the side the check runs on.
-func wantUID(owner, passwd string) (uint32, error) {
+// the passwd file of the side the check runs on, which passwd reads.
+func wantUID(owner string, passwd func() ([]byte, error)) (uint32, error) {
 	if n, err := strconv.ParseUint(owner, 10, 32); err == nil {
 		return uint32(n), nil
 	}
-	b, err := os.ReadFile(passwd)
+	b, err := passwd()
 	if err != nil {
 		return 0, fmt.Errorf("cannot be looked up: %w", err)
 	}

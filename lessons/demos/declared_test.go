@@ -241,6 +241,19 @@ func TestDeclaredInSandbox(t *testing.T) {
 		t.Errorf("the check took %s: it waited for the child its command left", d)
 	}
 
+	// Links are followed as the sandbox's own processes follow them: a
+	// relative one climbing past its root stays in it, and the owner's
+	// name is looked up in the passwd file the sandbox sees (here an
+	// absolute link), never the host's.
+	execIn(t, name, "chmod 600 /etc/secret && ln -s ../../../../../../../../../../../../etc/secret /etc/up && "+
+		"echo 'kl-owner:x:0:0::/:/bin/sh' > /kl-declared-passwd && rm /etc/passwd && ln -s /kl-declared-passwd /etc/passwd")
+	c = declared(t, `      - in: kl-declared
+        file: /etc/up
+        owner: kl-owner
+        message: not kl-owner's
+`)
+	wantDeclared(t, c, true, "in sandbox kl-declared: /etc/up exists, owner uid 0, mode 0600")
+
 	c = declared(t, `      - in: kl-declared
         run: [no-such-program]
         message: never
