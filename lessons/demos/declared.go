@@ -253,8 +253,8 @@ func runInSandbox(ctx context.Context, name string, argv []string) (ran, error) 
 	return r, err
 }
 
-// checkOutput collects a command's output through a pipe whose write end the
-// command is given, keeping at most MaxCheckOutput of it.
+// checkOutput collects a command's output through a pipe whose write
+// end the command is given, keeping at most MaxCheckOutput of it.
 type checkOutput struct {
 	r, w *os.File
 	buf  boundedBuffer
