@@ -110,7 +110,7 @@ func checkRun(ctx context.Context, k lessons.Check) (string, bool, error) {
 	if r.cut {
 		// Only the check's own deadline is the check's fault; a caller
 		// that gave up (the TUI's budget, Ctrl-C) is not.
-		if cause := context.Cause(runCtx); cause != errCheckTimeout {
+		if cause := context.Cause(runCtx); !errors.Is(cause, errCheckTimeout) {
 			return "", false, fmt.Errorf("`%s` %s was stopped before it finished: %w", cmd, k.Where(), cause)
 		}
 		return fmt.Sprintf("%s: `%s` did not finish within %s", k.Where(), cmd, k.Timeout), false, nil
