@@ -163,7 +163,10 @@ func (p *frontParser) checks(n *yaml.Node, at string) []Check {
 	return out
 }
 
-// check reads one check, reporting every problem in it at once.
+// check reads one check, reporting every problem in it at once. ok is
+// false only when n is no mapping, so there is no check to keep; a check
+// with problems is kept, as the rest of a lesson is: the problems, not
+// its absence, are what the instructor is shown.
 func (p *frontParser) check(n *yaml.Node, at string) (Check, bool) {
 	if n.Kind != yaml.MappingNode {
 		p.add(n, at+": a check must be a set of fields", "give in, run or file, what must hold, and message")

@@ -113,10 +113,22 @@ func Find(name string) (State, error) {
 	}
 	st, err := readState(filepath.Join(sandboxDir(name), "state.json"))
 	if errors.Is(err, os.ErrNotExist) || (err == nil && !st.Running()) {
-		return State{}, fmt.Errorf("no running sandbox called %q; `kcna-lab ps` lists them", name)
+		return State{}, notRunning(name)
 	}
 	return st, err
 }
+
+// ErrNotRunning is what Find's error is (errors.Is) when there is no
+// running sandbox of that name, told apart from failing to look.
+var ErrNotRunning = errors.New("no such running sandbox")
+
+type notRunning string
+
+func (n notRunning) Error() string {
+	return fmt.Sprintf("no running sandbox called %q; `kcna-lab ps` lists them", string(n))
+}
+
+func (notRunning) Is(target error) bool { return target == ErrNotRunning }
 
 func readState(path string) (State, error) {
 	b, err := os.ReadFile(path)

@@ -203,11 +203,26 @@ func (c *challengePane) check(ch lessons.Challenge) tea.Cmd {
 	c.checking, c.verdict, c.err = true, nil, nil
 	lessonID := c.lesson.ID
 	return func() tea.Msg {
-		ctx, cancel := gocontext.WithTimeout(gocontext.Background(), 30*time.Second)
+		ctx, cancel := gocontext.WithTimeout(gocontext.Background(), checkBudget(ch))
 		defer cancel()
 		v, err := chk.Verify(ctx)
 		return checkedMsg{lesson: lessonID, challenge: ch.ID, verdict: v, err: err}
 	}
+}
+
+// checkBudget is how long the pane waits for a challenge's check. A
+// lesson file's checks each stop at their own timeout:, one after the
+// other, so the budget is their sum and a margin for starting each and
+// reading its output, and never cuts one short; a built-in check, 30 s.
+func checkBudget(ch lessons.Challenge) time.Duration {
+	if len(ch.Checks) == 0 {
+		return 30 * time.Second
+	}
+	d := 5 * time.Second
+	for _, k := range ch.Checks {
+		d += k.Timeout + time.Second
+	}
+	return d
 }
 
 // hasSetup reports whether the challenge starts from a scenario that
@@ -270,7 +285,11 @@ func (c *challengePane) text() []string {
 		if plan := ch.Plan(); len(plan) > 0 {
 			// The lesson file's checks run commands, on this machine
 			// too: say what, before the learner presses enter.
-			out = append(out, st.Subtle.Render("enter runs the lesson file's checks: ")+strings.Join(plan, "; "), "")
+			lead := "enter runs the lesson file's checks: "
+			if ch.RunsOnHost() {
+				lead = "enter runs the lesson file's checks, commands on this machine among them: "
+			}
+			out = append(out, st.Subtle.Render(lead)+strings.Join(plan, "; "), "")
 		}
 		if why := c.ctx.cannotRun[c.lesson.ID]; why != "" && !c.ctx.progress.Passed(c.lesson.ID, ch.ID) {
 			out = append(out, st.Started.Render("Not possible on this host: ")+why+". "+notPossibleHere, "")

@@ -34,11 +34,7 @@ func TestWorkshopDeclaredCheck(t *testing.T) {
 		t.Fatalf("after: status %d\n%s%s", st, out, errOut)
 	}
 	out, _, _ = alice.run(t, srv.addr, "challenge")
-	kept := false
-	for _, line := range strings.Split(out, "\n") {
-		kept = kept || strings.Contains(line, " set-hostname ") && strings.HasSuffix(strings.TrimSpace(line), "passed")
-	}
-	if !kept {
+	if !passed(out, "set-hostname") {
 		t.Errorf("alice's pass was not kept:\n%s", out)
 	}
 	bob := &client{user: "bob", key: newKey(t)}
@@ -99,6 +95,14 @@ Body.
 	if st != 1 || !strings.Contains(out, "Not yet: start sandbox mark with the hostname marked (no sandbox called mark is running") {
 		t.Fatalf("before: status %d\n%s%s", st, out, errOut)
 	}
+	studentCourse(t, srv, "alice")
+	out, errOut, st = alice.run(t, srv.addr, "--content /root/mine challenge name-a-box --check")
+	if said := strings.Join(strings.Fields(errOut), " "); st == 0 || !strings.Contains(said, "checks your challenges against the instructor's course in /opt/kcna-lab/content, so --content /root/mine is refused here") {
+		t.Errorf("a student's own --content was not refused: status %d\n%s%s", st, out, errOut)
+	}
+	if out, _, _ := alice.run(t, srv.addr, "challenge"); passed(out, "name-a-box") {
+		t.Fatalf("a student's own course recorded a pass:\n%s", out)
+	}
 	if _, errOut, st := alice.run(t, srv.addr, "run --detach --name mark --hostname marked -- sleep 600"); st != 0 {
 		t.Fatalf("run --detach: %d %s", st, errOut)
 	}
@@ -113,5 +117,47 @@ Body.
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "01-mine.md")); string(b) != lesson {
 		t.Error("the instructor's lesson file changed")
+	}
+}
+
+// passed tells whether `kcna-lab challenge`'s list shows id passed.
+func passed(list, id string) bool {
+	for _, line := range strings.Split(list, "\n") {
+		if strings.Contains(line, " "+id+" ") && strings.HasSuffix(strings.TrimSpace(line), "passed") {
+			return true
+		}
+	}
+	return false
+}
+
+// studentCourse writes, in student's home (/root in their lab), a course
+// of their own: the instructor's lesson and challenge ids with a check that
+// always holds, run as their lab's root.
+func studentCourse(t *testing.T, srv *testServer, student string) {
+	t.Helper()
+	dir := filepath.Join(srv.state, "students", student, "home", "mine")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fake := `---
+id: mine
+title: Mine
+order: 1
+domain: container-orchestration
+objectives: [Pass]
+challenges:
+  - id: name-a-box
+    title: Name a box
+    task: Nothing.
+    solution: Nothing.
+    checks:
+      - in: host
+        run: ['true']
+        message: never
+---
+Body.
+`
+	if err := os.WriteFile(filepath.Join(dir, "01-fake.md"), []byte(fake), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -172,9 +172,6 @@ func (s *Server) job(sess ssh.Session) (job labhost.Job, drained func(), err err
 	if len(args) == 0 && !hasPty {
 		return labhost.Job{}, nil, fmt.Errorf("the course needs a terminal: connect with ssh -t (or without a command); for one command, give it: ssh ... %s@HOST -- progress", sess.User())
 	}
-	if s.opts.Content != "" {
-		args = append([]string{"--content", labhost.ContentDir}, args...)
-	}
 	job = labhost.Job{
 		Args: append([]string{"/opt/kcna-lab/bin/kcna-lab"}, args...),
 		Env:  s.env(sess, pty.Term),
@@ -232,6 +229,14 @@ func (s *Server) env(sess ssh.Session, term string) []string {
 	}
 	if _, err := os.Stat(filepath.Join(s.bin, "kcna-lab-init")); err == nil {
 		env = append(env, "KCNA_LAB_INIT=/opt/kcna-lab/bin/kcna-lab-init")
+	}
+	// The instructor's course goes in the environment, which a student
+	// cannot set (clientEnv), not in the arguments, which they write:
+	// cobra takes a flag's last value, so their own --content after ours
+	// would load a course of theirs whose checks pass at will. kcna-lab
+	// refuses a --content of their own on a workshop server.
+	if s.opts.Content != "" {
+		env = append(env, "KCNA_LAB_CONTENT="+labhost.ContentDir)
 	}
 	// KCNA_LAB_INIT names the sandboxes' init: it is root-owned on the
 	// server, so nobody's in the lab, and kcna-lab would not trust it by

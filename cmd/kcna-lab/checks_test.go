@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -252,8 +253,12 @@ func TestServeRefusesACourseTheLabsCannotUse(t *testing.T) {
 	privateState(t)
 	state := t.TempDir()
 	serve := func(dir string) (int, string) {
-		code, _, errOut := kcna(t, "--content", dir, "serve", "--state", state, "--listen", "127.0.0.1:0")
-		return code, strings.Join(strings.Fields(errOut), " ") // as one line: errors are wrapped to the terminal
+		// Cancelled: a course that passes serves nobody and stops.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		var out, errb bytes.Buffer
+		code := run(ctx, []string{"--content", dir, "serve", "--state", state, "--listen", "127.0.0.1:0"}, strings.NewReader(""), &out, &errb)
+		return code, strings.Join(strings.Fields(errb.String()), " ") // as one line: errors are wrapped to the terminal
 	}
 	bad := strings.Replace(checkedLesson, "in: host", "in: Host", 1)
 	dir, _, _ := writeChecked(t, bad)
@@ -276,4 +281,44 @@ func TestServeRefusesACourseTheLabsCannotUse(t *testing.T) {
 	if code, errOut := serve(open); code != 1 || !strings.Contains(errOut, "01-mine.md is not readable by other users (mode 600)") {
 		t.Fatalf("a lesson only root can read: exit %d\n%s", code, errOut)
 	}
+	lesson := filepath.Join(open, "01-mine.md")
+	for _, c := range []struct {
+		what      string
+		dir, file os.FileMode
+		want      string
+	}{
+		{"a directory labs can pass but not list", 0o711, 0o644, "the directory " + open + " is not readable by other users (mode 711), so the students' labs cannot read it: chmod o+rx " + open},
+		{"a directory anyone can write to", 0o777, 0o644, "the directory " + open + " is writable by users other than its owner (mode 777): they could change what the labs run and what counts as a pass: chmod go-w " + open},
+		{"a lesson its group can write to", 0o755, 0o664, "the lesson file " + lesson + " is writable by users other than its owner (mode 664)"},
+	} {
+		if err := os.Chmod(open, c.dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(lesson, c.file); err != nil {
+			t.Fatal(err)
+		}
+		if code, errOut := serve(open); code != 1 || !strings.Contains(squash(errOut), squash(c.want)) {
+			t.Errorf("%s: exit %d\n%s", c.what, code, errOut)
+		}
+	}
+	// A link dangles in a lab, where only the course's directory is.
+	elsewhere := filepath.Join(open, "elsewhere")
+	if err := os.Mkdir(elsewhere, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(lesson, filepath.Join(elsewhere, "01-mine.md")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(elsewhere, "01-mine.md"), lesson); err != nil {
+		t.Fatal(err)
+	}
+	if code, errOut := serve(open); code != 1 || !strings.Contains(squash(errOut), squash("the lesson file "+lesson+" is a symbolic link, which the students' labs cannot follow")) {
+		t.Errorf("a lesson that is a link: exit %d\n%s", code, errOut)
+	}
+}
+
+// squash is an error as printed, for comparing: wrapped to the terminal
+// anywhere (a path too), its first letter capitalized.
+func squash(s string) string {
+	return strings.ToLower(strings.Join(strings.Fields(s), ""))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -132,10 +133,14 @@ workshops and quick practice.`,
 // course loads the built-in lessons, or the instructor's with --content.
 func (a *app) course() (*lessons.Course, error) {
 	reg := demos.Builtin()
-	if a.contentDir != "" {
-		c, probs := lessons.LoadDir(a.contentDir, reg)
+	dir, err := a.courseDir()
+	if err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		c, probs := lessons.LoadDir(dir, reg)
 		if len(probs) > 0 {
-			return nil, fmt.Errorf("the lessons in %s have %d problem(s):\n%w\n\nFix them and try again; `kcna-lab lint-content %s` checks without starting", a.contentDir, len(probs), probs, a.contentDir)
+			return nil, contentProblems(dir, probs)
 		}
 		return c, nil
 	}
@@ -145,6 +150,34 @@ func (a *app) course() (*lessons.Course, error) {
 		return nil, fmt.Errorf("the built-in course is broken (please report this):\n%w", probs)
 	}
 	return c, nil
+}
+
+// contentProblems is the error for a directory of lessons that does not
+// load: every problem, and how to check again without starting.
+func contentProblems(dir string, probs lessons.Problems) error {
+	return fmt.Errorf("the lessons in %s have %d problem(s):\n%w\n\nFix them and try again; `kcna-lab lint-content %s` checks without starting", dir, len(probs), probs, dir)
+}
+
+// courseDir is the directory of lessons to load, "" for the built-in
+// course. In a student's lab on a workshop server (KCNA_LAB_WORKSHOP) the
+// course is the server's: KCNA_LAB_CONTENT, which serve sets and a
+// student's SSH client cannot. A --content of the student's own would
+// load challenges of theirs under the instructor's ids, whose checks
+// pass at will (and run as their lab's root), so it is refused.
+func (a *app) courseDir() (string, error) {
+	student := os.Getenv("KCNA_LAB_WORKSHOP")
+	if student == "" {
+		return a.contentDir, nil
+	}
+	server := os.Getenv("KCNA_LAB_CONTENT")
+	if a.contentDir == "" || server != "" && filepath.Clean(a.contentDir) == server {
+		return server, nil
+	}
+	course := "the built-in course"
+	if server != "" {
+		course = "the instructor's course in " + server
+	}
+	return "", fmt.Errorf("this workshop server checks your challenges against %s, so --content %s is refused here: a course of your own would decide your passes with its own checks. Try your lessons with kcna-lab --content on your own machine", course, a.contentDir)
 }
 
 // loadBuiltin loads the built-in course, kept parsed between runs in

@@ -166,31 +166,71 @@ func (a *app) classContent() (string, error) {
 	}
 	course, probs := lessons.LoadDir(dir, demos.Builtin())
 	if len(probs) > 0 {
-		return "", fmt.Errorf("the lessons in %s have %d problem(s):\n%w\n\nFix them and try again; `kcna-lab lint-content %s` checks without starting", dir, len(probs), probs, dir)
+		return "", contentProblems(dir, probs)
 	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
-			return "", fmt.Errorf("the directory %s is not searchable by other users (mode %o), so the students' labs cannot reach %s: chmod o+x %s, or put the course elsewhere", d, fi.Mode().Perm(), dir, d)
-		}
-		if d == "/" {
-			break
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+	if err := labsCanRead(dir); err != nil {
 		return "", err
-	}
-	for _, e := range entries {
-		fi, err := e.Info()
-		read := strings.HasSuffix(e.Name(), ".md") || e.Name() == lessons.GlossaryFile // what Load reads
-		if err != nil || e.IsDir() || !read || fi.Mode().Perm()&0o004 != 0 {
-			continue
-		}
-		return "", fmt.Errorf("the lesson file %s is not readable by other users (mode %o), so the students' labs cannot read it: chmod o+r %s", filepath.Join(dir, e.Name()), fi.Mode().Perm(), filepath.Join(dir, e.Name()))
 	}
 	fmt.Fprintf(a.stdout, "Course: %d lesson(s) from %s\n", len(course.Lessons), dir)
 	writeCheckPlan(a.stdout, course)
 	return dir, nil
+}
+
+// labsCanRead checks that every lab can use the course in dir, and that
+// only its owner can change it. A lab's root is an unprivileged user on
+// the server: it must be able to reach dir (o+x up to /), list it (o+r)
+// and read its lesson files (o+r), which must be the files themselves:
+// a symbolic link would dangle in the lab, where only dir is mounted.
+// And what the course says decides what labs run and what counts as a
+// pass, so neither dir nor its files may be writable by group or others.
+func labsCanRead(dir string) error {
+	if err := labhost.Searchable(dir); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if err := courseMode(dir, fi, "directory", 0o005, "o+rx"); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read the course: %w", err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".md") && e.Name() != lessons.GlossaryFile { // what Load reads
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		fi, err := os.Lstat(path)
+		switch {
+		case err != nil:
+			return fmt.Errorf("check the course: %w", err)
+		case fi.Mode()&os.ModeSymlink != 0:
+			return fmt.Errorf("the lesson file %s is a symbolic link, which the students' labs cannot follow (only %s is in a lab): copy the file it points to in its place", path, dir)
+		case fi.IsDir():
+			continue
+		}
+		if err := courseMode(path, fi, "lesson file", 0o004, "o+r"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// courseMode checks a file or directory of the course: others have the
+// permissions need (chmod's name for them: how), nobody but its owner
+// may write to it.
+func courseMode(path string, fi os.FileInfo, what string, need os.FileMode, how string) error {
+	perm := fi.Mode().Perm()
+	if perm&need != need {
+		return fmt.Errorf("the %s %s is not readable by other users (mode %o), so the students' labs cannot read it: chmod %s %s", what, path, perm, how, path)
+	}
+	if perm&0o022 != 0 {
+		return fmt.Errorf("the %s %s is writable by users other than its owner (mode %o): they could change what the labs run and what counts as a pass: chmod go-w %s", what, path, perm, path)
+	}
+	return nil
 }
 
 func (f *serveFlags) options() (workshop.Options, error) {

@@ -140,23 +140,24 @@ func prepareDirs(cfg Config, id int) error {
 		if d == "" {
 			continue
 		}
-		if err := searchable(d); err != nil {
+		if err := Searchable(d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// searchable checks that everyone may pass through dir and its parents:
-// the lab's root is an unprivileged user on the host.
-func searchable(dir string) error {
+// Searchable checks that everyone may pass through dir and its parents:
+// the lab's root is an unprivileged user on the host. serve checks an
+// instructor's course with it too, before any lab starts.
+func Searchable(dir string) error {
 	for d := dir; ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
 		if err != nil {
 			return fmt.Errorf("check %s: %w", d, err)
 		}
 		if fi.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("%s is not searchable by other users (mode %o), so the students' labs cannot reach %s: choose a state directory outside it (e.g. /var/lib/kcna-lab/class), or chmod o+x %s", d, fi.Mode().Perm(), dir, d)
+			return fmt.Errorf("%s is not searchable by other users (mode %o), so the students' labs cannot reach %s: chmod o+x %s, or use a directory outside it (for the class, e.g. /var/lib/kcna-lab/class)", d, fi.Mode().Perm(), dir, d)
 		}
 		if d == "/" {
 			return nil
