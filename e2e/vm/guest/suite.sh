@@ -288,6 +288,16 @@ solve_same_kernel() {
 	$K exec lab-vms -- sh -c 'uname -r > /root/kernel.txt'
 	passes same-kernel && $K stop lab-vms
 }
+solve_share_base_layers() {
+	d=$(mktemp -d) && cd "$d" || return 1
+	echo 'stays the same' >base.txt
+	echo 'version 1' >version.txt
+	printf 'FROM busybox\nCOPY base.txt /app/\nCOPY version.txt /app/\nCMD ["cat", "/app/version.txt"]\n' >Dockerfile
+	$K build -t lab/app:1 . && echo 'version 2' >version.txt && $K build -t lab/app:2 .
+	rc=$?
+	cd / && rm -rf "$d"
+	[ "$rc" = 0 ] && passes share-base-layers
+}
 solve_set_hostname() {
 	$K run --name box --hostname kcna-box --detach -- sleep 3600
 	passes set-hostname && $K stop box
