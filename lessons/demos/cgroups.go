@@ -91,10 +91,11 @@ func pidsPart(ctx context.Context, sink event.Sink) error {
 		return err
 	}
 	dir := controllerDir(sb.Cgroups(), "pids")
-	alive := watchBomb(dir, sb)
+	atRefusal, alive := watchBomb(dir, sb)
 	cg := []string{
 		"pids.max     = " + readTrim(filepath.Join(dir, "pids.max")),
-		"pids.current = " + readTrim(filepath.Join(dir, "pids.current")),
+		"pids.current = " + atRefusal + " (when a fork was first refused)",
+		"pids.current = " + readTrim(filepath.Join(dir, "pids.current")) + " (a second later)",
 		"pids.events  : " + readTrim(filepath.Join(dir, "pids.events")),
 	}
 	// Killing the sandbox's PID 1 ends every process in its PID
@@ -119,13 +120,16 @@ func pidsPart(ctx context.Context, sink event.Sink) error {
 }
 
 // watchBomb waits until the kernel has refused a fork in the pids cgroup
-// at dir and a second has passed, or five seconds in all, and reports
-// whether the bomb is still running then.
-func watchBomb(dir string, sb *sandbox.Sandbox) (alive bool) {
+// at dir, reads pids.current at once (the bomb at its height: a copy
+// whose fork is refused exits, so a second later it may have burnt out),
+// then lets it press on the limit a second more (five seconds in all),
+// and reports whether the bomb is still running then.
+func watchBomb(dir string, sb *sandbox.Sandbox) (atRefusal string, alive bool) {
 	var refused time.Time
+	atRefusal = "(no fork was refused)"
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if refused.IsZero() && !strings.HasSuffix(readTrim(filepath.Join(dir, "pids.events")), "max 0") {
-			refused = time.Now()
+			refused, atRefusal = time.Now(), readTrim(filepath.Join(dir, "pids.current"))
 		}
 		if !refused.IsZero() && time.Since(refused) > time.Second {
 			break
@@ -134,7 +138,7 @@ func watchBomb(dir string, sb *sandbox.Sandbox) (alive bool) {
 	// The init alone accounts for several tasks (its runtime's threads),
 	// so count processes: the init and the sleep the top shell became are
 	// always there; the bomb is alive while there is anything more.
-	return len(processTree(sb.PID())) > 2
+	return atRefusal, len(processTree(sb.PID())) > 2
 }
 
 func cpuPart(ctx context.Context, sink event.Sink) error {
