@@ -94,8 +94,8 @@ func pidsPart(ctx context.Context, sink event.Sink) error {
 	atRefusal, alive := watchBomb(dir, sb)
 	cg := []string{
 		"pids.max     = " + readTrim(filepath.Join(dir, "pids.max")),
-		"pids.current = " + atRefusal + " (when a fork was first refused)",
-		"pids.current = " + readTrim(filepath.Join(dir, "pids.current")) + " (a second later)",
+		"pids.current = " + atRefusal + " (1st refusal)",
+		"pids.current = " + readTrim(filepath.Join(dir, "pids.current")) + " (1s later)",
 		"pids.events  : " + readTrim(filepath.Join(dir, "pids.events")),
 	}
 	// Killing the sandbox's PID 1 ends every process in its PID
