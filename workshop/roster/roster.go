@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
@@ -44,7 +45,17 @@ type Roster struct {
 	subs     map[chan struct{}]struct{}
 	version  uint64
 	watch    *watcher
+	reloads  atomic.Int64 // how many reloads ran, for the tests
 }
+
+// A student's files are read at most this big: a course's progress of
+// the whole course is a few KiB, its activity under 4 KiB (at most
+// lessons.MaxActivityChecks checks); a bigger file is the student's own
+// doing, and shows as no progress.
+const (
+	MaxProgressFile = 256 << 10
+	MaxActivityFile = 64 << 10
+)
 
 // student is what the roster keeps of one student.
 type student struct {
@@ -98,7 +109,7 @@ func (r *Roster) AddIn(name, root, rel string) {
 	r.mu.Unlock()
 	r.Reload(name)
 	if w != nil {
-		w.add(name, dir)
+		w.add(name, target{root: root, dir: dir})
 	}
 }
 
@@ -110,10 +121,11 @@ func (r *Roster) Reload(name string) {
 	if !ok {
 		return
 	}
+	r.reloads.Add(1)
 	p, changed := loadProgress(st.root, st.rel)
 	var a lessons.Activity
-	if b, err := labhost.ReadInRoot(st.root, filepath.Join(st.rel, lessons.ActivityFile)); err == nil {
-		_ = json.Unmarshal(b, &a)
+	if f, err := labhost.ReadInRootLimit(st.root, filepath.Join(st.rel, lessons.ActivityFile), MaxActivityFile); err == nil {
+		_ = json.Unmarshal(f.Data, &a)
 	}
 	r.mu.Lock()
 	st.progress, st.activity = p, a
