@@ -129,3 +129,25 @@ func TestDashboardCancelledActionDoesNothing(t *testing.T) {
 }
 
 var _ = bytes.Contains
+
+// TestDashboardStudentTextCannotDrawARow: a student who writes a newline
+// and escapes into their activity's screen draws no row of their own
+// (before the roster cleaned it, "map\nzed ..." drew a student zed).
+func TestDashboardStudentTextCannotDrawARow(t *testing.T) {
+	c := testCourse(t)
+	dir := t.TempDir()
+	forged := lessons.Activity{Screen: "map\nzed            now     \x1b[2J1 reader", Lesson: "first\nzed", Since: time.Now()}
+	if err := lessons.WriteJSON(filepath.Join(dir, lessons.ActivityFile), forged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := roster.New(c, roster.Options{})
+	r.Add("alice", dir)
+	tm := teatest.NewTestModel(t, New(r, c, &fakeActions{}), teatest.WithInitialTermSize(120, 30))
+	var screen string
+	waitScreen(t, tm, "alice", func(s string) bool { screen = s; return strings.Contains(s, "alice") })
+	tm.Type("q")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(3*time.Second))
+	if strings.Contains(screen, "zed") {
+		t.Fatalf("the student's text drew on the dashboard:\n%s", screen)
+	}
+}

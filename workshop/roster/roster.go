@@ -127,6 +127,7 @@ func (r *Roster) Reload(name string) {
 	if f, err := labhost.ReadInRootLimit(st.root, filepath.Join(st.rel, lessons.ActivityFile), MaxActivityFile); err == nil {
 		_ = json.Unmarshal(f.Data, &a)
 	}
+	a = cleanActivity(r.course, a)
 	r.mu.Lock()
 	st.progress, st.activity = p, a
 	if changed.After(st.changed) {
@@ -150,6 +151,7 @@ func (r *Roster) Sessions(name string, delta int) {
 // SetUsage records what the kernel reports of a student's lab; a
 // student without a lab has none.
 func (r *Roster) SetUsage(name string, u labhost.Usage, ok bool) {
+	u = cleanUsage(u)
 	r.mu.Lock()
 	st, known := r.students[name]
 	same := known && st.usageSeen == ok && sameUsage(st.usage, u)
