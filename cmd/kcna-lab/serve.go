@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -267,7 +266,7 @@ func openServerLog(state string) (*os.File, error) {
 // request needs a token made now and printed once: the page shows every
 // student's results, which are not for the room's network to read.
 func (a *app) serveClassPage(addr string, srv *workshop.Server) (func(), error) {
-	loopback, err := classweb.Loopback(addr)
+	ln, loopback, err := classweb.Listen(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -275,11 +274,7 @@ func (a *app) serveClassPage(addr string, srv *workshop.Server) (func(), error) 
 	if !loopback {
 		token = classweb.NewToken()
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--http %s: %w", addr, err)
-	}
-	web := &http.Server{Handler: classweb.Handler(srv.Roster(), token), ReadHeaderTimeout: 10 * time.Second}
+	web := classweb.NewServer(classweb.Handler(srv.Roster(), token))
 	go func() { _ = web.Serve(ln) }()
 	url := "http://" + ln.Addr().String() + "/"
 	if token != "" {
