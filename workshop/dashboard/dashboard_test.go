@@ -151,3 +151,35 @@ func TestDashboardStudentTextCannotDrawARow(t *testing.T) {
 		t.Fatalf("the student's text drew on the dashboard:\n%s", screen)
 	}
 }
+
+// TestDashboardAtTheServerAsksBeforeEnding: at the server's terminal
+// (EndsWorkshop) q and ctrl+c end nothing by themselves: they ask the
+// end question, n cancels, y ends through EndSession (which logs).
+func TestDashboardAtTheServerAsksBeforeEnding(t *testing.T) {
+	c := testCourse(t)
+	r := roster.New(c, roster.Options{})
+	r.Add("alice", t.TempDir())
+	acts := &fakeActions{}
+	tm := teatest.NewTestModel(t, New(r, c, acts).EndsWorkshop(), teatest.WithInitialTermSize(100, 24))
+	waitScreen(t, tm, "alice", func(s string) bool { return strings.Contains(s, "alice") })
+	tm.Type("q")
+	waitScreen(t, tm, "the question after q", func(s string) bool { return strings.Contains(s, "End the workshop for everyone?") })
+	tm.Type("n")
+	waitScreen(t, tm, "cancelled", func(s string) bool { return strings.Contains(s, "cancelled") })
+	if got := acts.list(); len(got) != 0 {
+		t.Fatalf("q then n ran %q", got)
+	}
+	tm.Send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	waitScreen(t, tm, "the question after ctrl+c", func(s string) bool { return strings.Contains(s, "End the workshop for everyone?") })
+	tm.Type("y")
+	for deadline := time.Now().Add(3 * time.Second); len(acts.list()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := acts.list(); len(got) != 1 || got[0] != "end" {
+		t.Fatalf("actions %q, want one end", got)
+	}
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	tm.WaitFinished(t, teatest.WithFinalTimeout(3*time.Second))
+}
