@@ -43,6 +43,12 @@ const (
 	MaxSandboxes = 64
 	// MaxStateFile bounds a sandbox's state.json.
 	MaxStateFile = 64 << 10
+	// maxKernelFile bounds a file the kernel writes (a /proc stat, a
+	// cgroup's memory.current), which a student could bind something
+	// else over in their lab; maxCgroups the cgroups looked at for one
+	// sandbox (a sandbox has one per hierarchy).
+	maxKernelFile = 4 << 10
+	maxCgroups    = 16
 	// usageBudget is the time one lab's sample may take; the sandboxes
 	// not read by then are left out of it.
 	usageBudget = 500 * time.Millisecond
@@ -101,13 +107,13 @@ func sandboxesIn(root string, deadline time.Time) []Sandbox {
 		}
 		// The sandbox's init, seen in the lab's own /proc (its PID
 		// namespace's numbers): gone means the sandbox ended.
-		if _, err := ReadInRoot(root, filepath.Join("proc", strconv.Itoa(st.InitPID), "stat")); err != nil {
+		if _, err := ReadInRootLimit(root, filepath.Join("proc", strconv.Itoa(st.InitPID), "stat"), maxKernelFile); err != nil {
 			continue
 		}
 		sb := Sandbox{Name: st.Name, Command: strings.Join(st.Args, " "), Created: st.Created}
-		for _, cg := range st.Cgroups {
-			if b, err := ReadInRoot(root, filepath.Join(cg, "memory.current")); err == nil {
-				if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+		for _, cg := range st.Cgroups[:min(len(st.Cgroups), maxCgroups)] {
+			if f, err := ReadInRootLimit(root, filepath.Join(cg, "memory.current"), maxKernelFile); err == nil {
+				if n, err := strconv.ParseInt(strings.TrimSpace(string(f.Data)), 10, 64); err == nil {
 					sb.MemoryBytes = n
 					break
 				}
