@@ -201,46 +201,52 @@ func (w *watcher) run() {
 		if err != nil {
 			return // closed
 		}
-		reload := map[string]bool{}
-		w.mu.Lock()
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-			nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
-			off += unix.SizeofInotifyEvent + int(ev.Len)
-			if ev.Mask&unix.IN_IGNORED != 0 {
-				delete(w.wds, ev.Wd)
-				continue
-			}
-			if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
-				// Events were lost (wd -1): anyone may have changed,
-				// and a directory may have been made.
-				for name := range w.target {
-					w.arm(name)
-					reload[name] = true
-				}
-				continue
-			}
-			file := cString(nameBytes)
-			for _, wt := range w.wds[ev.Wd] {
-				if !wt.target {
-					// A parent changed: perhaps the next directory down
-					// is there now.
-					w.arm(wt.name)
-					if st, err := os.Stat(w.target[wt.name].dir); err == nil && st.IsDir() {
-						reload[wt.name] = true
-					}
-					continue
-				}
-				if file == "progress.json" || file == lessons.ActivityFile {
-					reload[wt.name] = true
-				}
-			}
-		}
-		w.mu.Unlock()
-		for name := range reload {
+		for name := range w.students(buf[:n]) {
 			w.reloadSoon(name)
 		}
 	}
+}
+
+// students reads a buffer of inotify events and says which students to
+// reload, arming deeper watches on the way.
+func (w *watcher) students(buf []byte) map[string]bool {
+	reload := map[string]bool{}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for off := 0; off+unix.SizeofInotifyEvent <= len(buf); {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+		nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
+		off += unix.SizeofInotifyEvent + int(ev.Len)
+		if ev.Mask&unix.IN_IGNORED != 0 {
+			delete(w.wds, ev.Wd)
+			continue
+		}
+		if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
+			// Events were lost (wd -1): anyone may have changed,
+			// and a directory may have been made.
+			for name := range w.target {
+				w.arm(name)
+				reload[name] = true
+			}
+			continue
+		}
+		file := cString(nameBytes)
+		for _, wt := range w.wds[ev.Wd] {
+			if !wt.target {
+				// A parent changed: perhaps the next directory down
+				// is there now.
+				w.arm(wt.name)
+				if st, err := os.Stat(w.target[wt.name].dir); err == nil && st.IsDir() {
+					reload[wt.name] = true
+				}
+				continue
+			}
+			if file == "progress.json" || file == lessons.ActivityFile {
+				reload[wt.name] = true
+			}
+		}
+	}
+	return reload
 }
 
 // reloadDelay gathers a student's writes into one reload: a course saves

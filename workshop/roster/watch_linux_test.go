@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 )
@@ -91,5 +94,26 @@ func TestRosterWatchRefusesASymlinkedDirectory(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := r.reloads.Load() - before; n != 0 {
 		t.Errorf("%d reloads of mallory for a write in the directory her symlink points to, want 0", n)
+	}
+}
+
+// TestRosterOverflowReloadsEveryone: when the kernel's inotify queue
+// overflowed (IN_Q_OVERFLOW, wd -1), events were lost, so every student
+// is reloaded (before, the event matched no watch and was dropped).
+func TestRosterOverflowReloadsEveryone(t *testing.T) {
+	r := New(testCourse(t), Options{})
+	w, err := newWatcher(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	for _, n := range []string{"ann", "ben"} {
+		dir := t.TempDir()
+		w.add(n, target{root: dir, dir: dir})
+	}
+	ev := unix.InotifyEvent{Wd: -1, Mask: unix.IN_Q_OVERFLOW}
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&ev)), unix.SizeofInotifyEvent)
+	if got := w.students(buf); len(got) != 2 || !got["ann"] || !got["ben"] {
+		t.Errorf("after an overflow: reload %v, want ann and ben", got)
 	}
 }
