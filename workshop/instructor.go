@@ -39,9 +39,14 @@ const progressRel = ".local/state/kcna-lab"
 
 // ReadStudentFile reads a file the student's course wrote (progress.json,
 // activity.json) from their home, never following a link of theirs out
-// of it (labhost.ReadInRoot).
+// of it, and no bigger than the roster reads it (labhost.ReadInRootLimit).
 func ReadStudentFile(state, name, file string) ([]byte, error) {
-	return labhost.ReadInRoot(HomeDir(state, name), filepath.Join(progressRel, file))
+	limit := int64(roster.MaxActivityFile)
+	if file == "progress.json" {
+		limit = roster.MaxProgressFile
+	}
+	f, err := labhost.ReadInRootLimit(HomeDir(state, name), filepath.Join(progressRel, file), limit)
+	return f.Data, err
 }
 
 // ParseInstructorKeys reads an authorized_keys file: one key a line,
