@@ -199,7 +199,7 @@ func readAt(dir int, rel string, limit int64, resolve uint64, seen map[[2]uint64
 		return StudentFile{}, fmt.Errorf("%s is over %d bytes", rel, limit)
 	}
 	if seen != nil {
-		key := [2]uint64{uint64(st.Dev), st.Ino}
+		key := [2]uint64{st.Dev, st.Ino}
 		if seen[key] {
 			return StudentFile{}, fmt.Errorf("%s: %w", rel, errSeen)
 		}
