@@ -52,7 +52,11 @@ func (s *Server) checkKey(conn gossh.ConnMetadata, key gossh.PublicKey) (*gossh.
 		p.Extensions[roleExt] = InstructorName
 		return p, nil
 	case name == InstructorName || instructorKey:
-		s.log.Printf("refused %q from %s: %s", name, addrHost(conn.RemoteAddr()), map[bool]string{true: "an instructor's key offered for a student's name", false: "not an instructor's key"}[instructorKey])
+		why := "not an instructor's key"
+		if instructorKey {
+			why = "an instructor's key offered for a student's name"
+		}
+		s.log.Printf("refused %q from %s: %s", name, addrHost(conn.RemoteAddr()), why)
 		return nil, errRefused
 	}
 	if ValidName(name) != nil {

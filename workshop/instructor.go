@@ -14,6 +14,7 @@ import (
 	"charm.land/ssh"
 	"charm.land/wish/v2/bubbletea"
 	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/workshop/dashboard"
@@ -38,9 +39,14 @@ const progressRel = ".local/state/kcna-lab"
 
 // ReadStudentFile reads a file the student's course wrote (progress.json,
 // activity.json) from their home, never following a link of theirs out
-// of it (labhost.ReadInRoot).
+// of it, and no bigger than the roster reads it (labhost.ReadInRootLimit).
 func ReadStudentFile(state, name, file string) ([]byte, error) {
-	return labhost.ReadInRoot(HomeDir(state, name), filepath.Join(progressRel, file))
+	limit := int64(roster.MaxActivityFile)
+	if file == "progress.json" {
+		limit = roster.MaxProgressFile
+	}
+	f, err := labhost.ReadInRootLimit(HomeDir(state, name), filepath.Join(progressRel, file), limit)
+	return f.Data, err
 }
 
 // ParseInstructorKeys reads an authorized_keys file: one key a line,
@@ -245,7 +251,7 @@ func (s *Server) stopSandboxes(name string) error {
 	}
 	var failed []string
 	for _, sb := range u.Sandboxes {
-		if st := runQuiet(lab, "/opt/kcna-lab/bin/kcna-lab", "stop", "--timeout", "3s", sb.Name); st != 0 {
+		if st := s.runQuiet(name, lab, "/opt/kcna-lab/bin/kcna-lab", "stop", "--timeout", "3s", sb.Name); st != 0 {
 			failed = append(failed, sb.Name)
 		}
 	}
@@ -255,20 +261,43 @@ func (s *Server) stopSandboxes(name string) error {
 	return nil
 }
 
-// runQuiet runs a command in a lab, its output dropped, and returns its
-// exit status.
-func runQuiet(lab *labhost.Lab, args ...string) int {
+// runQuietTimeout bounds a command the instructor runs in a lab: the
+// student's lab is theirs, and what runs in it may hang (a sandbox that
+// ignores its stop, a lab whose memory is full).
+var runQuietTimeout = 30 * time.Second
+
+// runQuiet runs a command in a student's lab, its output dropped, and
+// returns its exit status; after runQuietTimeout its process group is
+// killed. Both ends are logged: the instructor's action waits on it.
+func (s *Server) runQuiet(name string, lab *labhost.Lab, args ...string) int {
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return 255
 	}
 	defer null.Close()
+	s.log.Printf("%s's lab: run %q", name, args)
 	p, err := lab.Run(labhost.Job{Args: args, Dir: "/root", Stdio: [3]*os.File{null, null, null},
 		Env: []string{"HOME=/root", "PATH=/opt/kcna-lab/bin:/usr/sbin:/usr/bin:/sbin:/bin"}})
 	if err != nil {
+		s.log.Printf("%s's lab: run %q: %v", name, args, err)
 		return 255
 	}
-	return p.Wait()
+	exited := make(chan int, 1)
+	go func() { exited <- p.Wait() }()
+	var st int
+	select {
+	case st = <-exited:
+	case <-time.After(runQuietTimeout):
+		s.log.Printf("%s's lab: %q still running after %s: killed", name, args, runQuietTimeout)
+		_ = p.Signal(unix.SIGKILL)
+		select {
+		case st = <-exited:
+		case <-time.After(5 * time.Second):
+			st = 255 // the lab did not report it; its stop will end it
+		}
+	}
+	s.log.Printf("%s's lab: %q exited with status %d", name, args, st)
+	return st
 }
 
 func (s *Server) resetLab(name string) error {

@@ -5,16 +5,19 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"github.com/kcna-lab/kcna-lab/workshop/classweb"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
@@ -182,13 +185,48 @@ func TestWorkshopInstructorFlow(t *testing.T) {
 	waitAPI(t, api.URL, uiWait, "alice's sandbox app and her lab's memory", func(a apiStudent) bool {
 		return len(a.Sandboxes) == 1 && a.Sandboxes[0].Name == "app" && a.MemoryBytes > 0 && a.Screen == "map"
 	})
-	// The instructor stops her sandboxes, then resets her lab.
+	// The instructor stops her sandboxes, then resets her lab; the
+	// kernel says so too: the sandbox's init, then her lab's init and
+	// its cgroups are gone, while bob's lab runs on.
+	aliceLab, ok := srv.runningLab("alice")
+	if !ok {
+		t.Fatal("alice has no lab running")
+	}
+	aliceInit := aliceLab.InitPID()
+	sandboxInits := sandboxInitsUnder(aliceInit)
+	if len(sandboxInits) != 1 {
+		out, _ := exec.Command("ps", "-e", "-o", "pid,ppid,pidns,args").Output()
+		t.Fatalf("host PIDs of sandbox inits under alice's lab (%d): %v, want 1\n%s", aliceInit, sandboxInits, out)
+	}
 	if err := srv.LocalActions().StopSandboxes("alice"); err != nil {
 		t.Fatal(err)
 	}
 	waitAPI(t, api.URL, uiWait, "alice's sandboxes gone", func(a apiStudent) bool { return len(a.Sandboxes) == 0 && a.Lab })
+	if err := waitGone(sandboxInits[0], uiWait); err != nil {
+		t.Errorf("alice's sandbox init after StopSandboxes: %v", err)
+	}
+	if len(studentCgroups("alice")) == 0 {
+		t.Fatal("alice's lab has no cgroup directory to watch go")
+	}
+	bobLab, ok := srv.runningLab("bob")
+	if !ok {
+		t.Fatal("bob has no lab running")
+	}
+	bobInit := bobLab.InitPID()
 	if err := srv.LocalActions().ResetLab("alice"); err != nil {
 		t.Fatal(err)
+	}
+	if err := waitGone(aliceInit, uiWait); err != nil {
+		t.Errorf("alice's lab init after ResetLab: %v", err)
+	}
+	if cgs := studentCgroups("alice"); len(cgs) != 0 {
+		t.Errorf("alice's cgroups after ResetLab: %v", cgs)
+	}
+	if err := unix.Kill(bobInit, 0); err != nil {
+		t.Errorf("bob's lab init (%d) after alice's reset: %v", bobInit, err)
+	}
+	if _, errOut, code := bob.run(t, srv.addr, "lessons"); code != 0 {
+		t.Errorf("bob's lab after alice's reset: status %d %s", code, errOut)
 	}
 	if err := waitScreen(&aliceScreen, "Your instructor reset your lab", 5*time.Second); err != nil {
 		t.Error(err)
@@ -199,6 +237,73 @@ func TestWorkshopInstructorFlow(t *testing.T) {
 	if log := srv.log.Writer().(*syncBuffer).String(); !strings.Contains(log, `broadcast "Break until 11" (done)`) || !strings.Contains(log, "reset the lab of alice (done)") {
 		t.Errorf("the instructor's actions are not in the server's log:\n%s", log)
 	}
+}
+
+// sandboxInitsUnder lists, by host PID, the sandbox inits below a lab's
+// init: its descendants that are PID 1 of a PID namespace of their own
+// (NSpid ends in 1).
+func sandboxInitsUnder(labInit int) []int {
+	parent := map[int]int{}
+	var inits []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*/status")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		var pid, ppid int
+		var nspid []string
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			switch k {
+			case "Pid":
+				pid, _ = strconv.Atoi(strings.TrimSpace(v))
+			case "PPid":
+				ppid, _ = strconv.Atoi(strings.TrimSpace(v))
+			case "NSpid":
+				nspid = strings.Fields(v)
+			}
+		}
+		parent[pid] = ppid
+		if len(nspid) > 1 && nspid[len(nspid)-1] == "1" {
+			inits = append(inits, pid)
+		}
+	}
+	var under []int
+	for _, p := range inits {
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == labInit {
+				under = append(under, p)
+				break
+			}
+		}
+	}
+	return under
+}
+
+// waitGone waits for a host PID to be gone (or a zombie).
+func waitGone(pid int, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil
+		}
+		if _, rest, ok := strings.Cut(string(b), ") "); ok && strings.HasPrefix(rest, "Z") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("PID %d still runs after %s", pid, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// studentCgroups lists a student's lab cgroup directories, v1 and v2.
+func studentCgroups(name string) []string {
+	v1, _ := filepath.Glob("/sys/fs/cgroup/*/kcna-lab/kcna-student-" + name)
+	v2, _ := filepath.Glob("/sys/fs/cgroup/kcna-lab/kcna-student-" + name)
+	return append(v1, v2...)
 }
 
 type apiStudent struct {

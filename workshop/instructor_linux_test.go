@@ -122,3 +122,71 @@ func TestServeClassPageToken(t *testing.T) {
 		t.Errorf("/api/class with the token: %s", resp.Status)
 	}
 }
+
+// TestWorkshopEndSessionAndHungActions: an instructor's command that
+// hangs in a lab is killed after runQuietTimeout, both ends logged; then
+// EndSession on a real server tells the connected student, stops her
+// lab (its init and cgroups gone, as the kernel shows) and Serve returns
+// nil on its own.
+func TestWorkshopEndSessionAndHungActions(t *testing.T) {
+	srv := startServer(t, Options{Linger: time.Minute})
+	alice := &client{user: "alice", key: newKey(t)}
+	var screen syncBuffer
+	co, err := openCourse(srv.addr, alice, 30, 100, &screen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.close()
+	if err := waitScreen(&screen, "Containers and Kubernetes", 20*time.Second); err != nil {
+		t.Fatalf("alice's course: %v", err)
+	}
+	lab, ok := srv.runningLab("alice")
+	if !ok {
+		t.Fatal("alice has no lab running")
+	}
+	labInit := lab.InitPID()
+
+	old := runQuietTimeout
+	runQuietTimeout = time.Second
+	defer func() { runQuietTimeout = old }()
+	start := time.Now()
+	if st := srv.runQuiet("alice", lab, "/bin/sh", "-c", "sleep 3600"); st == 0 {
+		t.Errorf("a command killed after its timeout exited 0")
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("runQuiet took %v with a 1s timeout", took)
+	}
+	log := srv.log.Writer().(*syncBuffer).String()
+	for _, want := range []string{`alice's lab: run ["/bin/sh" "-c" "sleep 3600"]`, "still running after 1s: killed", "exited with status"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the server's log lacks %q:\n%s", want, log)
+		}
+	}
+
+	if len(studentCgroups("alice")) == 0 {
+		t.Fatal("alice's lab has no cgroup directory to watch go")
+	}
+	if err := srv.LocalActions().EndSession(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-srv.served:
+		if srv.serveErr != nil {
+			t.Errorf("Serve after EndSession: %v", srv.serveErr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not return within 30s of EndSession")
+	}
+	if err := waitScreen(&screen, "The workshop server is stopping", 5*time.Second); err != nil {
+		t.Errorf("alice was not told: %v", err)
+	}
+	if err := waitGone(labInit, 5*time.Second); err != nil {
+		t.Errorf("alice's lab init after EndSession: %v", err)
+	}
+	if cgs := studentCgroups("alice"); len(cgs) != 0 {
+		t.Errorf("alice's cgroups after EndSession: %v", cgs)
+	}
+	if log := srv.log.Writer().(*syncBuffer).String(); !strings.Contains(log, "end the session for everyone") {
+		t.Errorf("the end is not in the server's log:\n%s", log)
+	}
+}

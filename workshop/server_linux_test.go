@@ -24,6 +24,9 @@ type testServer struct {
 	addr  string
 	state string
 	stop  func() // ends Serve as SIGTERM would, and waits for it
+	// served is closed when Serve has returned, with serveErr.
+	served   chan struct{}
+	serveErr error
 }
 
 func startServer(t *testing.T, o Options) *testServer {
@@ -45,17 +48,19 @@ func startServer(t *testing.T, o Options) *testServer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
 	var once sync.Once
-	ts := &testServer{Server: srv, addr: ln.Addr().String(), state: o.State}
+	ts := &testServer{Server: srv, addr: ln.Addr().String(), state: o.State, served: make(chan struct{})}
+	go func() {
+		ts.serveErr = srv.Serve(ctx, ln)
+		close(ts.served)
+	}()
 	ts.stop = func() {
 		once.Do(func() {
 			cancel()
 			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Serve: %v", err)
+			case <-ts.served:
+				if ts.serveErr != nil {
+					t.Errorf("Serve: %v", ts.serveErr)
 				}
 			case <-time.After(30 * time.Second):
 				t.Error("the server did not stop within 30s")

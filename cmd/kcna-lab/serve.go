@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -146,7 +145,9 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if f.dashboard {
-		ctx = a.localDashboard(ctx, srv)
+		var closeDashboard func()
+		ctx, closeDashboard = a.localDashboard(ctx, srv)
+		defer closeDashboard()
 	}
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err
@@ -277,17 +278,26 @@ func port(a net.Addr) string {
 }
 
 // localDashboard shows the dashboard on this terminal while the server
-// serves; quitting it ends the returned context, which stops the server.
-func (a *app) localDashboard(ctx context.Context, srv *workshop.Server) context.Context {
-	ctx, cancel := context.WithCancel(ctx)
+// serves. Its q asks whether to end the workshop, and a yes ends it
+// through the instructor's EndSession (logged); should the dashboard
+// itself fail, the returned context ends, which stops the server. The
+// returned function closes the dashboard, giving the terminal back.
+func (a *app) localDashboard(ctx context.Context, srv *workshop.Server) (context.Context, func()) {
+	serveCtx, stopServe := context.WithCancel(ctx)
+	dashCtx, closeDash := context.WithCancel(ctx)
+	finished := make(chan struct{})
 	go func() {
-		defer cancel()
-		m := dashboard.New(srv.Roster(), srv.Course(), srv.LocalActions())
-		if _, err := tea.NewProgram(m, tea.WithContext(ctx)).Run(); err != nil && ctx.Err() == nil {
+		defer close(finished)
+		defer stopServe()
+		m := dashboard.New(srv.Roster(), srv.Course(), srv.LocalActions()).EndsWorkshop()
+		if _, err := tea.NewProgram(m, tea.WithContext(dashCtx)).Run(); err != nil && dashCtx.Err() == nil {
 			fmt.Fprintf(a.stderr, "kcna-lab serve: the dashboard: %v\n", err)
 		}
 	}()
-	return ctx
+	return serveCtx, func() {
+		closeDash()
+		<-finished
+	}
 }
 
 // openServerLog is where the server logs while the dashboard has the
@@ -307,7 +317,7 @@ func openServerLog(state string) (*os.File, error) {
 // request needs a token made now and printed once: the page shows every
 // student's results, which are not for the room's network to read.
 func (a *app) serveClassPage(addr string, srv *workshop.Server) (func(), error) {
-	loopback, err := classweb.Loopback(addr)
+	ln, loopback, err := classweb.Listen(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -315,11 +325,7 @@ func (a *app) serveClassPage(addr string, srv *workshop.Server) (func(), error) 
 	if !loopback {
 		token = classweb.NewToken()
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--http %s: %w", addr, err)
-	}
-	web := &http.Server{Handler: classweb.Handler(srv.Roster(), token), ReadHeaderTimeout: 10 * time.Second}
+	web := classweb.NewServer(classweb.Handler(srv.Roster(), token))
 	go func() { _ = web.Serve(ln) }()
 	url := "http://" + ln.Addr().String() + "/"
 	if token != "" {

@@ -21,6 +21,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/kcna-lab/kcna-lab/workshop/roster"
 )
 
@@ -30,9 +32,41 @@ var page []byte
 //go:embed app.js
 var appJS []byte
 
+// The page's server is for one instructor and a projector: its bounds
+// keep a room's network from tying up the server's descriptors.
+const (
+	// MaxConns is the connections served at once; more wait to be
+	// accepted.
+	MaxConns = 64
+	// MaxStreams is the live pages (server-sent event streams) at once;
+	// one more is refused with 503.
+	MaxStreams = 16
+)
+
+// Listen listens on addr for the page, at most MaxConns connections
+// served at once, and reports whether the address it got is loopback
+// only: decided from the socket's own address, not from a name such as
+// "localhost", which resolves as the system's resolver says.
+func Listen(addr string) (net.Listener, bool, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, false, fmt.Errorf("--http %q: want HOST:PORT, e.g. 127.0.0.1:8088: %w", addr, err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, false, fmt.Errorf("--http %s: %w", addr, err)
+	}
+	return netutil.LimitListener(ln, MaxConns), Loopback(ln.Addr()), nil
+}
+
+// NewServer is the page's HTTP server: slow or idle clients are timed
+// out, headers bounded.
+func NewServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+}
+
 // Handler serves the page and its API over r. token "" asks for none.
 func Handler(r *roster.Roster, token string) http.Handler {
-	h := &handler{r: r, token: token}
+	h := &handler{r: r, token: token, streams: make(chan struct{}, MaxStreams)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.page)
 	mux.HandleFunc("GET /app.js", h.script)
@@ -51,23 +85,17 @@ func NewToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Loopback reports whether addr (HOST:PORT) listens on loopback only:
-// an empty host or 0.0.0.0 is every address, so it is not.
-func Loopback(addr string) (bool, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false, fmt.Errorf("--http %q: want HOST:PORT, e.g. 127.0.0.1:8088: %w", addr, err)
-	}
-	if host == "localhost" {
-		return true, nil
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback(), nil
+// Loopback reports whether a listener's address is loopback only: the
+// unspecified address (0.0.0.0, ::) is every address, so it is not.
+func Loopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
 }
 
 type handler struct {
-	r     *roster.Roster
-	token string
+	r       *roster.Roster
+	token   string
+	streams chan struct{} // one per live page, at most MaxStreams
 }
 
 const cookieName = "kcna-lab-token"
@@ -146,6 +174,13 @@ func (h *handler) events(w http.ResponseWriter, req *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	select {
+	case h.streams <- struct{}{}:
+		defer func() { <-h.streams }()
+	default:
+		http.Error(w, fmt.Sprintf("kcna-lab: %d live class pages are open already; close one, or use /api/class", MaxStreams), http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")

@@ -3,6 +3,8 @@ package classweb
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -87,15 +89,85 @@ func TestTokenGuardsEveryPath(t *testing.T) {
 	}
 }
 
-func TestLoopback(t *testing.T) {
-	for addr, want := range map[string]bool{"127.0.0.1:8088": true, "[::1]:8088": true, "localhost:8088": true,
-		":8088": false, "0.0.0.0:8088": false, "192.168.1.10:8088": false} {
-		if got, err := Loopback(addr); err != nil || got != want {
-			t.Errorf("Loopback(%q) = %v, %v; want %v", addr, got, err, want)
+// TestListenDecidesLoopbackFromTheSocket: loopback (no token) is what
+// the listening socket's address is, whatever name was given.
+func TestListenDecidesLoopbackFromTheSocket(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:0": true, "localhost:0": true, ":0": false, "0.0.0.0:0": false} {
+		ln, got, err := Listen(addr)
+		if err != nil {
+			t.Errorf("Listen(%q): %v", addr, err)
+			continue
+		}
+		ln.Close()
+		if got != want {
+			t.Errorf("Listen(%q) on %s: loopback %v, want %v", addr, ln.Addr(), got, want)
 		}
 	}
-	if _, err := Loopback("8088"); err == nil {
-		t.Error("a port alone was taken")
+	if _, _, err := Listen("8088"); err == nil || !strings.Contains(err.Error(), "HOST:PORT") {
+		t.Errorf("a port alone: %v, want a HOST:PORT error", err)
+	}
+}
+
+// TestServerBoundsConnectionsAndStreams: at most MaxStreams live pages
+// (the next gets a 503 saying so), at most MaxConns connections served
+// at once (the next waits until one closes).
+func TestServerBoundsConnectionsAndStreams(t *testing.T) {
+	r, _, _ := class(t)
+	ln, _, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := NewServer(Handler(r, ""))
+	go func() { _ = web.Serve(ln) }()
+	t.Cleanup(func() { _ = web.Close() })
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range MaxStreams {
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: %v %v", i, err, resp)
+		}
+		defer resp.Body.Close()
+	}
+	resp, err := http.Get(base + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "live class pages are open already") {
+		t.Fatalf("stream %d: %d %q, want 503 saying why", MaxStreams+1, resp.StatusCode, body)
+	}
+	cancel()
+	http.DefaultClient.CloseIdleConnections()
+
+	// Hold MaxConns connections (the streams above are closing too).
+	time.Sleep(100 * time.Millisecond)
+	var held []net.Conn
+	for range MaxConns {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+	client := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := client.Get(base + "/api/class"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("with %d connections held a request was served (%d), want it kept waiting", MaxConns, resp.StatusCode)
+	}
+	held[0].Close()
+	client.Timeout = 3 * time.Second
+	resp, err = client.Get(base + "/api/class")
+	if err != nil {
+		t.Fatalf("after one closed: %v", err)
+	}
+	resp.Body.Close()
+	for _, c := range held[1:] {
+		c.Close()
 	}
 }
 

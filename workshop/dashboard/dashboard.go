@@ -71,6 +71,8 @@ type common struct {
 	width, height int
 	changes       <-chan struct{}
 	unsubscribe   func()
+	// endOnQuit: leaving ends the workshop (EndsWorkshop).
+	endOnQuit bool
 	// pending is navigation a screen asked for, done by the root as
 	// soon as the screen's update returns: a key typed right after
 	// (esc, then b) must find the next screen already on top.
@@ -103,6 +105,15 @@ func New(r *roster.Roster, c *lessons.Course, a Actions) Model {
 	m.ask = &ask{ctx: ctx}
 	m.screens = [screenCount]screen{tableScreen: m.table, detailScreen: &detail{ctx: ctx}, lessonsScreen: &lessonView{ctx: ctx}, askScreen: m.ask}
 	m.resize()
+	return m
+}
+
+// EndsWorkshop is the dashboard at the server's own terminal (serve
+// --dashboard), whose leaving ends the workshop for everyone: q and
+// ctrl+c ask the end question, and only a yes ends it, through
+// Actions.EndSession (which logs it).
+func (m Model) EndsWorkshop() Model {
+	m.ctx.endOnQuit = true
 	return m
 }
 
@@ -161,12 +172,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.ctx.status = msg.status
 		return m, nil
 	case tea.KeyPressMsg:
-		if key.Matches(msg, rootKeys.Interrupt) {
+		if m.ctx.endOnQuit && m.active != askScreen && (key.Matches(msg, rootKeys.Interrupt) ||
+			key.Matches(msg, rootKeys.Quit) && m.active == tableScreen && !m.typing()) {
+			return m.Update(askMsg{endQuestion(m.ctx)})
+		}
+		if key.Matches(msg, rootKeys.Interrupt) && !m.ctx.endOnQuit {
 			m.ctx.unsubscribe()
 			return m, tea.Quit
 		}
-		if t, ok := m.screens[m.active].(interface{ typing() bool }); !ok || !t.typing() {
-			if key.Matches(msg, rootKeys.Quit) && m.active == tableScreen {
+		if !m.typing() {
+			if key.Matches(msg, rootKeys.Quit) && m.active == tableScreen && !m.ctx.endOnQuit {
 				m.ctx.unsubscribe()
 				return m, tea.Quit
 			}
@@ -188,6 +203,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = tea.Batch(cmd, more)
 	}
 	return m, cmd
+}
+
+// typing reports whether the screen on top takes keys as text.
+func (m Model) typing() bool {
+	t, ok := m.screens[m.active].(interface{ typing() bool })
+	return ok && t.typing()
 }
 
 func (m *Model) show(s screenID) {

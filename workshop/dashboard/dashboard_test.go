@@ -129,3 +129,57 @@ func TestDashboardCancelledActionDoesNothing(t *testing.T) {
 }
 
 var _ = bytes.Contains
+
+// TestDashboardStudentTextCannotDrawARow: a student who writes a newline
+// and escapes into their activity's screen draws no row of their own
+// (before the roster cleaned it, "map\nzed ..." drew a student zed).
+func TestDashboardStudentTextCannotDrawARow(t *testing.T) {
+	c := testCourse(t)
+	dir := t.TempDir()
+	forged := lessons.Activity{Screen: "map\nzed            now     \x1b[2J1 reader", Lesson: "first\nzed", Since: time.Now()}
+	if err := lessons.WriteJSON(filepath.Join(dir, lessons.ActivityFile), forged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := roster.New(c, roster.Options{})
+	r.Add("alice", dir)
+	tm := teatest.NewTestModel(t, New(r, c, &fakeActions{}), teatest.WithInitialTermSize(120, 30))
+	var screen string
+	waitScreen(t, tm, "alice", func(s string) bool { screen = s; return strings.Contains(s, "alice") })
+	tm.Type("q")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(3*time.Second))
+	if strings.Contains(screen, "zed") {
+		t.Fatalf("the student's text drew on the dashboard:\n%s", screen)
+	}
+}
+
+// TestDashboardAtTheServerAsksBeforeEnding: at the server's terminal
+// (EndsWorkshop) q and ctrl+c end nothing by themselves: they ask the
+// end question, n cancels, y ends through EndSession (which logs).
+func TestDashboardAtTheServerAsksBeforeEnding(t *testing.T) {
+	c := testCourse(t)
+	r := roster.New(c, roster.Options{})
+	r.Add("alice", t.TempDir())
+	acts := &fakeActions{}
+	tm := teatest.NewTestModel(t, New(r, c, acts).EndsWorkshop(), teatest.WithInitialTermSize(100, 24))
+	waitScreen(t, tm, "alice", func(s string) bool { return strings.Contains(s, "alice") })
+	tm.Type("q")
+	waitScreen(t, tm, "the question after q", func(s string) bool { return strings.Contains(s, "End the workshop for everyone?") })
+	tm.Type("n")
+	waitScreen(t, tm, "cancelled", func(s string) bool { return strings.Contains(s, "cancelled") })
+	if got := acts.list(); len(got) != 0 {
+		t.Fatalf("q then n ran %q", got)
+	}
+	tm.Send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	waitScreen(t, tm, "the question after ctrl+c", func(s string) bool { return strings.Contains(s, "End the workshop for everyone?") })
+	tm.Type("y")
+	for deadline := time.Now().Add(3 * time.Second); len(acts.list()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := acts.list(); len(got) != 1 || got[0] != "end" {
+		t.Fatalf("actions %q, want one end", got)
+	}
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	tm.WaitFinished(t, teatest.WithFinalTimeout(3*time.Second))
+}

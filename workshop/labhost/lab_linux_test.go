@@ -237,3 +237,57 @@ func TestLabStopsLeavingNothing(t *testing.T) {
 		t.Errorf("processes of the lab are left: %s", out)
 	}
 }
+
+// TestLabCannotWriteTheClassDirectory: the class directory (the
+// instructor's notice and pace) is read-only in a lab for good: root in
+// the lab can neither remount it read-write nor write in it, and the
+// server's file is unchanged.
+func TestLabCannotWriteTheClassDirectory(t *testing.T) {
+	bin, students := newClass(t)
+	class := filepath.Join(filepath.Dir(students), "class")
+	if err := os.Mkdir(class, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(class, "classroom.json")
+	const orig = `{"notice":"Break until 11"}`
+	if err := os.WriteFile(file, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Start(Config{Name: "alice", Slot: 0, Dir: filepath.Join(students, "alice"), Bin: bin, Class: class,
+		Quota: Quota{MemoryBytes: 512 << 20, Pids: 512, CPUs: 1}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Stop(0); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	out, _ := run(t, l, `cat /opt/kcna-lab/class/classroom.json; echo
+mount -o remount,bind,rw /opt/kcna-lab/class 2>/dev/null && echo remounted
+echo x > /opt/kcna-lab/class/classroom.json 2>/dev/null && echo wrote
+touch /opt/kcna-lab/class/new 2>/dev/null && echo made
+grep ' /opt/kcna-lab/class ' /proc/self/mountinfo`)
+	if !strings.Contains(out, orig) {
+		t.Fatalf("the lab does not see the class file:\n%s", out)
+	}
+	for _, bad := range []string{"remounted", "wrote", "made"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("root in the lab %s the class directory:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, " ro,") {
+		t.Errorf("the class directory's mount is not read-only:\n%s", out)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != orig {
+		t.Errorf("the server's class file: %q, %v; want it unchanged", b, err)
+	}
+	if fileExists(filepath.Join(class, "new")) {
+		t.Error("the lab made a file in the server's class directory")
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

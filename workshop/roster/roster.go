@@ -1,14 +1,5 @@
-// Package roster is a workshop class as data, for the instructor's
-// dashboard (issue "The instructor's dashboard"; it serves no lesson but
-// watches them all): a live model of every student, built from the
-// progress and activity files their courses write (lessons.Store,
-// lessons.Activity), the sessions the server tells it of, and what the
-// kernel reports of their labs.
-//
-// Changes arrive as events: inotify on each student's progress directory,
-// calls from the server. Subscribers are told that something changed,
-// coalesced, never once per file write: a class of thirty all answering
-// at once costs the dashboard one redraw.
+//go:build linux
+
 package roster
 
 import (
@@ -17,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
@@ -44,7 +36,17 @@ type Roster struct {
 	subs     map[chan struct{}]struct{}
 	version  uint64
 	watch    *watcher
+	reloads  atomic.Int64 // how many reloads ran, for the tests
 }
+
+// A student's files are read at most this big: a course's progress of
+// the whole course is a few KiB, its activity under 4 KiB (at most
+// lessons.MaxActivityChecks checks); a bigger file is the student's own
+// doing, and shows as no progress.
+const (
+	MaxProgressFile = 256 << 10
+	MaxActivityFile = 64 << 10
+)
 
 // student is what the roster keeps of one student.
 type student struct {
@@ -98,7 +100,7 @@ func (r *Roster) AddIn(name, root, rel string) {
 	r.mu.Unlock()
 	r.Reload(name)
 	if w != nil {
-		w.add(name, dir)
+		w.add(name, target{root: root, dir: dir})
 	}
 }
 
@@ -110,11 +112,13 @@ func (r *Roster) Reload(name string) {
 	if !ok {
 		return
 	}
+	r.reloads.Add(1)
 	p, changed := loadProgress(st.root, st.rel)
 	var a lessons.Activity
-	if b, err := labhost.ReadInRoot(st.root, filepath.Join(st.rel, lessons.ActivityFile)); err == nil {
-		_ = json.Unmarshal(b, &a)
+	if f, err := labhost.ReadInRootLimit(st.root, filepath.Join(st.rel, lessons.ActivityFile), MaxActivityFile); err == nil {
+		_ = json.Unmarshal(f.Data, &a)
 	}
+	a = cleanActivity(r.course, a)
 	r.mu.Lock()
 	st.progress, st.activity = p, a
 	if changed.After(st.changed) {
@@ -138,6 +142,7 @@ func (r *Roster) Sessions(name string, delta int) {
 // SetUsage records what the kernel reports of a student's lab; a
 // student without a lab has none.
 func (r *Roster) SetUsage(name string, u labhost.Usage, ok bool) {
+	u = cleanUsage(u)
 	r.mu.Lock()
 	st, known := r.students[name]
 	same := known && st.usageSeen == ok && sameUsage(st.usage, u)

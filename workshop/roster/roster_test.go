@@ -1,3 +1,5 @@
+//go:build linux
+
 package roster
 
 import (
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
 
 func testCourse(t testing.TB) *lessons.Course {
@@ -161,4 +164,42 @@ func TestRosterStudentsSharingAParent(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestRosterCleansWhatAStudentWrites: only the course's screens, lessons
+// and challenges are kept, free text loses escapes and control
+// characters and is cut, checks are at most lessons.MaxActivityChecks.
+func TestRosterCleansWhatAStudentWrites(t *testing.T) {
+	c := testCourse(t)
+	dir := t.TempDir()
+	a := lessons.Activity{Screen: "map\nbob  now", Lesson: "nope", Since: time.Now(),
+		Hints: map[string]int{"first/make-it": 1 << 40, "x/y": 3}, Solutions: []string{"first/make-it", "first/make-it", "evil\x1b[2J"}}
+	for i := range 50 {
+		a.Checks = append(a.Checks, lessons.CheckRun{Lesson: "first", Challenge: "make-it", Detail: "line\nbob \x1b[31mred\x1b[0m\u202e" + strings.Repeat("x", 500), At: time.Now().Add(time.Duration(i))})
+	}
+	a.Checks = append(a.Checks, lessons.CheckRun{Lesson: "first", Challenge: "forged"})
+	if err := lessons.WriteJSON(filepath.Join(dir, lessons.ActivityFile), a, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := New(c, Options{})
+	r.Add("alice", dir)
+	r.SetUsage("alice", labhost.Usage{Sandboxes: []labhost.Sandbox{{Name: "web\nbob", Command: "sh -c \x1b]0;title\x07x"}}}, true)
+	s, _ := r.Student("alice")
+	if s.Screen != "" || s.Lesson != "" {
+		t.Errorf("screen %q lesson %q, want both dropped (not the course's)", s.Screen, s.Lesson)
+	}
+	if len(s.Checks) != lessons.MaxActivityChecks-1 {
+		t.Errorf("%d checks, want the last %d less the unknown challenge", len(s.Checks), lessons.MaxActivityChecks)
+	}
+	for _, ch := range s.Checks {
+		if strings.ContainsAny(ch.Detail, "\n\x1b\u202e") || len([]rune(ch.Detail)) > 201 || !strings.HasPrefix(ch.Detail, "line bob red") {
+			t.Fatalf("detail %q: want plain, one line, cut", ch.Detail)
+		}
+	}
+	if s.Hints != 1000 || s.Solutions != 1 {
+		t.Errorf("hints %d solutions %d, want 1000 (capped, known only) and 1 (deduped, known only)", s.Hints, s.Solutions)
+	}
+	if sb := s.Sandboxes[0]; sb.Name != "web bob" || sb.Command != "sh -c x" {
+		t.Errorf("sandbox %q %q, want cleaned", sb.Name, sb.Command)
+	}
 }

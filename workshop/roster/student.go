@@ -1,9 +1,10 @@
+//go:build linux
+
 package roster
 
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -125,19 +126,18 @@ func (r *Roster) stuck(st *student, s Student, now time.Time) (bool, string) {
 // loadProgress reads a student's progress file (rel/progress.json in
 // root), with when it last changed; a missing or unreadable one is no
 // progress yet. The file is the student's: it is read in their root,
-// bounded (labhost.ReadInRoot), and parsed as the course parses it.
+// bounded (labhost.ReadInRootLimit, MaxProgressFile), and parsed as the course parses it.
 func loadProgress(root, rel string) (*lessons.Progress, time.Time) {
 	path := filepath.Join(rel, "progress.json")
-	b, err := labhost.ReadInRoot(root, path)
+	f, err := labhost.ReadInRootLimit(root, path, MaxProgressFile)
 	if err != nil {
 		return lessons.NewProgress(), time.Time{}
 	}
-	var changed time.Time
-	if fi, err := os.Lstat(filepath.Join(root, path)); err == nil {
-		changed = fi.ModTime()
-	}
+	// The change time of the file read, from its fstat: a path looked up
+	// again could have been pointed elsewhere meanwhile.
+	changed := f.ModTime
 	p := lessons.NewProgress()
-	if err := json.Unmarshal(b, p); err != nil {
+	if err := json.Unmarshal(f.Data, p); err != nil {
 		return lessons.NewProgress(), changed
 	}
 	if p.Lessons == nil {
