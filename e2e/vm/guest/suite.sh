@@ -50,7 +50,7 @@ check() {
 	fi
 	# A demo that failed because this host cannot run it, by doctor's
 	# live probe (kcna-lab leads with that reason), is a skip, saying why.
-	blocked=$(tr '\n' ' ' <"$OUT" | tr -s ' ' | grep -oE 'cannot run here: [^(]*' | head -n 1)
+	blocked=$(tr '\n' ' ' <"$OUT" | tr -s ' ' | sed -n 's/.*\(cannot run here: .*\) (it failed with: .*/\1/p' | cut -c1-300)
 	if [ -n "${DEMO:-}" ] && [ "$rc" != 143 ] && [ -n "$blocked" ]; then
 		DEMO=
 		result skip "$name" "$start" "$blocked"
