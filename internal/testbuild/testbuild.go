@@ -229,3 +229,25 @@ func build(bin, pkg string, cgo bool) error {
 	}
 	return nil
 }
+
+// RunWithInitProgram runs a package's tests with sandboxes started by
+// kcna-lab-init as `make build` ships it, named in the environment
+// variable env (sandbox.InitProgramEnv), when it is at hand and the tests
+// run as root; otherwise the test binary stays its own init, and says why.
+func RunWithInitProgram(m *testing.M, env string) int {
+	if os.Geteuid() == 0 && os.Getenv(env) == "" {
+		dir, err := os.MkdirTemp("", "kcna-test-init-")
+		if err == nil {
+			defer os.RemoveAll(dir)
+			_ = os.Chmod(dir, 0o755)
+			var bin string
+			if bin, _, err = InitProgram(dir); err == nil {
+				os.Setenv(env, bin)
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kcna-lab-init is not at hand (%v); this test binary is the init\n", err)
+		}
+	}
+	return m.Run()
+}

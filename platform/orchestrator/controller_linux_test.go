@@ -30,23 +30,7 @@ import (
 // ships it: replacement times are then what learners see.
 func TestMain(m *testing.M) {
 	sandbox.Init()
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	if os.Geteuid() == 0 && os.Getenv(sandbox.InitProgramEnv) == "" {
-		dir, err := os.MkdirTemp("", "kcna-orch-test-")
-		if err == nil {
-			defer os.RemoveAll(dir)
-			_ = os.Chmod(dir, 0o755)
-			if bin, _, err := testbuild.InitProgram(dir); err == nil {
-				os.Setenv(sandbox.InitProgramEnv, bin)
-			} else {
-				fmt.Fprintf(os.Stderr, "kcna-lab-init did not build (%v); this test binary is the init\n", err)
-			}
-		}
-	}
-	return m.Run()
+	os.Exit(testbuild.RunWithInitProgram(m, sandbox.InitProgramEnv))
 }
 
 // prefix names this test binary's deployments and nodes, so that other

@@ -34,21 +34,7 @@ import (
 // sandboxes at kcna-lab-init as `make build` ships it when it can.
 func TestMain(m *testing.M) {
 	sandbox.Init()
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	if os.Geteuid() == 0 && os.Getenv(sandbox.InitProgramEnv) == "" {
-		dir, err := os.MkdirTemp("", "kcna-image-test-")
-		if err == nil {
-			defer os.RemoveAll(dir)
-			_ = os.Chmod(dir, 0o755)
-			if bin, _, err := testbuild.InitProgram(dir); err == nil {
-				os.Setenv(sandbox.InitProgramEnv, bin)
-			}
-		}
-	}
-	return m.Run()
+	os.Exit(testbuild.RunWithInitProgram(m, sandbox.InitProgramEnv))
 }
 
 // dockerfile is the test image: a base layer, two COPY layers, a RUN that
