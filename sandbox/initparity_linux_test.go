@@ -6,11 +6,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -92,10 +94,14 @@ func TestBothInitsCarryOutEveryOp(t *testing.T) {
 		t.Fatalf("%s has the native init; want the Go init alone", goBin)
 	}
 
-	// Started with signal 32 ignored, as make passes it on: an ignored
-	// signal survives execve, and each init must give the command every
-	// signal at its default all the same.
+	// Started with signal 32 ignored, as make passes it on, and SIGHUP,
+	// as nohup does: an ignored signal survives execve, and each init
+	// must give the command every signal at its default all the same.
 	ignoreSignal(t, 32)
+	// SIGHUP through os/signal: Go handles it, and a raw SIG_IGN would be
+	// undone in every child Go's runtime forks.
+	signal.Ignore(syscall.SIGHUP)
+	defer signal.Reset(syscall.SIGHUP)
 
 	var mu sync.Mutex
 	var plans []*initproc.Plan
@@ -118,6 +124,10 @@ func TestBothInitsCarryOutEveryOp(t *testing.T) {
 				plans = nil
 				mu.Unlock()
 				seen[in.kind] = kernelView(t, c.spec, in.kind == "native")
+				// Not only the same: none ignored, as a fresh process has it.
+				if !strings.Contains(seen[in.kind], "SigIgn: 0000000000000000\n") {
+					t.Errorf("%s init: the command came with signals ignored:\n%s", in.kind, seen[in.kind])
+				}
 				mu.Lock()
 				if len(plans) != 1 || !plans[0].Native {
 					t.Fatalf("%s init: want one plan the native init may run, got %d (%+v)", in.kind, len(plans), plans)

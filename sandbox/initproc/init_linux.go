@@ -106,21 +106,23 @@ func runInit() int {
 }
 
 // defaultIgnoredSignals puts back to their default the signals this
-// process came with ignored and Go's runtime leaves so: signal 32 (and 33
-// in a cgo build), which the C library uses and Go never handles. An
-// ignored signal stays ignored across execve, and syscall.ForkExec resets
-// only the signals Go handles, so the sandbox's commands would inherit it
-// from whatever started kcna-lab (make did: TestBothInitsCarryOutEveryOp
-// saw SigIgn 80000000 under the Go init only). The native init and
-// forkExecCopy reset every signal in the child; this is the same for
-// ForkExec's children. Only the real-time range: below it Go's runtime
-// installs its handler on every signal but SIGHUP and SIGINT that came
-// in ignored, which the supervisor's Notify then takes too. (A default
-// disposition here is no risk to PID 1: the kernel delivers to a PID
-// namespace's init only the signals it has a handler for.)
+// process came with ignored and Go's runtime leaves so: SIGHUP and SIGINT
+// (`nohup kcna-lab run ...`), and signal 32 (33 in a cgo build), which
+// the C library uses and Go never handles. An ignored signal stays
+// ignored across execve, and syscall.ForkExec resets only the signals Go
+// handles, so the sandbox's commands would inherit them from whatever
+// started kcna-lab (make did: TestBothInitsCarryOutEveryOp saw SigIgn
+// 80000000 under the Go init only). The native init and forkExecCopy
+// reset every signal in the child; this is the same for ForkExec's. A
+// signal Go handles reads as its handler, not SIG_IGN, and is left be.
+// (A default disposition is no risk to PID 1: the kernel delivers to a
+// PID namespace's init only the signals it has a handler for.)
 func defaultIgnoredSignals() {
 	dfl := kernelSigaction{} // SIG_DFL
-	for sig := uintptr(32); sig <= 64; sig++ {
+	for sig := uintptr(1); sig <= 64; sig++ {
+		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
+			continue
+		}
 		var old kernelSigaction
 		if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
 			continue
