@@ -340,7 +340,8 @@ func (h *holder) attach(c *net.UnixConn, m holderMsg, files []*os.File) {
 		return
 	}
 	var next holderMsg
-	_, err = recvMsg(c, &next) // "detach", or the client is gone
+	extra, err := recvMsg(c, &next) // "detach", or the client is gone
+	closeFiles(extra)
 	undo()
 	if err == nil {
 		_ = sendMsg(c, holderReply{Done: true}, nil)

@@ -266,6 +266,7 @@ func startHolder(dir string, sink event.Sink) error {
 	}
 	cmd := &exec.Cmd{
 		Path: self, Args: []string{holderArg0},
+		Dir:        "/", // not the caller's cwd, which it would hold busy for as long as it lives
 		Env:        []string{holderEnv + "=" + dir, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GOMAXPROCS=2"},
 		ExtraFiles: []*os.File{readyW},
 		SysProcAttr: &syscall.SysProcAttr{
@@ -352,7 +353,7 @@ func recvReply(c *net.UnixConn, r *holderReply, sink event.Sink) error {
 // the holder accepts on those sockets and connects from its namespace.
 func rootlessAttach(n sandbox.Net, name string, pid int, sink event.Sink) (_ *sandbox.Attachment, err error) {
 	var lns []*os.File
-	defer closeFiles(lns)
+	defer func() { closeFiles(lns) }() // the listeners as they are at return, not now
 	for _, m := range n.Publish {
 		shell := fmt.Sprintf("socat TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork EXEC:'nsenter --user --net --preserve-credentials --target HOLDER_PID socat STDIO TCP:SANDBOX_IP:%d'", m.HostPort, m.ContainerPort)
 		ln, err := listenPublished(m.HostPort, fmt.Sprintf("port %d of sandbox %s (served by the network holder)", m.ContainerPort, name), m.ContainerPort, shell, sink)
