@@ -387,9 +387,13 @@ func Prune(bridge string, sink event.Sink) error {
 			event.Narrate(sink, fmt.Sprintf("IPAM: dropped the lease of %s on %s: sandbox %s (pid %d) is gone.", d.IP, bridge, d.Name, d.PID))
 		}
 	}
-	removed, err := removeBridgeIfUnused(bridge, sink)
-	if err != nil {
-		return fmt.Errorf("prune %s: %w", bridge, err)
+	// Rootless, the bridge lives and dies with the network holder; one of
+	// that name on the host is root's, not this user's to delete.
+	removed := os.Geteuid() != 0
+	if !removed {
+		if removed, err = removeBridgeIfUnused(bridge, sink); err != nil {
+			return fmt.Errorf("prune %s: %w", bridge, err)
+		}
 	}
 	if removed && len(live) == 0 {
 		if err := os.Remove(leasePath(bridge)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -399,12 +403,12 @@ func Prune(bridge string, sink event.Sink) error {
 	return nil
 }
 
-// PruneAll prunes every bridge kcna-lab has leases for, and the default
-// one if it exists: what `kcna-lab clean` runs after a crash. With neither,
-// it touches nothing, not even the lock files.
+// PruneAll prunes every bridge kcna-lab has leases for, and as root the
+// default one if it exists: what `kcna-lab clean` runs after a crash.
+// With neither, it touches nothing, not even the lock files.
 func PruneAll(sink event.Sink) error {
 	var bridges []string
-	if _, err := os.Stat("/sys/class/net/" + DefaultBridge); err == nil {
+	if _, err := os.Stat("/sys/class/net/" + DefaultBridge); err == nil && os.Geteuid() == 0 {
 		bridges = append(bridges, DefaultBridge)
 	}
 	files, _ := filepath.Glob(filepath.Join(stateDir(), "*.json"))
