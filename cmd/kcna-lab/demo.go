@@ -34,8 +34,7 @@ Without an ID, demo lists the demos there are.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reg := demos.Builtin()
 			if len(args) == 0 {
-				listDemos(a, reg)
-				return nil
+				return listDemos(a, reg, asJSON)
 			}
 			d, ok := reg.Demo(args[0])
 			if !ok {
@@ -52,8 +51,11 @@ Without an ID, demo lists the demos there are.`,
 				sink = newDemoSink(a.stdout)
 			}
 			if err := d.Run(cmd.Context(), sink); err != nil {
-				if why := blockedHere(d); why != "" {
-					return fmt.Errorf("demo %s cannot run here: %s (it failed with: %w)", d.ID, why, err)
+				// Interrupted, it failed for that: no need to ask doctor.
+				if cmd.Context().Err() == nil {
+					if why := blockedHere(d); why != "" {
+						return fmt.Errorf("demo %s cannot run here: %s (it failed with: %w)", d.ID, why, err)
+					}
 				}
 				return fmt.Errorf("demo %s: %w", d.ID, err)
 			}
@@ -64,9 +66,22 @@ Without an ID, demo lists the demos there are.`,
 	return cmd
 }
 
-// listDemos: every demo's ID and title, and how to run one.
-func listDemos(a *app, reg *demos.Registry) {
+// listDemos: every demo's ID and title, and how to run one; with
+// asJSON, a JSON array of {id, title}.
+func listDemos(a *app, reg *demos.Registry, asJSON bool) error {
 	ids := reg.DemoIDs()
+	if asJSON {
+		type entry struct {
+			ID    string `json:"id"`
+			Title string `json:"title"`
+		}
+		list := make([]entry, 0, len(ids))
+		for _, id := range ids {
+			d, _ := reg.Demo(id)
+			list = append(list, entry{id, d.Title})
+		}
+		return a.printJSON(list)
+	}
 	width := 0
 	for _, id := range ids {
 		width = max(width, len(id))
@@ -76,6 +91,7 @@ func listDemos(a *app, reg *demos.Registry) {
 		fmt.Fprintf(a.stdout, "%-*s  %s\n", width, id, d.Title)
 	}
 	fmt.Fprintf(a.stdout, "\nRun one with: sudo kcna-lab demo ID (kcna-lab doctor says which can run here)\n")
+	return nil
 }
 
 // blockedHere asks doctor, once a demo has failed, whether this host can

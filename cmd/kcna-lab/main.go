@@ -25,9 +25,10 @@ func main() {
 // spends a collection on the package initialisation and set-up it is
 // about to exit from (`kcna-lab run -- /bin/true` ran one, GODEBUG=gctrace=1,
 // and starting its mark workers' threads: 2-3 ms of CPU in all). Commands
-// that stay up for hours (the TUI, serve) go back to the default pace with
-// longLived; the others keep a few MB live, so 5x that stays small. A
-// GOGC the user set is left alone.
+// that stay up for hours go back to the default pace with longLived: the
+// TUI, serve, registry, orchestrate, mesh up and its sidecars, and the
+// background half of run --detach. The others keep a few MB live, so 5x
+// that stays small. A GOGC the user set is left alone.
 func shortLived() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)

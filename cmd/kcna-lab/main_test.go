@@ -190,3 +190,11 @@ func TestDemoMistypedSuggests(t *testing.T) {
 		t.Fatalf("demo cgroup-limit: exit %d, stderr:\n%s", code, errOut)
 	}
 }
+
+func TestDemoListAsJSON(t *testing.T) {
+	code, out, errOut := kcna(t, "demo", "--json")
+	var list []struct{ ID, Title string }
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) < 10 || list[0].ID == "" || list[0].Title == "" {
+		t.Fatalf("demo --json: exit %d, %d demos parsed from\n%s%s", code, len(list), out, errOut)
+	}
+}

@@ -92,6 +92,7 @@ another terminal to change that while traffic flows.`,
   sudo kcna-lab mesh up --name shop          # a second mesh beside the first`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			longLived() // up until the learner stops it
 			n := sandbox.Net{Bridge: bridge}
 			if subnet != "" {
 				p, err := network.ParseSubnet(subnet)
@@ -569,6 +570,7 @@ func newMeshSidecarCmd(a *app) *cobra.Command {
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			longLived() // as long as its pod
 			return mesh.RunSidecarCommand(cmd.Context(), args, a.stderr)
 		},
 	}

@@ -68,6 +68,7 @@ rolling update stall.`,
   sudo kcna-lab orchestrate --net --trace`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			longLived() // up until the learner stops it
 			cfg, err := f.config()
 			if err != nil {
 				return err

@@ -32,6 +32,7 @@ authentication, so it listens only on a loopback address unless
   curl -sI -H 'Accept: application/vnd.oci.image.manifest.v1+json' 127.0.0.1:5000/v2/hello/manifests/1 | grep -i digest`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			longLived() // up for the class, holding what is pushed
 			return image.Serve(cmd.Context(), listen, remoteOK, a.stderr, func(addr string) {
 				fmt.Fprintf(a.stdout, "registry listening on http://%s (Ctrl-C stops it and forgets its images)\n  try: curl http://%s/v2/\n", addr, addr)
 			})

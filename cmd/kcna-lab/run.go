@@ -189,6 +189,9 @@ would do the same. Everything kcna-lab creates is removed when CMD ends.`,
   sudo kcna-lab run --net bridge -- wget -qO- http://web.kcna.local/hostname
   curl http://127.0.0.1:8080/hostname      # the published port, from the host`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.detachedChild {
+				longLived() // as long as the sandbox it holds
+			}
 			if len(args) == 0 && !f.detach && !f.detachedChild && f.image == "" {
 				return errors.New("no command to run: give one after --, e.g. kcna-lab run -- hostname (only --detach may leave it out, to hold an empty sandbox)")
 			}
