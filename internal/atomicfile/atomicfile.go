@@ -1,8 +1,10 @@
 // Package atomicfile writes a file so that a reader, or a crash, never
 // sees half of it: the bytes go to a temporary file beside it, are synced,
-// and the temporary file is renamed over the old one. Every floor keeps
-// state this way (sandbox state, image blobs, OCI bundles, the class
-// roll), so it sits at the ground with package event.
+// and the temporary file is renamed over the old one. It sits at the
+// ground with package event so that every floor may use it; the image
+// store, OCI bundles and the workshop's programs do. (Sandbox state, the
+// progress store, the course cache, IPAM leases and the class roll still
+// write their own way.)
 package atomicfile
 
 import (
