@@ -238,11 +238,11 @@ func RunWithInitProgram(m *testing.M, env string) int {
 	if os.Geteuid() == 0 && os.Getenv(env) == "" {
 		dir, err := os.MkdirTemp("", "kcna-test-init-")
 		if err == nil {
-			defer os.RemoveAll(dir)
+			defer func() { _ = os.RemoveAll(dir) }()
 			_ = os.Chmod(dir, 0o755)
 			var bin string
 			if bin, _, err = InitProgram(dir); err == nil {
-				os.Setenv(env, bin)
+				err = os.Setenv(env, bin)
 			}
 		}
 		if err != nil {
