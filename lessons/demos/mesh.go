@@ -340,15 +340,25 @@ func anyMesh(ctx context.Context, judge func(context.Context, string) Verdict) (
 	return fail("%s", strings.Join(found, "; "))
 }
 
+// dialMesh reaches the control plane of the mesh called name, or says
+// why not as the verdict a check gives (nil client).
+func dialMesh(ctx context.Context, name string) (*mesh.Client, Verdict) {
+	c, err := mesh.Dial(ctx, mesh.ControlSocket(name))
+	if err != nil {
+		return nil, Verdict{Detail: fmt.Sprintf("mesh %s: its control plane does not answer (%v); start a mesh with `sudo kcna-lab mesh up`", name, err)}
+	}
+	return c, Verdict{}
+}
+
 // meshLockdown judges the mesh called name: its live rules must have mTLS
 // on and /admin denied for reviews, a plaintext request to each reviews
 // sidecar must be refused, and /admin through the mesh must get 403.
 func meshLockdown(ctx context.Context, name string) Verdict {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c, err := mesh.Dial(ctx, mesh.ControlSocket(name))
-	if err != nil {
-		return Verdict{Detail: fmt.Sprintf("mesh %s: its control plane does not answer (%v); start a mesh with `sudo kcna-lab mesh up`", name, err)}
+	c, miss := dialMesh(ctx, name)
+	if c == nil {
+		return miss
 	}
 	defer func() { _ = c.Close() }()
 	rules, err := c.Rules()

@@ -247,9 +247,9 @@ func checkCanary404s(ctx context.Context) (Verdict, error) {
 func canaryVerdict(ctx context.Context, name string) Verdict {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	c, err := mesh.Dial(ctx, mesh.ControlSocket(name))
-	if err != nil {
-		return Verdict{Detail: fmt.Sprintf("mesh %s: its control plane does not answer (%v); start a mesh with `sudo kcna-lab mesh up`", name, err)}
+	c, miss := dialMesh(ctx, name)
+	if c == nil {
+		return miss
 	}
 	defer func() { _ = c.Close() }()
 	eps, err := c.Endpoints()
