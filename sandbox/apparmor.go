@@ -51,10 +51,6 @@ func appArmorProfileActive() bool {
 	return false
 }
 
-// FullProgram is the whole kcna-lab CLI, beside the slim kcna-lab front
-// that hands it every command it does not run itself.
-const FullProgram = "kcna-lab-full"
-
 // installedPrograms are the paths the AppArmor profile must name: this
 // binary, and kcna-lab-init beside it. Run as kcna-lab-full (which
 // `kcna-lab apparmor` is), this binary is the kcna-lab beside it.

@@ -3,8 +3,9 @@
 //
 // This is its slim front, git-style: it runs itself the commands that
 // must start at kernel speed (run, shell, exec, ps, stop, logs, clean,
-// lessons, --version) and every role the runtime re-executes kcna-lab in
-// (a sandbox's init, run --detached-child, the rootless network holder),
+// lessons, --version) and every role kcna-lab is re-executed in (a
+// sandbox's init, run --detached-child, the rootless network holder, a
+// workshop lab's init),
 // linking only the runtime and cmd/internal/cli. Everything else (the
 // course's full-screen app, show, quiz, serve, build, any --help, a
 // command line it cannot parse, shell completion) it hands to
@@ -25,12 +26,15 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"github.com/kcna-lab/kcna-lab/sandbox"
+	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
 
 func main() {
 	// A re-executed kcna-lab may be a sandbox's init; then this never
 	// returns. (plugin/network's holder starts in its package init.)
 	sandbox.Init()
+	// A kcna-lab started by `serve` may be a student's lab; then neither returns.
+	labhost.Init()
 	cli.ShortLived()
 	args := os.Args[1:]
 	if takes(args) {
@@ -78,7 +82,7 @@ func takes(args []string) bool {
 // called) and the environment as they are. It returns only when that
 // cannot be done, with the exit status to leave with.
 func handOver(argv []string) int {
-	full, err := sandbox.ProgramBeside(sandbox.FullProgram)
+	full, err := sandbox.FullProgramPath()
 	if err == nil {
 		err = syscall.Exec(full, argv, os.Environ())
 		err = fmt.Errorf("run %s: %w", full, err)

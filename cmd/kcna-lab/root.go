@@ -62,7 +62,7 @@ func courseIndex(a *cli.App) (*lessons.Course, error) {
 	if err != nil {
 		return nil, cli.ErrHandOver
 	}
-	full, err := sandbox.ProgramBeside(sandbox.FullProgram)
+	full, err := sandbox.FullProgramPath()
 	if err != nil {
 		return nil, cli.ErrHandOver // which says what is missing
 	}
