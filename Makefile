@@ -5,11 +5,11 @@ GO       ?= go
 # filesystem, which has no C library to load. kcna-lab is pure Go.
 export CGO_ENABLED = 0
 BIN      := bin/kcna-lab
-# The tests take kcna-lab, kcna-lab-init and kcna-lab-init-go (the Go init
+# The tests take kcna-lab, kcna-lab-full, kcna-lab-init and kcna-lab-init-go (the Go init
 # alone) from here, built once (internal/testbuild, $KCNA_TEST_BINDIR).
 TEST_ENV  = KCNA_TEST_BINDIR=$(CURDIR)/$(dir $(BIN))
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/kcna-lab/kcna-lab/cmd/internal/cli.version=$(VERSION)
 # Packages kcna-lab uses on a Debian/Ubuntu machine: busybox-static is
 # the sandbox's default root filesystem, iproute2 the ip the lessons
 # show, util-linux has the nsenter that starts the mesh's sidecars, gcc
@@ -45,12 +45,17 @@ I_FISH   = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-build: check-go ## build bin/kcna-lab and bin/kcna-lab-init, the sandboxes' small first process
+# kcna-lab is the slim front a learner types: it runs the commands that
+# must start at kernel speed and hands the rest to kcna-lab-full beside it
+# (the TUI, the Markdown renderer, serve...). kcna-lab-init is a
+# sandbox's small first process.
+build: check-go ## build bin/kcna-lab, bin/kcna-lab-full (all the rest of the CLI) and bin/kcna-lab-init
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kcna-lab
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)-full ./cmd/kcna-lab-full
 	$(INIT_ENV) $(GO) build -trimpath $(INIT_OPTS) -o $(BIN)-init ./cmd/kcna-lab-init
 	@$(if $(NATIVE),,echo "note: no C compiler that links statically (Debian: gcc libc6-dev): $(BIN)-init has no native init, so sandboxes start more slowly")
 
-# What the tests run: make build's two programs and kcna-lab-init built
+# What the tests run: make build's three programs and kcna-lab-init built
 # without the native init, which the tests use to check the Go init.
 programs: build
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)-init-go ./cmd/kcna-lab-init
@@ -111,13 +116,14 @@ test-deps: ## and those only the tests use (tmux, chromium)
 check-go:
 	@command -v $(GO) >/dev/null 2>&1 || { echo "Go 1.26 or later is needed: see https://go.dev/doc/install"; exit 1; }
 
-install: build install-files ## install kcna-lab, kcna-lab-init, the man page and bash/zsh/fish completions (PREFIX=/usr/local, DESTDIR)
+install: build install-files ## install kcna-lab, kcna-lab-full, kcna-lab-init, the man page and bash/zsh/fish completions (PREFIX=/usr/local, DESTDIR)
 
-# kcna-lab-init goes beside kcna-lab, where kcna-lab looks for it. The man
-# page and the completions are what the installed kcna-lab prints.
+# kcna-lab-full and kcna-lab-init go beside kcna-lab, where it looks for
+# them. The man page and the completions are what the installed kcna-lab
+# prints (kcna-lab-full's, which kcna-lab hands them to).
 install-files:
 	install -d $(I_BIN) $(I_MAN) $(I_BASH) $(I_ZSH) $(I_FISH)
-	install -m 0755 $(FROM)kcna-lab $(FROM)kcna-lab-init $(I_BIN)/
+	install -m 0755 $(FROM)kcna-lab $(FROM)kcna-lab-full $(FROM)kcna-lab-init $(I_BIN)/
 	$(I_BIN)/kcna-lab man > $(I_MAN)/kcna-lab.1
 	$(I_BIN)/kcna-lab completion bash > $(I_BASH)/kcna-lab
 	$(I_BIN)/kcna-lab completion zsh > $(I_ZSH)/_kcna-lab
@@ -125,7 +131,7 @@ install-files:
 	chmod 0644 $(I_MAN)/kcna-lab.1 $(I_BASH)/kcna-lab $(I_ZSH)/_kcna-lab $(I_FISH)/kcna-lab.fish
 
 uninstall: ## remove what make install installed (same PREFIX and DESTDIR)
-	rm -f $(I_BIN)/kcna-lab $(I_BIN)/kcna-lab-init $(I_MAN)/kcna-lab.1 \
+	rm -f $(I_BIN)/kcna-lab $(I_BIN)/kcna-lab-full $(I_BIN)/kcna-lab-init $(I_MAN)/kcna-lab.1 \
 	  $(I_BASH)/kcna-lab $(I_ZSH)/_kcna-lab $(I_FISH)/kcna-lab.fish
 
 clean: ## remove build output

@@ -131,7 +131,8 @@ func (w *walker) fits(scr, header, footer string) {
 }
 
 // appPID is the course's process: the child of the window's shell that
-// runs bin.
+// runs bin, which (the slim front) has by then executed kcna-lab-full
+// beside it in its own place, the same process.
 func (w *walker) appPID(bin string) int {
 	w.t.Helper()
 	shell := strings.TrimSpace(w.tmux("display-message", "-p", "-t", "walk", "#{pane_pid}"))
@@ -139,7 +140,7 @@ func (w *walker) appPID(bin string) int {
 	for time.Now().Before(deadline) {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%s/task/%s/children", shell, shell))
 		for _, f := range strings.Fields(string(b)) {
-			if exe, _ := os.Readlink("/proc/" + f + "/exe"); exe == bin {
+			if exe, _ := os.Readlink("/proc/" + f + "/exe"); exe == bin || exe == bin+"-full" {
 				pid, _ := strconv.Atoi(f)
 				return pid
 			}

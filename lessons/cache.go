@@ -21,7 +21,8 @@ const cacheFormat = "kcna-lab course cache 2"
 // dir, under a hash of every lesson file, of the cache format and of
 // program (what identifies the program that parses: another build may
 // parse differently, or have other fields), and read back (about 1 ms)
-// while they hash the same. The registry's checks run on a cached course
+// while they hash the same; beside it goes the course's index (LoadIndex)
+// for the slim front's `lessons`. The registry's checks run on a cached course
 // too; when one fails, or the cache cannot be read, the files are parsed
 // as Load does. Failing to write the cache costs nothing but the next
 // run's time, so it is not reported.
@@ -32,11 +33,13 @@ func LoadCached(fsys fs.FS, reg Registry, dir, program string) (*Course, Problem
 	}
 	path := filepath.Join(dir, "course-"+key+".gob")
 	if c, ok := readCache(path); ok && !hasRefProblems(c, reg) {
+		writeIndex(dir, indexPath(dir, key), c) // a cache from before the index
 		return c, nil
 	}
 	c, probs := Load(fsys, reg)
 	if len(probs) == 0 {
 		writeCache(dir, path, c)
+		writeIndex(dir, indexPath(dir, key), c)
 	}
 	return c, probs
 }
@@ -93,22 +96,8 @@ func hasRefProblems(c *Course, reg Registry) bool {
 // versions of the course.
 func writeCache(dir, path string, c *Course) {
 	var buf bytes.Buffer
-	if gob.NewEncoder(&buf).Encode(c) != nil || os.MkdirAll(dir, 0o755) != nil {
+	if gob.NewEncoder(&buf).Encode(c) != nil || writeAtomic(dir, path, ".course-*.tmp", buf.Bytes()) != nil {
 		return
 	}
-	f, err := os.CreateTemp(dir, ".course-*.tmp")
-	if err != nil {
-		return
-	}
-	_, werr := f.Write(buf.Bytes())
-	if cerr := f.Close(); werr != nil || cerr != nil || os.Rename(f.Name(), path) != nil {
-		_ = os.Remove(f.Name())
-		return
-	}
-	old, _ := filepath.Glob(filepath.Join(dir, "course-*.gob"))
-	for _, o := range old {
-		if o != path {
-			_ = os.Remove(o)
-		}
-	}
+	removeOthers(dir, "course-*.gob", path)
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // AppArmorProfile is an AppArmor profile that lets kcna-lab, at path lab,
-// and its init, at path init, create user namespaces: Ubuntu 23.10 and
+// kcna-lab-full beside it (FullProgram, to which kcna-lab hands most
+// commands) and its init, at path init, create user namespaces: Ubuntu 23.10 and
 // later deny that to unconfined programs run by a normal user
 // (kernel.apparmor_restrict_unprivileged_userns=1), and allow it to
 // programs that a profile names, as Ubuntu's own profiles do for podman
@@ -24,7 +25,7 @@ func AppArmorProfile(lab, init string) string {
 abi <abi/4.0>,
 include <tunables/global>
 `, AppArmorProfilePath, AppArmorProfilePath)
-	for _, p := range []struct{ name, path string }{{"kcna-lab", lab}, {"kcna-lab-init", init}} {
+	for _, p := range []struct{ name, path string }{{"kcna-lab", lab}, {FullProgram, filepath.Join(filepath.Dir(lab), FullProgram)}, {"kcna-lab-init", init}} {
 		fmt.Fprintf(&b, "\nprofile %s %s flags=(unconfined) {\n  userns,\n\n  include if exists <local/%s>\n}\n", p.name, quoteAppArmorPath(p.path), p.name)
 	}
 	return b.String()
@@ -51,7 +52,8 @@ func appArmorProfileActive() bool {
 }
 
 // installedPrograms are the paths the AppArmor profile must name: this
-// binary, and kcna-lab-init beside it.
+// binary, and kcna-lab-init beside it. Run as kcna-lab-full (which
+// `kcna-lab apparmor` is), this binary is the kcna-lab beside it.
 func installedPrograms() (lab, init string) {
 	lab, err := os.Executable()
 	if err != nil {
@@ -59,6 +61,9 @@ func installedPrograms() (lab, init string) {
 	}
 	if l, err := filepath.EvalSymlinks(lab); err == nil {
 		lab = l
+	}
+	if filepath.Base(lab) == FullProgram {
+		lab = filepath.Join(filepath.Dir(lab), "kcna-lab")
 	}
 	return lab, filepath.Join(filepath.Dir(lab), "kcna-lab-init")
 }

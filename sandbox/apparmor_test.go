@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestAppArmorProfileParses: the profile names both programs, grants
+// TestAppArmorProfileParses: the profile names the three programs, grants
 // user namespaces, and the rest of it is what apparmor_parser accepts.
 // Debian 12's parser (AppArmor 3) predates the userns rule and the 4.0
 // abi, which Ubuntu 23.10+ (AppArmor 4) has: with such a parser those two
@@ -18,6 +18,7 @@ func TestAppArmorProfileParses(t *testing.T) {
 	p := AppArmorProfile("/opt/kcna lab/kcna-lab", "/opt/kcna lab/kcna-lab-init")
 	for _, want := range []string{
 		`profile kcna-lab "/opt/kcna lab/kcna-lab" flags=(unconfined) {`,
+		`profile kcna-lab-full "/opt/kcna lab/kcna-lab-full" flags=(unconfined) {`,
 		`profile kcna-lab-init "/opt/kcna lab/kcna-lab-init" flags=(unconfined) {`,
 		"abi <abi/4.0>,",
 	} {
@@ -25,7 +26,7 @@ func TestAppArmorProfileParses(t *testing.T) {
 			t.Errorf("the profile lacks %q:\n%s", want, p)
 		}
 	}
-	if n := strings.Count(p, "\n  userns,\n"); n != 2 {
+	if n := strings.Count(p, "\n  userns,\n"); n != 3 {
 		t.Errorf("the profile grants userns %d times, want once per program:\n%s", n, p)
 	}
 	parser, err := exec.LookPath("apparmor_parser")

@@ -39,6 +39,26 @@ func InitProgram() string {
 	return "/proc/self/exe"
 }
 
+// ProgramBeside is the program name in the running binary's directory,
+// where `make build` and `make install` put kcna-lab's programs, if it is
+// trustedProgram; else an error saying where it was looked for and why
+// it will not do. The slim kcna-lab front finds kcna-lab-full so.
+func ProgramBeside(name string) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find kcna-lab's own binary, to find %s beside it: %w", name, err)
+	}
+	p := filepath.Join(filepath.Dir(exe), name)
+	if trustedProgram(p) {
+		return p, nil
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return p, fmt.Errorf("%s is not at %s: %w", name, p, err)
+	}
+	return p, fmt.Errorf("%s at %s is not an executable file that only root or you can change (mode %o, owner uid %d)", name, p, st.Mode&0o7777, st.Uid)
+}
+
 // trustedProgram reports whether p is an executable file that only its
 // owner, who is root or the caller, can change: a sandbox's init runs
 // with the caller's privileges, so nobody else may swap it.

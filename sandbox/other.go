@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/kcna-lab/kcna-lab/event"
@@ -58,6 +59,11 @@ func SeccompUnavailable() error { return errNeedsLinux }
 
 // UserNamespaceBlocked: off Linux there are none.
 func UserNamespaceBlocked() error { return errNeedsLinux }
+
+// ProgramBeside: off Linux kcna-lab runs no other program of its own.
+func ProgramBeside(name string) (string, error) {
+	return "", fmt.Errorf("%s: kcna-lab's programs run only on Linux", name)
+}
 
 // InitProgram: off Linux there is no sandbox init.
 func InitProgram() string { return "" }

@@ -62,8 +62,8 @@ type Options struct {
 	Linger time.Duration
 	// Shard admits only the names of this shard of the class.
 	Shard Shard
-	// Programs is the directory holding the kcna-lab and kcna-lab-init
-	// the labs run ("": beside this program).
+	// Programs is the directory holding the kcna-lab, kcna-lab-full and
+	// kcna-lab-init the labs run ("": beside this program).
 	Programs string
 	// Content, if not "", is the instructor's course (an absolute path,
 	// checked by lint-content): every student's course and CLI use it,
@@ -189,7 +189,8 @@ func (s *Server) prepareState() error {
 	return s.installPrograms()
 }
 
-// installPrograms copies kcna-lab and kcna-lab-init into the class, so
+// installPrograms copies kcna-lab, kcna-lab-full (which kcna-lab hands
+// the TUI and most commands to) and kcna-lab-init into the class, so
 // the labs run a fixed copy that the students' (unprivileged) root can
 // reach, even if this program lives under /root.
 func (s *Server) installPrograms() error {
@@ -201,7 +202,7 @@ func (s *Server) installPrograms() error {
 		}
 		src = filepath.Dir(exe)
 	}
-	for _, name := range []string{"kcna-lab", "kcna-lab-init"} {
+	for _, name := range []string{"kcna-lab", "kcna-lab-full", "kcna-lab-init"} {
 		in, err := os.Open(filepath.Join(src, name))
 		if errors.Is(err, os.ErrNotExist) && name == "kcna-lab-init" {
 			continue // sandboxes then start through kcna-lab itself

@@ -230,6 +230,10 @@ func (s *Server) env(sess ssh.Session, term string) []string {
 	if _, err := os.Stat(filepath.Join(s.bin, "kcna-lab-init")); err == nil {
 		env = append(env, "KCNA_LAB_INIT=/opt/kcna-lab/bin/kcna-lab-init")
 	}
+	// Named, as the init is: in the lab's user namespace the programs'
+	// owner (the server's root) is nobody, whom kcna-lab does not trust
+	// to run beside it unnamed.
+	env = append(env, "KCNA_LAB_FULL=/opt/kcna-lab/bin/kcna-lab-full")
 	// The instructor's course goes in the environment, which a student
 	// cannot set (clientEnv), not in the arguments, which they write:
 	// cobra takes a flag's last value, so their own --content after ours

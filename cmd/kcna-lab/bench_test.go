@@ -38,6 +38,14 @@ func TestCompareProcesses(t *testing.T) {
 		st := measure(t, n, lab, args...)
 		fmt.Printf("  kcna-lab %-10s %s   target <= 10 ms: %s\n", strings.Join(args, " "), st, verdict(st.median <= 10*time.Millisecond))
 	}
+	// What the front's hand-over to kcna-lab-full costs: the same command
+	// through kcna-lab and run directly.
+	full := filepath.Join(dir, "kcna-lab-full")
+	for _, args := range [][]string{{"show", "01"}, {"progress"}} {
+		via := measure(t, n, lab, args...)
+		direct := measure(t, n, full, args...)
+		fmt.Printf("  kcna-lab %-10s %s   (kcna-lab-full directly: %s, hand-over +%.1f ms)\n", strings.Join(args, " "), via, direct.String(), msec(via.median-direct.median))
+	}
 
 	if os.Geteuid() != 0 {
 		fmt.Println("  (not root: kcna-lab run, unshare and runc need root)")

@@ -112,7 +112,7 @@ base() {
 	for a in $("$BB" --list-full); do
 		[ -e "$r/$a" ] || { mkdir -p "$r/${a%/*}" && ln -s /bin/busybox "$r/$a"; }
 	done
-	for p in kcna-lab kcna-lab-init kcna-lab-init-go; do
+	for p in kcna-lab kcna-lab-full kcna-lab-init kcna-lab-init-go; do
 		[ -x "$BINDIR/$p" ] || die "$BINDIR/$p is missing: make test-vm builds it"
 		cp "$BINDIR/$p" "$r/usr/local/bin/"
 	done

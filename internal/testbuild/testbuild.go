@@ -24,8 +24,8 @@ import (
 // where it could have it, to test the Go init alone.
 const NativeEnv = "KCNA_LAB_NATIVE"
 
-// BinDirEnv names a directory of prebuilt programs: kcna-lab,
-// kcna-lab-init (with the native init when the C compiler could link it)
+// BinDirEnv names a directory of prebuilt programs: kcna-lab and
+// kcna-lab-full (the slim front and the rest of the CLI), kcna-lab-init (with the native init when the C compiler could link it)
 // and kcna-lab-init-go (the Go init alone). When it is set the programs
 // are copied from there, never built: the test VM has no go command, and
 // `make test` builds once instead of in every test.
@@ -34,6 +34,7 @@ const BinDirEnv = "KCNA_TEST_BINDIR"
 // The programs' file names, here and in $KCNA_TEST_BINDIR.
 const (
 	labName    = "kcna-lab"
+	fullName   = "kcna-lab-full"
 	initName   = "kcna-lab-init"
 	initGoName = "kcna-lab-init-go"
 )
@@ -41,7 +42,8 @@ const (
 // ErrUnavailable is why a program could be neither copied nor built.
 var ErrUnavailable = errors.New("no prebuilt programs ($" + BinDirEnv + " is unset; `make test` sets it) and no go command to build kcna-lab")
 
-// Lab puts kcna-lab, static and without cgo, in dir and returns its path.
+// Lab puts kcna-lab, static and without cgo, in dir and returns its path,
+// with kcna-lab-full beside it, to which it hands most commands.
 // It skips tb when there is no way to have it, and fails tb when it does
 // not build.
 func Lab(tb testing.TB, dir string) string {
@@ -87,10 +89,19 @@ func must(tb testing.TB, err error) {
 // error wraps ErrUnavailable when there is no way to have the program.
 func LabProgram(dir string) (string, error) {
 	bin := filepath.Join(dir, labName)
-	if src, ok := prebuilt(labName); ok {
-		return bin, copyProgram(src, bin)
+	for name, pkg := range map[string]string{labName: "cmd/kcna-lab", fullName: "cmd/kcna-lab-full"} {
+		dst := filepath.Join(dir, name)
+		if src, ok := prebuilt(name); ok {
+			if err := copyProgram(src, dst); err != nil {
+				return bin, err
+			}
+			continue
+		}
+		if err := build(dst, "github.com/kcna-lab/kcna-lab/"+pkg, false); err != nil {
+			return bin, err
+		}
 	}
-	return bin, build(bin, "github.com/kcna-lab/kcna-lab/cmd/kcna-lab", false)
+	return bin, nil
 }
 
 // InitProgram is Init for callers without a testing.TB. The program is

@@ -48,7 +48,7 @@ type Config struct {
 	// parents must be searchable by others (the lab's root user is
 	// nobody on the host).
 	Dir string
-	// Bin holds the kcna-lab and kcna-lab-init the lab runs.
+	// Bin holds the kcna-lab, kcna-lab-full and kcna-lab-init the lab runs.
 	Bin string
 	// Content, if not "", is a directory of lessons (kcna-lab --content)
 	// the lab sees read-only at ContentDir; "" for the built-in course.

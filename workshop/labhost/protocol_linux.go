@@ -52,7 +52,7 @@ type initConfig struct {
 	Hostname string `json:"hostname"`
 	// Root is an empty directory on the host where the lab's root is
 	// assembled before pivot_root; Home the student's persistent home;
-	// Bin holds kcna-lab and kcna-lab-init. All three are host paths the
+	// Bin holds kcna-lab, kcna-lab-full and kcna-lab-init. All three are host paths the
 	// lab's root user can reach.
 	Root string `json:"root"`
 	Home string `json:"home"`

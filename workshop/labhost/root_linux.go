@@ -15,7 +15,7 @@ import (
 //
 //	/usr /etc           the server's, read-only, nosuid, nodev
 //	/bin /lib ...       as on the server (symlinks into /usr, or read-only)
-//	/opt/kcna-lab/bin   kcna-lab and kcna-lab-init, read-only
+//	/opt/kcna-lab/bin   kcna-lab, kcna-lab-full and kcna-lab-init, read-only
 //	/opt/kcna-lab/content  the instructor's course, read-only, if any
 //	/opt/kcna-lab/class    the instructor's notice and pace, read-only
 //	/root               the student's persistent home
@@ -37,6 +37,7 @@ func buildRoot(cfg *initConfig) error {
 		func() error { return bindIfThere("/etc", filepath.Join(r, "etc")) },
 		func() error { return topLevelLinks(r) },
 		func() error { return bindProgram(cfg.Bin, r, "kcna-lab") },
+		func() error { return bindProgram(cfg.Bin, r, "kcna-lab-full") },
 		func() error { return bindProgram(cfg.Bin, r, "kcna-lab-init") },
 		func() error { return bindContent(cfg.Content, r) },
 		func() error { return bindClass(cfg.Class, r) },

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"debug/buildinfo"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kcna-lab/kcna-lab/internal/testbuild"
+	"github.com/kcna-lab/kcna-lab/sandbox"
+)
+
+// TestFrontTakes: the front keeps only its commands, and never help.
+func TestFrontTakes(t *testing.T) {
+	for _, c := range []struct {
+		args string
+		want bool
+	}{
+		{"", false},
+		{"--version", true},
+		{"ps", true},
+		{"ps --json", true},
+		{"--content /x lessons", true},
+		{"lessons --help", false},
+		{"run -h -- true", false},
+		{"run --isolate pid -- sh --help", true}, // the command's own flag
+		{"show 01", false},
+		{"--content ps show 01", false}, // ps is --content's value
+		{"help run", false},
+		{"__complete run --i", false},
+		{"completion bash", false},
+		{"--content /x", false},
+		{"psx", false},
+	} {
+		if got := takes(strings.Fields(c.args)); got != c.want {
+			t.Errorf("takes(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+}
+
+// TestFrontMatchesFull: whichever program answers, the learner sees what
+// kcna-lab-full prints, byte for byte, with its exit status: help and a
+// mistyped command (handed over), completion (handed over, as the
+// installed completions call it) and the commands the front runs itself.
+func TestFrontMatchesFull(t *testing.T) {
+	dir := t.TempDir()
+	lab := testbuild.Lab(t, dir)
+	full := filepath.Join(dir, "kcna-lab-full")
+	// A private cache and state, shared by both programs, as a learner's.
+	home := t.TempDir()
+	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_STATE_HOME="+filepath.Join(home, "state"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home, "SUDO_USER=", "KCNA_LAB_WORKSHOP=", "KCNA_LAB_CONTENT=")
+	runAs := func(prog string, args ...string) (string, int) {
+		cmd := exec.Command(prog, args...)
+		cmd.Args[0] = "kcna-lab" // as a shell runs either: by its name on PATH
+		cmd.Env = env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%s %v: %v", prog, args, err)
+		}
+		return out.String(), code
+	}
+	for _, args := range [][]string{
+		{"--help"}, {"run", "--help"}, {"psx"}, {"lessons", "--bogus"},
+		{"__complete", "run", "--i"}, {"__complete", ""},
+		{"--version"}, {"ps"}, {"lessons"}, {"lessons", "--json"},
+		{"logs", "kl-no-such-sandbox"}, {"run", "--isolate", "bogus", "--", "true"},
+	} {
+		want, wantCode := runAs(full, args...)
+		got, code := runAs(lab, args...)
+		if got != want || code != wantCode {
+			t.Errorf("kcna-lab %s: front exit %d:\n%s\nkcna-lab-full exit %d:\n%s", strings.Join(args, " "), code, got, wantCode, want)
+		}
+		if args[0] == "lessons" {
+			// The first lessons was handed over (no index yet), and
+			// kcna-lab-full wrote the index: now the front answers.
+			got, code = runAs(lab, args...)
+			if got != want || code != wantCode {
+				t.Errorf("kcna-lab %s from the index: exit %d:\n%s\nwant exit %d:\n%s", strings.Join(args, " "), code, got, wantCode, want)
+			}
+		}
+	}
+	cache, err := sandbox.CacheDir() // root's ignores XDG_CACHE_HOME
+	if os.Geteuid() != 0 {
+		cache = filepath.Join(home, "cache", "kcna-lab")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := filepath.Glob(filepath.Join(cache, "course-*.index.json"))
+	if len(idx) != 1 {
+		t.Errorf("the course's index beside its cache: %v", idx)
+	}
+}
+
+// TestFrontWithoutFull: a front with no kcna-lab-full beside it says
+// where it looked and how to get it, and runs its own commands still.
+func TestFrontWithoutFull(t *testing.T) {
+	dir := t.TempDir()
+	testbuild.Lab(t, dir)
+	alone := filepath.Join(t.TempDir(), "kcna-lab")
+	if err := os.Link(filepath.Join(dir, "kcna-lab"), alone); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(alone, "show", "01")
+	cmd.Env = append(os.Environ(), "KCNA_LAB_FULL=")
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 127 {
+		t.Fatalf("kcna-lab show 01 without kcna-lab-full: %v\n%s", err, out)
+	}
+	want := filepath.Join(filepath.Dir(alone), "kcna-lab-full")
+	for _, w := range []string{"kcna-lab-full is not at " + want, "`kcna-lab show 01`", "make build", "make install"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("the error lacks %q:\n%s", w, out)
+		}
+	}
+	cmd = exec.Command(alone, "--version")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "kcna-lab version ") {
+		t.Errorf("kcna-lab --version alone: %v: %s", err, out)
+	}
+}
+
+// TestFrontLinksNoRenderer: what the front's binary is built from, as
+// the Go toolchain recorded it in the binary, has none of the renderer,
+// the TUI or the workshop's SSH server: their package initialisation is
+// what the front exists to skip (fang's lipgloss is allowed).
+func TestFrontLinksNoRenderer(t *testing.T) {
+	lab := testbuild.Lab(t, t.TempDir())
+	info, err := buildinfo.ReadFile(lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Deps) == 0 {
+		t.Fatalf("%s records no modules", lab)
+	}
+	banned := []string{"github.com/yuin/goldmark", "charm.land/glamour", "github.com/alecthomas/chroma",
+		"charm.land/bubbletea", "charm.land/bubbles", "charm.land/wish", "charm.land/ssh", "golang.org/x/crypto"}
+	for _, d := range info.Deps {
+		for _, b := range banned {
+			if strings.HasPrefix(d.Path, b) {
+				t.Errorf("kcna-lab links %s %s: it belongs in kcna-lab-full", d.Path, d.Version)
+			}
+		}
+	}
+}

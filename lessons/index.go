@@ -1,0 +1,135 @@
+package lessons
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// The course's index is what `kcna-lab lessons` lists and counts, and no
+// more: each lesson's number, id, title and domain and its questions' and
+// challenges' ids. The slim kcna-lab front reads it instead of the cached
+// course (whose gob holds every lesson's text: decoding it cost a
+// `lessons` about 2 ms) and cannot parse the course itself, which needs
+// the demos' registry; when the index is missing or stale it hands the
+// command to kcna-lab-full, whose LoadCached writes it. It lives beside
+// the cache, under the same key: a hash of every lesson file, of the
+// program that parsed them and of the cache format.
+
+// indexFormat changes whenever indexFile changes shape.
+const indexFormat = "kcna-lab course index 1"
+
+type indexFile struct {
+	Format  string        `json:"format"`
+	Lessons []indexLesson `json:"lessons"`
+}
+
+type indexLesson struct {
+	Order      int      `json:"order"`
+	ID         string   `json:"id"`
+	Title      string   `json:"title"`
+	Domain     string   `json:"domain"`
+	Quiz       []string `json:"quiz"`
+	Challenges []string `json:"challenges"`
+}
+
+// LoadIndex reads the index of the course in fsys that LoadCached wrote
+// in dir for program. The course it returns has only what the index
+// holds (each lesson's Order, ID, Title, Domain, and its Quiz and
+// Challenges with only their IDs): enough for Progress's Status, Score
+// and Completion, nothing to show. ok is false when there is no index
+// for this course and program, or it cannot be read.
+func LoadIndex(fsys fs.FS, dir, program string) (c *Course, ok bool) {
+	key, err := courseKey(fsys, program)
+	if err != nil {
+		return nil, false
+	}
+	return readIndex(indexPath(dir, key))
+}
+
+// readIndex reads the index at path as a course.
+func readIndex(path string) (c *Course, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	var idx indexFile
+	if json.Unmarshal(b, &idx) != nil || idx.Format != indexFormat || len(idx.Lessons) == 0 {
+		return nil, false
+	}
+	c = &Course{Lessons: make([]*Lesson, 0, len(idx.Lessons))}
+	for _, il := range idx.Lessons {
+		l := &Lesson{Order: il.Order, ID: il.ID, Title: il.Title, Domain: il.Domain}
+		for _, id := range il.Quiz {
+			l.Quiz = append(l.Quiz, Question{ID: id})
+		}
+		for _, id := range il.Challenges {
+			l.Challenges = append(l.Challenges, Challenge{ID: id})
+		}
+		c.Lessons = append(c.Lessons, l)
+	}
+	return c, true
+}
+
+func indexPath(dir, key string) string {
+	return filepath.Join(dir, "course-"+key+".index.json")
+}
+
+// writeIndex writes c's index to path atomically, unless it is there whole,
+// and removes the indexes of other versions of the course. Like the
+// cache, failing costs only a later run's time, so it is not reported.
+func writeIndex(dir, path string, c *Course) {
+	if _, ok := readIndex(path); ok {
+		return
+	}
+	idx := indexFile{Format: indexFormat, Lessons: make([]indexLesson, 0, len(c.Lessons))}
+	for _, l := range c.Lessons {
+		il := indexLesson{Order: l.Order, ID: l.ID, Title: l.Title, Domain: l.Domain, Quiz: []string{}, Challenges: []string{}}
+		for _, q := range l.Quiz {
+			il.Quiz = append(il.Quiz, q.ID)
+		}
+		for _, ch := range l.Challenges {
+			il.Challenges = append(il.Challenges, ch.ID)
+		}
+		idx.Lessons = append(idx.Lessons, il)
+	}
+	b, err := json.Marshal(idx)
+	if err != nil || writeAtomic(dir, path, ".index-*.tmp", b) != nil {
+		return
+	}
+	removeOthers(dir, "course-*.index.json", path)
+}
+
+// writeAtomic writes b to path through a temporary file in dir.
+func writeAtomic(dir, path, pattern string, b []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil {
+		_ = os.Remove(f.Name())
+	}
+	return werr
+}
+
+// removeOthers removes the files in dir matching pattern but keep.
+func removeOthers(dir, pattern, keep string) {
+	old, _ := filepath.Glob(filepath.Join(dir, pattern))
+	for _, o := range old {
+		if o != keep {
+			_ = os.Remove(o)
+		}
+	}
+}
