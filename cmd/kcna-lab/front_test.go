@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"debug/buildinfo"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,7 +62,8 @@ func TestFrontMatchesFull(t *testing.T) {
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
 		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			code = ee.ExitCode()
 		} else if err != nil {
 			t.Fatalf("%s %v: %v", prog, args, err)
@@ -113,8 +115,8 @@ func TestFrontWithoutFull(t *testing.T) {
 	cmd := exec.Command(alone, "show", "01")
 	cmd.Env = append(os.Environ(), "KCNA_LAB_FULL=")
 	out, err := cmd.CombinedOutput()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 127 {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 127 {
 		t.Fatalf("kcna-lab show 01 without kcna-lab-full: %v\n%s", err, out)
 	}
 	want := filepath.Join(filepath.Dir(alone), "kcna-lab-full")
