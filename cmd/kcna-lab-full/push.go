@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kcna-lab/kcna-lab/plugin/image"
+	"github.com/kcna-lab/kcna-lab/plugin/image/distribution"
 )
 
 func newPushCmd(a *app) *cobra.Command {
@@ -17,7 +18,7 @@ func newPushCmd(a *app) *cobra.Command {
 docker push does: each layer and the config are uploaded as blobs unless
 the registry has them already (a layer shared by many images is sent once),
 then the manifest is PUT under the tag. Without a destination it goes to
-` + image.DefaultRegistry + `/NAME:TAG, where kcna-lab registry listens.
+` + distribution.DefaultRegistry + `/NAME:TAG, where kcna-lab registry listens.
 
 The registry stores the manifest's bytes unchanged, so its digest there is
 the one kcna-lab build printed.`,
@@ -31,7 +32,7 @@ the one kcna-lab build printed.`,
 			if err != nil {
 				return err
 			}
-			dst := image.Ref{Registry: image.DefaultRegistry, Repo: src.Repo, Tag: src.Tag}
+			dst := image.Ref{Registry: distribution.DefaultRegistry, Repo: src.Repo, Tag: src.Tag}
 			if len(args) == 2 {
 				if dst, err = image.ParseRef(args[1]); err != nil {
 					return err
@@ -41,7 +42,7 @@ the one kcna-lab build printed.`,
 			if err != nil {
 				return err
 			}
-			desc, err := image.Push(cmd.Context(), store, src, dst, cli.NewDemoSink(a.stdout))
+			desc, err := distribution.Push(cmd.Context(), store, src, dst, cli.NewDemoSink(a.stdout))
 			if err != nil {
 				return err
 			}
@@ -71,7 +72,7 @@ store under its full name, ready for kcna-lab run --image.`,
 			if err != nil {
 				return err
 			}
-			desc, err := image.Pull(cmd.Context(), store, ref, cli.NewDemoSink(a.stdout))
+			desc, err := distribution.Pull(cmd.Context(), store, ref, cli.NewDemoSink(a.stdout))
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kcna-lab/kcna-lab/plugin/image"
+	"github.com/kcna-lab/kcna-lab/plugin/image/distribution"
 )
 
 func newRegistryCmd(a *app) *cobra.Command {
@@ -34,12 +34,12 @@ authentication, so it listens only on a loopback address unless
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cli.LongLived() // up for the class, holding what is pushed
-			return image.Serve(cmd.Context(), listen, remoteOK, a.stderr, func(addr string) {
+			return distribution.Serve(cmd.Context(), listen, remoteOK, a.stderr, func(addr string) {
 				fmt.Fprintf(a.stdout, "registry listening on http://%s (Ctrl-C stops it and forgets its images)\n  try: curl http://%s/v2/\n", addr, addr)
 			})
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", image.DefaultRegistry, "the `HOST:PORT` to listen on")
+	cmd.Flags().StringVar(&listen, "listen", distribution.DefaultRegistry, "the `HOST:PORT` to listen on")
 	cmd.Flags().BoolVar(&remoteOK, "allow-remote", false, "allow a listen address that is not loopback (the registry has no authentication)")
 	return cmd
 }

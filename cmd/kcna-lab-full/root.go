@@ -13,6 +13,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/content"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/plugin/image/distribution"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -36,7 +37,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // cli is a as the shared commands take it.
 func (a *app) cli() *cli.App {
 	if a.shared == nil {
-		a.shared = &cli.App{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr}
+		a.shared = &cli.App{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Pull: distribution.Pull}
 	}
 	a.shared.ContentDir = a.contentDir
 	return a.shared

@@ -53,7 +53,8 @@ func TestFrontMatchesFull(t *testing.T) {
 	// A private cache and state, shared by both programs, as a learner's.
 	home := t.TempDir()
 	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_STATE_HOME="+filepath.Join(home, "state"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home, "SUDO_USER=", "KCNA_LAB_WORKSHOP=", "KCNA_LAB_CONTENT=")
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home, "SUDO_USER=", "KCNA_LAB_WORKSHOP=", "KCNA_LAB_CONTENT=",
+		"KCNA_LAB_IMAGES="+filepath.Join(home, "images"))
 	runAs := func(prog string, args ...string) (string, int) {
 		cmd := exec.Command(prog, args...)
 		cmd.Args[0] = "kcna-lab" // as a shell runs either: by its name on PATH
@@ -75,6 +76,9 @@ func TestFrontMatchesFull(t *testing.T) {
 		{"__complete", "run", "--i"}, {"__complete", ""},
 		{"--version"}, {"ps"}, {"lessons"}, {"lessons", "--json"},
 		{"logs", "kl-no-such-sandbox"}, {"run", "--isolate", "bogus", "--", "true"},
+		// Not in the store and from a registry: a pull, which only
+		// kcna-lab-full links (nothing listens on port 1).
+		{"run", "--image", "127.0.0.1:1/lab/none:1", "--", "true"},
 	} {
 		want, wantCode := runAs(full, args...)
 		got, code := runAs(lab, args...)
@@ -145,7 +149,8 @@ func TestFrontLinksNoRenderer(t *testing.T) {
 		t.Fatalf("%s records no modules", lab)
 	}
 	banned := []string{"github.com/yuin/goldmark", "charm.land/glamour", "github.com/alecthomas/chroma",
-		"charm.land/bubbletea", "charm.land/bubbles", "charm.land/wish", "charm.land/ssh", "golang.org/x/crypto"}
+		"charm.land/bubbletea", "charm.land/bubbles", "charm.land/wish", "charm.land/ssh", "golang.org/x/crypto",
+		"github.com/google/go-containerregistry"} // a registry client: `run --image` reads the local store
 	for _, d := range info.Deps {
 		for _, b := range banned {
 			if strings.HasPrefix(d.Path, b) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/plugin/image"
+	"github.com/kcna-lab/kcna-lab/plugin/image/distribution"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -133,7 +134,7 @@ func pushAndRun(ctx context.Context, store *image.Store, work string, res *image
 	var log syncBuffer
 	addrc, served := make(chan string, 1), make(chan error, 1)
 	go func() {
-		served <- image.Serve(rctx, "127.0.0.1:0", false, &log, func(a string) { addrc <- a })
+		served <- distribution.Serve(rctx, "127.0.0.1:0", false, &log, func(a string) { addrc <- a })
 	}()
 	defer func() { cancel(); <-served }()
 	var addr string
@@ -144,7 +145,7 @@ func pushAndRun(ctx context.Context, store *image.Store, work string, res *image
 	}
 	event.Narrate(sink, fmt.Sprintf("A registry, go-containerregistry's implementation of the OCI distribution API, now listens on %s (kcna-lab registry runs the same). Push the image to it:", addr))
 	dst := image.Ref{Registry: addr, Repo: res.Tag.Repo, Tag: res.Tag.Tag}
-	if _, err := image.Push(ctx, store, res.Tag, dst, sink); err != nil {
+	if _, err := distribution.Push(ctx, store, res.Tag, dst, sink); err != nil {
 		return err
 	}
 	event.Narrate(sink, "What the registry saw, from its own log: HEAD asks whether it has a blob (404: not yet), POST/PATCH/PUT upload one, and the manifest is PUT last, under the tag:\n\n"+indent(log.take()))
@@ -163,7 +164,7 @@ func pushAndRun(ctx context.Context, store *image.Store, work string, res *image
 
 	_ = log.take() // the GET above
 	stable := image.Ref{Registry: addr, Repo: res.Tag.Repo, Tag: "stable"}
-	if _, err := image.Push(ctx, store, res.Tag, stable, event.Discard); err != nil {
+	if _, err := distribution.Push(ctx, store, res.Tag, stable, event.Discard); err != nil {
 		return err
 	}
 	event.Narrate(sink, "Push the same image again under a second tag, lab/hello:stable. The tag is new (its HEAD is a 404), but every HEAD for a blob, the layers and the config, now finds it, so nothing is uploaded again; only the manifest is PUT under the new tag. Layers are named by their content, and a digest the registry has is content it has:\n\n"+indent(log.take()))
@@ -173,14 +174,14 @@ func pushAndRun(ctx context.Context, store *image.Store, work string, res *image
 		return err
 	}
 	event.Narrate(sink, "Pull it into a second, empty store, as another node would (kcna-lab pull, docker pull):")
-	if _, err := image.Pull(ctx, other, dst, sink); err != nil {
+	if _, err := distribution.Pull(ctx, other, dst, sink); err != nil {
 		return err
 	}
 	var outs [2][]string
 	for i := range outs {
 		var spec sandbox.Spec
 		spec.Name = demoName(fmt.Sprintf("img%d", i+1))
-		if err := other.ForRun(ctx, dst, &spec, nil, sink); err != nil {
+		if err := other.ForRun(dst, &spec, nil, sink); err != nil {
 			return err
 		}
 		var buf bytes.Buffer

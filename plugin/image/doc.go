@@ -11,9 +11,10 @@
 // build cache keyed on the parent chain, the instruction and the content of
 // COPY's sources reuses unchanged layers.
 //
-// Push, Pull and Serve speak the OCI distribution API with
-// go-containerregistry; ForRun unpacks an image's layers into directories
-// that a sandbox stacks as overlay lowers.
+// ForRun unpacks an image's layers into directories that a sandbox
+// stacks as overlay lowers. Moving images to and from registries is
+// the sub-package distribution's, so that `kcna-lab run --image` (in the
+// slim front, cmd/kcna-lab) links no HTTP client.
 //
 // This package sits above sandbox and its sub-packages, like the
 // orchestrator: it imports them and none of them imports it.

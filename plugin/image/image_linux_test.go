@@ -27,6 +27,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
 	"github.com/kcna-lab/kcna-lab/plugin/image"
+	"github.com/kcna-lab/kcna-lab/plugin/image/distribution"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -298,7 +299,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 	addrc := make(chan string, 1)
 	served := make(chan error, 1)
 	go func() {
-		served <- image.Serve(ctx, "127.0.0.1:0", false, io.Discard, func(a string) { addrc <- a })
+		served <- distribution.Serve(ctx, "127.0.0.1:0", false, io.Discard, func(a string) { addrc <- a })
 	}()
 	var addr string
 	select {
@@ -319,7 +320,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 	}
 	res := build(t, s, buildContext(t), "hello:1")
 	dst, _ := image.ParseRef(addr + "/lab/hello:1")
-	if _, err := image.Push(ctx, s, res.Tag, dst, nil); err != nil {
+	if _, err := distribution.Push(ctx, s, res.Tag, dst, nil); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v2/lab/hello/manifests/1", nil)
@@ -338,7 +339,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	desc, err := image.Pull(ctx, other, dst, nil)
+	desc, err := distribution.Pull(ctx, other, dst, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +351,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 		t.Errorf("the pulled image ran and printed %q", out)
 	}
 
-	if err := image.Serve(ctx, "0.0.0.0:0", false, io.Discard, nil); err == nil || !strings.Contains(err.Error(), "not loopback") {
+	if err := distribution.Serve(ctx, "0.0.0.0:0", false, io.Discard, nil); err == nil || !strings.Contains(err.Error(), "not loopback") {
 		t.Errorf("Serve on 0.0.0.0: %v; want a refusal", err)
 	}
 }
@@ -393,7 +394,7 @@ func runImage(t *testing.T, s *image.Store, ref string) string {
 		t.Fatal(err)
 	}
 	var spec sandbox.Spec
-	if err := s.ForRun(context.Background(), r, &spec, nil, nil); err != nil {
+	if err := s.ForRun(r, &spec, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

@@ -1,9 +1,9 @@
 package image
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/kcna-lab/kcna-lab/event"
@@ -15,9 +15,9 @@ import (
 // and read-only overlay lowers (the rest) under a writable layer of its
 // own, and its entrypoint and command, environment and working directory
 // become the sandbox's. args, when given, replace the image's CMD, as
-// `docker run IMAGE ARGS` does. An image from a registry that the store
-// does not hold yet is pulled first.
-func (s *Store) ForRun(ctx context.Context, ref Ref, spec *sandbox.Spec, args []string, sink event.Sink) error {
+// `docker run IMAGE ARGS` does. An image the store does not hold is
+// ErrNotStored; the caller pulls it (package distribution) first.
+func (s *Store) ForRun(ref Ref, spec *sandbox.Spec, args []string, sink event.Sink) error {
 	if sink == nil {
 		sink = event.Discard
 	}
@@ -25,10 +25,6 @@ func (s *Store) ForRun(ctx context.Context, ref Ref, spec *sandbox.Spec, args []
 		return errors.New("--image gives the sandbox its root filesystem and layers; leave out --rootfs and --layer")
 	}
 	desc, err := s.Resolve(ref)
-	if err != nil && ref.Registry != "" {
-		event.Narrate(sink, fmt.Sprintf("%s is not in the local store yet: pulling it, as docker run does.", ref))
-		desc, err = Pull(ctx, s, ref, sink)
-	}
 	if err != nil {
 		return err
 	}
@@ -36,9 +32,9 @@ func (s *Store) ForRun(ctx context.Context, ref Ref, spec *sandbox.Spec, args []
 	if err != nil {
 		return err
 	}
-	if cfg.Architecture != "" && cfg.Architecture != hostPlatform.Architecture {
+	if cfg.Architecture != "" && cfg.Architecture != runtime.GOARCH {
 		// The kernel would refuse its programs with "exec format error".
-		return fmt.Errorf("image %s is built for %s/%s and this machine is linux/%s: its programs cannot run here; pull a multi-platform image (kcna-lab takes this machine's) or build it here", ref, cfg.OS, cfg.Architecture, hostPlatform.Architecture)
+		return fmt.Errorf("image %s is built for %s/%s and this machine is linux/%s: its programs cannot run here; pull a multi-platform image (kcna-lab takes this machine's) or build it here", ref, cfg.OS, cfg.Architecture, runtime.GOARCH)
 	}
 	if len(man.Layers) == 0 {
 		return fmt.Errorf("image %s has no layers, so no files to run: it was built FROM scratch with no COPY or RUN", ref)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -181,7 +182,29 @@ func (s *Store) PutBlob(mediaType string, b []byte) (Descriptor, error) {
 	return d, atomicfile.WriteFile(s.BlobPath(d.Digest), b, 0o644)
 }
 
-// PutBlobFile moves the file tmp, whose sha256 is digest, into the
+// PutBlobFrom stores a blob read from r (a pull's download), refusing it
+// unless it hashes to digest.
+func (s *Store) PutBlobFrom(digest string, r io.Reader) error {
+	f, err := os.CreateTemp(filepath.Join(s.Layout(), "blobs", "sha256"), ".pull-*")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(f.Name()) }()
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("download %s: %w", digest, err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
+		return fmt.Errorf("blob %s arrived as %s: refusing it", digest, got)
+	}
+	return s.putBlobFile(f.Name(), digest)
+}
+
+// putBlobFile moves the file tmp, whose sha256 is digest, into the
 // layout; tmp must be in the layout's blobs directory.
 func (s *Store) putBlobFile(tmp, digest string) error {
 	if err := os.Chmod(tmp, 0o644); err != nil {
@@ -233,8 +256,24 @@ func (s *Store) Resolve(ref Ref) (Descriptor, error) {
 			return d, nil
 		}
 	}
-	return Descriptor{}, fmt.Errorf("no image %s in %s: build it with `kcna-lab build -t %s DIR`, or pull it", ref, s.Layout(), ref)
+	return Descriptor{}, notStored{ref, s.Layout()}
 }
+
+// ErrNotStored is what Resolve and ForRun return (errors.Is) for an image
+// the store does not hold: one from a registry is pulled (package
+// distribution) and tried again, as docker run does.
+var ErrNotStored = errors.New("image not in the local store")
+
+type notStored struct {
+	ref    Ref
+	layout string
+}
+
+func (e notStored) Error() string {
+	return fmt.Sprintf("no image %s in %s: build it with `kcna-lab build -t %s DIR`, or pull it", e.ref, e.layout, e.ref)
+}
+
+func (e notStored) Is(target error) bool { return target == ErrNotStored }
 
 // Images lists the tagged images, in index.json's order.
 func (s *Store) Images() ([]Descriptor, error) {

@@ -35,6 +35,9 @@ type App struct {
 	Stdin      io.Reader
 	Stdout     io.Writer
 	Stderr     io.Writer
+	// Pull fetches a registry's image for `run --image`; nil in the slim
+	// front, which then hands such a run to kcna-lab-full.
+	Pull Puller
 }
 
 // ExitError carries a process's exit status through cobra without being

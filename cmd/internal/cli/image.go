@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/plugin/image"
@@ -24,8 +26,23 @@ func (a *App) imageSpec(ctx context.Context, spec *sandbox.Spec, f SandboxFlags,
 	if f.Trace {
 		sink = NewTraceSink(a.Stderr)
 	}
-	return store.ForRun(ctx, ref, spec, args, sink)
+	err = store.ForRun(ref, spec, args, sink)
+	if !errors.Is(err, image.ErrNotStored) || ref.Registry == "" {
+		return err
+	}
+	if a.Pull == nil {
+		return ErrHandOver // the front does not link a registry client
+	}
+	event.Narrate(sink, fmt.Sprintf("%s is not in the local store yet: pulling it, as docker run does.", ref))
+	if _, err := a.Pull(ctx, store, ref, sink); err != nil {
+		return err
+	}
+	return store.ForRun(ref, spec, args, sink)
 }
+
+// Puller fetches an image from its registry into the store: package
+// distribution's Pull, which only kcna-lab-full links.
+type Puller func(context.Context, *image.Store, image.Ref, event.Sink) (image.Descriptor, error)
 
 // OpenImages opens the learner's image store.
 func OpenImages() (*image.Store, error) {

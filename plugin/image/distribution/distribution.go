@@ -1,9 +1,13 @@
-package image
+// Package distribution moves OCI images between kcna-lab's image store
+// and registries over the OCI distribution API (lesson 7): Push, Pull,
+// and Serve, a registry on loopback. It is go-containerregistry's
+// registry and client, kept out of package image so that `kcna-lab run
+// --image`, which only reads the local store, does not link an HTTP
+// client and TLS.
+package distribution
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/plugin/image"
 )
 
 // DefaultRegistry is where `kcna-lab registry` listens and `push` sends
@@ -84,7 +88,7 @@ func isLoopback(host string) bool {
 // addresses, which it speaks plain HTTP to as Docker does: the course's
 // own registry on 127.0.0.1 works, and a public registry is not asked
 // over plain HTTP.
-func remoteRef(ref Ref) (name.Reference, error) {
+func remoteRef(ref image.Ref) (name.Reference, error) {
 	if ref.Registry == "" {
 		return nil, fmt.Errorf("%s names no registry: give REGISTRY/NAME:TAG, e.g. %s/%s", ref, DefaultRegistry, ref)
 	}
@@ -95,36 +99,36 @@ func remoteRef(ref Ref) (name.Reference, error) {
 // the distribution API: each blob is uploaded unless the registry has it
 // already, then the manifest is PUT under the tag. It returns the
 // manifest's descriptor; its digest is the one build printed.
-func Push(ctx context.Context, s *Store, src, dst Ref, sink event.Sink) (Descriptor, error) {
+func Push(ctx context.Context, s *image.Store, src, dst image.Ref, sink event.Sink) (image.Descriptor, error) {
 	if sink == nil {
 		sink = event.Discard
 	}
 	desc, err := s.Resolve(src)
 	if err != nil {
-		return Descriptor{}, err
+		return image.Descriptor{}, err
 	}
 	r, err := remoteRef(dst)
 	if err != nil {
-		return Descriptor{}, err
+		return image.Descriptor{}, err
 	}
 	p, err := layout.FromPath(s.Layout())
 	if err != nil {
-		return Descriptor{}, fmt.Errorf("open the OCI layout %s: %w", s.Layout(), err)
+		return image.Descriptor{}, fmt.Errorf("open the OCI layout %s: %w", s.Layout(), err)
 	}
 	h, err := v1.NewHash(desc.Digest)
 	if err != nil {
-		return Descriptor{}, err
+		return image.Descriptor{}, err
 	}
 	img, err := p.Image(h)
 	if err != nil {
-		return Descriptor{}, fmt.Errorf("read %s from the layout: %w", src, err)
+		return image.Descriptor{}, fmt.Errorf("read %s from the layout: %w", src, err)
 	}
 	repo := r.Context()
-	err = event.Step(sink, fmt.Sprintf("PUT blobs and manifest %s to %s", ShortDigest(desc.Digest), r),
+	err = event.Step(sink, fmt.Sprintf("PUT blobs and manifest %s to %s", image.ShortDigest(desc.Digest), r),
 		fmt.Sprintf("crane push %s %s  # or: docker push %s", s.Layout(), r, r),
 		func() error { return remote.Write(r, img, remote.WithContext(ctx)) })
 	if err != nil {
-		return Descriptor{}, fmt.Errorf("push %s to %s: %w", src, dst, hintRegistry(err, dst))
+		return image.Descriptor{}, fmt.Errorf("push %s to %s: %w", src, dst, hintRegistry(err, dst))
 	}
 	event.Narrate(sink, fmt.Sprintf("Pushed. The registry now serves the manifest at http://%s/v2/%s/manifests/%s, and each blob at /v2/%s/blobs/sha256:...", repo.RegistryStr(), repo.RepositoryStr(), dst.Tag, repo.RepositoryStr()))
 	return desc, nil
@@ -133,111 +137,90 @@ func Push(ctx context.Context, s *Store, src, dst Ref, sink event.Sink) (Descrip
 // Pull fetches ref from its registry into the store: the manifest, the
 // config and every layer, each checked against its digest, and names it
 // ref in index.json.
-func Pull(ctx context.Context, s *Store, ref Ref, sink event.Sink) (Descriptor, error) {
+func Pull(ctx context.Context, s *image.Store, ref image.Ref, sink event.Sink) (image.Descriptor, error) {
 	if sink == nil {
 		sink = event.Discard
 	}
 	r, err := remoteRef(ref)
 	if err != nil {
-		return Descriptor{}, err
+		return image.Descriptor{}, err
 	}
-	var desc Descriptor
+	var desc image.Descriptor
 	err = event.Step(sink, fmt.Sprintf("GET manifest, config and layers of %s", r),
 		fmt.Sprintf("crane pull --format=oci %s DIR  # or: docker pull %s", r, r),
 		func() error {
 			// From an index (a multi-platform image), the manifest for
 			// this machine: without it the library picks linux/amd64,
 			// which an arm64 learner could not run.
-			img, err := remote.Image(r, remote.WithContext(ctx), remote.WithPlatform(hostPlatform))
+			img, err := remote.Image(r, remote.WithContext(ctx), remote.WithPlatform(platform))
 			if err != nil {
 				return err
 			}
-			desc, err = s.storeImage(img)
+			desc, err = storeImage(s, img)
 			return err
 		})
 	if err != nil {
-		return Descriptor{}, fmt.Errorf("pull %s: %w", ref, hintRegistry(err, ref))
+		return image.Descriptor{}, fmt.Errorf("pull %s: %w", ref, hintRegistry(err, ref))
 	}
 	if err := s.Tag(ref, desc); err != nil {
-		return Descriptor{}, err
+		return image.Descriptor{}, err
 	}
 	event.Narrate(sink, fmt.Sprintf("Pulled %s: manifest %s, stored in %s.", ref, desc.Digest, s.Layout()))
 	return desc, nil
 }
 
-// hostPlatform is the platform whose image a pull takes from an index.
-var hostPlatform = v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+// platform is the platform whose image a pull takes from an index:
+// this machine's.
+var platform = v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 
 // storeImage writes a remote image's blobs into the layout, each checked
 // against its digest, and returns its manifest's descriptor.
-func (s *Store) storeImage(img v1.Image) (Descriptor, error) {
+func storeImage(s *image.Store, img v1.Image) (image.Descriptor, error) {
 	mt, err := img.MediaType()
 	if err != nil {
-		return Descriptor{}, err
+		return image.Descriptor{}, err
 	}
-	if string(mt) != MediaManifest && string(mt) != "application/vnd.docker.distribution.manifest.v2+json" {
-		return Descriptor{}, fmt.Errorf("the registry sent a %s; kcna-lab runs single-platform image manifests", mt)
+	if string(mt) != image.MediaManifest && string(mt) != "application/vnd.docker.distribution.manifest.v2+json" {
+		return image.Descriptor{}, fmt.Errorf("the registry sent a %s; kcna-lab runs single-platform image manifests", mt)
 	}
 	layers, err := img.Layers()
 	if err != nil {
-		return Descriptor{}, err
+		return image.Descriptor{}, err
 	}
 	for _, l := range layers {
 		d, err := l.Digest()
 		if err != nil {
-			return Descriptor{}, err
+			return image.Descriptor{}, err
 		}
 		if _, err := os.Stat(s.BlobPath(d.String())); err == nil {
 			continue
 		}
 		rc, err := l.Compressed()
 		if err != nil {
-			return Descriptor{}, err
+			return image.Descriptor{}, err
 		}
-		err = s.putBlobStream(d.String(), rc)
+		err = s.PutBlobFrom(d.String(), rc)
 		rc.Close()
 		if err != nil {
-			return Descriptor{}, err
+			return image.Descriptor{}, err
 		}
 	}
 	cfg, err := img.RawConfigFile()
 	if err != nil {
-		return Descriptor{}, err
+		return image.Descriptor{}, err
 	}
-	if _, err := s.PutBlob(MediaConfig, cfg); err != nil {
-		return Descriptor{}, err
+	if _, err := s.PutBlob(image.MediaConfig, cfg); err != nil {
+		return image.Descriptor{}, err
 	}
 	raw, err := img.RawManifest()
 	if err != nil {
-		return Descriptor{}, err
+		return image.Descriptor{}, err
 	}
 	return s.PutBlob(string(mt), raw)
 }
 
-// putBlobStream stores a blob read from r, refusing it unless it hashes
-// to digest.
-func (s *Store) putBlobStream(digest string, r io.Reader) error {
-	f, err := os.CreateTemp(filepath.Join(s.Layout(), "blobs", "sha256"), ".pull-*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(f.Name()) }()
-	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(f, h), r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("download %s: %w", digest, err)
-	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
-		return fmt.Errorf("blob %s arrived as %s: refusing it", digest, got)
-	}
-	return s.putBlobFile(f.Name(), digest)
-}
-
 // hintRegistry adds what to do when nothing listens at the registry.
-func hintRegistry(err error, ref Ref) error {
+func hintRegistry(err error, ref image.Ref) error {
 	var op *net.OpError
 	if errors.As(err, &op) {
 		return fmt.Errorf("%w (is a registry running there? start one with `kcna-lab registry --listen %s`)", err, ref.Registry)

@@ -1,4 +1,4 @@
-package image
+package distribution
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/kcna-lab/kcna-lab/plugin/image"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -31,7 +32,7 @@ func TestRemoteRefScheme(t *testing.T) {
 		"registry.example.com/lab/app:1": "https",
 		"docker.io/library/busybox:1.36": "https",
 	} {
-		r, err := ParseRef(ref)
+		r, err := image.ParseRef(ref)
 		if err != nil {
 			t.Fatalf("ParseRef(%q): %v", ref, err)
 		}
@@ -78,7 +79,7 @@ func TestPullTakesThisMachinesPlatform(t *testing.T) {
 	if err := remote.WriteIndex(ref, idx); err != nil {
 		t.Fatal(err)
 	}
-	r, err := ParseRef(host + "/lab/multi:1")
+	r, err := image.ParseRef(host + "/lab/multi:1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +89,13 @@ func TestPullTakesThisMachinesPlatform(t *testing.T) {
 	if runtime.GOARCH == other {
 		other = "arm64"
 	}
-	defer func(p v1.Platform) { hostPlatform = p }(hostPlatform)
+	defer func(p v1.Platform) { platform = p }(platform)
 	for _, arch := range []string{runtime.GOARCH, other} {
 		if _, ok := want[arch]; !ok {
 			continue
 		}
-		hostPlatform.Architecture = arch
-		s, err := Open(t.TempDir())
+		platform.Architecture = arch
+		s, err := image.Open(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,10 +112,9 @@ func TestPullTakesThisMachinesPlatform(t *testing.T) {
 		if arch != other {
 			continue
 		}
-		// Back on this machine, that image is refused before it runs.
-		hostPlatform.Architecture = runtime.GOARCH
+		// On this machine, that image is refused before it runs.
 		var spec sandbox.Spec
-		err = s.ForRun(context.Background(), r, &spec, []string{"true"}, nil)
+		err = s.ForRun(r, &spec, []string{"true"}, nil)
 		if err == nil || !strings.Contains(err.Error(), "is built for linux/"+other+" and this machine is linux/"+runtime.GOARCH) {
 			t.Errorf("running a %s image on %s: %v; want a refusal naming both", other, runtime.GOARCH, err)
 		}
