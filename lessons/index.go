@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 )
 
-// The course's index is what `kcna-lab lessons` lists and counts, and no
-// more: each lesson's number, id, title and domain and its questions' and
-// challenges' ids. The slim kcna-lab front reads it instead of the cached
+// The course's index is what `kcna-lab lessons` and `progress` list and
+// count, and no more: each lesson's number, id, title and domain, its
+// questions' ids and its challenges' ids and titles. The slim kcna-lab front reads it instead of the cached
 // course (whose gob holds every lesson's text: decoding it cost a
 // `lessons` about 2 ms) and cannot parse the course itself, which needs
 // the demos' registry; when the index is missing or stale it hands the
@@ -18,7 +18,7 @@ import (
 // program that parsed them and of the cache format.
 
 // indexFormat changes whenever indexFile changes shape.
-const indexFormat = "kcna-lab course index 1"
+const indexFormat = "kcna-lab course index 2"
 
 type indexFile struct {
 	Format  string        `json:"format"`
@@ -26,18 +26,23 @@ type indexFile struct {
 }
 
 type indexLesson struct {
-	Order      int      `json:"order"`
-	ID         string   `json:"id"`
-	Title      string   `json:"title"`
-	Domain     string   `json:"domain"`
-	Quiz       []string `json:"quiz"`
-	Challenges []string `json:"challenges"`
+	Order      int              `json:"order"`
+	ID         string           `json:"id"`
+	Title      string           `json:"title"`
+	Domain     string           `json:"domain"`
+	Quiz       []string         `json:"quiz"`
+	Challenges []indexChallenge `json:"challenges"`
+}
+
+type indexChallenge struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
 }
 
 // LoadIndex reads the index of the course in fsys that LoadCached wrote
 // in dir for program. The course it returns has only what the index
-// holds (each lesson's Order, ID, Title, Domain, and its Quiz and
-// Challenges with only their IDs): enough for Progress's Status, Score
+// holds (each lesson's Order, ID, Title, Domain, its Quiz with only their
+// IDs and its Challenges with only their IDs and titles): enough for Progress's Status, Score
 // and Completion, nothing to show. ok is false when there is no index
 // for this course and program, or it cannot be read.
 func LoadIndex(fsys fs.FS, dir, program string) (c *Course, ok bool) {
@@ -64,8 +69,8 @@ func readIndex(path string) (c *Course, ok bool) {
 		for _, id := range il.Quiz {
 			l.Quiz = append(l.Quiz, Question{ID: id})
 		}
-		for _, id := range il.Challenges {
-			l.Challenges = append(l.Challenges, Challenge{ID: id})
+		for _, ch := range il.Challenges {
+			l.Challenges = append(l.Challenges, Challenge{ID: ch.ID, Title: ch.Title})
 		}
 		c.Lessons = append(c.Lessons, l)
 	}
@@ -85,12 +90,12 @@ func writeIndex(dir, path string, c *Course) {
 	}
 	idx := indexFile{Format: indexFormat, Lessons: make([]indexLesson, 0, len(c.Lessons))}
 	for _, l := range c.Lessons {
-		il := indexLesson{Order: l.Order, ID: l.ID, Title: l.Title, Domain: l.Domain, Quiz: []string{}, Challenges: []string{}}
+		il := indexLesson{Order: l.Order, ID: l.ID, Title: l.Title, Domain: l.Domain, Quiz: []string{}, Challenges: []indexChallenge{}}
 		for _, q := range l.Quiz {
 			il.Quiz = append(il.Quiz, q.ID)
 		}
 		for _, ch := range l.Challenges {
-			il.Challenges = append(il.Challenges, ch.ID)
+			il.Challenges = append(il.Challenges, indexChallenge{ch.ID, ch.Title})
 		}
 		idx.Lessons = append(idx.Lessons, il)
 	}

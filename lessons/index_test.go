@@ -36,6 +36,11 @@ func TestLoadIndexAfterLoadCached(t *testing.T) {
 				t.Errorf("question %d of %s: index %q, course %q", j, l.ID, x.Quiz[j].ID, q.ID)
 			}
 		}
+		for j, ch := range l.Challenges {
+			if got := x.Challenges[j]; got.ID != ch.ID || got.Title != ch.Title {
+				t.Errorf("challenge %d of %s: index %q %q, course %q %q", j, l.ID, got.ID, got.Title, ch.ID, ch.Title)
+			}
+		}
 	}
 	// Progress counts the same over the index as over the course.
 	p := &Progress{Lessons: map[string]*LessonProgress{}}

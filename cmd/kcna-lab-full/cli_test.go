@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
@@ -175,7 +175,7 @@ func TestProgressJSONHasChallengesAndExams(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var got progressJSON
+	var got cli.ProgressJSON
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"github.com/kcna-lab/kcna-lab/sandbox"

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
 	"github.com/kcna-lab/kcna-lab/sandbox"
@@ -18,10 +17,4 @@ var hostCannotRun = func(course *lessons.Course) map[string]string {
 // it reports.
 func askDoctor(course *lessons.Course) (map[string]string, error) {
 	return hostCannotRun(course), nil
-}
-
-// lessonRows are the course's lessons as `lessons` lists them.
-func lessonRows(c *lessons.Course, p *lessons.Progress) []cli.LessonRow {
-	rs, _ := cli.Rows(c, p, askDoctor)
-	return rs
 }

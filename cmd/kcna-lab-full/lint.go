@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
 )

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 )
 
 // kcna runs the CLI in-process with a private progress directory.

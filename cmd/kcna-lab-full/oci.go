@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/plugin/oci"
 )

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
+	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"github.com/kcna-lab/kcna-lab/lessons"
 )
 

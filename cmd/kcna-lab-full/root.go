@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"github.com/kcna-lab/kcna-lab/content"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
@@ -71,9 +71,9 @@ workshops and quick practice.`,
 	root.PersistentFlags().StringVar(&a.contentDir, "content", "",
 		"load lessons from this `DIR` instead of the built-in course (see lint-content)")
 	root.AddCommand(
-		cli.NewLessonsCmd(a.cli(), cli.Course{Load: a.course, HostCannotRun: askDoctor, Progress: a.progressOnly}),
+		cli.NewLessonsCmd(a.cli(), a.courseSource()),
 		newShowCmd(a),
-		newProgressCmd(a),
+		cli.NewProgressCmd(a.cli(), a.courseSource()),
 		newLintContentCmd(a),
 		newDemoCmd(a),
 		cli.NewRunCmd(a.cli()),
@@ -183,6 +183,12 @@ func programIdentity() (string, error) {
 // notice (a corrupt file kept aside) if there is one.
 func (a *app) progress() (*lessons.Store, *lessons.Progress, error) {
 	return a.cli().Progress()
+}
+
+// courseSource is where lessons and progress take the course from: this
+// program parses it (or reads its cache) and asks doctor.
+func (a *app) courseSource() cli.Course {
+	return cli.Course{Load: a.course, HostCannotRun: askDoctor, Progress: a.progressOnly}
 }
 
 // progressOnly is progress without the store, as lessons takes it.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"os"
 
 	"charm.land/glamour/v2"
@@ -10,6 +9,8 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
+
+	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 )
 
 func newShowCmd(a *app) *cobra.Command {

@@ -25,6 +25,7 @@ func TestFrontTakes(t *testing.T) {
 		{"ps", true},
 		{"ps --json", true},
 		{"--content /x lessons", true},
+		{"progress --json", true},
 		{"lessons --help", false},
 		{"run -h -- true", false},
 		{"run --isolate pid -- sh --help", true}, // the command's own flag
@@ -74,7 +75,8 @@ func TestFrontMatchesFull(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"run", "--help"}, {"psx"}, {"lessons", "--bogus"},
 		{"__complete", "run", "--i"}, {"__complete", ""},
-		{"--version"}, {"ps"}, {"lessons"}, {"lessons", "--json"},
+		{"--version"}, {"ps"}, {"lessons"}, {"lessons", "--json"}, {"progress"}, {"progress", "--json"},
+		{"progress", "--reset", "--json"},
 		{"logs", "kl-no-such-sandbox"}, {"run", "--isolate", "bogus", "--", "true"},
 		// Not in the store and from a registry: a pull, which only
 		// kcna-lab-full links (nothing listens on port 1).
@@ -85,7 +87,7 @@ func TestFrontMatchesFull(t *testing.T) {
 		if got != want || code != wantCode {
 			t.Errorf("kcna-lab %s: front exit %d:\n%s\nkcna-lab-full exit %d:\n%s", strings.Join(args, " "), code, got, wantCode, want)
 		}
-		if args[0] == "lessons" {
+		if args[0] == "lessons" || args[0] == "progress" && len(args) < 3 {
 			// The first lessons was handed over (no index yet), and
 			// kcna-lab-full wrote the index: now the front answers.
 			got, code = runAs(lab, args...)

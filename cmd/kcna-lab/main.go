@@ -3,7 +3,7 @@
 //
 // This is its slim front, git-style: it runs itself the commands that
 // must start at kernel speed (run, shell, exec, ps, stop, logs, clean,
-// lessons, --version) and every role kcna-lab is re-executed in (a
+// lessons, progress, --version) and every role kcna-lab is re-executed in (a
 // sandbox's init, run --detached-child, the rootless network holder, a
 // workshop lab's init),
 // linking only the runtime and cmd/internal/cli. Everything else (the
@@ -48,7 +48,7 @@ func main() {
 }
 
 // commands are the subcommands this front runs itself.
-var commands = []string{"run", "shell", "exec", "ps", "stop", "logs", "clean", "lessons"}
+var commands = []string{"run", "shell", "exec", "ps", "stop", "logs", "clean", "lessons", "progress"}
 
 // takes reports whether this front may try the command line args: one of
 // its commands, or --version alone, and no help asked for. Anything else

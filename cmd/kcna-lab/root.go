@@ -23,11 +23,13 @@ func newRootCmd(a *cli.App) *cobra.Command {
 		RunE: func(*cobra.Command, []string) error { return cli.ErrHandOver }, // the TUI
 	}
 	root.PersistentFlags().StringVar(&a.ContentDir, "content", "", "load lessons from this `DIR` instead of the built-in course")
+	src := cli.Course{Load: func() (*lessons.Course, error) { return courseIndex(a) }, HostCannotRun: needsDoctor, Progress: func() (*lessons.Progress, error) {
+		_, p, err := a.Progress()
+		return p, err
+	}}
 	root.AddCommand(
-		cli.NewLessonsCmd(a, cli.Course{Load: func() (*lessons.Course, error) { return courseIndex(a) }, HostCannotRun: needsDoctor, Progress: func() (*lessons.Progress, error) {
-			_, p, err := a.Progress()
-			return p, err
-		}}),
+		cli.NewLessonsCmd(a, src),
+		cli.NewProgressCmd(a, src),
 		cli.NewRunCmd(a),
 		cli.NewShellCmd(a),
 		cli.NewExecCmd(a),

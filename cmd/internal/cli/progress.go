@@ -1,8 +1,7 @@
-package main
+package cli
 
 import (
 	"fmt"
-	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,7 +9,9 @@ import (
 	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
-func newProgressCmd(a *app) *cobra.Command {
+// NewProgressCmd is `kcna-lab progress`; src is where the course comes
+// from, as for NewLessonsCmd.
+func NewProgressCmd(a *App, src Course) *cobra.Command {
 	var reset, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "progress",
@@ -29,7 +30,7 @@ reset by mistake can be undone by renaming it back.`,
   kcna-lab progress --reset`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, p, err := a.progress()
+			store, p, err := a.Progress()
 			if err != nil {
 				return err
 			}
@@ -42,21 +43,25 @@ reset by mistake can be undone by renaming it back.`,
 					return fmt.Errorf("reset progress: %w", err)
 				}
 				if bak == "" {
-					fmt.Fprintln(a.stdout, "Nothing to reset: no progress saved yet.")
+					fmt.Fprintln(a.Stdout, "Nothing to reset: no progress saved yet.")
 					return nil
 				}
-				fmt.Fprintf(a.stdout, "Progress reset. The old record is kept as %s\n", bak)
+				fmt.Fprintf(a.Stdout, "Progress reset. The old record is kept as %s\n", bak)
 				return nil
 			}
-			course, err := a.course()
+			course, err := src.Load()
+			if err != nil {
+				return err
+			}
+			rows, err := Rows(course, p, src.HostCannotRun)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return a.printJSON(progressReport(store, course, p))
+				return a.PrintJSON(progressReport(store, course, p, rows))
 			}
-			fmt.Fprintf(a.stdout, "Progress file: %s\n\n", store.Path)
-			return cli.WriteLessonsTable(a.cli(), lessonRows(course, p), course, p)
+			fmt.Fprintf(a.Stdout, "Progress file: %s\n\n", store.Path)
+			return WriteLessonsTable(a, rows, course, p)
 		},
 	}
 	cmd.Flags().BoolVar(&reset, "reset", false, "start over (the old file is kept as .bak)")
@@ -64,29 +69,29 @@ reset by mistake can be undone by renaming it back.`,
 	return cmd
 }
 
-// progressJSON is `progress --json`: every lesson with its challenges, and
+// ProgressJSON is `progress --json`: every lesson with its challenges, and
 // the exams taken (exam --review --json gives one exam's questions).
-type progressJSON struct {
+type ProgressJSON struct {
 	File       string               `json:"file"`
 	Completion float64              `json:"completion"`
-	Lessons    []lessonProgressJSON `json:"lessons"`
-	Exams      []examSummaryJSON    `json:"exams"`
+	Lessons    []LessonProgressJSON `json:"lessons"`
+	Exams      []ExamSummaryJSON    `json:"exams"`
 }
 
-type lessonProgressJSON struct {
-	cli.LessonRow
+type LessonProgressJSON struct {
+	LessonRow
 	ReadAt     *time.Time           `json:"read_at,omitempty"`
-	Challenges []challengeStateJSON `json:"challenges"`
+	Challenges []ChallengeStateJSON `json:"challenges"`
 }
 
-type challengeStateJSON struct {
+type ChallengeStateJSON struct {
 	ID       string     `json:"id"`
 	Title    string     `json:"title"`
 	Passed   bool       `json:"passed"`
 	PassedAt *time.Time `json:"passed_at,omitempty"`
 }
 
-type examSummaryJSON struct {
+type ExamSummaryJSON struct {
 	At           time.Time             `json:"at"`
 	Score        int                   `json:"score"`
 	Total        int                   `json:"total"`
@@ -100,18 +105,18 @@ type examSummaryJSON struct {
 	Domains      []lessons.DomainScore `json:"domains,omitempty"`
 }
 
-func progressReport(store *lessons.Store, c *lessons.Course, p *lessons.Progress) progressJSON {
-	out := progressJSON{File: store.Path, Completion: p.Completion(c),
-		Lessons: []lessonProgressJSON{}, Exams: []examSummaryJSON{}}
-	for i, row := range lessonRows(c, p) {
+func progressReport(store *lessons.Store, c *lessons.Course, p *lessons.Progress, rows []LessonRow) ProgressJSON {
+	out := ProgressJSON{File: store.Path, Completion: p.Completion(c),
+		Lessons: []LessonProgressJSON{}, Exams: []ExamSummaryJSON{}}
+	for i, row := range rows {
 		l := c.Lessons[i]
 		lp := p.Lessons[l.ID]
-		lj := lessonProgressJSON{LessonRow: row, Challenges: []challengeStateJSON{}}
+		lj := LessonProgressJSON{LessonRow: row, Challenges: []ChallengeStateJSON{}}
 		if lp != nil && !lp.ReadAt.IsZero() {
 			lj.ReadAt = &lp.ReadAt
 		}
 		for _, ch := range l.Challenges {
-			cj := challengeStateJSON{ID: ch.ID, Title: ch.Title}
+			cj := ChallengeStateJSON{ID: ch.ID, Title: ch.Title}
 			if lp != nil {
 				if at, ok := lp.Challenges[ch.ID]; ok {
 					cj.Passed, cj.PassedAt = true, &at
@@ -122,7 +127,7 @@ func progressReport(store *lessons.Store, c *lessons.Course, p *lessons.Progress
 		out.Lessons = append(out.Lessons, lj)
 	}
 	for _, r := range p.Exams {
-		out.Exams = append(out.Exams, examSummaryJSON{At: r.At, Score: r.Score, Total: r.Total, Percent: r.Percent(),
+		out.Exams = append(out.Exams, ExamSummaryJSON{At: r.At, Score: r.Score, Total: r.Total, Percent: r.Percent(),
 			Passed: r.Passed, PassPercent: r.PassPercent, Seconds: r.Seconds, LimitSeconds: r.LimitSeconds,
 			TimedOut: r.TimedOut, Seed: r.Seed, Domains: r.Domains})
 	}
