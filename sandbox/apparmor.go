@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -40,16 +41,28 @@ func quoteAppArmorPath(p string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p) + `"`
 }
 
-// appArmorProfileActive reports whether this process runs under the
-// kcna-lab profile, which then lets it create user namespaces.
+// appArmorProfileActive reports whether this process runs under one of
+// the kcna-lab profile's programs, which then lets it create user
+// namespaces.
 func appArmorProfileActive() bool {
 	for _, f := range []string{"/proc/self/attr/apparmor/current", "/proc/self/attr/current"} {
 		if b, err := os.ReadFile(f); err == nil {
-			return strings.HasPrefix(strings.TrimSpace(string(b)), "kcna-lab ")
+			return kcnaLabLabel(string(b))
 		}
 	}
 	return false
 }
+
+// kcnaLabLabel reports whether an AppArmor label ("kcna-lab-full
+// (unconfined)") is one of the profile's programs.
+func kcnaLabLabel(label string) bool {
+	name, _, _ := strings.Cut(strings.TrimSpace(label), " ")
+	return slices.Contains(profilePrograms, name)
+}
+
+// profilePrograms are the programs the profile names, by the profile
+// names AppArmor shows as their labels.
+var profilePrograms = []string{"kcna-lab", FullProgram, "kcna-lab-init"}
 
 // installedPrograms are the paths the AppArmor profile must name: this
 // binary, and kcna-lab-init beside it. Run as kcna-lab-full (which

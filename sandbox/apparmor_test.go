@@ -47,3 +47,21 @@ func TestAppArmorProfileParses(t *testing.T) {
 		t.Errorf("apparmor_parser refused the profile: %v\n%s", err, out)
 	}
 }
+
+// TestAppArmorLabel: the label a process runs under is one of the
+// profile's three programs, or not the profile at all.
+func TestAppArmorLabel(t *testing.T) {
+	for label, want := range map[string]bool{
+		"kcna-lab (unconfined)\n":      true,
+		"kcna-lab-full (unconfined)\n": true,
+		"kcna-lab-init (unconfined)":   true,
+		"unconfined\n":                 false,
+		"kcna-lab-other (unconfined)":  false,
+		"/usr/bin/man (enforce)":       false,
+		"":                             false,
+	} {
+		if got := kcnaLabLabel(label); got != want {
+			t.Errorf("kcnaLabLabel(%q) = %v, want %v", label, got, want)
+		}
+	}
+}

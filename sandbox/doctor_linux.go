@@ -88,7 +88,7 @@ func UserNamespaceBlocked() error {
 	}
 	if v, err := readInt("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); err == nil && v == 1 && !appArmorProfileActive() {
 		return fmt.Errorf("AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10 and later). "+
-			"Install kcna-lab's profile, which allows them to kcna-lab alone: `kcna-lab apparmor | sudo tee %s && sudo apparmor_parser -r %s`; or run kcna-lab with sudo",
+			"Install kcna-lab's profile, which allows them to kcna-lab's own programs alone, naming each by its path (again after an upgrade or a move): `kcna-lab apparmor | sudo tee %s && sudo apparmor_parser -r %s`; or run kcna-lab with sudo",
 			AppArmorProfilePath, AppArmorProfilePath)
 	}
 	return nil

@@ -16,10 +16,12 @@ func newAppArmorCmd(a *app) *cobra.Command {
 creating user namespaces (kernel.apparmor_restrict_unprivileged_userns=1),
 which is how kcna-lab builds a sandbox without root. A program an AppArmor
 profile names may be allowed to: Ubuntu ships such profiles for podman and
-the browsers. This prints one for this kcna-lab and the kcna-lab-init beside
-it, naming their paths; it allows user namespaces and restricts nothing.
+the browsers. This prints one for this kcna-lab and the kcna-lab-full and
+kcna-lab-init beside it, naming their paths; it allows user namespaces and
+restricts nothing.
 
-Install it (once; again if you move the binaries), then check with doctor:
+Install it (once; again if you move the binaries or upgrade from a kcna-lab
+without kcna-lab-full), then check with doctor:
   kcna-lab apparmor | sudo tee ` + sandbox.AppArmorProfilePath + `
   sudo apparmor_parser -r ` + sandbox.AppArmorProfilePath + `
   kcna-lab doctor

@@ -30,7 +30,12 @@ type app struct {
 // run executes the CLI with args and returns the process exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
-	code, _ := cli.Execute(ctx, newRootCmd(a), args, a.cli())
+	code, err := cli.Execute(ctx, newRootCmd(a), args, a.cli())
+	if err != nil {
+		// Only the slim front hands over; here it is a bug.
+		fmt.Fprintf(stderr, "kcna-lab: internal error: %v, in kcna-lab-full itself\n", err)
+		return 70
+	}
 	return code
 }
 

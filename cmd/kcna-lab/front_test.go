@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"debug/buildinfo"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/creack/pty"
 
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/sandbox"
@@ -22,6 +26,9 @@ func TestFrontTakes(t *testing.T) {
 	}{
 		{"", false},
 		{"--version", true},
+		{"-v", true},
+		{"-- ps", false},
+		{"ps -- -h", true}, // after --, not a flag of kcna-lab's
 		{"ps", true},
 		{"ps --json", true},
 		{"--content /x lessons", true},
@@ -55,7 +62,7 @@ func TestFrontMatchesFull(t *testing.T) {
 	home := t.TempDir()
 	env := append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_STATE_HOME="+filepath.Join(home, "state"),
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home, "SUDO_USER=", "KCNA_LAB_WORKSHOP=", "KCNA_LAB_CONTENT=",
-		"KCNA_LAB_IMAGES="+filepath.Join(home, "images"))
+		"KCNA_LAB_IMAGES="+filepath.Join(home, "images"), "KCNA_LAB_FULL=")
 	runAs := func(prog string, args ...string) (string, int) {
 		cmd := exec.Command(prog, args...)
 		cmd.Args[0] = "kcna-lab" // as a shell runs either: by its name on PATH
@@ -87,12 +94,22 @@ func TestFrontMatchesFull(t *testing.T) {
 		if got != want || code != wantCode {
 			t.Errorf("kcna-lab %s: front exit %d:\n%s\nkcna-lab-full exit %d:\n%s", strings.Join(args, " "), code, got, wantCode, want)
 		}
-		if args[0] == "lessons" || args[0] == "progress" && len(args) < 3 {
+		if wantCode == 0 && (args[0] == "lessons" || args[0] == "progress" && len(args) < 3) {
 			// The first lessons was handed over (no index yet), and
-			// kcna-lab-full wrote the index: now the front answers.
-			got, code = runAs(lab, args...)
-			if got != want || code != wantCode {
-				t.Errorf("kcna-lab %s from the index: exit %d:\n%s\nwant exit %d:\n%s", strings.Join(args, " "), code, got, wantCode, want)
+			// kcna-lab-full wrote the index: now the front answers,
+			// and kcna-lab-full's packages (goldmark's among them) are
+			// never initialised.
+			cmd := exec.Command(lab, args...)
+			cmd.Args[0] = "kcna-lab"
+			cmd.Env = append(slices.Clip(env), "GODEBUG=inittrace=1")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if err != nil || stdout.String() != want {
+				t.Errorf("kcna-lab %s from the index: %v:\n%s\nwant exit %d:\n%s", strings.Join(args, " "), err, stdout.String(), wantCode, want)
+			}
+			if strings.Contains(stderr.String(), "init github.com/yuin/goldmark") {
+				t.Errorf("kcna-lab %s with the index beside the cache was handed over to kcna-lab-full", strings.Join(args, " "))
 			}
 		}
 	}
@@ -135,6 +152,26 @@ func TestFrontWithoutFull(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "kcna-lab version ") {
 		t.Errorf("kcna-lab --version alone: %v: %s", err, out)
 	}
+
+	// One that anyone may change is refused, saying why: it would run
+	// with the learner's privileges (root's, under sudo).
+	b, err := os.ReadFile(filepath.Join(dir, "kcna-lab-full"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsafe := filepath.Join(filepath.Dir(alone), "kcna-lab-full")
+	if err := os.WriteFile(unsafe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(unsafe, 0o777); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	cmd = exec.Command(alone, "show", "01")
+	cmd.Env = append(os.Environ(), "KCNA_LAB_FULL=")
+	out, err = cmd.CombinedOutput()
+	if !errors.As(err, &ee) || ee.ExitCode() != 127 || !strings.Contains(string(out), "is not an executable file that only root, you or the owner of") {
+		t.Errorf("kcna-lab show 01 with a world-writable kcna-lab-full: %v\n%s", err, out)
+	}
 }
 
 // TestFrontLinksNoRenderer: what the front's binary is built from, as
@@ -159,5 +196,77 @@ func TestFrontLinksNoRenderer(t *testing.T) {
 				t.Errorf("kcna-lab links %s %s: it belongs in kcna-lab-full", d.Path, d.Version)
 			}
 		}
+	}
+}
+
+// TestFrontHandsOverWithoutAskingTheTerminal: on a terminal, a command
+// line the front hands over goes straight to kcna-lab-full, not through
+// fang's error path, which first asks the terminal for its background
+// colour (OSC 11): a round trip, and seconds on a terminal that never
+// answers, as this one does not.
+func TestFrontHandsOverWithoutAskingTheTerminal(t *testing.T) {
+	dir := t.TempDir()
+	lab := testbuild.Lab(t, dir)
+	course, err := filepath.Abs(filepath.Join("..", "..", "content"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer ptmx.Close()
+	home := t.TempDir()
+	// --content: only kcna-lab-full parses a course, so lessons is
+	// handed over after cobra has run.
+	cmd := exec.Command(lab, "lessons", "--content", course)
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_STATE_HOME="+home, "XDG_CACHE_HOME="+home, "KCNA_LAB_FULL=", "KCNA_LAB_WORKSHOP=", "TERM=xterm-256color")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var out bytes.Buffer
+	_, _ = io.Copy(&out, ptmx) // until the process and its terminal are gone (EIO)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("kcna-lab lessons --content %s: %v\n%q", course, err, out.String())
+	}
+	if strings.Contains(out.String(), "\x1b]11;?") {
+		t.Errorf("the hand-over asked the terminal for its colours first:\n%q", out.String())
+	}
+	if !strings.Contains(out.String(), "why-containers") {
+		t.Errorf("kcna-lab-full did not list the course:\n%q", out.String())
+	}
+}
+
+// TestFrontTrustsItsOwnersFull: `sudo ./bin/kcna-lab` runs a learner's own
+// build as root, and a workshop lab sees both programs owned by nobody: a
+// kcna-lab-full owned by whoever owns the running kcna-lab is trusted
+// (that owner could change the front itself), as root's or the caller's is.
+func TestFrontTrustsItsOwnersFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to give the programs to another owner")
+	}
+	dir := t.TempDir()
+	testbuild.Lab(t, dir)
+	own := t.TempDir()
+	for _, name := range []string{"kcna-lab", "kcna-lab-full"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(own, name)
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(filepath.Join(own, "kcna-lab"), "--help")
+	cmd.Env = append(os.Environ(), "KCNA_LAB_FULL=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "kcna-lab") || strings.Contains(string(out), "not an executable file") {
+		t.Errorf("root running nobody's kcna-lab --help, with nobody's kcna-lab-full beside it: %v\n%s", err, out)
 	}
 }

@@ -5,8 +5,7 @@
 // must start at kernel speed (run, shell, exec, ps, stop, logs, clean,
 // lessons, progress, --version) and every role kcna-lab is re-executed in (a
 // sandbox's init, run --detached-child, the rootless network holder, a
-// workshop lab's init),
-// linking only the runtime and cmd/internal/cli. Everything else (the
+// workshop lab's init), linking only the runtime and cmd/internal/cli. Everything else (the
 // course's full-screen app, show, quiz, serve, build, any --help, a
 // command line it cannot parse, shell completion) it hands to
 // kcna-lab-full beside it with execve, argv[0] still "kcna-lab" and the
@@ -39,7 +38,8 @@ func main() {
 	args := os.Args[1:]
 	if takes(args) {
 		a := &cli.App{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-		code, err := cli.Execute(context.Background(), newRootCmd(a), args, a)
+		now := func() { os.Exit(handOver(os.Args)) }
+		code, err := cli.Execute(context.Background(), newRootCmd(a, now), args, a)
 		if !errors.Is(err, cli.ErrHandOver) {
 			os.Exit(code)
 		}

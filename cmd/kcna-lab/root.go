@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 
@@ -14,13 +15,18 @@ import (
 
 // newRootCmd is kcna-lab with only this front's commands, built by the
 // same constructors as kcna-lab-full's. A flag or argument it cannot
-// take returns cli.ErrHandOver, so that kcna-lab-full says what is wrong
-// (with its help at hand) exactly as it always has.
-func newRootCmd(a *cli.App) *cobra.Command {
+// take, or a command that finds only kcna-lab-full can answer
+// (cli.ErrHandOver), hands the command line over there and then, so that
+// kcna-lab-full says what is wrong (with its help at hand) exactly as it
+// always has. Then, not after cobra returns: fang's error path first asks
+// the terminal for its background colour, a round trip (seconds, on a
+// terminal that does not answer) before kcna-lab-full asks again.
+func newRootCmd(a *cli.App, handOver func()) *cobra.Command {
+	now := func() error { handOver(); return cli.ErrHandOver }
 	root := &cobra.Command{
 		Use:  "kcna-lab",
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return cli.ErrHandOver }, // the TUI
+		RunE: func(*cobra.Command, []string) error { return now() }, // the TUI
 	}
 	root.PersistentFlags().StringVar(&a.ContentDir, "content", "", "load lessons from this `DIR` instead of the built-in course")
 	src := cli.Course{Load: func() (*lessons.Course, error) { return courseIndex(a) }, HostCannotRun: needsDoctor, Progress: func() (*lessons.Progress, error) {
@@ -39,13 +45,22 @@ func newRootCmd(a *cli.App) *cobra.Command {
 		cli.NewCleanCmd(a),
 	)
 	cli.Walk(root, func(c *cobra.Command) {
-		c.SetFlagErrorFunc(func(*cobra.Command, error) error { return cli.ErrHandOver })
+		c.SetFlagErrorFunc(func(*cobra.Command, error) error { return now() })
 		if valid := c.Args; valid != nil {
 			c.Args = func(c *cobra.Command, args []string) error {
 				if valid(c, args) != nil {
-					return cli.ErrHandOver
+					return now()
 				}
 				return nil
+			}
+		}
+		if run := c.RunE; run != nil {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				err := run(c, args)
+				if errors.Is(err, cli.ErrHandOver) {
+					return now()
+				}
+				return err
 			}
 		}
 	})

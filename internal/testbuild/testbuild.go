@@ -25,8 +25,9 @@ import (
 const NativeEnv = "KCNA_LAB_NATIVE"
 
 // BinDirEnv names a directory of prebuilt programs: kcna-lab and
-// kcna-lab-full (the slim front and the rest of the CLI), kcna-lab-init (with the native init when the C compiler could link it)
-// and kcna-lab-init-go (the Go init alone). When it is set the programs
+// kcna-lab-full (the slim front and the rest of the CLI), kcna-lab-init
+// (with the native init when the C compiler could link it) and
+// kcna-lab-init-go (the Go init alone). When it is set the programs
 // are copied from there, never built: the test VM has no go command, and
 // `make test` builds once instead of in every test.
 const BinDirEnv = "KCNA_TEST_BINDIR"

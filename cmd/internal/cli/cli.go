@@ -57,6 +57,24 @@ var ErrHandOver = errors.New("kcna-lab: this needs kcna-lab-full")
 // that root cannot take returns ErrHandOver when root says so (the slim
 // front's flag and argument errors); nothing is printed then.
 func Execute(ctx context.Context, root *cobra.Command, args []string, a *App) (int, error) {
+	// A command that exits with its own status has said what happened:
+	// it skips fang's error path, which asks the terminal for its
+	// background colour first (a round trip; seconds, on a terminal that
+	// never answers) to style an error nobody prints.
+	exited := -1
+	Walk(root, func(c *cobra.Command) {
+		if run := c.RunE; run != nil {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				err := run(c, args)
+				var ee ExitError
+				if errors.As(err, &ee) {
+					exited = ee.Code
+					return nil
+				}
+				return err
+			}
+		}
+	})
 	root.SetArgs(args)
 	root.SetIn(a.Stdin)
 	root.SetOut(a.Stdout)
@@ -69,6 +87,9 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, a *App) (i
 	)
 	if errors.Is(err, ErrHandOver) {
 		return 0, ErrHandOver
+	}
+	if err == nil && exited >= 0 {
+		return exited, nil
 	}
 	return ExitStatus(err), nil
 }

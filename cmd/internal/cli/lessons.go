@@ -76,6 +76,9 @@ type LessonRow struct {
 	NotPossibleHere string `json:"challenge_not_possible_here,omitempty"`
 }
 
+// Rows are the course's lessons as lessons and progress list them, each
+// with the learner's status and score; hostCannotRun is asked only when
+// a status needs it.
 func Rows(course *lessons.Course, p *lessons.Progress, hostCannotRun func(*lessons.Course) (map[string]string, error)) ([]LessonRow, error) {
 	why, err := hostLimits(course, p, hostCannotRun)
 	if err != nil {
@@ -106,6 +109,8 @@ func hostLimits(course *lessons.Course, p *lessons.Progress, hostCannotRun func(
 	return nil, nil
 }
 
+// WriteLessonsTable prints rs as the lessons table, then why each lesson
+// "done here" could not run its challenge, then how far the course is.
 func WriteLessonsTable(a *App, rs []LessonRow, course *lessons.Course, p *lessons.Progress) error {
 	w := tabwriter.NewWriter(a.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "#\tID\tTITLE\tSTATUS\tQUIZ")
