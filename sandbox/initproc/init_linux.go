@@ -3,6 +3,7 @@
 package initproc
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kcna-lab/kcna-lab/event"
 )
 
 // Main plays the role this program was started for, by the name in
@@ -72,6 +75,11 @@ func runInit() int {
 	}
 	plan, err := readPlan()
 	if err != nil {
+		if mismatch := (*MismatchError)(nil); errors.As(err, &mismatch) && mismatch.Theirs < firstReportProtocol {
+			// A parent from before reports reads only events in JSON.
+			b, _ := event.Event{Kind: event.KindResult, Err: err.Error()}.MarshalJSONLine()
+			rep.buf = append(rep.buf, b...)
+		}
 		return fail(err)
 	}
 	if len(os.Args) == 3 && os.Args[1] == ResumeArg {

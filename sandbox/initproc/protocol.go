@@ -56,6 +56,10 @@ const ExitFailed = 125
 //go:generate go run ./internal/gen -o native/protocol.h
 const ProtocolVersion = 11
 
+// firstReportProtocol is the first protocol whose inits send Reports; a
+// parent of an earlier one reads only events in JSON.
+const firstReportProtocol = 11
+
 // Config is what the parent knows of the sandbox it builds: BuildPlan
 // turns it into the Plan, the steps and the command, which is all the
 // init is sent.

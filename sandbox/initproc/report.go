@@ -2,6 +2,7 @@ package initproc
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -126,8 +127,20 @@ func (r Report) AppendLine(b []byte) []byte {
 }
 
 // ParseReport reads one line (without its newline) that AppendLine wrote,
-// or the native init.
+// or the native init. A line of JSON is an event of an init from before
+// reports (protocol 10 and older): its error, if it has one, is read as a
+// failure, so that its refusal of this build's plan still reaches the
+// learner.
 func ParseReport(line []byte) (Report, error) {
+	if bytes.HasPrefix(line, []byte("{")) {
+		var old struct {
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal(line, &old); err != nil || old.Error == "" {
+			return Report{}, fmt.Errorf("a line of JSON without an error: %q", line)
+		}
+		return Report{Kind: ReportFail, Text: old.Error}, nil
+	}
 	kind, rest, _ := bytes.Cut(line, []byte(" "))
 	r := Report{Kind: ReportKind(kind)}
 	f, ok := formOf(r.Kind)

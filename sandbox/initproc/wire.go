@@ -158,14 +158,26 @@ func UnmarshalPlan(b []byte) (*Plan, error) {
 	return p, nil
 }
 
-// protocolMismatch words an opening line that is not ProtocolLine.
+// MismatchError is a plan that opens with another protocol's line, or
+// with none.
+type MismatchError struct{ Theirs int } // 0: not from kcna-lab
+
+func (e *MismatchError) Error() string {
+	if e.Theirs == 0 {
+		return "it does not open with the protocol version: it is not from kcna-lab"
+	}
+	return fmt.Sprintf("it speaks protocol %d, this init %d: kcna-lab and its init are from different builds", e.Theirs, ProtocolVersion)
+}
+
+// protocolMismatch reads the version in an opening line that is not
+// ProtocolLine.
 func protocolMismatch(line []byte) error {
 	digits, ok := strings.CutPrefix(string(line), `{"protocol":`)
-	v, err := strconv.Atoi(digits[:len(digits)-len(strings.TrimLeft(digits, "0123456789"))])
-	if !ok || err != nil {
-		return errors.New("it does not open with the protocol version: it is not from kcna-lab")
+	if !ok {
+		return &MismatchError{}
 	}
-	return fmt.Errorf("it speaks protocol %d, this init %d: kcna-lab and its init are from different builds", v, ProtocolVersion)
+	v, _ := strconv.Atoi(digits[:len(digits)-len(strings.TrimLeft(digits, "0123456789"))])
+	return &MismatchError{Theirs: v}
 }
 
 func (p *Plan) flags() uint32 {

@@ -115,6 +115,11 @@ func TestReportsKeepTheirText(t *testing.T) {
 			t.Errorf("%q came back as %+v, %v; want %+v", line, got, err, r)
 		}
 	}
+	// An init from before reports refuses this build's plan in JSON.
+	old := `{"time":"0001-01-01T00:00:00Z","kind":"result","error":"protocol 11, want 10"}`
+	if r, err := ParseReport([]byte(old)); err != nil || r != (Report{Kind: ReportFail, Text: "protocol 11, want 10"}) {
+		t.Errorf("the JSON refusal of an older init was read as %+v, %v", r, err)
+	}
 	for _, bad := range []string{"", "stepp 1 0 0", "step 1 0", "step x 0 0", "ready now", "exit 1", `{"kind":"ready"}`} {
 		if r, err := ParseReport([]byte(bad)); err == nil {
 			t.Errorf("%q was read as %+v", bad, r)
