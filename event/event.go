@@ -148,7 +148,7 @@ func SideBySide(sink Sink, title string, host, sandbox []string) {
 }
 
 // MarshalJSONLine encodes e as one line of JSON, the form used by
-// `kcna-lab demo --json` and between a sandbox's init and its parent.
+// `kcna-lab demo --json`.
 func (e Event) MarshalJSONLine() ([]byte, error) {
 	b, err := json.Marshal(e)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
@@ -75,9 +77,9 @@ func parityCases(vol string) []struct {
 // inside (the mount table, the command's status: capabilities,
 // no_new_privs, seccomp, signals; its cgroup, hostname, working
 // directory, loopback, clocks, resolver file, volume) and from the host
-// (which namespaces the command shares with the host). It fails when a
-// step is taken by neither, so a new step needs a case here or a reason
-// in goOnly.
+// (which namespaces the command shares with the host), and what each
+// init's reports narrate. It fails when a step is taken by neither, so a
+// new step needs a case here or a reason in goOnly.
 func TestBothInitsCarryOutEveryOp(t *testing.T) {
 	needRoot(t)
 	if err := testbuild.Native(); err != nil {
@@ -123,15 +125,16 @@ func TestBothInitsCarryOutEveryOp(t *testing.T) {
 				mu.Lock()
 				plans = nil
 				mu.Unlock()
-				seen[in.kind] = kernelView(t, c.spec, in.kind == "native")
+				view, rec := kernelView(t, c.spec, in.kind == "native")
 				// Not only the same: none ignored, as a fresh process has it.
-				if !strings.Contains(seen[in.kind], "SigIgn: 0000000000000000\n") {
-					t.Errorf("%s init: the command came with signals ignored:\n%s", in.kind, seen[in.kind])
+				if !strings.Contains(view, "SigIgn: 0000000000000000\n") {
+					t.Errorf("%s init: the command came with signals ignored:\n%s", in.kind, view)
 				}
 				mu.Lock()
 				if len(plans) != 1 || !plans[0].Native {
 					t.Fatalf("%s init: want one plan the native init may run, got %d (%+v)", in.kind, len(plans), plans)
 				}
+				seen[in.kind] = view + narration(rec, plans[0])
 				for _, op := range plans[0].Ops {
 					taken[op.Kind] = true
 				}
@@ -181,8 +184,8 @@ func ignoreSignal(t *testing.T, sig uintptr) {
 // kernelView starts spec, checks which init runs it (the native init is
 // one thread, the Go runtime several) and returns what the kernel shows
 // of it, with what differs from run to run (mount ids, device numbers,
-// host PIDs, uptime) taken out.
-func kernelView(t *testing.T, spec sandbox.Spec, native bool) string {
+// host PIDs, uptime) taken out, and the events of its start.
+func kernelView(t *testing.T, spec sandbox.Spec, native bool) (string, *recorder) {
 	t.Helper()
 	rec := &recorder{}
 	sb, err := sandbox.Start(context.Background(), spec, rec)
@@ -213,7 +216,32 @@ func kernelView(t *testing.T, spec sandbox.Spec, native bool) string {
 		}
 		fmt.Fprintf(&ns, "%s own=%v\n", n, own != host)
 	}
-	return normalize(t, rec.output()) + ns.String()
+	return normalize(t, rec.output()) + ns.String(), rec
+}
+
+// narration is what the learner reads of the init's work: each event in
+// the words of a step of plan, in order, with the clocks' offsets taken
+// out. The native init's joining of the time namespace, which the Go
+// init cannot do (native.c, join_time), is in no step's words: it is
+// left out.
+func narration(rec *recorder, plan *initproc.Plan) string {
+	words := map[string]bool{}
+	for _, op := range plan.Ops {
+		words[op.Action], words[op.AltAction], words[op.Text] = true, true, true
+	}
+	delete(words, "")
+	offsets := regexp.MustCompile(`(--boottime|--monotonic) -?[0-9]+`)
+	var b strings.Builder
+	b.WriteString("== narration\n")
+	for _, e := range rec.Events() {
+		switch {
+		case e.Kind == event.KindStep && words[e.Action]:
+			fmt.Fprintf(&b, "%s  $ %s  error=%q\n", e.Action, offsets.ReplaceAllString(e.Shell, "$1 N"), e.Err)
+		case e.Kind == event.KindNarration && words[e.Text]:
+			b.WriteString("# " + e.Text + "\n")
+		}
+	}
+	return b.String()
 }
 
 // statusFields are the lines of /proc/PID/status both inits must leave

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -69,6 +68,9 @@ type Sandbox struct {
 	// seccomp is the profile the init loads last; nil for unconfined.
 	seccomp *seccomp.Profile
 
+	// plan is what the init was sent, in whose words readEvents narrates
+	// the init's reports; set before the init can read it.
+	plan       atomic.Pointer[initproc.Plan]
 	events     chan struct{} // closed when the init's event stream ends
 	ready      chan struct{} // closed when the init has built the sandbox
 	readyOnce  sync.Once
@@ -464,8 +466,7 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) (er
 func (sb *Sandbox) initConfig(fsDir string) (initproc.Config, error) {
 	c := sb.spec
 	cfg := initproc.Config{
-		Protocol: initproc.ProtocolVersion,
-		Args:     c.Args, Env: c.Env, Hostname: c.Hostname, Dir: c.Dir,
+		Args: c.Args, Env: c.Env, Hostname: c.Hostname, Dir: c.Dir,
 		Root: filepath.Join(sb.dir, "root"), Rootfs: fsDir, RootMode: c.Root,
 		ReadOnly: c.Rootfs == "" && sb.layers == nil, Isolate: c.Isolate, Tty: c.Tty, Escape: c.Escape, Hold: c.Hold,
 		Overlay: sb.overlayData,
@@ -655,8 +656,8 @@ func (sb *Sandbox) attach(cfg *initproc.Config, userns bool) error {
 var planned atomic.Pointer[func(*initproc.Plan)]
 
 // release plans the inside (every mount, namespace step and exec, as ops
-// both inits carry out) and sends it with the config; closing the pipe
-// lets the init go.
+// both inits carry out) and sends the plan; closing the pipe lets the
+// init go.
 func (sb *Sandbox) release(cfg *initproc.Config, cfgW *os.File) error {
 	plan, err := initproc.BuildPlan(cfg)
 	if err != nil {
@@ -669,16 +670,16 @@ func (sb *Sandbox) release(cfg *initproc.Config, cfgW *os.File) error {
 		// The Go init reserves its threads before the command starts.
 		plan.Native = false
 	}
-	cfg.Plan = plan
 	if f := planned.Load(); f != nil {
 		(*f)(plan)
 	}
-	msg, err := cfg.Marshal()
+	msg, err := plan.Marshal()
 	if err == nil {
+		sb.plan.Store(plan)
 		_, err = cfgW.Write(msg)
 	}
 	if err != nil {
-		return fmt.Errorf("send the config to the sandbox's init: %w", err)
+		return fmt.Errorf("send the plan to the sandbox's init: %w", err)
 	}
 	return cfgW.Close()
 }
@@ -784,35 +785,32 @@ func explainCloneError(err error, ns []Namespace) error {
 	return fmt.Errorf("create namespaces (%s): %w", namesOf(ns), err)
 }
 
-// readEvents forwards the init's events to the sink, keeping its result.
+// readEvents turns the init's reports into events for the sink, in the
+// words of the plan it was sent, keeping its result.
 func (sb *Sandbox) readEvents(r io.ReadCloser) {
 	defer close(sb.events)
 	defer r.Close()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		var e event.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+		rep, err := initproc.ParseReport(sc.Bytes())
+		if err != nil {
 			continue
 		}
-		if e.Kind == initproc.KindReady {
+		switch rep.Kind {
+		case initproc.ReportReady:
 			sb.readyOnce.Do(func() { close(sb.ready) })
-			continue
-		}
-		if e.Kind == event.KindResult {
-			if e.Err != "" {
-				sb.initErr = e.Err
+		case initproc.ReportFail:
+			sb.initErr = rep.Text
+		case initproc.ReportExit:
+			res := rep.Result()
+			sb.initResult = &res // the parent emits the final result itself
+		default:
+			if e, ok := sb.plan.Load().Event(rep); ok {
+				e.Time = time.Now()
+				sb.sink.Emit(e)
 			}
-			if e.Result != nil {
-				r := *e.Result
-				sb.initResult = &r
-			}
-			continue // the parent emits the final result itself
 		}
-		if e.Time.IsZero() {
-			e.Time = time.Now()
-		}
-		sb.sink.Emit(e)
 	}
 }
 

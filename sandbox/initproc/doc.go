@@ -14,8 +14,8 @@
 // the standard library, nothing that reads archives, ELF files or
 // certificates. `go list -deps ./cmd/kcna-lab-init` shows what it links.
 //
-// The exported names are the protocol between the two sides (Config,
-// ExecRequest, the descriptor numbers, ProtocolVersion) and the few
-// tables both use (namespaces, capabilities, masked paths); package
+// The exported names are the protocol between the two sides (Plan,
+// Report, ExecRequest, the descriptor numbers, ProtocolVersion) and the
+// few tables both use (namespaces, capabilities, masked paths); package
 // sandbox re-exports those that are its API.
 package initproc

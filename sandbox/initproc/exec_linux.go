@@ -60,7 +60,7 @@ func (s *supervisor) handleExec(conn *net.UnixConn) {
 	}
 	env := req.Env
 	if env == nil {
-		env = s.cfg.Env
+		env = s.plan.Env
 	}
 	path, err := lookPath(req.Args[0], env)
 	if err != nil {

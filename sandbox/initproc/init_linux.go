@@ -3,8 +3,6 @@
 package initproc
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,7 +56,7 @@ func runInit() int {
 	closeOnExecFrom(FDConfig)
 	defaultIgnoredSignals()
 	reserveThreads()
-	// Set-up events are held back and sent in one write just before the
+	// Set-up reports are held back and sent in one write just before the
 	// command starts: a pipe write per step, each waking the parent, cost
 	// more than the steps themselves.
 	// Not dumpable, before anything: processes in the sandbox can then
@@ -66,17 +64,22 @@ func runInit() int {
 	// (runc's CVE-2019-5736). Every execve, resume's too, makes the new
 	// image dumpable again.
 	dumpErr := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	sink := &lineSink{f: os.NewFile(FDEvents, "events"), held: true}
+	rep := &reporter{f: os.NewFile(FDEvents, "events"), held: true}
 	fail := func(err error) int {
-		sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
-		sink.Release()
+		rep.fail(err.Error())
+		rep.release()
 		return ExitFailed
 	}
 	if dumpErr != nil {
 		return fail(fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", dumpErr))
 	}
-	cfg, err := readConfig()
+	plan, err := readPlan()
 	if err != nil {
+		if mismatch := (*MismatchError)(nil); errors.As(err, &mismatch) && mismatch.Theirs < firstReportProtocol {
+			// A parent from before reports reads only events in JSON.
+			b, _ := event.Event{Kind: event.KindResult, Err: err.Error()}.MarshalJSONLine()
+			rep.buf = append(rep.buf, b...)
+		}
 		return fail(err)
 	}
 	if len(os.Args) == 3 && os.Args[1] == ResumeArg {
@@ -85,24 +88,24 @@ func runInit() int {
 		if err != nil {
 			return fail(fmt.Errorf("resume: command pid %q: %w", os.Args[2], err))
 		}
-		sink.Release()
-		return newSupervisor(cfg, sink, nil).resume(pid)
+		rep.release()
+		return newSupervisor(plan, rep, nil).resume(pid)
 	}
 
 	// Kept open for the chroot-escape program, which is this binary:
 	// O_PATH, which needs no right to read it.
 	var self *os.File
-	if cfg.Escape {
+	if plan.Escape {
 		fd, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fail(fmt.Errorf("open /proc/self/exe: %w", err))
 		}
 		self = os.NewFile(uintptr(fd), "/proc/self/exe")
 	}
-	if err := runPlan(cfg.Plan, sink); err != nil {
+	if err := runPlan(plan, rep); err != nil {
 		return fail(err)
 	}
-	return newSupervisor(cfg, sink, self).serve()
+	return newSupervisor(plan, rep, self).serve()
 }
 
 // defaultIgnoredSignals puts back to their default the signals this
@@ -176,29 +179,21 @@ func reserveThreads() {
 	done.Wait()
 }
 
-// readConfig reads the parent's config: a line of JSON, then the plan
-// again in the native init's form, which this init does not need. All of
-// it is read, so that the parent's write never meets a closed pipe.
-func readConfig() (*Config, error) {
+// readPlan reads the parent's plan. All of it is read, so that the
+// parent's write never meets a closed pipe.
+func readPlan() (*Plan, error) {
 	f := os.NewFile(FDConfig, "config")
 	b, err := io.ReadAll(f)
 	_ = f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("read the sandbox config from the parent: %w", err)
+		return nil, fmt.Errorf("read the sandbox plan from the parent: %w", err)
 	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	var cfg Config
-	if err := json.Unmarshal(line, &cfg); err != nil {
-		return nil, fmt.Errorf("read the sandbox config from the parent: %w", err)
-	}
-	if cfg.Protocol != ProtocolVersion {
+	p, err := UnmarshalPlan(b)
+	if err != nil {
 		exe, _ := os.Executable()
-		return nil, fmt.Errorf("the sandbox init %s is from another build of kcna-lab (protocol %d, want %d): rebuild both with `make build`, or remove it to let kcna-lab act as its own init", exe, cfg.Protocol, ProtocolVersion)
+		return nil, fmt.Errorf("the sandbox init %s cannot read the plan kcna-lab sent: %w; rebuild both with `make build`, or remove it to let kcna-lab act as its own init", exe, err)
 	}
-	if cfg.Plan == nil {
-		return nil, errors.New("the sandbox config has no plan: rebuild kcna-lab and kcna-lab-init together with `make build`")
-	}
-	return &cfg, nil
+	return p, nil
 }
 
 // closeOnExecFrom marks every descriptor from first on close-on-exec.
@@ -227,38 +222,52 @@ func init() {
 	}
 }
 
-// lineSink writes events as JSON lines to the parent. While held it
-// gathers them; Release sends what it has and ends holding.
-type lineSink struct {
+// reporter writes the init's reports to the parent, a line each. While
+// held it gathers them; release sends what it has and ends holding.
+type reporter struct {
 	mu   sync.Mutex
 	f    *os.File
 	held bool
 	buf  []byte
 }
 
-func (s *lineSink) Emit(e event.Event) {
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	b, err := e.MarshalJSONLine()
-	if err != nil {
+func (r *reporter) send(rep Report) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.held {
+		r.buf = rep.AppendLine(r.buf)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.held {
-		s.buf = append(s.buf, b...)
-		return
-	}
-	_, _ = s.f.Write(b)
+	_, _ = r.f.Write(rep.AppendLine(nil))
 }
 
-// Release sends the held events and lets later ones through at once.
-func (s *lineSink) Release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.buf) > 0 {
-		_, _ = s.f.Write(s.buf)
+// step runs fn as event part of the plan's step op and reports it with
+// its time and error; it returns fn's error unchanged.
+func (r *reporter) step(op, part int, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	rep := Report{Kind: ReportStep, Op: int64(op), Part: int64(part), Took: time.Since(start)}
+	if err != nil {
+		rep.Text = err.Error()
 	}
-	s.buf, s.held = nil, false
+	r.send(rep)
+	return err
+}
+
+func (r *reporter) narrate(op int)   { r.send(Report{Kind: ReportNarrate, Op: int64(op)}) }
+func (r *reporter) say(text string)  { r.send(Report{Kind: ReportSay, Text: text}) }
+func (r *reporter) ready()           { r.send(Report{Kind: ReportReady}) }
+func (r *reporter) fail(text string) { r.send(Report{Kind: ReportFail, Text: text}) }
+func (r *reporter) exit(code, sig int) {
+	r.send(Report{Kind: ReportExit, Code: int64(code), Signal: int64(sig)})
+}
+
+// release sends the held reports and lets later ones through at once.
+func (r *reporter) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.buf) > 0 {
+		_, _ = r.f.Write(r.buf)
+	}
+	r.buf, r.held = nil, false
 }

@@ -2,22 +2,37 @@ package initproc
 
 import "fmt"
 
-// Plan is how a sandbox is built from inside, step by step, as data: the
-// parent writes it once (BuildPlan) and sends it with the Config, and the
-// init carries it out. Two inits can: this package's, in Go, and the
-// native one compiled into kcna-lab-init (package initproc/native), which
-// starts in a fraction of the time because no Go runtime has to start
-// first. One list means one order of mount steps and one narration,
-// whichever init runs it.
+// Plan is how a sandbox is built from inside, step by step, as data, and
+// what it then runs: the parent writes it once (BuildPlan) and sends it,
+// and the init carries it out. Two inits can: this package's, in Go, and
+// the native one compiled into kcna-lab-init (package initproc/native),
+// which starts in a fraction of the time because no Go runtime has to
+// start first. One list means one order of mount steps and one
+// narration, whichever init runs it: the narration stays with the
+// parent, which words the init's reports from its own copy (Plan.Event).
 type Plan struct {
 	// Root is the directory the new root is built on (Config.Root);
 	// Contained paths must stay inside it.
-	Root string `json:"root"`
-	Ops  []Op   `json:"ops"`
+	Root string
+	Ops  []Op
+	// Args and Env are the command's (Config.Args, Config.Env); Tty,
+	// Hold and Escape are Config's.
+	Args, Env         []string
+	Tty, Hold, Escape bool
 	// Native: the native init may run this sandbox. It may not when the
 	// sandbox needs what only the Go init does: a terminal, holding the
 	// namespaces with no command, the escape program, a step it lacks.
-	Native bool `json:"native"`
+	Native bool
+}
+
+// has reports whether the plan takes a step of kind k.
+func (p *Plan) has(k OpKind) bool {
+	for i := range p.Ops {
+		if p.Ops[i].Kind == k {
+			return true
+		}
+	}
+	return false
 }
 
 // OpKind is what a step does.
@@ -40,10 +55,10 @@ const (
 	OpChroot                       // chroot("."), then chdir("/")
 	OpPivot                        // pivot_root(".", ".")
 	OpUmount                       // umount2(Path, Flags)
-	OpMask                         // hide Path: an empty read-only tmpfs on a directory, /dev/null on a file (AltAction); skip if absent
+	OpMask                         // hide Path: an empty read-only tmpfs on a directory, /dev/null on a file (PartAlt); skip if absent
 	OpReadonly                     // bind Path on itself read-only; skip if absent
 	OpUnshare                      // unshare(Flags)
-	OpTimeNS                       // unshare(CLONE_NEWTIME) and set the clocks back to near zero
+	OpTimeNS                       // unshare(CLONE_NEWTIME), then write Data to /proc/self/timens_offsets (PartAlt)
 	OpBounding                     // drop from the bounding set every capability up to Last not in Keep
 	OpCapset                       // permitted = effective = inheritable = Keep
 	OpNoNewPrivs                   // prctl(PR_SET_NO_NEW_PRIVS, 1)
@@ -80,38 +95,42 @@ func (k OpKind) String() string {
 }
 
 // Op is one step. Action and Shell are its event: the system call and the
-// shell command that would do the same.
+// shell command that would do the same. The parent keeps them (and Text);
+// the init is sent only what it carries out (wire.go's opWire) and reports
+// which step it took.
 type Op struct {
-	Kind   OpKind `json:"kind"`
-	Action string `json:"action,omitempty"`
-	Shell  string `json:"shell,omitempty"`
-	// AltAction and AltShell describe OpMask on a file.
-	AltAction string `json:"alt_action,omitempty"`
-	AltShell  string `json:"alt_shell,omitempty"`
+	Kind   OpKind
+	Action string
+	Shell  string
+	// AltAction and AltShell are a step's second event (PartAlt): OpMask
+	// on a file, OpTimeNS writing its clocks' offsets.
+	AltAction string
+	AltShell  string
 
-	Path   string `json:"path,omitempty"`
-	Source string `json:"source,omitempty"`
-	FSType string `json:"fstype,omitempty"`
-	Data   string `json:"data,omitempty"`
-	Flags  uint64 `json:"flags,omitempty"`
+	Path   string
+	Source string
+	FSType string
+	Data   string
+	Flags  uint64
 	// Mkdir creates Path and its parents with this mode first; Touch
 	// creates Path as an empty file (a mount point for a device).
-	Mkdir uint32 `json:"mkdir,omitempty"`
-	Touch bool   `json:"touch,omitempty"`
+	Mkdir uint32
+	Touch bool
 	// Contained: Path lies under Plan.Root and may not pass through a
 	// symlink of the root filesystem on the way, which could otherwise
 	// lead a mount out of it. Label names the path in the error.
-	Contained bool   `json:"contained,omitempty"`
-	Label     string `json:"label,omitempty"`
+	Contained bool
+	Label     string
 
-	FD   int    `json:"fd,omitempty"`
-	Skip int    `json:"skip,omitempty"`
-	Text string `json:"text,omitempty"`
+	FD   int
+	Skip int
+	// Text is OpNarrate's and OpIfFile's narration.
+	Text string
 	// Keep is a capability mask; Last the highest capability the kernel
 	// knows (/proc/sys/kernel/cap_last_cap).
-	Keep uint64 `json:"keep,omitempty"`
-	Last int    `json:"last,omitempty"`
+	Keep uint64
+	Last int
 	// Filter is OpSeccomp's program: struct sock_filter records, 8 bytes
 	// each, little-endian (SeccompFilter.Program).
-	Filter []byte `json:"filter,omitempty"`
+	Filter []byte
 }

@@ -10,13 +10,11 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/kcna-lab/kcna-lab/event"
 )
 
 // BuildPlan is the parent's half of building a sandbox: every step the
-// init will take, in order, for the config c. The parent calls it last,
-// once c is complete, and sends the plan in the config.
+// init will take, in order, for the config c, and the command. The parent
+// calls it last, once c is complete, and sends the plan.
 func BuildPlan(c *Config) (*Plan, error) {
 	ops := rootOps(c)
 	if c.Dir != "" {
@@ -28,7 +26,11 @@ func BuildPlan(c *Config) (*Plan, error) {
 		ops = append(ops, Op{Kind: OpUnshare, Flags: unix.CLONE_NEWCGROUP, Action: "unshare(CLONE_NEWCGROUP)", Shell: "unshare --cgroup"})
 	}
 	if c.has(NSTime) {
-		ops = append(ops, Op{Kind: OpTimeNS, Action: "unshare(CLONE_NEWTIME)", Shell: "unshare --time"})
+		op, err := timeNSOp()
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, op)
 	}
 	if !c.has(NSUser) && !slices.Contains(c.CapDrop, unix.CAP_MKNOD) {
 		// Root here is the host's root. CAP_MKNOD would let it make a node
@@ -46,19 +48,35 @@ func BuildPlan(c *Config) (*Plan, error) {
 	if c.Seccomp != nil {
 		ops = append(ops, seccompOp(c.Seccomp))
 	}
-	p := &Plan{Root: c.Root, Ops: ops, Native: !c.Tty && !c.Hold && !c.Escape}
-	for _, op := range ops {
-		if op.Kind == OpEscapeTool {
-			p.Native = false
-		}
-	}
+	p := &Plan{Root: c.Root, Ops: ops, Args: c.Args, Env: c.Env, Tty: c.Tty, Hold: c.Hold, Escape: c.Escape}
+	p.Native = !c.Tty && !c.Hold && !c.Escape && !p.has(OpEscapeTool)
 	return p, nil
+}
+
+// timeNSOp creates a time namespace for the sandbox's processes and sets
+// its clocks back so that uptime inside starts near zero, like a freshly
+// booted machine. The clocks are read here, in the parent, which shares
+// its time namespace with the init until this step: the init only writes
+// the offsets, and uptime inside starts at one second plus the few
+// milliseconds until then.
+func timeNSOp() (Op, error) {
+	var boot, mono unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot); err != nil {
+		return Op{}, fmt.Errorf("read CLOCK_BOOTTIME: %w", err)
+	}
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
+		return Op{}, fmt.Errorf("read CLOCK_MONOTONIC: %w", err)
+	}
+	b, m := -(boot.Sec - 1), -(mono.Sec - 1)
+	return Op{Kind: OpTimeNS, Data: fmt.Sprintf("boottime %d 0\nmonotonic %d 0\n", b, m),
+		Action: "unshare(CLONE_NEWTIME)", Shell: "unshare --time",
+		AltAction: "write /proc/self/timens_offsets", AltShell: fmt.Sprintf("unshare --time --boottime %d --monotonic %d", b, m)}, nil
 }
 
 // runPlan carries out the plan on the calling thread, which must be the
 // one that forks the sandbox's processes: capabilities, no_new_privs and
 // the namespaces for children are per thread.
-func runPlan(p *Plan, sink event.Sink) error {
+func runPlan(p *Plan, rep *reporter) error {
 	for i := 0; i < len(p.Ops); i++ {
 		op := &p.Ops[i]
 		if op.Contained {
@@ -69,10 +87,10 @@ func runPlan(p *Plan, sink event.Sink) error {
 		var err error
 		switch op.Kind {
 		case OpNarrate:
-			event.Narrate(sink, op.Text)
+			rep.narrate(i)
 		case OpIfFile:
 			if fi, lerr := os.Lstat(op.Path); lerr != nil || !fi.Mode().IsRegular() {
-				event.Narrate(sink, op.Text)
+				rep.narrate(i)
 				i += op.Skip
 			}
 		case OpSymlink:
@@ -84,17 +102,17 @@ func runPlan(p *Plan, sink event.Sink) error {
 			switch {
 			case serr != nil: // not on this kernel, or /sys not mounted
 			case fi.IsDir():
-				err = event.Step(sink, op.Action, op.Shell, func() error {
+				err = rep.step(i, PartMain, func() error {
 					return unix.Mount("tmpfs", op.Path, "tmpfs", unix.MS_RDONLY, "size=0")
 				})
 			default:
-				err = event.Step(sink, op.AltAction, op.AltShell, func() error {
+				err = rep.step(i, PartAlt, func() error {
 					return unix.Mount("/dev/null", op.Path, "", unix.MS_BIND, "")
 				})
 			}
 		case OpReadonly:
 			if _, serr := os.Stat(op.Path); serr == nil {
-				err = event.Step(sink, op.Action, op.Shell, func() error {
+				err = rep.step(i, PartMain, func() error {
 					if err := unix.Mount(op.Path, op.Path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 						return err
 					}
@@ -102,13 +120,13 @@ func runPlan(p *Plan, sink event.Sink) error {
 				})
 			}
 		case OpTimeNS:
-			err = newTimeNamespace(sink, op)
+			err = newTimeNamespace(rep, i, op)
 		case OpEscapeTool:
-			if eerr := event.Step(sink, op.Action, op.Shell, func() error { return mountEscapeTool(op.Path) }); eerr != nil {
-				event.Narrate(sink, fmt.Sprintf("The escape program is not available in this sandbox (%v): the sandbox's root user cannot reach kcna-lab-init where it is installed.", eerr))
+			if eerr := rep.step(i, PartMain, func() error { return mountEscapeTool(op.Path) }); eerr != nil {
+				rep.say(fmt.Sprintf("The escape program is not available in this sandbox (%v): the sandbox's root user cannot reach kcna-lab-init where it is installed.", eerr))
 			}
 		default:
-			err = event.Step(sink, op.Action, op.Shell, func() error { return step(op) })
+			err = rep.step(i, PartMain, func() error { return step(op) })
 		}
 		if err != nil {
 			return err
@@ -199,27 +217,16 @@ func contained(root, path string) error {
 	return nil
 }
 
-// newTimeNamespace creates a time namespace for the sandbox's processes
-// and sets its clocks back so that uptime inside starts near zero, like a
-// freshly booted machine. Offsets can be written only before any process
-// enters the namespace.
-func newTimeNamespace(sink event.Sink, op *Op) error {
-	if err := event.Step(sink, op.Action, op.Shell, func() error {
-		return unix.Unshare(unix.CLONE_NEWTIME)
-	}); err != nil {
+// newTimeNamespace creates the time namespace the sandbox's processes
+// start in, and sets its clocks back with the offsets the plan carries
+// (timeNSOp). Offsets can be written only before any process enters the
+// namespace.
+func newTimeNamespace(rep *reporter, i int, op *Op) error {
+	if err := rep.step(i, PartMain, func() error { return unix.Unshare(unix.CLONE_NEWTIME) }); err != nil {
 		return err
 	}
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
-		return err
-	}
-	var mono unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
-		return err
-	}
-	offsets := fmt.Sprintf("boottime %d 0\nmonotonic %d 0\n", -(ts.Sec - 1), -(mono.Sec - 1))
-	return event.Step(sink, "write /proc/self/timens_offsets", fmt.Sprintf("unshare --time --boottime %d --monotonic %d", -(ts.Sec-1), -(mono.Sec-1)), func() error {
-		return os.WriteFile("/proc/self/timens_offsets", []byte(offsets), 0)
+	return rep.step(i, PartAlt, func() error {
+		return os.WriteFile("/proc/self/timens_offsets", []byte(op.Data), 0)
 	})
 }
 

@@ -7,12 +7,12 @@ import (
 )
 
 // The parent and the sandbox's init talk over three inherited descriptors:
-// the parent writes a Config on FDConfig, as one line of JSON followed by
-// the plan in the native init's binary form (NativePlan), and closes it
-// (the init starts only when it arrives, so the parent can place it in
-// its cgroup first); the init
-// writes events as JSON lines on FDEvents; FDExec is a listening unix
-// socket on which the init accepts exec requests for the sandbox's
+// the parent writes the Plan on FDConfig, in the one binary form both
+// inits read (wire.go), and closes it (the init starts only when it
+// arrives, so the parent can place it in its cgroup first); the init
+// writes Reports on FDEvents, a line each (report.go), which the parent
+// turns into events from its own copy of the plan; FDExec is a listening
+// unix socket on which the init accepts exec requests for the sandbox's
 // lifetime.
 const (
 	FDConfig = 3
@@ -40,68 +40,65 @@ const (
 	ResumeArg = "resume"
 )
 
-// KindReady is the init's last set-up event, not forwarded: the sandbox
-// is built and its command about to start.
-const KindReady event.Kind = "ready"
-
 // ExitFailed is the init's exit status when it could not build the
 // sandbox; the parent then reports the failed step, not a command status.
 const ExitFailed = 125
 
-// ProtocolVersion changes whenever Config, the plan's binary form or the
-// events' meaning does, so that a kcna-lab-init left from another build
-// refuses plainly instead of misreading its config.
+// ProtocolVersion changes whenever the plan's binary form or the
+// reports' form or meaning does, so that a kcna-lab-init left from
+// another build refuses plainly instead of misreading its plan.
 //
-// This file, plan.go's step numbers and wire.go's NativeMagic are the one
-// source of what the native init hard-codes: `go generate` writes them
-// into native/protocol.h (internal/gen), and a test fails when that
-// header is stale.
+// This file, plan.go's step numbers, wire.go's layout and report.go's
+// lines are the one source of what the native init hard-codes: `go
+// generate` writes them into native/protocol.h (internal/gen), and a test
+// fails when that header is stale.
 //
 //go:generate go run ./internal/gen -o native/protocol.h
-const ProtocolVersion = 10
+const ProtocolVersion = 11
 
-// Config is everything the init needs to build the sandbox from inside.
+// firstReportProtocol is the first protocol whose inits send Reports; a
+// parent of an earlier one reads only events in JSON.
+const firstReportProtocol = 11
+
+// Config is what the parent knows of the sandbox it builds: BuildPlan
+// turns it into the Plan, the steps and the command, which is all the
+// init is sent.
 type Config struct {
-	Protocol int      `json:"protocol"`
-	Args     []string `json:"args"`
-	Env      []string `json:"env"`
-	Hostname string   `json:"hostname,omitempty"`
+	Args     []string
+	Env      []string
+	Hostname string
 	// Dir is the command's working directory, made if it is missing (an
 	// image's WORKDIR, as runc makes the process's cwd); "" means "/".
-	Dir string `json:"dir,omitempty"`
+	Dir string
 	// Root is an empty directory in the sandbox's state dir where the
 	// init bind-mounts the root filesystem (Rootfs) and builds on it.
-	Root   string `json:"root"`
-	Rootfs string `json:"rootfs"`
+	Root   string
+	Rootfs string
 	// Overlay, when set, is the mount data of an overlay the init mounts
 	// at Root itself instead of binding Rootfs: a rootless sandbox's
 	// writable layer, which only a user namespace's root may mount.
-	Overlay  string   `json:"overlay,omitempty"`
-	RootMode RootMode `json:"root_mode"`
-	ReadOnly bool     `json:"read_only"`
-	Volumes  []Volume `json:"volumes,omitempty"`
+	Overlay  string
+	RootMode RootMode
+	ReadOnly bool
+	Volumes  []Volume
 	// VolumeFDs are, per volume, the descriptor (from FDConfig's
 	// numbering, after the fixed ones) of a detached copy of its host
 	// directory made with open_tree by the parent, or 0 to mount by path.
-	VolumeFDs []int       `json:"volume_fds,omitempty"`
-	Isolate   []Namespace `json:"isolate"`
-	Tty       bool        `json:"tty"`
+	VolumeFDs []int
+	Isolate   []Namespace
+	Tty       bool
 	// Escape re-executes the init program inside as the chroot-escape
 	// program.
-	Escape bool `json:"escape,omitempty"`
+	Escape bool
 	// Hold: no command; PID 1 waits to be stopped (sandbox.Spec.Hold).
-	Hold bool `json:"hold,omitempty"`
+	Hold bool
 	// CapDrop are capability numbers to take out of the default set.
-	CapDrop []uintptr `json:"cap_drop,omitempty"`
+	CapDrop []uintptr
 	// ResolvConf is a host file bound over /etc/resolv.conf: a sandbox
 	// on a bridge names kcna-lab's DNS server in it.
-	ResolvConf string `json:"resolv_conf,omitempty"`
-	// Seccomp is the filter BuildPlan loads last; nil for none. The init
-	// reads it from the plan, not from here.
-	Seccomp *SeccompFilter `json:"-"`
-	// Plan is every step of the build, written by the parent
-	// (BuildPlan) once the rest of the config is complete.
-	Plan *Plan `json:"plan"`
+	ResolvConf string
+	// Seccomp is the filter BuildPlan loads last; nil for none.
+	Seccomp *SeccompFilter
 }
 
 // SeccompFilter is a sandbox's seccomp program, compiled by the parent

@@ -22,8 +22,8 @@ import (
 // every child (orphans are re-parented to PID 1), forwards signals, and
 // exits with the command's status, which ends the PID namespace.
 type supervisor struct {
-	cfg  *Config
-	sink *lineSink
+	plan *Plan
+	rep  *reporter
 	self *os.File
 
 	// spawn carries fork requests to the one OS thread whose credentials
@@ -58,9 +58,9 @@ type spawnReply struct {
 	err error
 }
 
-func newSupervisor(c *Config, sink *lineSink, self *os.File) *supervisor {
+func newSupervisor(p *Plan, rep *reporter, self *os.File) *supervisor {
 	return &supervisor{
-		cfg: c, sink: sink, self: self,
+		plan: p, rep: rep, self: self,
 		spawn:   make(chan spawnRequest),
 		waiters: map[int]chan unix.WaitStatus{},
 	}
@@ -78,10 +78,10 @@ func newSupervisor(c *Config, sink *lineSink, self *os.File) *supervisor {
 // (GOMAXPROCS is 1 and this thread is locked), milliseconds on every
 // sandbox's start.
 func (s *supervisor) serve() int {
-	s.sink.Emit(event.Event{Kind: KindReady})
-	s.sink.Release()
-	if s.cfg.Hold {
-		event.Narrate(s.sink, "The init holds the sandbox's namespaces and waits; `kcna-lab exec` starts processes in it.")
+	s.rep.ready()
+	s.rep.release()
+	if s.plan.Hold {
+		s.rep.say("The init holds the sandbox's namespaces and waits; `kcna-lab exec` starts processes in it.")
 		go s.serveExec()
 		return s.loop(s.watchSignals(), 0, nil)
 	}
@@ -91,10 +91,10 @@ func (s *supervisor) serve() int {
 	}
 	main := make(chan unix.WaitStatus, 1)
 	reply := make(chan spawnReply, 1)
-	s.fork(spawnRequest{path: path, args: args, env: s.cfg.Env, files: []uintptr{0, 1, 2}, wait: main, reply: reply})
+	s.fork(spawnRequest{path: path, args: args, env: s.plan.Env, files: []uintptr{0, 1, 2}, wait: main, reply: reply})
 	r := <-reply
 	if r.err != nil {
-		s.sink.Emit(event.Event{Kind: event.KindResult, Err: fmt.Sprintf("start %s: %v", args[0], r.err)})
+		s.rep.fail(fmt.Sprintf("start %s: %v", args[0], r.err))
 		if errors.Is(r.err, unix.ENOENT) {
 			return 127
 		}
@@ -118,8 +118,8 @@ func (s *supervisor) serve() int {
 func (s *supervisor) resume(pid int) int {
 	// Not dumpable now (runInit), PID 1 needs its guard no longer; the
 	// processes it starts must not get it.
-	if err := dropGuard(s.cfg.Plan); err != nil {
-		s.sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
+	if err := dropGuard(s.plan); err != nil {
+		s.rep.fail(err.Error())
 		return ExitFailed
 	}
 	main := make(chan unix.WaitStatus, 1)
@@ -137,15 +137,15 @@ func (s *supervisor) resume(pid int) int {
 // sandbox's PATH, or this program as the chroot-escape tool. A non-zero
 // code is the exit status for a command that cannot start.
 func (s *supervisor) command() (path string, args []string, code int) {
-	if s.cfg.Escape {
-		return fmt.Sprintf("/proc/self/fd/%d", s.self.Fd()), append([]string{escapeArg0}, s.cfg.Args...), 0
+	if s.plan.Escape {
+		return fmt.Sprintf("/proc/self/fd/%d", s.self.Fd()), append([]string{escapeArg0}, s.plan.Args...), 0
 	}
-	p, err := lookPath(s.cfg.Args[0], s.cfg.Env)
+	p, err := lookPath(s.plan.Args[0], s.plan.Env)
 	if err != nil {
-		s.sink.Emit(event.Event{Kind: event.KindResult, Err: err.Error()})
+		s.rep.fail(err.Error())
 		return "", nil, 127
 	}
-	return p, s.cfg.Args, 0
+	return p, s.plan.Args, 0
 }
 
 // watchSignals asks for the signals PID 1 handles: SIGCHLD to reap, the
@@ -153,7 +153,7 @@ func (s *supervisor) command() (path string, args []string, code int) {
 func (s *supervisor) watchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	if s.cfg.Tty {
+	if s.plan.Tty {
 		// The terminal sends ^C and ^\ to the whole foreground group, the
 		// command included; forwarding them too would deliver them twice.
 		signal.Ignore(unix.SIGTTOU, unix.SIGTTIN, unix.SIGTSTP)
@@ -173,17 +173,20 @@ func (s *supervisor) loop(sigs chan os.Signal, pid int, main chan unix.WaitStatu
 			s.fork(req)
 		case ws := <-main:
 			r := ResultOf(ws)
-			s.sink.Emit(event.Event{Kind: event.KindResult, Result: &r})
+			sig := 0
+			if ws.Signaled() {
+				sig = int(ws.Signal())
+			}
+			s.rep.exit(r.ExitCode, sig)
 			return r.ExitCode
 		case sig := <-sigs:
 			switch {
 			case sig == unix.SIGCHLD:
 				s.reap()
 			case pid == 0 && (sig == unix.SIGTERM || sig == unix.SIGINT || sig == unix.SIGHUP):
-				r := event.Result{}
-				s.sink.Emit(event.Event{Kind: event.KindResult, Result: &r})
+				s.rep.exit(0, 0)
 				return 0
-			case pid == 0 || s.cfg.Tty && (sig == unix.SIGINT || sig == unix.SIGQUIT):
+			case pid == 0 || s.plan.Tty && (sig == unix.SIGINT || sig == unix.SIGQUIT):
 				// No command to pass it to, or the terminal sent it to
 				// the command's group already.
 			default:
@@ -225,7 +228,7 @@ func (s *supervisor) forkExec(req spawnRequest) (int, error) {
 	if !s.forkCopy {
 		attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: &syscall.SysProcAttr{Setsid: req.setsid, Setctty: req.ctty, Ctty: 0}}
 		pid, err := syscall.ForkExec(req.path, req.args, attr)
-		if !errors.Is(err, unix.EINVAL) || !s.cfg.has(NSTime) {
+		if !errors.Is(err, unix.EINVAL) || !s.plan.has(OpTimeNS) {
 			return pid, err
 		}
 		s.forkCopy = true
@@ -258,6 +261,16 @@ func ResultOf(ws unix.WaitStatus) event.Result {
 		return event.Result{ExitCode: 128 + int(sig), Signal: unix.SignalName(sig)}
 	}
 	return event.Result{ExitCode: ws.ExitStatus()}
+}
+
+// Result is how the command ended, as an exit report says, with the
+// signal named as ResultOf names it: the parent names it, for both inits.
+func (r Report) Result() event.Result {
+	res := event.Result{ExitCode: int(r.Code)}
+	if r.Signal != 0 {
+		res.Signal = unix.SignalName(syscall.Signal(r.Signal))
+	}
+	return res
 }
 
 // lookPath finds a command in the PATH of the sandbox's environment,

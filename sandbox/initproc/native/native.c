@@ -4,9 +4,10 @@
 // as kcna-lab-init with a plan the parent marked native, it carries the
 // plan out, starts the command, stays as PID 1 and never returns; for
 // anything else it returns, having put back what it read, and the Go init
-// (package initproc) runs instead. The steps and their events mirror
-// initproc's runPlan (plan_linux.go), the wire format initproc's
-// nativeForm (wire.go).
+// (package initproc) runs instead. The steps and their reports mirror
+// initproc's runPlan (plan_linux.go), the plan's binary form initproc's
+// Plan.Marshal (wire.go), the reports' lines initproc's Report
+// (report.go).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,22 +54,26 @@
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
-// The descriptors, the protocol version, the step numbers and the names
-// the parent and the Go init use, generated from package initproc's Go
-// constants (go generate ./sandbox/initproc/). OP_ESCAPE_TOOL is the Go
-// init's alone: a plan with it is never marked native.
+// The descriptors, the protocol version, the plan's layout, the step
+// numbers, the reports' lines and the names the parent and the Go init
+// use, generated from package initproc's Go source (go generate
+// ./sandbox/initproc/). OP_ESCAPE_TOOL is the Go init's alone: a plan
+// with it is never marked native.
 #include "protocol.h"
 
+// A step, as the parent sends it (KL_OP_WIRE): what to carry out. Its
+// words stay with the parent, to which the init reports the step's index.
 struct op {
 	uint32_t kind, mkdir, touch, contained;
 	uint64_t flags, keep;
 	int32_t fd, skip, last;
-	const char *action, *shell, *alt_action, *alt_shell, *path, *source, *fstype, *data, *label, *text;
+	const char *path, *source, *fstype, *data, *label;
 	struct sock_filter *filter; // OP_SECCOMP's program
 	unsigned short nfilter;
 };
 
 struct plan {
+	uint32_t flags; // PLAN_NATIVE, ...
 	char **args, **env;
 	const char *root;
 	struct op *ops;
@@ -255,49 +261,45 @@ static char **get_strs(struct cursor *c)
 	return v;
 }
 
-// parse_plan reads the binary form after the JSON line. Anything amiss,
-// or a plan not marked native, leaves the sandbox to the Go init.
+// parse_plan reads the plan's binary form. Anything amiss, or a plan not
+// marked native, leaves the sandbox to the Go init, which says what.
 static int parse_plan(struct plan *p)
 {
-	const char *nl = memchr(config, '\n', config_len);
-	if (!nl)
+	if (config_len < sizeof PROTOCOL_LINE - 1 || memcmp(config, PROTOCOL_LINE, sizeof PROTOCOL_LINE - 1) != 0)
 		return -1;
-	struct cursor c = {nl + 1, config + config_len, 0};
-	if ((size_t)(c.end - c.p) < sizeof NATIVE_MAGIC || memcmp(c.p, NATIVE_MAGIC, sizeof NATIVE_MAGIC) != 0)
-		return -1;
-	c.p += sizeof NATIVE_MAGIC;
-	if (get_u32(&c) != PROTOCOL_VERSION || get_u32(&c) != 1)
-		return -1;
-	p->args = get_strs(&c);
-	p->env = get_strs(&c);
-	p->root = get_str(&c);
+	struct cursor c = {config + sizeof PROTOCOL_LINE - 1, config + config_len, 0};
+	// The fields in initproc's order (protocol.h's KL_PLAN_WIRE and
+	// KL_OP_WIRE), into the members of the same names.
+#define U32(f) o->f = get_u32(&c);
+#define I32(f) o->f = (int32_t)get_u32(&c);
+#define U64(f) o->f = get_u64(&c);
+#define STR(f) o->f = get_str(&c);
+#define STRS(f) o->f = get_strs(&c);
+#define BYTES(f) if (get_filter(&c, o) < 0) return -1;
+	struct plan *o = p;
+	KL_PLAN_WIRE(U32, I32, U64, STR, STRS, BYTES)
 	p->nops = get_u32(&c);
-	if (c.bad || !p->args || !p->args[0] || p->nops > 4096)
+	if (c.bad || !(p->flags & PLAN_NATIVE) || !p->args || !p->args[0] || p->nops > 4096)
 		return -1;
 	p->ops = calloc(p->nops, sizeof *p->ops);
 	if (!p->ops)
 		return -1;
 	for (uint32_t i = 0; i < p->nops; i++) {
 		struct op *o = &p->ops[i];
-		// The fields in initproc's order (protocol.h's KL_OP_WIRE).
-#define U32(f) o->f = get_u32(&c);
-#define I32(f) o->f = (int32_t)get_u32(&c);
-#define U64(f) o->f = get_u64(&c);
-#define STR(f) o->f = get_str(&c);
-#define BYTES(f) if (get_filter(&c, o) < 0) return -1;
-		KL_OP_WIRE(U32, I32, U64, STR, BYTES)
-#undef U32
-#undef I32
-#undef U64
-#undef STR
-#undef BYTES
+		KL_OP_WIRE(U32, I32, U64, STR, STRS, BYTES)
 		if (o->kind == OP_SECCOMP && !o->nfilter)
 			return -1;
 		// What the steps rely on, checked once here.
 		if (o->skip < 0 || (o->mkdir && o->path[0] != '/') || (o->kind == OP_MOVE_MOUNT && o->fd <= FD_EXEC))
 			return -1;
 	}
-	return c.bad ? -1 : 0;
+#undef U32
+#undef I32
+#undef U64
+#undef STR
+#undef STRS
+#undef BYTES
+	return c.bad || c.p != c.end ? -1 : 0;
 }
 
 // ---- events ------------------------------------------------------------
@@ -319,43 +321,30 @@ static void ev_put(const char *s, size_t n)
 
 static void ev_raw(const char *s) { ev_put(s, strlen(s)); }
 
-static void ev_string(const char *s)
+// report adds a line for the parent (initproc.Report): fmt, one of
+// protocol.h's REPORT_ formats, with its numbers, then text, if any, with
+// its backslashes and newlines escaped.
+static void report(const char *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(const char *text, const char *fmt, ...)
 {
-	ev_raw("\"");
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[8];
-		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\', esc[1] = *p, esc[2] = 0;
-		} else if (*p < 0x20) {
-			snprintf(esc, sizeof esc, "\\u%04x", *p);
-		} else {
-			esc[0] = *p, esc[1] = 0;
+	char line[128];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	ev_raw(line);
+	if (text && *text) {
+		ev_raw(" ");
+		for (const char *t = text; *t; t++) {
+			if (*t == '\\')
+				ev_raw("\\\\");
+			else if (*t == '\n')
+				ev_raw("\\n");
+			else
+				ev_put(t, 1);
 		}
-		ev_raw(esc);
 	}
-	ev_raw("\"");
-}
-
-static void ev_step(const char *action, const char *shell, const char *err, long long took_ns)
-{
-	char n[32];
-	ev_raw("{\"kind\":\"" KIND_STEP "\",\"action\":");
-	ev_string(action);
-	ev_raw(",\"shell\":");
-	ev_string(shell);
-	if (err) {
-		ev_raw(",\"error\":");
-		ev_string(err);
-	}
-	snprintf(n, sizeof n, ",\"took_ns\":%lld}\n", took_ns);
-	ev_raw(n);
-}
-
-static void ev_narrate(const char *text)
-{
-	ev_raw("{\"kind\":\"" KIND_NARRATION "\",\"text\":");
-	ev_string(text);
-	ev_raw("}\n");
+	ev_raw("\n");
 }
 
 static void ev_flush(void)
@@ -374,9 +363,7 @@ static void ev_flush(void)
 
 static _Noreturn void fail(int code)
 {
-	ev_raw("{\"kind\":\"" KIND_RESULT "\",\"error\":");
-	ev_string(err_text);
-	ev_raw("}\n");
+	report(err_text, REPORT_FAIL);
 	ev_flush();
 	_exit(code);
 }
@@ -582,12 +569,12 @@ static int call(const struct op *o)
 	return -1;
 }
 
-// step runs fn-like work as one event: the call, then its report.
-static int step(const char *action, const char *shell, const struct op *o, int (*fn)(const struct op *))
+// step runs fn as event part of step i, o: the call, then its report.
+static int step(uint32_t i, int part, const struct op *o, int (*fn)(const struct op *))
 {
 	long long t = now_ns();
 	int rc = fn(o);
-	ev_step(action, shell, rc < 0 ? err_text : NULL, now_ns() - t);
+	report(rc < 0 ? err_text : NULL, REPORT_STEP, (long long)i, (long long)part, now_ns() - t);
 	return rc;
 }
 
@@ -614,17 +601,14 @@ static int unshare_time(const struct op *o)
 	return unshare(CLONE_NEWTIME) < 0 ? set_errno(NULL) : 0;
 }
 
-static long long time_offsets[2];
-
+// write_offsets sets the new namespace's clocks back by the offsets the
+// parent read (initproc's timeNSOp), in timens_offsets' own format.
 static int write_offsets(const struct op *o)
 {
-	(void)o;
-	char buf[128];
-	int n = snprintf(buf, sizeof buf, "boottime %lld 0\nmonotonic %lld 0\n", time_offsets[0], time_offsets[1]);
 	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return set_errno(NULL);
-	ssize_t w = write(fd, buf, n);
+	ssize_t n = (ssize_t)strlen(o->data), w = write(fd, o->data, n);
 	if (w >= 0 && w != n)
 		errno = EIO;
 	int rc = w == n ? 0 : set_errno(NULL);
@@ -648,23 +632,14 @@ static int join_time(const struct op *o)
 	return rc;
 }
 
-// time_ns sets the clocks of a new time namespace back so that uptime
-// inside starts near zero (initproc's newTimeNamespace), and joins it.
-static int time_ns(const struct op *o)
+// time_ns makes the sandbox's time namespace, with its clocks set back so
+// that uptime inside starts near zero (initproc's newTimeNamespace), and
+// joins it.
+static int time_ns(uint32_t i, const struct op *o)
 {
-	if (step(o->action, o->shell, o, unshare_time) < 0)
+	if (step(i, PART_MAIN, o, unshare_time) < 0 || step(i, PART_ALT, o, write_offsets) < 0)
 		return -1;
-	struct timespec boot, mono;
-	if (clock_gettime(CLOCK_BOOTTIME, &boot) < 0 || clock_gettime(CLOCK_MONOTONIC, &mono) < 0)
-		return set_errno(NULL);
-	time_offsets[0] = -(boot.tv_sec - 1);
-	time_offsets[1] = -(mono.tv_sec - 1);
-	char shell[128];
-	snprintf(shell, sizeof shell, "unshare --time --boottime %lld --monotonic %lld", time_offsets[0], time_offsets[1]);
-	if (step("write /proc/self/timens_offsets", shell, o, write_offsets) < 0)
-		return -1;
-	return step("setns(/proc/self/ns/time_for_children, CLONE_NEWTIME)",
-		    "nsenter --time=/proc/self/ns/time_for_children", o, join_time);
+	return step(i, PART_JOIN, o, join_time);
 }
 
 static void run_plan(struct plan *p)
@@ -677,11 +652,11 @@ static void run_plan(struct plan *p)
 			fail(EXIT_FAILED);
 		switch (o->kind) {
 		case OP_NARRATE:
-			ev_narrate(o->text);
+			report(NULL, REPORT_NARRATE, (long long)i);
 			break;
 		case OP_IF_FILE:
 			if (lstat(o->path, &st) < 0 || !S_ISREG(st.st_mode)) {
-				ev_narrate(o->text);
+				report(NULL, REPORT_NARRATE, (long long)i);
 				i += o->skip;
 			}
 			break;
@@ -696,18 +671,17 @@ static void run_plan(struct plan *p)
 		case OP_MASK:
 			if (stat(o->path, &st) < 0)
 				break; // not on this kernel, or /sys not mounted
-			rc = S_ISDIR(st.st_mode) ? step(o->action, o->shell, o, mask_dir)
-						 : step(o->alt_action, o->alt_shell, o, mask_file);
+			rc = S_ISDIR(st.st_mode) ? step(i, PART_MAIN, o, mask_dir) : step(i, PART_ALT, o, mask_file);
 			break;
 		case OP_READONLY:
 			if (stat(o->path, &st) == 0)
-				rc = step(o->action, o->shell, o, bind_readonly);
+				rc = step(i, PART_MAIN, o, bind_readonly);
 			break;
 		case OP_TIME_NS:
-			rc = time_ns(o);
+			rc = time_ns(i, o);
 			break;
 		default:
-			rc = step(o->action, o->shell, o, call);
+			rc = step(i, PART_MAIN, o, call);
 		}
 		if (rc < 0)
 			fail(EXIT_FAILED);
@@ -764,37 +738,10 @@ static void reap(pid_t cmd)
 	}
 }
 
-// signal_name is Go's unix.SignalName, which the Go init reports.
-static const char *signal_name(int sig)
-{
-	static const struct {
-		int sig;
-		const char *name;
-	} names[] = {
-		{SIGHUP, "SIGHUP"}, {SIGINT, "SIGINT"}, {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
-		{SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"}, {SIGFPE, "SIGFPE"},
-		{SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
-		{SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGCHLD, "SIGCHLD"},
-		{SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"}, {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
-		{SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
-		{SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},
-		{SIGPWR, "SIGPWR"}, {SIGSYS, "SIGSYS"}, {SIGSTKFLT, "SIGSTKFLT"},
-	};
-	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-		if (names[i].sig == sig)
-			return names[i].name;
-	return NULL;
-}
-
+// result reports how the command ended: the parent names the signal.
 static void result(int code, int sig)
 {
-	char buf[128];
-	const char *name = sig ? signal_name(sig) : NULL;
-	if (name)
-		snprintf(buf, sizeof buf, "{\"kind\":\"" KIND_RESULT "\",\"result\":{\"exit_code\":%d,\"signal\":\"%s\"}}\n", code, name);
-	else
-		snprintf(buf, sizeof buf, "{\"kind\":\"" KIND_RESULT "\",\"result\":{\"exit_code\":%d}}\n", code);
-	ev_raw(buf);
+	report(NULL, REPORT_EXIT, (long long)code, (long long)sig);
 	ev_flush();
 }
 
@@ -823,7 +770,7 @@ static void resume(int self, pid_t pid, int sfd, const sigset_t *old)
 {
 	if (stash_config() < 0) {
 		set_errno("hand the sandbox to the Go init for `exec`: keep the config: ");
-		ev_narrate(err_text);
+		report(err_text, REPORT_SAY);
 		ev_flush();
 		return;
 	}
@@ -845,7 +792,7 @@ static void resume(int self, pid_t pid, int sfd, const sigset_t *old)
 	char *argv[] = {INIT_ARG0, RESUME_ARG, pidstr, NULL};
 	syscall(SYS_execveat, self, "", argv, environ, AT_EMPTY_PATH);
 	set_errno("hand the sandbox to the Go init for `exec`: ");
-	ev_narrate(err_text);
+	report(err_text, REPORT_SAY);
 	ev_flush();
 	sigset_t watch;
 	sigemptyset(&watch);
@@ -960,7 +907,7 @@ static _Noreturn void run(struct plan *p)
 	if (self < 0)
 		close(FD_EXEC); // no Go init to hand `exec` to: refuse it
 	run_plan(p);
-	ev_raw("{\"kind\":\"" KIND_READY "\"}\n");
+	report(NULL, REPORT_READY);
 	ev_flush();
 
 	const char *path = look_path(p);
