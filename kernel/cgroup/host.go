@@ -168,6 +168,9 @@ func (h *Host) Mode() string {
 	return "none"
 }
 
+// hybrid reports whether both v1 hierarchies and the unified one are mounted.
+func (h *Host) hybrid() bool { return h.anyV1 && h.v2 != "" }
+
 // Controllers returns the usable controllers among memory, cpu and pids and
 // the version of the hierarchy each lives in. A controller bound to a v1
 // hierarchy is absent from v2 (the kernel allows only one), so v1 wins.
