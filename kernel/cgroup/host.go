@@ -5,8 +5,12 @@
 // Hosts differ. On cgroup v1 every controller has its own hierarchy (its own
 // mount), so a sandbox gets one directory per controller. On cgroup v2 there is
 // one unified hierarchy and one directory. Hybrid hosts mount both: each
-// controller lives in exactly one of them. Host records, per controller, where
-// it lives; Group hides the difference behind one API.
+// controller lives in exactly one of them, and a sandbox gets a directory in
+// the unified hierarchy (without controllers there) plus one in the v1
+// hierarchy of each controller it is limited by. Host records, per
+// controller, where it lives; Group hides the difference behind one API.
+// A v2 directory can be cloned into (CloneInto), which is far cheaper than
+// moving a process in.
 package cgroup
 
 import (
