@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,8 +125,18 @@ func TestRootlessDelegated(t *testing.T) {
 
 		// tail keeps the last lines of a stream that has none: it
 		// grows until the OOM killer ends it (quickly, even in a VM).
-		if out, code := labRun("run", "--memory", "32M", "--", "tail", "/dev/zero"); code != 137 {
+		out, code := labRun("run", "--trace", "--memory", "32M", "--", "tail", "/dev/zero")
+		if code != 137 {
 			t.Errorf("over its 32M memory limit: exit %d, want 137 (OOM-killed)\n%s", code, out)
+		}
+		// The init is cloned into its group in the delegated subtree
+		// (CLONE_INTO_CGROUP needs the same write permission a move
+		// does), not moved in by a cgroup.procs write.
+		if !regexp.MustCompile(`(?m)^  clone3\(\S*CLONE_INTO_CGROUP, cgroup=` + regexp.QuoteMeta(top) + `/kcna-lab/kcna-\S+\).* ok `).MatchString(out) {
+			t.Errorf("no successful clone3(...CLONE_INTO_CGROUP) into %s/kcna-lab in the trace:\n%s", top, out)
+		}
+		if m := regexp.MustCompile(`(?m)^  write \S+/cgroup\.procs = .*$`).FindString(out); m != "" {
+			t.Errorf("the init was moved into its cgroup: %s", m)
 		}
 		name := fmt.Sprintf("rl%d-%s", os.Getpid()%100000, kind)
 		if out, code := labRun("run", "--detach", "--name", name, "--memory", "48M", "--pids", "25", "--cpus", "0.25", "--", "sleep", "600"); code != 0 {

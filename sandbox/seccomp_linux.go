@@ -5,6 +5,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -35,15 +36,16 @@ func (sb *Sandbox) seccompFilter(cfg *initproc.Config) (*initproc.SeccompFilter,
 		return nil, nil
 	}
 	bounding := cfg.Bounding()
-	resolved, err := sb.seccomp.Resolve(bounding)
+	cache := ""
+	if dir, err := CacheDir(); err == nil {
+		cache = filepath.Join(dir, "seccomp")
+	}
+	c, err := sb.seccomp.CompileCached(bounding, cache)
 	if err != nil {
 		return nil, err
 	}
-	f, err := seccomp.Compile(resolved)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp profile %s: %w", sb.seccomp.Name, err)
-	}
-	event.Narrate(sb.sink, describeFilter(sb.seccomp, resolved, f, len(bounding)))
+	f := c.Filter
+	event.Narrate(sb.sink, describeFilter(sb.seccomp, c, len(bounding)))
 	shell := "docker run --security-opt seccomp=" + sb.seccomp.Name
 	if sb.seccomp.Name == seccomp.Default {
 		shell = "docker run --security-opt seccomp=default.json (Docker's own profile, which it applies when none is named)"
@@ -70,19 +72,24 @@ func SeccompUnavailable() error {
 
 // describeFilter says what the compiled program does, in numbers the
 // learner can check against the profile.
-func describeFilter(p *seccomp.Profile, resolved *specs.LinuxSeccomp, f *seccomp.Filter, caps int) string {
+func describeFilter(p *seccomp.Profile, c *seccomp.Compiled, caps int) string {
 	what := "Docker's default seccomp profile"
 	if p.Name != seccomp.Default {
 		what = "The seccomp profile " + p.Name
 	}
+	f := c.Filter
 	n := f.Native
+	compiled := "is compiled here"
+	if c.Cached {
+		compiled = "was compiled by an earlier run (kcna-lab keeps the program in its cache, keyed by the profile, capabilities, architecture, kernel release and kcna-lab build)"
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s, resolved for this sandbox's %d capabilities, is compiled here into %d BPF instructions for %s programs. Of the %d %s system calls kcna-lab knows by name, %d are allowed",
-		what, caps, len(f.Program), strings.Join(f.ABIs, ", "), n.Calls, f.ABIs[0], n.Allowed)
+	fmt.Fprintf(&b, "%s, resolved for this sandbox's %d capabilities, %s into %d BPF instructions for %s programs. Of the %d %s system calls kcna-lab knows by name, %d are allowed",
+		what, caps, compiled, len(f.Program), strings.Join(f.ABIs, ", "), n.Calls, f.ABIs[0], n.Allowed)
 	if len(n.ByArgument) > 0 {
 		fmt.Fprintf(&b, ", %s only with certain arguments", strings.Join(n.ByArgument, ", "))
 	}
-	fmt.Fprintf(&b, ", %d %s", n.Default, defaultAnswer(resolved))
+	fmt.Fprintf(&b, ", %d %s", n.Default, defaultAnswer(c.DefaultAction, c.DefaultErrnoRet))
 	if len(n.Other) > 0 {
 		fmt.Fprintf(&b, ", %s get their own answer from the profile", strings.Join(n.Other, ", "))
 	}
@@ -94,12 +101,12 @@ func describeFilter(p *seccomp.Profile, resolved *specs.LinuxSeccomp, f *seccomp
 }
 
 // defaultAnswer is what a call the profile does not allow gets.
-func defaultAnswer(p *specs.LinuxSeccomp) string {
-	switch p.DefaultAction {
+func defaultAnswer(action specs.LinuxSeccompAction, errnoRet *uint) string {
+	switch action {
 	case specs.ActErrno:
 		errno := unix.EPERM
-		if p.DefaultErrnoRet != nil {
-			errno = syscall.Errno(*p.DefaultErrnoRet)
+		if errnoRet != nil {
+			errno = syscall.Errno(*errnoRet)
 		}
 		if name := unix.ErrnoName(errno); name != "" {
 			return "fail with " + name
@@ -108,5 +115,5 @@ func defaultAnswer(p *specs.LinuxSeccomp) string {
 	case specs.ActAllow:
 		return "are allowed too, by the default action"
 	}
-	return "get the default action, " + string(p.DefaultAction)
+	return "get the default action, " + string(action)
 }

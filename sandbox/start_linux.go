@@ -61,6 +61,9 @@ type Sandbox struct {
 	// child cmd started, or, rootless on a network, the plugin's.
 	cmd  *exec.Cmd
 	proc InitProcess
+	// bornIn is the cgroup directory the init was cloned into
+	// (CLONE_INTO_CGROUP); "" when it was moved in after the clone.
+	bornIn string
 	// relay is the pseudo-terminal a rootless networked --tty sandbox
 	// gets (see heldTerminal); nil otherwise.
 	relay *ptyRelay
@@ -454,6 +457,11 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) (er
 		return err
 	}
 	if sb.group != nil {
+		// Where a gauge would show a number the kernel does not keep for
+		// this sandbox, say why instead of showing nothing (or zero).
+		for _, why := range sb.group.Unsampled() {
+			event.Narrate(sb.sink, why+".")
+		}
 		sb.sampled.Add(1)
 		go sb.sample()
 	}
@@ -546,28 +554,12 @@ func (w *initWires) close() {
 
 // clone starts the init in its new namespaces (clone(2) with the
 // namespace flags, the user namespace's maps written by Go), where it
-// waits for its config.
+// waits for its config. With a cgroup v2 directory it is cloned straight
+// into the sandbox's cgroup (cloneInto); where the kernel refuses that,
+// attach moves it in afterwards.
 func (sb *Sandbox) clone(w *initWires, userns bool) error {
 	c := sb.spec
-	cmd := &exec.Cmd{
-		Path: InitProgram(),
-		Args: []string{initproc.Arg0},
-		// One OS thread for Go code keeps the init's thread count, which
-		// pids.max counts too, small.
-		Env:        []string{"GOMAXPROCS=1"},
-		ExtraFiles: w.extra,
-		Stdin:      c.Stdin,
-		Stdout:     c.Stdout,
-		Stderr:     c.Stderr,
-	}
-	if cmd.Stdout == nil {
-		cmd.Stdout = &outputWriter{sink: sb.sink, stream: "stdout"}
-	}
-	if cmd.Stderr == nil {
-		cmd.Stderr = &outputWriter{sink: sb.sink, stream: "stderr"}
-	}
-	cmd.SysProcAttr = sb.sysProcAttr(userns)
-	sb.cmd = cmd
+	cmd := sb.initCmd(w, userns)
 	flags := describeClone(c.Isolate)
 	start := func() error {
 		err := cmd.Start()
@@ -600,15 +592,105 @@ func (sb *Sandbox) clone(w *initWires, userns bool) error {
 			}
 			return err
 		}
+	} else if sb.group != nil {
+		return sb.cloneInto(w, cmd, userns)
 	}
 	if err := event.Step(sb.sink, "clone("+flags.action+")", flags.shell, start); err != nil {
 		return explainCloneError(err, c.Isolate)
 	}
+	sb.started(w)
+	return nil
+}
+
+// initCmd is how the init is started: its program, files and clone
+// attributes. A fresh one for every try, since an exec.Cmd starts once.
+func (sb *Sandbox) initCmd(w *initWires, userns bool) *exec.Cmd {
+	c := sb.spec
+	cmd := &exec.Cmd{
+		Path: InitProgram(),
+		Args: []string{initproc.Arg0},
+		// One OS thread for Go code keeps the init's thread count, which
+		// pids.max counts too, small.
+		Env:        []string{"GOMAXPROCS=1"},
+		ExtraFiles: w.extra,
+		Stdin:      c.Stdin,
+		Stdout:     c.Stdout,
+		Stderr:     c.Stderr,
+	}
+	if cmd.Stdout == nil {
+		cmd.Stdout = &outputWriter{sink: sb.sink, stream: "stdout"}
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = &outputWriter{sink: sb.sink, stream: "stderr"}
+	}
+	cmd.SysProcAttr = sb.sysProcAttr(userns)
+	sb.cmd = cmd
+	return cmd
+}
+
+// cloneInto clones the init straight into the sandbox's cgroup: clone3
+// with CLONE_INTO_CGROUP and a descriptor of its v2 directory. Moving a
+// running process in instead (a cgroup.procs write) makes the kernel
+// wait for an RCU grace period, about 10 ms here, more than the rest of
+// the start; being born there costs nothing extra. Where the kernel
+// refuses (before Linux 5.7, under a seccomp filter, pure cgroup v1), it
+// clones plainly and attach moves the init in, and says so.
+func (sb *Sandbox) cloneInto(w *initWires, cmd *exec.Cmd, userns bool) error {
+	c := sb.spec
+	flags := describeClone(c.Isolate)
+	dir, done, err := sb.group.CloneInto(cmd.SysProcAttr)
+	if err != nil {
+		return err
+	}
+	if f := cloneAttr.Load(); f != nil && dir != "" {
+		(*f)(cmd.SysProcAttr)
+	}
+	if dir != "" {
+		event.Narrate(sb.sink, fmt.Sprintf("The init is cloned straight into its cgroup, %s: clone3 with CLONE_INTO_CGROUP and a descriptor of that directory (Linux 5.7+, cgroup v2 only). A shell has no such call: it moves itself in (echo $$ > cgroup.procs) and then execs. kcna-lab forks into the group instead because every move takes the kernel's cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period (milliseconds), while a clone into the group takes it only for reading.", dir))
+		action := fmt.Sprintf("clone3(%s|CLONE_INTO_CGROUP, cgroup=%s)", flags.action, dir)
+		shell := fmt.Sprintf("echo $$ > %s/cgroup.procs; exec %s", dir, flags.shell)
+		err = event.Step(sb.sink, action, shell, func() error {
+			defer done()
+			if err := cmd.Start(); err != nil {
+				return err
+			}
+			sb.proc, sb.bornIn = &childInit{cmd: cmd}, dir
+			return nil
+		})
+		if err == nil {
+			sb.started(w)
+			return nil
+		}
+		if !cgroup.CloneRefused(err) {
+			return explainCloneError(err, c.Isolate)
+		}
+		var errno syscall.Errno
+		_ = errors.As(err, &errno)
+		event.Narrate(sb.sink, fmt.Sprintf("The kernel refused CLONE_INTO_CGROUP (%v: clone3 is missing before Linux 5.3, CLONE_INTO_CGROUP before 5.7, and a container's seccomp filter may forbid clone3), so the init is cloned plainly and then moved into its cgroup with a write to cgroup.procs, which costs an RCU grace period.", errno))
+		cmd = sb.initCmd(w, userns)
+	}
+	start := func() error {
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		sb.proc = &childInit{cmd: cmd}
+		return nil
+	}
+	if err := event.Step(sb.sink, "clone("+flags.action+")", flags.shell, start); err != nil {
+		return explainCloneError(err, c.Isolate)
+	}
+	sb.started(w)
+	return nil
+}
+
+// started hands the event pipe's read end to readEvents once the init
+// runs: the parent's copy of the write end is closed, so the stream ends
+// when the init's does.
+func (sb *Sandbox) started(w *initWires) {
 	_ = w.evW.Close()
 	w.evW = nil
 	w.evHanded = true
 	go sb.readEvents(w.evR)
-	return nil
 }
 
 // attach does, from outside, what the init cannot do for itself: journal
@@ -625,7 +707,10 @@ func (sb *Sandbox) attach(cfg *initproc.Config, userns bool) error {
 		event.Narrate(sb.sink, fmt.Sprintf("The user namespace maps root inside to %s on the host (see /proc/%d/uid_map).", describeMap(sb.cmd.SysProcAttr.UidMappings), pid))
 	}
 	if sb.group != nil {
-		if err := sb.group.Add(pid, sb.sink); err != nil {
+		// Every directory but the one it was cloned into, if any: on a
+		// hybrid host, the v1 hierarchies of the controllers it is
+		// limited by; after a refused CLONE_INTO_CGROUP, all of them.
+		if err := sb.group.AddExcept(pid, sb.bornIn, sb.sink); err != nil {
 			return err
 		}
 	}
@@ -649,6 +734,11 @@ func (sb *Sandbox) attach(cfg *initproc.Config, userns bool) error {
 	}
 	return writeState(sb.dir, st)
 }
+
+// cloneAttr, when set, may change the attributes of an init cloned into
+// its cgroup: the test of the fallback hands the kernel a descriptor
+// that is no cgroup, which it refuses as an old kernel would.
+var cloneAttr atomic.Pointer[func(*syscall.SysProcAttr)]
 
 // planned, when set, is shown every plan before it is sent: the test that
 // runs every step through both inits (export_test.go's OnPlan) learns
@@ -729,9 +819,11 @@ func describeMap(m []syscall.SysProcIDMap) string {
 
 // cloneNamespaces are the namespaces clone itself creates, with the flag,
 // its name and unshare(1)'s option. cgroup and time are left to the init:
-// a cgroup namespace takes its root from the cgroup its creator is in (the
-// init enters its cgroup only after the clone), and a time namespace can
-// only be entered by children.
+// a cgroup namespace takes its root from the cgroup its creator is in,
+// and the init is in all of its cgroups only once attach has run (it is
+// born in its v2 directory, but a hybrid host's v1 hierarchies, or a
+// kernel that refuses CLONE_INTO_CGROUP, still need a write after the
+// clone); and a time namespace can only be entered by children.
 var cloneNamespaces = []struct {
 	ns     Namespace
 	flag   uintptr

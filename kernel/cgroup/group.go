@@ -146,10 +146,20 @@ func (h *Host) planAt(name string, lim Limits, at where) (plan, error) {
 			}
 			continue
 		}
-		if !limited[c] && c == "cpu" && !at.isNode {
+		if !limited[c] && c == "cpu" && !at.isNode && at.node == "" {
 			// cpu has nothing to sample without a limit. A node has a
 			// directory for it all the same: a sandbox placed in the node
-			// may have a CPU limit, and its directory goes under the node's.
+			// may have a CPU limit, and its directory goes under the node's;
+			// and a sandbox on a node needs one for the node's limit to
+			// reach it on v1, where each controller is its own tree.
+			continue
+		}
+		if v == V1 && h.hybrid() && !limited[c] && !at.isNode && at.node == "" {
+			// On a hybrid host the sandbox's own cgroup is in the unified
+			// hierarchy (below), where its init is cloned straight in; a
+			// v1 hierarchy can only be joined by a cgroup.procs write,
+			// which costs an RCU grace period. So a v1 controller is
+			// joined only for a limit (or a node's) to enforce.
 			continue
 		}
 		var parent string
@@ -186,7 +196,43 @@ func (h *Host) planAt(name string, lim Limits, at where) (plan, error) {
 		}
 		p.ctls[path] = append(p.ctls[path], c)
 	}
+	if err := h.addUnified(&p, name, at); err != nil {
+		return plan{}, err
+	}
 	return p, nil
+}
+
+// addUnified gives a group on a hybrid host a directory in the unified
+// (v2) hierarchy even when no controller of kcna-lab's lives there: a
+// controller-less cgroup, but a real one (the "0::" line of
+// /proc/PID/cgroup), that an init can be cloned into (CLONE_INTO_CGROUP
+// takes only v2 directories) and whose cgroup.procs and cgroup.kill
+// reach every process of the sandbox. It goes last, so that Destroy,
+// which works backwards, kills through it first. Rootless it needs a
+// delegated subtree; without one the group simply has no such directory.
+func (h *Host) addUnified(p *plan, name string, at where) error {
+	if !h.hybrid() || slices.ContainsFunc(p.dirs, func(d dir) bool { return d.version == V2 }) {
+		return nil
+	}
+	parent := h.v2
+	if h.euid != 0 {
+		d, err := h.delegated(nil)
+		if err != nil {
+			return nil
+		}
+		parent = d
+	}
+	path := filepath.Join(parent, parentName, name)
+	if at.node != "" {
+		node := filepath.Join(parent, parentName, NodeDir(at.node))
+		if !exists(node) {
+			return fmt.Errorf("node %s has no cgroup: %s does not exist (a node's cgroup lives only while the orchestrator that made it runs: start one with `sudo kcna-lab orchestrate`)", at.node, node)
+		}
+		path = filepath.Join(node, name)
+	}
+	p.dirs = append(p.dirs, dir{path: path, version: V2})
+	p.ctls[path] = nil
+	return nil
 }
 
 // narrate explains, once per hierarchy version, why the group's
@@ -213,12 +259,23 @@ func narrate(sink event.Sink, p plan, at where) {
 			v1 = append(v1, root)
 			continue
 		}
+		if len(p.ctls[d.path]) == 0 {
+			event.Narrate(sink, fmt.Sprintf("The unified (v2) hierarchy is mounted beside the v1 ones: %s gets a directory there too, with no controller (this host binds them all to v1), so that its processes are born in a cgroup of their own, which one cgroup.procs lists.", who))
+			continue
+		}
 		event.Narrate(sink, fmt.Sprintf("cgroup v2: one unified hierarchy, one directory for %s; each parent must first hand %s down through cgroup.subtree_control.",
 			who, strings.Join(p.ctls[d.path], ", ")))
 	}
 	if len(v1) > 0 {
 		event.Narrate(sink, fmt.Sprintf("cgroup v1: each controller has its own hierarchy (%s), so %s gets one directory in each; limits are plain files in them.",
 			strings.Join(v1, ", "), who))
+	} else if len(p.dirs) > 0 && !at.isNode {
+		for _, d := range p.dirs {
+			if d.version == V2 && len(p.ctls[d.path]) == 0 {
+				event.Narrate(sink, "No limit was asked for, so the sandbox joins none of the v1 controller hierarchies (memory, pids, cpu): kcna-lab joins one only for a limit to enforce, since moving a process into a v1 cgroup is a write to cgroup.procs, and each such move makes the kernel wait for an RCU grace period.")
+				break
+			}
+		}
 	}
 }
 
@@ -334,16 +391,59 @@ func (g *Group) Paths() []string {
 }
 
 // Add moves pid into every directory of the group.
-func (g *Group) Add(pid int, sink event.Sink) error {
+func (g *Group) Add(pid int, sink event.Sink) error { return g.AddExcept(pid, "", sink) }
+
+// AddExcept moves pid into every directory of the group but born, the
+// one it was cloned into (CloneDir). Each write is a migration: the
+// kernel takes cgroup_threadgroup_rwsem for writing, which waits for an
+// RCU grace period, milliseconds on a busy host.
+func (g *Group) AddExcept(pid int, born string, sink event.Sink) error {
 	if sink == nil {
 		sink = event.Discard
 	}
 	for _, d := range g.dirs {
+		if d.path == born {
+			continue
+		}
 		if err := write(sink, filepath.Join(d.path, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("add pid %d to cgroup %s: %w", pid, g.name, err)
 		}
 	}
 	return nil
+}
+
+// CloneDir is the group's directory in the unified (v2) hierarchy, the
+// one a process can be cloned straight into (clone3 with
+// CLONE_INTO_CGROUP, Linux 5.7+); "" when the group has none (pure v1).
+func (g *Group) CloneDir() string {
+	for _, d := range g.dirs {
+		if d.version == V2 {
+			return d.path
+		}
+	}
+	return ""
+}
+
+// Unsampled says, for each of memory and pids that Sample cannot read,
+// why: on a hybrid host a group joins a v1 controller's hierarchy only
+// for a limit, so an unlimited sandbox has no number to show there.
+func (g *Group) Unsampled() []string {
+	born := slices.IndexFunc(g.dirs, func(d dir) bool { return d.version == V2 })
+	if born < 0 {
+		return nil // pure v1: memory and pids are always joined
+	}
+	for _, i := range g.ctl {
+		if i == born {
+			return nil // controllers live in v2: the one directory has them
+		}
+	}
+	var out []string
+	for _, c := range []string{"memory", "pids"} {
+		if _, ok := g.ctl[c]; !ok {
+			out = append(out, fmt.Sprintf("no %s cgroup: on cgroup v1, kcna-lab joins a controller's hierarchy only for a limit (--%s)", c, c))
+		}
+	}
+	return out
 }
 
 // Procs lists the processes in any of the group's directories.

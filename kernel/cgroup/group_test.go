@@ -202,14 +202,32 @@ func TestCreateWritesLimits(t *testing.T) {
 	}
 }
 
+// TestCreateWithoutLimits: on pure v1 or v2 an unlimited group still has
+// memory and pids to sample; on a hybrid host it has only its unified
+// directory, and says why there is no number instead of showing none.
 func TestCreateWithoutLimits(t *testing.T) {
 	h := kernelHost(t, "memory", "pids")
 	g, _ := create(t, h, Limits{}, nil)
+	if h.hybrid() {
+		if len(g.Paths()) != 1 || g.CloneDir() == "" || !isFS(filepath.Dir(filepath.Dir(g.CloneDir())), cgroup2Magic) {
+			t.Errorf("an unlimited group on a hybrid host has %v; want only its directory in the unified hierarchy", g.Paths())
+		}
+		if why := strings.Join(g.Unsampled(), "\n"); !strings.Contains(why, "no memory cgroup") || !strings.Contains(why, "no pids cgroup") {
+			t.Errorf("Unsampled() = %q; want why memory and pids have no number", why)
+		}
+		if m := g.Sample(); len(m) != 0 {
+			t.Errorf("Sample() = %+v without memory or pids cgroups", m)
+		}
+		return
+	}
 	if _, ok := g.dirFor("memory"); !ok {
 		t.Error("no memory directory, needed for sampling")
 	}
 	if _, ok := g.dirFor("pids"); !ok {
 		t.Error("no pids directory, needed for sampling")
+	}
+	if why := g.Unsampled(); len(why) != 0 {
+		t.Errorf("Unsampled() = %q with memory and pids directories", why)
 	}
 	for _, m := range g.Sample() {
 		if m.Limit != 0 {
@@ -277,7 +295,10 @@ func TestAddMovesProcess(t *testing.T) {
 	}
 	self := readFile(t, fmt.Sprintf("/proc/%d/cgroup", pid))
 	for _, c := range []string{"memory", "pids"} {
-		d, _ := g.dirFor(c)
+		d, ok := g.dirFor(c)
+		if !ok && h.hybrid() && c == "memory" {
+			continue // unlimited on a hybrid host: no memory directory
+		}
 		want := "/kcna-lab/" + g.Name()
 		found := false
 		for line := range strings.Lines(self) {
@@ -289,6 +310,9 @@ func TestAddMovesProcess(t *testing.T) {
 		if !found {
 			t.Errorf("/proc/%d/cgroup does not put %s at %s:\n%s", pid, c, want, self)
 		}
+	}
+	if d := g.CloneDir(); d != "" && !strings.Contains(self+"\n", "0::/kcna-lab/"+g.Name()+"\n") {
+		t.Errorf("/proc/%d/cgroup does not put it in the unified directory %s:\n%s", pid, d, self)
 	}
 	procs, err := g.Procs()
 	if err != nil || !slices.Equal(procs, []int{pid}) {
@@ -487,5 +511,69 @@ func TestRemoveV2Kill(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s still exists: %v", path, err)
+	}
+}
+
+// TestCloneIntoOnKernel: a process started with CloneInto's attributes is
+// in the group as soon as it exists, with no write to cgroup.procs (no
+// step is emitted and none is made); one started without them is not.
+func TestCloneIntoOnKernel(t *testing.T) {
+	h := kernelHost(t)
+	if h.V2Root() == "" {
+		t.Skip("no cgroup v2 hierarchy: CLONE_INTO_CGROUP takes only v2 directories")
+	}
+	rec := &recorder{}
+	g, _ := create(t, h, Limits{}, nil)
+	dir := g.CloneDir()
+	if dir == "" {
+		t.Fatalf("a group on a %s host has no v2 directory: %v", h.Mode(), g.Paths())
+	}
+	start := func(into bool) int {
+		cmd := exec.Command("sleep", "30")
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+		if into {
+			got, done, err := g.CloneInto(cmd.SysProcAttr)
+			if err != nil || got != dir {
+				t.Fatalf("CloneInto = %q, %v; want %s", got, err, dir)
+			}
+			defer done()
+		}
+		if err := cmd.Start(); err != nil {
+			if into && CloneRefused(err) {
+				t.Skipf("this kernel refuses CLONE_INTO_CGROUP: %v", err)
+			}
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd.Process.Pid
+	}
+	plain, born := start(false), start(true)
+	want := "0::" + strings.TrimPrefix(dir, h.V2Root()) + "\n"
+	if self := readFile(t, fmt.Sprintf("/proc/%d/cgroup", born)) + "\n"; !strings.Contains(self, want) {
+		t.Errorf("/proc/%d/cgroup of the process cloned into %s lacks %q:\n%s", born, dir, want, self)
+	}
+	if self := readFile(t, fmt.Sprintf("/proc/%d/cgroup", plain)) + "\n"; strings.Contains(self, want) {
+		t.Errorf("a process started without CloneInto is in %s too; the test proves nothing", dir)
+	}
+	pids, err := readProcs(dir)
+	if err != nil || !slices.Equal(pids, []int{born}) {
+		t.Errorf("%s/cgroup.procs = %v, %v; want only %d", dir, pids, err, born)
+	}
+	if len(rec.steps()) != 0 {
+		t.Errorf("steps %v; cloning into a group writes nothing", rec.steps())
+	}
+}
+
+func TestCloneRefused(t *testing.T) {
+	for _, err := range []error{syscall.ENOSYS, syscall.EINVAL, syscall.E2BIG, syscall.EBADF, syscall.EACCES, syscall.EPERM,
+		&os.PathError{Op: "fork/exec", Path: "/x", Err: syscall.ENOSYS}} {
+		if !CloneRefused(err) {
+			t.Errorf("CloneRefused(%v) = false", err)
+		}
+	}
+	for _, err := range []error{nil, syscall.ENOENT, syscall.ENOMEM, errors.New("other")} {
+		if CloneRefused(err) {
+			t.Errorf("CloneRefused(%v) = true", err)
+		}
 	}
 }

@@ -5,8 +5,12 @@
 // Hosts differ. On cgroup v1 every controller has its own hierarchy (its own
 // mount), so a sandbox gets one directory per controller. On cgroup v2 there is
 // one unified hierarchy and one directory. Hybrid hosts mount both: each
-// controller lives in exactly one of them. Host records, per controller, where
-// it lives; Group hides the difference behind one API.
+// controller lives in exactly one of them, and a sandbox gets a directory in
+// the unified hierarchy (without controllers there) plus one in the v1
+// hierarchy of each controller it is limited by. Host records, per
+// controller, where it lives; Group hides the difference behind one API.
+// A v2 directory can be cloned into (CloneInto), which is far cheaper than
+// moving a process in.
 package cgroup
 
 import (
@@ -167,6 +171,9 @@ func (h *Host) Mode() string {
 	}
 	return "none"
 }
+
+// hybrid reports whether both v1 hierarchies and the unified one are mounted.
+func (h *Host) hybrid() bool { return h.anyV1 && h.v2 != "" }
 
 // Controllers returns the usable controllers among memory, cpu and pids and
 // the version of the hierarchy each lives in. A controller bound to a v1

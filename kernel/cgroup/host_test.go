@@ -123,6 +123,41 @@ func TestPlanV2(t *testing.T) {
 	}
 }
 
+// TestPlanHybrid: on a hybrid host a group always has a directory in the
+// unified hierarchy, last (Destroy kills through it first), and joins a
+// v1 controller's hierarchy only for a limit or a node.
+func TestPlanHybrid(t *testing.T) {
+	h := build(parseMountinfo([]byte(hybridMountinfo)), nil, fakeRead(map[string]string{"/sys/fs/cgroup/unified/cgroup.controllers": ""}))
+	paths := func(p plan) []string {
+		var out []string
+		for _, d := range p.dirs {
+			out = append(out, d.path)
+		}
+		return out
+	}
+	p, err := h.plan("kcna-x", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := paths(p); !slices.Equal(got, []string{"/sys/fs/cgroup/unified/kcna-lab/kcna-x"}) || p.dirs[0].version != V2 {
+		t.Errorf("no limits: dirs %v, want only the unified one", got)
+	}
+	p, err = h.plan("kcna-x", Limits{Pids: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := paths(p); !slices.Equal(got, []string{"/sys/fs/cgroup/pids/kcna-lab/kcna-x", "/sys/fs/cgroup/unified/kcna-lab/kcna-x"}) {
+		t.Errorf("pids limit: dirs %v", got)
+	}
+	p, err = h.planAt("kcna-node-a", Limits{}, where{isNode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := paths(p); len(got) != 4 || got[3] != "/sys/fs/cgroup/unified/kcna-lab/kcna-node-a" {
+		t.Errorf("node: dirs %v, want memory, cpu, pids and the unified one", got)
+	}
+}
+
 func TestPlanV1(t *testing.T) {
 	h := build(parseMountinfo([]byte(v1CombinedMountinfo)), nil, fakeRead(nil))
 	// No limits: memory only (pids is missing and unlimited, cpu unlimited).

@@ -98,8 +98,12 @@ func TestNodeOnKernel(t *testing.T) {
 	if file, cpus, err := ng.CPULimit(); err != nil || cpus != 1 {
 		t.Errorf("node cpu limit %s = %v, %v; want 1", file, cpus, err)
 	}
-	if len(ng.Paths()) != len(h.Controllers()) && h.Mode() != "v2" {
-		t.Errorf("node dirs %v: want one per v1 hierarchy of %v", ng.Paths(), h.Controllers())
+	wantDirs := len(h.Controllers())
+	if h.hybrid() {
+		wantDirs++ // and one in the unified hierarchy
+	}
+	if len(ng.Paths()) != wantDirs && h.Mode() != "v2" {
+		t.Errorf("node dirs %v: want one per v1 hierarchy of %v (and the unified one on a hybrid host)", ng.Paths(), h.Controllers())
 	}
 
 	child := testName(t)

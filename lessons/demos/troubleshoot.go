@@ -305,6 +305,10 @@ type memoryState struct {
 	limitFile, eventsFile, peakFile string
 }
 
+// errNoMemoryCgroup is readMemory's answer for a sandbox with cgroups but
+// none of the memory controller: on a hybrid host, one without a limit.
+var errNoMemoryCgroup = errors.New("no memory cgroup: on cgroup v1, kcna-lab joins a controller's hierarchy only for a limit")
+
 // readMemory reads the memory controller's limit, OOM-kill counter and
 // peak use from a sandbox's cgroup dirs, v2 or v1 files as the host has.
 func readMemory(cgroups []string) (memoryState, error) {
@@ -315,6 +319,9 @@ func readMemory(cgroups []string) (memoryState, error) {
 	m.limitFile, m.eventsFile, m.peakFile = "memory.max", "memory.events", "memory.peak"
 	if _, err := os.Stat(filepath.Join(m.Dir, "memory.max")); err != nil {
 		m.limitFile, m.eventsFile, m.peakFile = "memory.limit_in_bytes", "memory.oom_control", "memory.max_usage_in_bytes"
+		if _, err := os.Stat(filepath.Join(m.Dir, m.limitFile)); err != nil {
+			return m, errNoMemoryCgroup
+		}
 	}
 	raw := readTrim(filepath.Join(m.Dir, m.limitFile))
 	if n, err := strconv.ParseInt(raw, 10, 64); err == nil && n < 1<<50 {
@@ -440,6 +447,9 @@ func checkFixOOM(context.Context) (Verdict, error) {
 		return fail("hungry runs without any limit: a workload without a memory limit can take the whole machine's memory; keep a limit, one large enough for its 48 MiB (--memory)")
 	}
 	m, err := readMemory(st.Cgroups)
+	if errors.Is(err, errNoMemoryCgroup) {
+		return fail("hungry has no memory cgroup, so there is no memory limit now (on cgroup v1, kcna-lab joins the memory hierarchy only for a limit); keep one, large enough for the worker's 48 MiB (--memory)")
+	}
 	if err != nil {
 		return Verdict{}, err
 	}

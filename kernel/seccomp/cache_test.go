@@ -1,0 +1,95 @@
+//go:build linux
+
+package seccomp
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// TestCompileCached: the first call compiles and writes the cache, the
+// second reads the same program back; a file whose payload no longer
+// matches its digest, that names another key, or that others may write
+// is not used (and the fresh program replaces it).
+func TestCompileCached(t *testing.T) {
+	dir := t.TempDir()
+	p := &Profile{Name: Default}
+	fresh, err := p.CompileCached(dockerCaps, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Cached {
+		t.Fatal("the first compile came from an empty cache")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "seccomp-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("cache files %v, want one", files)
+	}
+	file := files[0]
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("cache file mode %v, %v; want 0600", fi.Mode(), err)
+	}
+	again, err := p.CompileCached(dockerCaps, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Cached || !reflect.DeepEqual(again.Filter, fresh.Filter) || again.DefaultAction != fresh.DefaultAction {
+		t.Fatalf("second call: cached %v, same filter %v", again.Cached, reflect.DeepEqual(again.Filter, fresh.Filter))
+	}
+	// Another bounding set is another slot, never this program.
+	fewer, err := p.CompileCached(dockerCaps[:3], dir)
+	if err != nil || fewer.Cached {
+		t.Errorf("another bounding set: cached %v, %v", fewer != nil && fewer.Cached, err)
+	}
+
+	spoil := func(name string, change func([]byte) []byte) {
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, change(b), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := p.CompileCached(dockerCaps, dir)
+			if err != nil || c.Cached {
+				t.Errorf("a spoiled cache file was used: %v", err)
+			}
+			if c, _ := p.CompileCached(dockerCaps, dir); c == nil || !c.Cached {
+				t.Error("the fresh program did not replace the spoiled file")
+			}
+		})
+	}
+	spoil("program changed", func(b []byte) []byte { b[len(b)-1] ^= 1; return b })
+	spoil("another key", func(b []byte) []byte { b[0] ^= 1; return b })
+	spoil("cut short", func(b []byte) []byte { return b[:len(b)-8] })
+	t.Run("writable by others", func(t *testing.T) {
+		if err := os.Chmod(file, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := p.CompileCached(dockerCaps, dir); err != nil || c.Cached {
+			t.Errorf("a file others may write was used: %v", err)
+		}
+	})
+	if c, err := p.CompileCached(dockerCaps, ""); err != nil || c.Cached {
+		t.Errorf("no cache dir: cached %v, %v", c != nil && c.Cached, err)
+	}
+}
+
+// BenchmarkDockerProfileCached is BenchmarkDockerProfile through a warm
+// cache: what a sandbox start pays once one run has compiled it.
+func BenchmarkDockerProfileCached(b *testing.B) {
+	dir := b.TempDir()
+	p := &Profile{Name: Default}
+	if _, err := p.CompileCached(dockerCaps, dir); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		c, err := p.CompileCached(dockerCaps, dir)
+		if err != nil || !c.Cached {
+			b.Fatal("not from the cache", err)
+		}
+	}
+}
