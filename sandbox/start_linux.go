@@ -664,11 +664,25 @@ func (sb *Sandbox) cloneInto(w *initWires, cmd *exec.Cmd, userns bool) error {
 		if !cgroup.CloneRefused(err) {
 			return explainCloneError(err, c.Isolate)
 		}
-		var errno syscall.Errno
-		_ = errors.As(err, &errno)
-		event.Narrate(sb.sink, fmt.Sprintf("The kernel refused CLONE_INTO_CGROUP (%v: clone3 is missing before Linux 5.3, CLONE_INTO_CGROUP before 5.7, and a container's seccomp filter may forbid clone3), so the init is cloned plainly and then moved into its cgroup with a write to cgroup.procs, which costs an RCU grace period.", errno))
+		// The same errno may be the child's, not the clone's (an init
+		// program that cannot run, a user namespace the host refuses):
+		// only a plain clone that succeeds shows it was CLONE_INTO_CGROUP.
+		refused := err
 		cmd = sb.initCmd(w, userns)
+		if err := sb.plainClone(w, cmd, flags); err != nil {
+			return err
+		}
+		var errno syscall.Errno
+		_ = errors.As(refused, &errno)
+		event.Narrate(sb.sink, fmt.Sprintf("The kernel refused CLONE_INTO_CGROUP (%v: clone3 is missing before Linux 5.3, CLONE_INTO_CGROUP before 5.7, and a container's seccomp filter may forbid clone3), so the init was cloned plainly and is moved into its cgroup with a write to cgroup.procs, which costs an RCU grace period.", errno))
+		return nil
 	}
+	return sb.plainClone(w, cmd, flags)
+}
+
+// plainClone starts the init with a plain clone: no cgroup is given, so
+// attach moves it into its own.
+func (sb *Sandbox) plainClone(w *initWires, cmd *exec.Cmd, flags cloneText) error {
 	start := func() error {
 		if err := cmd.Start(); err != nil {
 			return err
@@ -677,7 +691,7 @@ func (sb *Sandbox) cloneInto(w *initWires, cmd *exec.Cmd, userns bool) error {
 		return nil
 	}
 	if err := event.Step(sb.sink, "clone("+flags.action+")", flags.shell, start); err != nil {
-		return explainCloneError(err, c.Isolate)
+		return explainCloneError(err, sb.spec.Isolate)
 	}
 	sb.started(w)
 	return nil
@@ -965,6 +979,16 @@ func (sb *Sandbox) Cgroups() []string {
 		return nil
 	}
 	return sb.group.Paths()
+}
+
+// Unsampled says, for each of memory and pids, why the kernel keeps no
+// count for this sandbox (on a cgroup v1 hybrid host, a controller is
+// joined only for a limit); none when it keeps both, or it has no cgroup.
+func (sb *Sandbox) Unsampled() []string {
+	if sb.group == nil {
+		return nil
+	}
+	return sb.group.Unsampled()
 }
 
 // Wait waits for the command to end, reports the result and removes

@@ -175,14 +175,8 @@ func loadBuiltin(reg lessons.Registry) (*lessons.Course, lessons.Problems) {
 	return lessons.LoadCached(content.FS, reg, dir, program)
 }
 
-// programIdentity is this program's cli.ProgramIdentity, by its real path.
-func programIdentity() (string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	return cli.ProgramIdentity(exe)
-}
+// programIdentity is this running program's (cli.RunningIdentity).
+func programIdentity() (string, error) { return cli.RunningIdentity() }
 
 // progress opens the learner's store and reads it, printing to stderr a
 // notice (a corrupt file kept aside) if there is one.

@@ -41,18 +41,24 @@ const cacheFormat = "kcna-lab seccomp cache 1"
 // CompileCached is Resolve and Compile, through a cache in dir: both take
 // most of a millisecond for Docker's profile, paid by every sandbox
 // start, for a result that only changes with what they read. The key is
-// all of it: the profile (its name and bytes; Docker's default is built
-// into the program), the bounding set, the architecture, the kernel's
+// all of it: the profile (Docker's default, built into the program; only
+// it is cached), the bounding set, the architecture, the kernel's
 // release (moby keeps rules by kernel version) and the running program
-// itself (device, inode, size and mtime of its executable, so that a new
-// build, with perhaps another compiler, never reads an old program). A
+// itself (device, inode, size and mtime of the executable running, so
+// that a new build, with perhaps another compiler, never reads an old
+// program, nor an old build still running writes under the new one's key). A
 // file is used only if it is this user's, writable by no one else, names
 // the key and holds the digest of what it holds; anything else is
 // compiled afresh and the file replaced, atomically. A cache that cannot
 // be written costs only the time; with dir "" there is none.
 func (p *Profile) CompileCached(bounding []string, dir string) (*Compiled, error) {
+	if p.body != nil || dir == "" {
+		// A profile file of the learner's is compiled every time: it is
+		// usually small, and its cache would leave a file per path.
+		return p.compile(bounding)
+	}
 	key, err := cacheKey(p, bounding)
-	if err != nil || dir == "" {
+	if err != nil {
 		return p.compile(bounding)
 	}
 	file := filepath.Join(dir, "seccomp-"+slot(p, bounding)+".json")
@@ -82,12 +88,8 @@ func (p *Profile) compile(bounding []string) (*Compiled, error) {
 
 // cacheKey digests everything Resolve and Compile depend on.
 func cacheKey(p *Profile, bounding []string) (string, error) {
-	exe, err := os.Executable()
+	st, err := runningExecutable()
 	if err != nil {
-		return "", err
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(exe, &st); err != nil {
 		return "", err
 	}
 	var uts unix.Utsname
@@ -102,6 +104,19 @@ func cacheKey(p *Profile, bounding []string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// runningExecutable stats the program this process runs. Not by the path
+// os.Executable gives: when a new build has replaced the file there,
+// that is the new one, while /proc/self/exe still opens the running one.
+func runningExecutable() (unix.Stat_t, error) {
+	var st unix.Stat_t
+	fd, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return st, err
+	}
+	defer unix.Close(fd)
+	return st, unix.Fstat(fd, &st)
+}
+
 // slot names a profile and bounding set's file: one per pair, whatever
 // the program or kernel, so that new builds replace it rather than add.
 func slot(p *Profile, bounding []string) string {
@@ -109,8 +124,8 @@ func slot(p *Profile, bounding []string) string {
 	return hex.EncodeToString(s[:8])
 }
 
-// A cache file is three lines and the program: the key it answers, the
-// SHA-256 of the rest, a JSON line of what the learner is told (a
+// A cache file is two lines, a JSON line and the program: the key it
+// answers, the SHA-256 of the rest, what the learner is told (a
 // cacheMeta), then the program as the kernel's sock_filter array
 // (Filter.Encode). Binary, not JSON, for the program: decoding its
 // thousand-odd instructions from JSON costs more than compiling them.
@@ -124,7 +139,7 @@ type cacheMeta struct {
 
 // readCache returns the Compiled in file if it is trustworthy and for key.
 func readCache(file, key string) (*Compiled, bool) {
-	f, err := os.Open(file)
+	f, err := os.OpenFile(file, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, false
 	}

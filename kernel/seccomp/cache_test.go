@@ -73,8 +73,61 @@ func TestCompileCached(t *testing.T) {
 			t.Errorf("a file others may write was used: %v", err)
 		}
 	})
+	t.Run("a symlink", func(t *testing.T) {
+		// A good file, reached through a link in its place.
+		if c, _ := p.CompileCached(dockerCaps, dir); c == nil || !c.Cached {
+			t.Fatal("no good cache file to link to")
+		}
+		elsewhere := filepath.Join(t.TempDir(), "elsewhere.json")
+		if err := os.Rename(file, elsewhere); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(elsewhere, file); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := p.CompileCached(dockerCaps, dir); err != nil || c.Cached {
+			t.Errorf("a cache file behind a symlink was used: %v", err)
+		}
+	})
+	t.Run("another owner's", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root, to give the file away")
+		}
+		if c, _ := p.CompileCached(dockerCaps, dir); c == nil || !c.Cached {
+			t.Fatal("no good cache file to give away")
+		}
+		if err := os.Chown(file, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := p.CompileCached(dockerCaps, dir); err != nil || c.Cached {
+			t.Errorf("nobody's cache file was used by root: %v", err)
+		}
+	})
 	if c, err := p.CompileCached(dockerCaps, ""); err != nil || c.Cached {
 		t.Errorf("no cache dir: cached %v, %v", c != nil && c.Cached, err)
+	}
+}
+
+// TestCompileCachedOnlyDockers: a profile file of the learner's is
+// compiled every time and leaves no file behind (one per path would pile
+// up: every test run's temporary profile did).
+func TestCompileCachedOnlyDockers(t *testing.T) {
+	profile := filepath.Join(t.TempDir(), "deny-mkdir.json")
+	if err := os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for range 2 {
+		if c, err := p.CompileCached(dockerCaps, dir); err != nil || c.Cached {
+			t.Fatalf("a profile file: cached %v, %v", c != nil && c.Cached, err)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Errorf("a profile file left cache files: %v", files)
 	}
 }
 

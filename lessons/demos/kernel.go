@@ -129,9 +129,14 @@ func runSharedKernel(ctx context.Context, sink event.Sink) error {
 	event.SideBySide(sink, "uname -r; uname -v, then the sandbox's processes from its "+from+" (with VmRSS)",
 		append(append(host, ""), hostProcs...), append(append(box, ""), boxProcs...))
 	event.Narrate(sink, "The same kernel answers on both sides: the sandbox brought none of its own. Its processes are ordinary host processes; /proc/PID/status lists each one's PID in every PID namespace it is in (NSpid), the host's first, the sandbox's own from 1 last.")
-	if mem := cgroupMemory(sb.Cgroups()); mem == "" && len(sb.Cgroups()) > 0 {
-		event.Narrate(sink, "Their memory as the kernel charges it to a cgroup cannot be read here: no memory cgroup: on cgroup v1, kcna-lab joins a controller's hierarchy only for a limit, and this sandbox has none. (On cgroup v2 the sandbox's one directory always has memory.current.)")
-	} else if mem != "" {
+	mem := cgroupMemory(sb.Cgroups())
+	unkept := slices.IndexFunc(sb.Unsampled(), func(why string) bool { return strings.HasPrefix(why, "no memory cgroup") })
+	switch {
+	case mem == "" && unkept >= 0:
+		event.Narrate(sink, "Their memory as the kernel charges it to a cgroup is not counted for this sandbox: "+sb.Unsampled()[unkept]+", and it has none. (On cgroup v2 the sandbox's one directory always has memory.current.)")
+	case mem == "" && len(sb.Cgroups()) > 0:
+		event.Narrate(sink, "Their memory as the kernel charges it to a cgroup could not be read from "+strings.Join(sb.Cgroups(), ", ")+": neither memory.current (v2) nor memory.usage_in_bytes (v1) is there.")
+	case mem != "":
 		event.Narrate(sink, fmt.Sprintf("Their memory as the kernel charges it to the sandbox's cgroup: %s; VmRSS summed: %d kB. They differ: VmRSS counts a shared page in every process that maps it, while the cgroup is charged for a page once, and only if it was the cgroup that first faulted it in: pages the host already had cached (the shell's own binary and libraries, say) show in VmRSS but not in the cgroup's count, which adds the page cache and kernel memory its own processes caused.", mem, rssKB))
 	}
 	return nil

@@ -19,11 +19,36 @@ func ProgramIdentity(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return identity(path, fi), nil
+}
+
+// RunningIdentity is ProgramIdentity of the program this process runs.
+// Its stat is /proc/self/exe's, which is the running file even after a
+// new build has replaced the one at its path: an old kcna-lab-full still
+// running must not write its course under the new one's identity.
+func RunningIdentity() (string, error) {
+	path, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	return identity(path, fi), nil
+}
+
+func identity(path string, fi os.FileInfo) string {
 	id := fmt.Sprintf("%s %d %d", path, fi.Size(), fi.ModTime().UnixNano())
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		id += fmt.Sprintf(" %d:%d", st.Dev, st.Ino)
 	}
-	return id, nil
+	return id
 }
 
 // Progress opens the learner's store and reads it, printing to stderr a
