@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 )
 
-// The course's index is what `kcna-lab lessons` and `progress` list and
-// count, and no more: each lesson's number, id, title and domain, its
-// questions' ids and its challenges' ids and titles. The slim kcna-lab front reads it instead of the cached
+// The course's index is what `kcna-lab lessons`, `progress` and
+// `glossary` list and count, and no more: each lesson's number, id, title
+// and domain, its questions' ids, its challenges' ids and titles, and the
+// glossary. The slim kcna-lab front reads it instead of the cached
 // course (whose gob holds every lesson's text: decoding it cost a
 // `lessons` about 2 ms) and cannot parse the course itself, which needs
 // the demos' registry; when the index is missing or stale it hands the
@@ -18,11 +19,12 @@ import (
 // program that parsed them and of the cache format.
 
 // indexFormat changes whenever indexFile changes shape.
-const indexFormat = "kcna-lab course index 2"
+const indexFormat = "kcna-lab course index 3"
 
 type indexFile struct {
-	Format  string        `json:"format"`
-	Lessons []indexLesson `json:"lessons"`
+	Format   string        `json:"format"`
+	Lessons  []indexLesson `json:"lessons"`
+	Glossary []Term        `json:"glossary"`
 }
 
 type indexLesson struct {
@@ -42,7 +44,8 @@ type indexChallenge struct {
 // LoadIndex reads the index of the course in fsys that LoadCached wrote
 // in dir for program. The course it returns has only what the index
 // holds (each lesson's Order, ID, Title, Domain, its Quiz with only their
-// IDs and its Challenges with only their IDs and titles): enough for Progress's Status, Score
+// IDs and its Challenges with only their IDs and titles, and the
+// Glossary): enough for Progress's Status, Score
 // and Completion, nothing to show. ok is false when there is no index
 // for this course and program, or it cannot be read.
 func LoadIndex(fsys fs.FS, dir, program string) (c *Course, ok bool) {
@@ -63,7 +66,7 @@ func readIndex(path string) (c *Course, ok bool) {
 	if json.Unmarshal(b, &idx) != nil || idx.Format != indexFormat || len(idx.Lessons) == 0 {
 		return nil, false
 	}
-	c = &Course{Lessons: make([]*Lesson, 0, len(idx.Lessons))}
+	c = &Course{Lessons: make([]*Lesson, 0, len(idx.Lessons)), Glossary: idx.Glossary}
 	for _, il := range idx.Lessons {
 		l := &Lesson{Order: il.Order, ID: il.ID, Title: il.Title, Domain: il.Domain}
 		for _, id := range il.Quiz {
@@ -88,7 +91,7 @@ func writeIndex(dir, path string, c *Course) {
 	if _, ok := readIndex(path); ok {
 		return
 	}
-	idx := indexFile{Format: indexFormat, Lessons: make([]indexLesson, 0, len(c.Lessons))}
+	idx := indexFile{Format: indexFormat, Lessons: make([]indexLesson, 0, len(c.Lessons)), Glossary: c.Glossary}
 	for _, l := range c.Lessons {
 		il := indexLesson{Order: l.Order, ID: l.ID, Title: l.Title, Domain: l.Domain, Quiz: []string{}, Challenges: []indexChallenge{}}
 		for _, q := range l.Quiz {

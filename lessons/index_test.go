@@ -3,6 +3,7 @@ package lessons
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -12,7 +13,8 @@ import (
 // that `lessons` counts, and is found only for the same files and program.
 func TestLoadIndexAfterLoadCached(t *testing.T) {
 	dir := t.TempDir()
-	fsys := fstest.MapFS{"03-chroot.md": {Data: []byte(good)}}
+	fsys := fstest.MapFS{"03-chroot.md": {Data: []byte(good)},
+		GlossaryFile: {Data: []byte("- term: chroot\n  lesson: chroot\n  means: Changes a process's root directory.\n")}}
 	if _, ok := LoadIndex(fsys, dir, "build 1"); ok {
 		t.Fatal("an index before any course was parsed")
 	}
@@ -41,6 +43,9 @@ func TestLoadIndexAfterLoadCached(t *testing.T) {
 				t.Errorf("challenge %d of %s: index %q %q, course %q %q", j, l.ID, got.ID, got.Title, ch.ID, ch.Title)
 			}
 		}
+	}
+	if !reflect.DeepEqual(idx.Glossary, full.Glossary) || len(idx.Glossary) == 0 {
+		t.Errorf("the index's glossary has %d terms, the course's %d, and they differ", len(idx.Glossary), len(full.Glossary))
 	}
 	// Progress counts the same over the index as over the course.
 	p := &Progress{Lessons: map[string]*LessonProgress{}}

@@ -148,7 +148,7 @@ func writeBlueprint(w io.Writer, plan []lessons.PlanRow) {
 	e := lessons.Exam{Plan: plan}
 	fmt.Fprintf(w, "This exam: %s.\n", e.Name())
 	if c := e.Caveat(); c != "" {
-		fmt.Fprintln(w, wrapIndent(c, 0))
+		fmt.Fprintln(w, cli.WrapIndent(c, 0))
 	}
 }
 
@@ -284,7 +284,7 @@ func writeExamResult(w io.Writer, r lessons.ExamResult) {
 		}
 	}
 	if c := lessons.ResultCaveat(r); c != "" {
-		fmt.Fprintln(w, "\n"+wrapIndent(c, 0))
+		fmt.Fprintln(w, "\n"+cli.WrapIndent(c, 0))
 	}
 }
 
@@ -307,7 +307,7 @@ func writeExamReview(w io.Writer, items []lessons.ReviewItem) {
 		if it.Question == nil {
 			fmt.Fprintln(w, "    This question is no longer in the course (or has changed).")
 		} else {
-			fmt.Fprintln(w, wrapIndent(it.Question.Prompt, 4))
+			fmt.Fprintln(w, cli.WrapIndent(it.Question.Prompt, 4))
 			for i := range it.Choices {
 				fmt.Fprintln(w, wrapHanging(it.ChoiceLine(i), 6, 3))
 			}
@@ -318,7 +318,7 @@ func writeExamReview(w io.Writer, items []lessons.ReviewItem) {
 		}
 		fmt.Fprintf(w, "    Your answer: %s. Right answer: %s.\n", given, joinLetters(it.Correct, ","))
 		if it.Question != nil {
-			fmt.Fprintln(w, wrapIndent(it.Question.Explanation, 4))
+			fmt.Fprintln(w, cli.WrapIndent(it.Question.Explanation, 4))
 		}
 	}
 }

@@ -193,7 +193,7 @@ func runQuiz(ctx context.Context, a *app, course *lessons.Course, title string, 
 		} else {
 			fmt.Fprintf(out, "Not quite. The answer is %s.\n", joinLetters(q.Answers, " and "))
 		}
-		fmt.Fprintln(out, wrapIndent(q.Explanation, 2))
+		fmt.Fprintln(out, cli.WrapIndent(q.Explanation, 2))
 	}
 	fmt.Fprintf(out, "\nYou answered %d of %d right. %s\n", right, len(qs), savedText(asked, saveErr))
 	return quizExit(saveErr)
@@ -236,16 +236,8 @@ func writeQuestion(w io.Writer, prompt string, choices []string, answers int) {
 // they line up under the text after a "b) " label.
 func wrapHanging(s string, indent, hang int) string {
 	pad := strings.Repeat(" ", indent)
-	lines := strings.Split(ansi.Wrap(strings.TrimSpace(s), textWidth-indent-hang, " "), "\n")
+	lines := strings.Split(ansi.Wrap(strings.TrimSpace(s), cli.TextWidth-indent-hang, " "), "\n")
 	return pad + strings.Join(lines, "\n"+pad+strings.Repeat(" ", hang))
-}
-
-// textWidth is what plain output wraps to.
-const textWidth = 78
-
-func wrapIndent(s string, indent int) string {
-	pad := strings.Repeat(" ", indent)
-	return pad + strings.ReplaceAll(ansi.Wrap(strings.TrimSpace(s), textWidth-indent, " "), "\n", "\n"+pad)
 }
 
 func joinLetters(idx []int, sep string) string {

@@ -34,14 +34,14 @@ func TestCompareProcesses(t *testing.T) {
 	fmt.Printf("whole processes, %d runs each after 3 warm-up runs: wall clock median, 95th\n"+
 		"percentile and minimum, and median CPU time (user+system, with waited-for children):\n", n)
 
-	for _, args := range [][]string{{"--version"}, {"ps"}, {"lessons"}, {"progress"}} {
+	for _, args := range [][]string{{"--version"}, {"ps"}, {"lessons"}, {"progress"}, {"glossary", "cgroup"}} {
 		st := measure(t, n, lab, args...)
 		fmt.Printf("  kcna-lab %-10s %s   target <= 10 ms: %s\n", strings.Join(args, " "), st, verdict(st.median <= 10*time.Millisecond))
 	}
 	// What the front's hand-over to kcna-lab-full costs: the same command
 	// through kcna-lab and run directly.
 	full := filepath.Join(dir, "kcna-lab-full")
-	for _, args := range [][]string{{"show", "01"}, {"glossary", "cgroup"}} {
+	for _, args := range [][]string{{"show", "01"}, {"exam", "--blueprint"}} {
 		via := measure(t, n, lab, args...)
 		direct := measure(t, n, full, args...)
 		fmt.Printf("  kcna-lab %-10s %s   (kcna-lab-full directly: %s, hand-over +%.1f ms)\n", strings.Join(args, " "), via, direct.String(), msec(via.median-direct.median))

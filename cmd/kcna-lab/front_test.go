@@ -33,6 +33,9 @@ func TestFrontTakes(t *testing.T) {
 		{"ps --json", true},
 		{"--content /x lessons", true},
 		{"progress --json", true},
+		{"glossary cgroup", true},
+		{"layers x", true},
+		{"exam --blueprint", false},
 		{"lessons --help", false},
 		{"run -h -- true", false},
 		{"run --isolate pid -- sh --help", true}, // the command's own flag
@@ -84,6 +87,8 @@ func TestFrontMatchesFull(t *testing.T) {
 		{"__complete", "run", "--i"}, {"__complete", ""},
 		{"--version"}, {"ps"}, {"lessons"}, {"lessons", "--json"}, {"progress"}, {"progress", "--json"},
 		{"progress", "--reset", "--json"},
+		{"glossary"}, {"glossary", "cgroup"}, {"glossary", "no-such-term"},
+		{"layers", "kl-no-such-sandbox"}, {"layers"}, {"apparmor"},
 		{"logs", "kl-no-such-sandbox"}, {"run", "--isolate", "bogus", "--", "true"},
 		// Not in the store and from a registry: a pull, which only
 		// kcna-lab-full links (nothing listens on port 1).
@@ -94,7 +99,7 @@ func TestFrontMatchesFull(t *testing.T) {
 		if got != want || code != wantCode {
 			t.Errorf("kcna-lab %s: front exit %d:\n%s\nkcna-lab-full exit %d:\n%s", strings.Join(args, " "), code, got, wantCode, want)
 		}
-		if wantCode == 0 && (args[0] == "lessons" || args[0] == "progress" && len(args) < 3) {
+		if wantCode == 0 && (args[0] == "lessons" || args[0] == "glossary" || args[0] == "progress" && len(args) < 3) {
 			// The first lessons was handed over (no index yet), and
 			// kcna-lab-full wrote the index: now the front answers,
 			// and kcna-lab-full's packages (goldmark's among them) are

@@ -3,15 +3,16 @@
 //
 // This is its slim front, git-style: it runs itself the commands that
 // must start at kernel speed (run, shell, exec, ps, stop, logs, clean,
-// lessons, progress, --version) and every role kcna-lab is re-executed in (a
-// sandbox's init, run --detached-child, the rootless network holder, a
-// workshop lab's init), linking only the runtime and cmd/internal/cli. Everything else (the
-// course's full-screen app, show, quiz, serve, build, any --help, a
-// command line it cannot parse, shell completion) it hands to
-// kcna-lab-full beside it with execve, argv[0] still "kcna-lab" and the
-// environment untouched, so that help, completions and errors are that
-// program's, byte for byte. kcna-lab-full carries the Markdown renderer
-// and the TUI, whose package initialisation a `kcna-lab ps` need not pay.
+// layers, lessons, progress, glossary, apparmor, --version) and every
+// role kcna-lab is re-executed in (a sandbox's init, run --detached-child,
+// the rootless network holder, a workshop lab's init), linking only the
+// runtime and cmd/internal/cli. Everything else (the course's full-screen
+// app, show, quiz, exam, serve, build, any --help, a command line it
+// cannot parse, shell completion) it hands to kcna-lab-full beside it
+// with execve, argv[0] still "kcna-lab" and the environment untouched, so
+// that help, completions and errors are that program's, byte for byte.
+// kcna-lab-full carries the Markdown renderer and the TUI, whose package
+// initialisation a `kcna-lab ps` need not pay.
 package main
 
 import (
@@ -48,7 +49,7 @@ func main() {
 }
 
 // commands are the subcommands this front runs itself.
-var commands = []string{"run", "shell", "exec", "ps", "stop", "logs", "clean", "lessons", "progress"}
+var commands = []string{"run", "shell", "exec", "ps", "stop", "logs", "clean", "layers", "lessons", "progress", "glossary", "apparmor"}
 
 // takes reports whether this front may try the command line args: one of
 // its commands, or --version alone, and no help asked for. Anything else

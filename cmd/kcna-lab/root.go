@@ -36,6 +36,9 @@ func newRootCmd(a *cli.App, handOver func()) *cobra.Command {
 	root.AddCommand(
 		cli.NewLessonsCmd(a, src),
 		cli.NewProgressCmd(a, src),
+		cli.NewGlossaryCmd(a, src),
+		cli.NewLayersCmd(a),
+		cli.NewAppArmorCmd(a),
 		cli.NewRunCmd(a),
 		cli.NewShellCmd(a),
 		cli.NewExecCmd(a),

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -11,7 +11,8 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
-func newLayersCmd(a *app) *cobra.Command {
+// NewLayersCmd is `kcna-lab layers`.
+func NewLayersCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "layers NAME",
 		Short: "What a running sandbox's writable layer holds: added, copied up, deleted",
@@ -45,16 +46,16 @@ started the sandbox (root for sudo kcna-lab).`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "upper layer: %s\n", fs.Upper)
+			fmt.Fprintf(a.Stdout, "upper layer: %s\n", fs.Upper)
 			for i, l := range fs.Lower {
-				fmt.Fprintf(a.stdout, "lower %d:     %s (read-only)\n", i, l)
+				fmt.Fprintf(a.Stdout, "lower %d:     %s (read-only)\n", i, l)
 			}
 			if len(changes) == 0 {
-				fmt.Fprintln(a.stdout, "\nThe upper layer is empty: nothing was written yet.")
+				fmt.Fprintln(a.Stdout, "\nThe upper layer is empty: nothing was written yet.")
 				return nil
 			}
-			fmt.Fprintln(a.stdout)
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(a.Stdout)
+			tw := tabwriter.NewWriter(a.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "CHANGE\tPATH\tHIDES")
 			for _, c := range changes {
 				hides := "-"

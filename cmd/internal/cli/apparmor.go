@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -8,7 +8,8 @@ import (
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
-func newAppArmorCmd(a *app) *cobra.Command {
+// NewAppArmorCmd is `kcna-lab apparmor`.
+func NewAppArmorCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "apparmor",
 		Short: "Print the AppArmor profile that lets kcna-lab run rootless on Ubuntu 23.10+",
@@ -30,7 +31,7 @@ To remove it: sudo apparmor_parser -R ` + sandbox.AppArmorProfilePath + ` && sud
 		Example: `  kcna-lab apparmor | sudo tee /etc/apparmor.d/kcna-lab && sudo apparmor_parser -r /etc/apparmor.d/kcna-lab`,
 		Args:    cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			fmt.Fprint(a.stdout, sandbox.ThisAppArmorProfile())
+			fmt.Fprint(a.Stdout, sandbox.ThisAppArmorProfile())
 			return nil
 		},
 	}

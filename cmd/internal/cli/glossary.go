@@ -1,16 +1,19 @@
-package main
+package cli
 
 import (
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
-func newGlossaryCmd(a *app) *cobra.Command {
+// NewGlossaryCmd is `kcna-lab glossary`; src is where the course comes
+// from, as for NewLessonsCmd.
+func NewGlossaryCmd(a *App, src Course) *cobra.Command {
 	return &cobra.Command{
 		Use:   "glossary [TERM]",
 		Short: "The course's terms, what each means and which lesson teaches it",
@@ -30,7 +33,7 @@ shown (any case), or every term whose name contains it.`,
   kcna-lab glossary namespace`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			course, err := a.course()
+			course, err := src.Load()
 			if err != nil {
 				return err
 			}
@@ -52,12 +55,12 @@ shown (any case), or every term whose name contains it.`,
 			}
 			for i, t := range terms {
 				if i > 0 {
-					fmt.Fprintln(a.stdout)
+					fmt.Fprintln(a.Stdout)
 				}
-				writeTerm(a.stdout, course, t)
+				writeTerm(a.Stdout, course, t)
 			}
 			if len(also) > 0 {
-				fmt.Fprintf(a.stdout, "\nSee also: %s.\n", strings.Join(also, ", "))
+				fmt.Fprintf(a.Stdout, "\nSee also: %s.\n", strings.Join(also, ", "))
 			}
 			return nil
 		},
@@ -71,5 +74,14 @@ func writeTerm(w io.Writer, c *lessons.Course, t lessons.Term) {
 		where = fmt.Sprintf("lesson %d, %s (kcna-lab show %d)", l.Order, l.Title, l.Order)
 	}
 	fmt.Fprintf(w, "%s: %s\n", t.Term, where)
-	fmt.Fprintln(w, wrapIndent(strings.TrimSpace(t.Means), 2))
+	fmt.Fprintln(w, WrapIndent(strings.TrimSpace(t.Means), 2))
+}
+
+// TextWidth is what plain output wraps to.
+const TextWidth = 78
+
+// WrapIndent wraps s to the plain-output width, every line indented.
+func WrapIndent(s string, indent int) string {
+	pad := strings.Repeat(" ", indent)
+	return pad + strings.ReplaceAll(ansi.Wrap(strings.TrimSpace(s), TextWidth-indent, " "), "\n", "\n"+pad)
 }
