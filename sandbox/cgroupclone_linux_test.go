@@ -4,6 +4,7 @@ package sandbox_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -167,4 +168,34 @@ func steps(rec *recorder) []string {
 		out = append(out, e.Action)
 	}
 	return out
+}
+
+// TestCloneIntoRefusalIsNarratedOnlyWhenItWasTheCgroups: an init that
+// cannot run fails the clone into the cgroup with the same errno a
+// refused CLONE_INTO_CGROUP gives (EACCES here). The plain clone then
+// fails too, and the trace blames the init program, not the kernel's
+// cgroup clone.
+func TestCloneIntoRefusalIsNarratedOnlyWhenItWasTheCgroups(t *testing.T) {
+	needRoot(t)
+	v2Root(t)
+	leaveNoTrace(t)
+	bad := filepath.Join(t.TempDir(), "kcna-lab-init")
+	if err := os.WriteFile(bad, []byte("not a program\n"), 0o644); err != nil { // no x bit: execve says EACCES
+		t.Fatal(err)
+	}
+	t.Setenv(sandbox.InitProgramEnv, bad)
+	rec := &recorder{}
+	sb, err := sandbox.Start(context.Background(), sandbox.Spec{Name: "kl-born-badinit", Args: []string{"true"}}, rec)
+	if err == nil {
+		stopSandbox(sb)
+		t.Fatal("a sandbox started with an init that cannot run")
+	}
+	if !errors.Is(err, syscall.EACCES) && !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("the error is not the init's exec failing: %v", err)
+	}
+	for _, e := range rec.Of(event.KindNarration) {
+		if strings.Contains(e.Text, "refused CLONE_INTO_CGROUP") {
+			t.Errorf("the trace blames the cgroup clone for the init's own failure: %q", e.Text)
+		}
+	}
 }

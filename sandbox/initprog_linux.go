@@ -65,7 +65,8 @@ func ProgramBeside(name string) (string, error) {
 // caller's privileges, so nobody else may swap them. The running
 // binary's owner already has that power (`sudo ./bin/kcna-lab` runs a
 // learner's own build as root), and in a workshop lab both programs
-// show as owned by nobody.
+// show as owned by nobody. Trusted so, it must also sit in a directory
+// only its owner can write.
 func trustedProgram(p string) bool {
 	var st unix.Stat_t
 	if err := unix.Stat(p, &st); err != nil {
@@ -77,8 +78,11 @@ func trustedProgram(p string) bool {
 	if st.Uid == 0 || st.Uid == uint32(os.Geteuid()) {
 		return true
 	}
+	// Only where nobody else may put a file there: in a workshop lab the
+	// owner shows as the overflow uid, as every unmapped host user does.
 	owner, ok := runningBinaryOwner()
-	return ok && st.Uid == owner
+	var dir unix.Stat_t
+	return ok && st.Uid == owner && unix.Stat(filepath.Dir(p), &dir) == nil && dir.Mode&0o022 == 0
 }
 
 // runningBinaryOwner is the owner of the running binary, when only that

@@ -57,11 +57,27 @@ func (p *Profile) CompileCached(bounding []string, dir string) (*Compiled, error
 		// usually small, and its cache would leave a file per path.
 		return p.compile(bounding)
 	}
-	key, err := cacheKey(p, bounding)
+	prog, err := runningProgram()
 	if err != nil {
 		return p.compile(bounding)
 	}
-	file := filepath.Join(dir, "seccomp-"+slot(p, bounding)+".json")
+	return p.compileCachedAs(prog, bounding, dir)
+}
+
+// program is the running program as the cache tells builds apart: its
+// name, and its executable's stat.
+type program struct {
+	name string
+	st   unix.Stat_t
+}
+
+// compileCachedAs is CompileCached for the program prog.
+func (p *Profile) compileCachedAs(prog program, bounding []string, dir string) (*Compiled, error) {
+	key, err := cacheKey(p, bounding, prog)
+	if err != nil {
+		return p.compile(bounding)
+	}
+	file := filepath.Join(dir, "seccomp-"+slot(p, bounding, prog)+".json")
 	if c, ok := readCache(file, key); ok {
 		return c, nil
 	}
@@ -87,40 +103,49 @@ func (p *Profile) compile(bounding []string) (*Compiled, error) {
 }
 
 // cacheKey digests everything Resolve and Compile depend on.
-func cacheKey(p *Profile, bounding []string) (string, error) {
-	st, err := runningExecutable()
-	if err != nil {
-		return "", err
-	}
+func cacheKey(p *Profile, bounding []string, prog program) (string, error) {
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err != nil {
 		return "", err
 	}
 	h := sha256.New()
 	body := sha256.Sum256(p.body)
+	st := prog.st
 	fmt.Fprintf(h, "%s\x00%s\x00%x\x00%s\x00%s\x00%s\x00%d:%d:%d:%d.%d",
 		cacheFormat, p.Name, body, strings.Join(bounding, ","), runtime.GOARCH, unix.ByteSliceToString(uts.Release[:]),
 		st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// runningExecutable stats the program this process runs. Not by the path
-// os.Executable gives: when a new build has replaced the file there,
-// that is the new one, while /proc/self/exe still opens the running one.
-func runningExecutable() (unix.Stat_t, error) {
-	var st unix.Stat_t
+// runningProgram is the program this process runs. Its stat is not by
+// the path os.Executable gives: when a new build has replaced the file
+// there, that is the new one, while /proc/self/exe still opens the
+// running one.
+func runningProgram() (program, error) {
+	var prog program
 	fd, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return st, err
+		return prog, err
 	}
 	defer unix.Close(fd)
-	return st, unix.Fstat(fd, &st)
+	if err := unix.Fstat(fd, &prog.st); err != nil {
+		return prog, err
+	}
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return prog, err
+	}
+	prog.name = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+	return prog, nil
 }
 
-// slot names a profile and bounding set's file: one per pair, whatever
-// the program or kernel, so that new builds replace it rather than add.
-func slot(p *Profile, bounding []string) string {
-	s := sha256.Sum256([]byte(p.Name + "\x00" + strings.Join(bounding, ",")))
+// slot names a profile and bounding set's file, for each program: one
+// per pair and program name, whatever the build or kernel, so that new
+// builds replace it rather than add. The program's name keeps kcna-lab
+// and kcna-lab-full, which alternate as a learner moves between the CLI
+// and the course, from replacing each other's file at every turn.
+func slot(p *Profile, bounding []string, prog program) string {
+	s := sha256.Sum256([]byte(prog.name + "\x00" + p.Name + "\x00" + strings.Join(bounding, ",")))
 	return hex.EncodeToString(s[:8])
 }
 

@@ -146,3 +146,24 @@ func BenchmarkDockerProfileCached(b *testing.B) {
 		}
 	}
 }
+
+// TestCompileCachedTwoPrograms: kcna-lab and kcna-lab-full, two builds
+// that alternate as a learner goes from the CLI to the course and back,
+// each keep their own file, so both are served from the cache.
+func TestCompileCachedTwoPrograms(t *testing.T) {
+	dir := t.TempDir()
+	p := &Profile{Name: Default}
+	front := program{name: "kcna-lab"}
+	front.st.Ino = 1
+	full := program{name: "kcna-lab-full"}
+	full.st.Ino = 2
+	for i, prog := range []program{front, full, front, full} {
+		c, err := p.compileCachedAs(prog, dockerCaps, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i >= 2; c.Cached != want {
+			t.Errorf("run %d, %s: cached %v, want %v", i+1, prog.name, c.Cached, want)
+		}
+	}
+}

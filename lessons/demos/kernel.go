@@ -133,7 +133,7 @@ func runSharedKernel(ctx context.Context, sink event.Sink) error {
 	unkept := slices.IndexFunc(sb.Unsampled(), func(why string) bool { return strings.HasPrefix(why, "no memory cgroup") })
 	switch {
 	case mem == "" && unkept >= 0:
-		event.Narrate(sink, "Their memory as the kernel charges it to a cgroup is not counted for this sandbox: "+sb.Unsampled()[unkept]+", and it has none. (On cgroup v2 the sandbox's one directory always has memory.current.)")
+		event.Narrate(sink, "Their memory as the kernel charges it to a cgroup is not counted for this sandbox, which was given no memory limit ("+sb.Unsampled()[unkept]+"). On cgroup v2 the sandbox's one directory always has memory.current.")
 	case mem == "" && len(sb.Cgroups()) > 0:
 		event.Narrate(sink, "Their memory as the kernel charges it to a cgroup could not be read from "+strings.Join(sb.Cgroups(), ", ")+": neither memory.current (v2) nor memory.usage_in_bytes (v1) is there.")
 	case mem != "":

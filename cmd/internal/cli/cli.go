@@ -61,14 +61,14 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, a *App) (i
 	// it skips fang's error path, which asks the terminal for its
 	// background colour first (a round trip; seconds, on a terminal that
 	// never answers) to style an error nobody prints.
-	exited := -1
+	var exit *ExitError
 	Walk(root, func(c *cobra.Command) {
 		if run := c.RunE; run != nil {
 			c.RunE = func(c *cobra.Command, args []string) error {
 				err := run(c, args)
 				var ee ExitError
 				if errors.As(err, &ee) {
-					exited = ee.Code
+					exit = &ee
 					return nil
 				}
 				return err
@@ -88,8 +88,8 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, a *App) (i
 	if errors.Is(err, ErrHandOver) {
 		return 0, ErrHandOver
 	}
-	if err == nil && exited >= 0 {
-		return exited, nil
+	if err == nil && exit != nil {
+		return exit.Code, nil
 	}
 	return ExitStatus(err), nil
 }
