@@ -631,7 +631,7 @@ func (sb *Sandbox) initCmd(w *initWires, userns bool) *exec.Cmd {
 // cloneInto clones the init straight into the sandbox's cgroup: clone3
 // with CLONE_INTO_CGROUP and a descriptor of its v2 directory. Moving a
 // running process in instead (a cgroup.procs write) makes the kernel
-// wait for an RCU grace period, about 10 ms here, more than the rest of
+// (6.0+, without favordynmods) wait for an RCU grace period, about 10 ms here, more than the rest of
 // the start; being born there costs nothing extra. Where the kernel
 // refuses (before Linux 5.7, under a seccomp filter, pure cgroup v1), it
 // clones plainly and attach moves the init in, and says so.
@@ -646,7 +646,7 @@ func (sb *Sandbox) cloneInto(w *initWires, cmd *exec.Cmd, userns bool) error {
 		(*f)(cmd.SysProcAttr)
 	}
 	if dir != "" {
-		event.Narrate(sb.sink, fmt.Sprintf("The init is cloned straight into its cgroup, %s: clone3 with CLONE_INTO_CGROUP and a descriptor of that directory (Linux 5.7+, cgroup v2 only). A shell has no such call: it moves itself in (echo $$ > cgroup.procs) and then execs. kcna-lab forks into the group instead because every move takes the kernel's cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period (milliseconds), while a clone into the group takes it only for reading.", dir))
+		event.Narrate(sb.sink, fmt.Sprintf("The init is cloned straight into its cgroup, %s: clone3 with CLONE_INTO_CGROUP and a descriptor of that directory (Linux 5.7+, cgroup v2 only). A shell has no such call: it moves itself in (echo $$ > cgroup.procs) and then execs. kcna-lab forks into the group instead because every move takes the kernel's cgroup_threadgroup_rwsem for writing, which since Linux 6.0 waits for an RCU grace period (milliseconds; not on a hierarchy mounted with favordynmods), while a clone into the group takes it only for reading.", dir))
 		action := fmt.Sprintf("clone3(%s|CLONE_INTO_CGROUP, cgroup=%s)", flags.action, dir)
 		shell := fmt.Sprintf("echo $$ > %s/cgroup.procs; exec %s", dir, flags.shell)
 		err = event.Step(sb.sink, action, shell, func() error {
@@ -674,7 +674,7 @@ func (sb *Sandbox) cloneInto(w *initWires, cmd *exec.Cmd, userns bool) error {
 		}
 		var errno syscall.Errno
 		_ = errors.As(refused, &errno)
-		event.Narrate(sb.sink, fmt.Sprintf("The kernel refused CLONE_INTO_CGROUP (%v: clone3 is missing before Linux 5.3, CLONE_INTO_CGROUP before 5.7, and a container's seccomp filter may forbid clone3), so the init was cloned plainly and is moved into its cgroup with a write to cgroup.procs, which costs an RCU grace period.", errno))
+		event.Narrate(sb.sink, fmt.Sprintf("The kernel refused CLONE_INTO_CGROUP (%v: clone3 is missing before Linux 5.3, CLONE_INTO_CGROUP before 5.7, and a container's seccomp filter may forbid clone3), so the init was cloned plainly and is moved into its cgroup with a write to cgroup.procs, which on Linux 6.0 and later costs an RCU grace period.", errno))
 		return nil
 	}
 	return sb.plainClone(w, cmd, flags)
@@ -981,14 +981,14 @@ func (sb *Sandbox) Cgroups() []string {
 	return sb.group.Paths()
 }
 
-// Unsampled says, for each of memory and pids, why the kernel keeps no
-// count for this sandbox (on a cgroup v1 hybrid host, a controller is
-// joined only for a limit); none when it keeps both, or it has no cgroup.
-func (sb *Sandbox) Unsampled() []string {
+// Unjoined are the controllers of memory and pids for which the kernel
+// keeps no count of this sandbox's own (cgroup.UnjoinedWhy says why);
+// none when it keeps both, or it has no cgroup.
+func (sb *Sandbox) Unjoined() []string {
 	if sb.group == nil {
 		return nil
 	}
-	return sb.group.Unsampled()
+	return sb.group.Unjoined()
 }
 
 // Wait waits for the command to end, reports the result and removes
