@@ -449,7 +449,7 @@ func checkFixOOM(context.Context) (Verdict, error) {
 	}
 	m, err := readMemory(st.Cgroups)
 	if errors.Is(err, errNoMemoryCgroup) {
-		return fail("hungry has " + cgroup.UnjoinedWhy("memory") + ", so there is no memory limit now; keep one, large enough for the worker's 48 MiB (--memory)")
+		return fail("hungry has %s, so there is no memory limit now; keep one, large enough for the worker's 48 MiB (--memory)", cgroup.UnjoinedWhy("memory"))
 	}
 	if err != nil {
 		return Verdict{}, err
