@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -137,13 +138,15 @@ func needsQuote(r rune) bool {
 // sandboxName is sandbox.ValidateName's rule, kept here so that reading
 // a lesson does not link the runtime (the TUI does not); a test in
 // lessons/demos holds the two rules equal.
-var sandboxName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`)
+var sandboxName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`) })
 
 // ValidSandboxName reports whether name can name a sandbox.
-func ValidSandboxName(name string) bool { return sandboxName.MatchString(name) }
+func ValidSandboxName(name string) bool { return sandboxName().MatchString(name) }
 
 // userName is what a user name in owner: may look like (useradd's rule).
-var userName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*\$?$`)
+// Both are compiled on first use: the slim front links this package, and
+// a `kcna-lab run` should not compile them.
+var userName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_-]*\$?$`) })
 
 // checkKeys are a check's fields, in the order the README gives them.
 var checkKeys = []string{"in", "run", "exit", "output-contains", "output-matches", "file", "owner", "mode", "timeout", "message"}
@@ -294,7 +297,7 @@ func (p *frontParser) regexp(n *yaml.Node, at string) string {
 
 func (p *frontParser) owner(n *yaml.Node, at string) string {
 	v := strings.TrimSpace(n.Value)
-	if _, err := strconv.ParseUint(v, 10, 32); n.Kind == yaml.ScalarNode && (err == nil || userName.MatchString(v)) {
+	if _, err := strconv.ParseUint(v, 10, 32); n.Kind == yaml.ScalarNode && (err == nil || userName().MatchString(v)) {
 		return v
 	}
 	p.add(n, fmt.Sprintf("%s: %q is neither a uid nor a user name", at, n.Value), "e.g. owner: 0 or owner: root, as seen where the check runs")

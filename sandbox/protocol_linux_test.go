@@ -23,8 +23,9 @@ func TestInitRefusesAnOlderParentPlainly(t *testing.T) {
 	if err := testbuild.Available(); err != nil {
 		t.Skip(err)
 	}
-	old := fmt.Sprintf(`{"protocol":%d,"args":["true"],"env":[],"root":"/r","plan":{"ops":[]}}`+"\nKLN\x00", initproc.ProtocolVersion-1)
-	want := fmt.Sprintf("protocol %d, this init %d", initproc.ProtocolVersion-1, initproc.ProtocolVersion)
+	const oldProtocol = 10 // the last whose config was JSON
+	old := fmt.Sprintf(`{"protocol":%d,"args":["true"],"env":[],"root":"/r","plan":{"ops":[]}}`+"\nKLN\x00", oldProtocol)
+	want := fmt.Sprintf("protocol %d, this init %d", oldProtocol, initproc.ProtocolVersion)
 	for _, kind := range []string{"go", "native"} {
 		t.Run(kind, func(t *testing.T) {
 			if kind == "native" {

@@ -558,42 +558,46 @@ func (w *initWires) close() {
 // into the sandbox's cgroup (cloneInto); where the kernel refuses that,
 // attach moves it in afterwards.
 func (sb *Sandbox) clone(w *initWires, userns bool) error {
-	c := sb.spec
 	cmd := sb.initCmd(w, userns)
-	flags := describeClone(c.Isolate)
-	start := func() error {
-		err := cmd.Start()
-		if err == nil {
-			sb.proc = &childInit{cmd: cmd}
+	flags := describeClone(sb.spec.Isolate)
+	switch {
+	case sb.spec.Net != nil && os.Geteuid() != 0:
+		return sb.spawnHeld(w, cmd, flags)
+	case sb.group != nil:
+		return sb.cloneInto(w, cmd, flags, userns)
+	default:
+		return sb.plainClone(w, cmd, flags)
+	}
+}
+
+// spawnHeld has the rootless network holder clone the init: only a
+// process with capabilities over the sandbox's namespaces can plug a veth
+// into them, so the sandbox's user namespace must be a child of the
+// holder's.
+func (sb *Sandbox) spawnHeld(w *initWires, cmd *exec.Cmd, flags cloneText) error {
+	c := sb.spec
+	sp, ok := networkPlugin().(InitSpawner)
+	if !ok {
+		return errors.New("--net bridge as a non-root user needs a network plugin that runs rootless (package plugin/network); run with sudo, or without --net")
+	}
+	event.Narrate(sb.sink, "Rootless, the bridge lives in the network namespace of kcna-lab's network holder, a process in a user namespace of your own. Only a process with capabilities over the sandbox's namespaces can plug a veth into them, so the holder clones the sandbox's init: its user namespace becomes a child of the holder's.")
+	sb.heldTerminal(cmd)
+	start := func() (err error) {
+		sb.proc, err = sp.SpawnInit(cmd, sb.sink)
+		if sb.relay != nil {
+			if err == nil {
+				sb.relay.closePeer()
+				out := io.Writer(os.Stdout)
+				if c.Stdout != nil {
+					out = c.Stdout
+				}
+				sb.relay.start(out)
+			} else {
+				sb.relay.finish()
+				sb.relay = nil
+			}
 		}
 		return err
-	}
-	if c.Net != nil && os.Geteuid() != 0 {
-		sp, ok := networkPlugin().(InitSpawner)
-		if !ok {
-			return errors.New("--net bridge as a non-root user needs a network plugin that runs rootless (package plugin/network); run with sudo, or without --net")
-		}
-		event.Narrate(sb.sink, "Rootless, the bridge lives in the network namespace of kcna-lab's network holder, a process in a user namespace of your own. Only a process with capabilities over the sandbox's namespaces can plug a veth into them, so the holder clones the sandbox's init: its user namespace becomes a child of the holder's.")
-		sb.heldTerminal(cmd)
-		start = func() (err error) {
-			sb.proc, err = sp.SpawnInit(cmd, sb.sink)
-			if sb.relay != nil {
-				if err == nil {
-					sb.relay.closePeer()
-					out := io.Writer(os.Stdout)
-					if c.Stdout != nil {
-						out = c.Stdout
-					}
-					sb.relay.start(out)
-				} else {
-					sb.relay.finish()
-					sb.relay = nil
-				}
-			}
-			return err
-		}
-	} else if sb.group != nil {
-		return sb.cloneInto(w, cmd, userns)
 	}
 	if err := event.Step(sb.sink, "clone("+flags.action+")", flags.shell, start); err != nil {
 		return explainCloneError(err, c.Isolate)
@@ -631,53 +635,52 @@ func (sb *Sandbox) initCmd(w *initWires, userns bool) *exec.Cmd {
 // cloneInto clones the init straight into the sandbox's cgroup: clone3
 // with CLONE_INTO_CGROUP and a descriptor of its v2 directory. Moving a
 // running process in instead (a cgroup.procs write) makes the kernel
-// wait for an RCU grace period, about 10 ms here, more than the rest of
-// the start; being born there costs nothing extra. Where the kernel
+// (6.0+, without favordynmods) wait for an RCU grace period, about 10 ms
+// here, more than the rest of the start; being born there costs nothing
+// extra. Where the kernel
 // refuses (before Linux 5.7, under a seccomp filter, pure cgroup v1), it
 // clones plainly and attach moves the init in, and says so.
-func (sb *Sandbox) cloneInto(w *initWires, cmd *exec.Cmd, userns bool) error {
-	c := sb.spec
-	flags := describeClone(c.Isolate)
+func (sb *Sandbox) cloneInto(w *initWires, cmd *exec.Cmd, flags cloneText, userns bool) error {
 	dir, done, err := sb.group.CloneInto(cmd.SysProcAttr)
 	if err != nil {
 		return err
 	}
-	if f := cloneAttr.Load(); f != nil && dir != "" {
+	if dir == "" {
+		return sb.plainClone(w, cmd, flags) // pure v1: no v2 directory to clone into
+	}
+	if f := cloneAttr.Load(); f != nil {
 		(*f)(cmd.SysProcAttr)
 	}
-	if dir != "" {
-		event.Narrate(sb.sink, fmt.Sprintf("The init is cloned straight into its cgroup, %s: clone3 with CLONE_INTO_CGROUP and a descriptor of that directory (Linux 5.7+, cgroup v2 only). A shell has no such call: it moves itself in (echo $$ > cgroup.procs) and then execs. kcna-lab forks into the group instead because every move takes the kernel's cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period (milliseconds), while a clone into the group takes it only for reading.", dir))
-		action := fmt.Sprintf("clone3(%s|CLONE_INTO_CGROUP, cgroup=%s)", flags.action, dir)
-		shell := fmt.Sprintf("echo $$ > %s/cgroup.procs; exec %s", dir, flags.shell)
-		err = event.Step(sb.sink, action, shell, func() error {
-			defer done()
-			if err := cmd.Start(); err != nil {
-				return err
-			}
-			sb.proc, sb.bornIn = &childInit{cmd: cmd}, dir
-			return nil
-		})
-		if err == nil {
-			sb.started(w)
-			return nil
-		}
-		if !cgroup.CloneRefused(err) {
-			return explainCloneError(err, c.Isolate)
-		}
-		// The same errno may be the child's, not the clone's (an init
-		// program that cannot run, a user namespace the host refuses):
-		// only a plain clone that succeeds shows it was CLONE_INTO_CGROUP.
-		refused := err
-		cmd = sb.initCmd(w, userns)
-		if err := sb.plainClone(w, cmd, flags); err != nil {
+	event.Narrate(sb.sink, fmt.Sprintf("The init is cloned straight into its cgroup, %s: clone3 with CLONE_INTO_CGROUP and a descriptor of that directory (Linux 5.7+, cgroup v2 only). A shell has no such call: it moves itself in (echo $$ > cgroup.procs) and then execs. kcna-lab forks into the group instead because every move takes the kernel's cgroup_threadgroup_rwsem for writing, which since Linux 6.0 waits for an RCU grace period (milliseconds; not on a hierarchy mounted with favordynmods), while a clone into the group takes it only for reading.", dir))
+	action := fmt.Sprintf("clone3(%s|CLONE_INTO_CGROUP, cgroup=%s)", flags.action, dir)
+	shell := fmt.Sprintf("echo $$ > %s/cgroup.procs; exec %s", dir, flags.shell)
+	err = event.Step(sb.sink, action, shell, func() error {
+		defer done()
+		if err := cmd.Start(); err != nil {
 			return err
 		}
-		var errno syscall.Errno
-		_ = errors.As(refused, &errno)
-		event.Narrate(sb.sink, fmt.Sprintf("The kernel refused CLONE_INTO_CGROUP (%v: clone3 is missing before Linux 5.3, CLONE_INTO_CGROUP before 5.7, and a container's seccomp filter may forbid clone3), so the init was cloned plainly and is moved into its cgroup with a write to cgroup.procs, which costs an RCU grace period.", errno))
+		sb.proc, sb.bornIn = &childInit{cmd: cmd}, dir
+		return nil
+	})
+	if err == nil {
+		sb.started(w)
 		return nil
 	}
-	return sb.plainClone(w, cmd, flags)
+	if !cgroup.CloneRefused(err) {
+		return explainCloneError(err, sb.spec.Isolate)
+	}
+	// The same errno may be the child's, not the clone's (an init
+	// program that cannot run, a user namespace the host refuses):
+	// only a plain clone that succeeds shows it was CLONE_INTO_CGROUP.
+	refused := err
+	cmd = sb.initCmd(w, userns)
+	if err := sb.plainClone(w, cmd, flags); err != nil {
+		return err
+	}
+	var errno syscall.Errno
+	_ = errors.As(refused, &errno)
+	event.Narrate(sb.sink, fmt.Sprintf("The kernel refused CLONE_INTO_CGROUP (%v: clone3 is missing before Linux 5.3, CLONE_INTO_CGROUP before 5.7, and a container's seccomp filter may forbid clone3), so the init was cloned plainly and is moved into its cgroup with a write to cgroup.procs, which on Linux 6.0 and later costs an RCU grace period.", errno))
+	return nil
 }
 
 // plainClone starts the init with a plain clone: no cgroup is given, so
@@ -981,14 +984,14 @@ func (sb *Sandbox) Cgroups() []string {
 	return sb.group.Paths()
 }
 
-// Unsampled says, for each of memory and pids, why the kernel keeps no
-// count for this sandbox (on a cgroup v1 hybrid host, a controller is
-// joined only for a limit); none when it keeps both, or it has no cgroup.
-func (sb *Sandbox) Unsampled() []string {
+// Unjoined are the controllers of memory and pids for which the kernel
+// keeps no count of this sandbox's own (cgroup.UnjoinedWhy says why);
+// none when it keeps both, or it has no cgroup.
+func (sb *Sandbox) Unjoined() []string {
 	if sb.group == nil {
 		return nil
 	}
-	return sb.group.Unsampled()
+	return sb.group.Unjoined()
 }
 
 // Wait waits for the command to end, reports the result and removes

@@ -14,6 +14,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
@@ -82,6 +83,12 @@ func TestFrontMatchesFull(t *testing.T) {
 		}
 		return out.String(), code
 	}
+	// The command lines the front must answer itself; the rest it hands over.
+	answers := map[string]bool{"--version": true, "ps": true, "lessons": true, "lessons --json": true,
+		"progress": true, "progress --json": true, "progress --reset --json": true,
+		"glossary": true, "glossary cgroup": true, "glossary no-such-term": true,
+		"layers kl-no-such-sandbox": true, "apparmor": true, "logs kl-no-such-sandbox": true,
+		"run --isolate bogus -- true": true}
 	for _, args := range [][]string{
 		{"--help"}, {"run", "--help"}, {"psx"}, {"lessons", "--bogus"},
 		{"__complete", "run", "--i"}, {"__complete", ""},
@@ -99,22 +106,17 @@ func TestFrontMatchesFull(t *testing.T) {
 		if got != want || code != wantCode {
 			t.Errorf("kcna-lab %s: front exit %d:\n%s\nkcna-lab-full exit %d:\n%s", strings.Join(args, " "), code, got, wantCode, want)
 		}
-		if wantCode == 0 && (args[0] == "lessons" || args[0] == "glossary" || args[0] == "progress" && len(args) < 3) {
-			// The first lessons was handed over (no index yet), and
-			// kcna-lab-full wrote the index: now the front answers,
-			// and kcna-lab-full's packages (goldmark's among them) are
-			// never initialised.
+		if answers[strings.Join(args, " ")] {
+			// The front answers this itself (for lessons, progress and
+			// glossary from the index the first run had kcna-lab-full
+			// write): kcna-lab-full's packages, goldmark's among them,
+			// are never initialised.
 			cmd := exec.Command(lab, args...)
 			cmd.Args[0] = "kcna-lab"
 			cmd.Env = append(slices.Clip(env), "GODEBUG=inittrace=1")
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			if err != nil || stdout.String() != want {
-				t.Errorf("kcna-lab %s from the index: %v:\n%s\nwant exit %d:\n%s", strings.Join(args, " "), err, stdout.String(), wantCode, want)
-			}
-			if strings.Contains(stderr.String(), "init github.com/yuin/goldmark") {
-				t.Errorf("kcna-lab %s with the index beside the cache was handed over to kcna-lab-full", strings.Join(args, " "))
+			trace, _ := cmd.CombinedOutput()
+			if strings.Contains(string(trace), "init github.com/yuin/goldmark") {
+				t.Errorf("kcna-lab %s was handed over to kcna-lab-full; the front should answer it", strings.Join(args, " "))
 			}
 		}
 	}
@@ -273,5 +275,19 @@ func TestFrontTrustsItsOwnersFull(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "kcna-lab") || strings.Contains(string(out), "not an executable file") {
 		t.Errorf("root running nobody's kcna-lab --help, with nobody's kcna-lab-full beside it: %v\n%s", err, out)
+	}
+}
+
+// TestFrontCommandsAreItsRoot: the commands takes() keeps are exactly the
+// ones the front's root can run; one in the list alone would be handed
+// over after all, one in the root alone never reached.
+func TestFrontCommandsAreItsRoot(t *testing.T) {
+	var names []string
+	for _, c := range newRootCmd(&cli.App{}, func() {}).Commands() {
+		names = append(names, c.Name())
+	}
+	slices.Sort(names)
+	if want := slices.Sorted(slices.Values(commands)); !slices.Equal(names, want) {
+		t.Errorf("the front's root runs %v; takes() keeps %v", names, want)
 	}
 }

@@ -10,8 +10,10 @@ import (
 
 // A process can enter a cgroup two ways. Moved: its PID written to the
 // group's cgroup.procs, what `echo $$ > cgroup.procs` does. Every such
-// write takes the kernel's cgroup_threadgroup_rwsem for writing, and that
-// waits for an RCU grace period: milliseconds, more than the rest of a
+// write takes the kernel's cgroup_threadgroup_rwsem for writing, and
+// since Linux 6.0 that waits for an RCU grace period (unless the
+// hierarchy is mounted with favordynmods; before 6.0 the lock was kept
+// in a mode where it did not): milliseconds, more than the rest of a
 // sandbox's start. Or born there: clone3 with CLONE_INTO_CGROUP and a
 // descriptor of the group's directory (Linux 5.7+, cgroup v2 only), which
 // takes the same lock only for reading, and leaves no moment in which

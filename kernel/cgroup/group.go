@@ -158,7 +158,7 @@ func (h *Host) planAt(name string, lim Limits, at where) (plan, error) {
 			// On a hybrid host the sandbox's own cgroup is in the unified
 			// hierarchy (below), where its init is cloned straight in; a
 			// v1 hierarchy can only be joined by a cgroup.procs write,
-			// which costs an RCU grace period. So a v1 controller is
+			// which on Linux 6.0+ costs an RCU grace period. So a v1 controller is
 			// joined only for a limit (or a node's) to enforce.
 			continue
 		}
@@ -272,7 +272,7 @@ func narrate(sink event.Sink, p plan, at where) {
 	} else if len(p.dirs) > 0 && !at.isNode {
 		for _, d := range p.dirs {
 			if d.version == V2 && len(p.ctls[d.path]) == 0 {
-				event.Narrate(sink, "No limit was asked for, so the sandbox joins none of the v1 controller hierarchies (memory, pids, cpu): kcna-lab joins one only for a limit to enforce, since moving a process into a v1 cgroup is a write to cgroup.procs, and each such move makes the kernel wait for an RCU grace period.")
+				event.Narrate(sink, "No limit was asked for, so the sandbox joins none of the v1 controller hierarchies (memory, pids, cpu): kcna-lab joins one only for a limit to enforce, since moving a process into a v1 cgroup is a write to cgroup.procs, and on Linux 6.0 and later each such move makes the kernel wait for an RCU grace period.")
 				break
 			}
 		}
@@ -395,8 +395,8 @@ func (g *Group) Add(pid int, sink event.Sink) error { return g.AddExcept(pid, ""
 
 // AddExcept moves pid into every directory of the group but born, the
 // one it was cloned into (CloneDir). Each write is a migration: the
-// kernel takes cgroup_threadgroup_rwsem for writing, which waits for an
-// RCU grace period, milliseconds on a busy host.
+// kernel takes cgroup_threadgroup_rwsem for writing, which since Linux
+// 6.0 waits for an RCU grace period, milliseconds on a busy host.
 func (g *Group) AddExcept(pid int, born string, sink event.Sink) error {
 	if sink == nil {
 		sink = event.Discard
@@ -425,9 +425,20 @@ func (g *Group) CloneDir() string {
 }
 
 // Unsampled says, for each of memory and pids that Sample cannot read,
-// why: on a hybrid host a group joins a v1 controller's hierarchy only
-// for a limit, so an unlimited sandbox has no number to show there.
+// why (UnjoinedWhy).
 func (g *Group) Unsampled() []string {
+	var out []string
+	for _, c := range g.Unjoined() {
+		out = append(out, UnjoinedWhy(c))
+	}
+	return out
+}
+
+// Unjoined are the controllers of memory and pids whose hierarchy the
+// group did not join: on a hybrid host a group joins a v1 controller's
+// hierarchy only for a limit, so an unlimited sandbox has no number of
+// its own there.
+func (g *Group) Unjoined() []string {
 	born := slices.IndexFunc(g.dirs, func(d dir) bool { return d.version == V2 })
 	if born < 0 {
 		return nil // pure v1: memory and pids are always joined
@@ -440,10 +451,15 @@ func (g *Group) Unsampled() []string {
 	var out []string
 	for _, c := range []string{"memory", "pids"} {
 		if _, ok := g.ctl[c]; !ok {
-			out = append(out, fmt.Sprintf("no %s cgroup: on cgroup v1, kcna-lab joins a controller's hierarchy only for a limit (--%s)", c, c))
+			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// UnjoinedWhy is why a group has no cgroup of its own for controller c.
+func UnjoinedWhy(c string) string {
+	return fmt.Sprintf("no %s cgroup of its own: on a hybrid host (v1 controllers beside a v2 tree without them), kcna-lab joins a controller's v1 hierarchy only for a limit (--%s)", c, c)
 }
 
 // Procs lists the processes in any of the group's directories.

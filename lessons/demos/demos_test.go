@@ -151,7 +151,7 @@ func TestSharedKernel(t *testing.T) {
 		if strings.Contains(e.Text, "charges it to the sandbox's cgroup") {
 			mem = e.Text
 		}
-		if strings.Contains(e.Text, "no memory cgroup: on cgroup v1") {
+		if strings.Contains(e.Text, cgroup.UnjoinedWhy("memory")) {
 			none = e.Text
 		}
 	}

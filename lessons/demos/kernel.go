@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
@@ -130,10 +131,9 @@ func runSharedKernel(ctx context.Context, sink event.Sink) error {
 		append(append(host, ""), hostProcs...), append(append(box, ""), boxProcs...))
 	event.Narrate(sink, "The same kernel answers on both sides: the sandbox brought none of its own. Its processes are ordinary host processes; /proc/PID/status lists each one's PID in every PID namespace it is in (NSpid), the host's first, the sandbox's own from 1 last.")
 	mem := cgroupMemory(sb.Cgroups())
-	unkept := slices.IndexFunc(sb.Unsampled(), func(why string) bool { return strings.HasPrefix(why, "no memory cgroup") })
 	switch {
-	case mem == "" && unkept >= 0:
-		event.Narrate(sink, "Their memory as the kernel charges it to a cgroup is not counted for this sandbox, which was given no memory limit ("+sb.Unsampled()[unkept]+"). On cgroup v2 the sandbox's one directory always has memory.current.")
+	case mem == "" && slices.Contains(sb.Unjoined(), "memory"):
+		event.Narrate(sink, "Their memory as the kernel charges it to a cgroup is not counted for this sandbox, which was given no memory limit: it has "+cgroup.UnjoinedWhy("memory")+". On cgroup v2 the sandbox's one directory always has memory.current.")
 	case mem == "" && len(sb.Cgroups()) > 0:
 		event.Narrate(sink, "Their memory as the kernel charges it to a cgroup could not be read from "+strings.Join(sb.Cgroups(), ", ")+": neither memory.current (v2) nor memory.usage_in_bytes (v1) is there.")
 	case mem != "":

@@ -89,6 +89,7 @@ import (
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/event"
+	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -307,7 +308,7 @@ type memoryState struct {
 
 // errNoMemoryCgroup is readMemory's answer for a sandbox with cgroups but
 // none of the memory controller: on a hybrid host, one without a limit.
-var errNoMemoryCgroup = errors.New("no memory cgroup: on cgroup v1, kcna-lab joins a controller's hierarchy only for a limit")
+var errNoMemoryCgroup = errors.New(cgroup.UnjoinedWhy("memory"))
 
 // readMemory reads the memory controller's limit, OOM-kill counter and
 // peak use from a sandbox's cgroup dirs, v2 or v1 files as the host has.
@@ -448,7 +449,7 @@ func checkFixOOM(context.Context) (Verdict, error) {
 	}
 	m, err := readMemory(st.Cgroups)
 	if errors.Is(err, errNoMemoryCgroup) {
-		return fail("hungry has no memory cgroup, so there is no memory limit now (on cgroup v1, kcna-lab joins the memory hierarchy only for a limit); keep one, large enough for the worker's 48 MiB (--memory)")
+		return fail("hungry has %s, so there is no memory limit now; keep one, large enough for the worker's 48 MiB (--memory)", cgroup.UnjoinedWhy("memory"))
 	}
 	if err != nil {
 		return Verdict{}, err

@@ -56,14 +56,14 @@ func runInit() int {
 	closeOnExecFrom(FDConfig)
 	defaultIgnoredSignals()
 	reserveThreads()
-	// Set-up reports are held back and sent in one write just before the
-	// command starts: a pipe write per step, each waking the parent, cost
-	// more than the steps themselves.
 	// Not dumpable, before anything: processes in the sandbox can then
 	// not open /proc/1/fd or /proc/1/exe, the kcna-lab binary on the host
 	// (runc's CVE-2019-5736). Every execve, resume's too, makes the new
 	// image dumpable again.
 	dumpErr := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// Set-up reports are held back and sent in one write just before the
+	// command starts: a pipe write per step, each waking the parent, cost
+	// more than the steps themselves.
 	rep := &reporter{f: os.NewFile(FDEvents, "events"), held: true}
 	fail := func(err error) int {
 		rep.fail(err.Error())

@@ -75,8 +75,9 @@ var opWire = []wireField[Op]{
 	{WireField{"filter", "bytes"}, func(w *wire, op *Op) { w.bytes(op.Filter) }, func(r *reader, op *Op) { op.Filter = r.bytes() }},
 }
 
-// maxOps bounds the number of steps either init accepts.
-const maxOps = 4096
+// MaxOps bounds the number of steps either init accepts (protocol.h has
+// it as MAX_OPS).
+const MaxOps = 4096
 
 // PlanWire lists the plan header's fields in the order of the binary form.
 func PlanWire() []WireField { return fieldsOf(planWire) }
@@ -138,8 +139,8 @@ func UnmarshalPlan(b []byte) (*Plan, error) {
 		f.get(r, p)
 	}
 	n := r.u32()
-	if n > maxOps {
-		return nil, fmt.Errorf("a plan of %d steps; the most an init takes is %d", n, maxOps)
+	if n > MaxOps {
+		return nil, fmt.Errorf("a plan of %d steps; the most an init takes is %d", n, MaxOps)
 	}
 	p.Ops = make([]Op, n)
 	for i := range p.Ops {

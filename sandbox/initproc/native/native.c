@@ -279,7 +279,7 @@ static int parse_plan(struct plan *p)
 	struct plan *o = p;
 	KL_PLAN_WIRE(U32, I32, U64, STR, STRS, BYTES)
 	p->nops = get_u32(&c);
-	if (c.bad || !(p->flags & PLAN_NATIVE) || !p->args || !p->args[0] || p->nops > 4096)
+	if (c.bad || !(p->flags & PLAN_NATIVE) || !p->args || !p->args[0] || p->nops > MAX_OPS)
 		return -1;
 	p->ops = calloc(p->nops, sizeof *p->ops);
 	if (!p->ops)

@@ -12,6 +12,7 @@
 #define KIND_ARG "--init-kind"
 #define RESUME_ARG "resume"
 #define GUARD_CAP 35
+#define MAX_OPS 4096
 
 // The inherited descriptors, and the init's status when it could not
 // build the sandbox.

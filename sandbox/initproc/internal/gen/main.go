@@ -47,7 +47,8 @@ func header() []byte {
 	fmt.Fprintf(&b, "#define INIT_ARG0 %q\n", initproc.Arg0)
 	fmt.Fprintf(&b, "#define KIND_ARG %q\n", initproc.KindArg)
 	fmt.Fprintf(&b, "#define RESUME_ARG %q\n", initproc.ResumeArg)
-	fmt.Fprintf(&b, "#define GUARD_CAP %d\n\n", initproc.GuardCap)
+	fmt.Fprintf(&b, "#define GUARD_CAP %d\n", initproc.GuardCap)
+	fmt.Fprintf(&b, "#define MAX_OPS %d\n\n", initproc.MaxOps)
 
 	b.WriteString("// The inherited descriptors, and the init's status when it could not\n// build the sandbox.\n")
 	fmt.Fprintf(&b, "enum { FD_CONFIG = %d, FD_EVENTS = %d, FD_EXEC = %d, EXIT_FAILED = %d };\n\n",
