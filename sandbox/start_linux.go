@@ -5,11 +5,11 @@ package sandbox
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -177,9 +177,10 @@ func resolve(spec Spec) (Spec, error) {
 		return spec, errors.New("no command to run; e.g. kcna-lab run -- /bin/sh -c 'hostname; ps'")
 	}
 	if spec.Name == "" {
-		b := make([]byte, 3)
-		_, _ = rand.Read(b)
-		spec.Name = "s" + hex.EncodeToString(b)
+		// Unique, not secret: the runtime's generator, seeded by the
+		// kernel, spares a run crypto/rand's setup.
+		n := rand.Uint32()
+		spec.Name = "s" + hex.EncodeToString([]byte{byte(n >> 16), byte(n >> 8), byte(n)})
 	}
 	if err := ValidateName(spec.Name); err != nil {
 		return spec, err
