@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -519,15 +518,8 @@ func (sb *Sandbox) openWires(cfg *initproc.Config, userns bool) (_ *initWires, e
 	if w.evR, w.evW, err = os.Pipe(); err != nil {
 		return nil, err
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: w.sock, Net: "unix"})
-	if err != nil {
+	if w.lnFile, err = listenUnix(w.sock); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", w.sock, err)
-	}
-	ln.SetUnlinkOnClose(false)
-	w.lnFile, err = ln.File()
-	_ = ln.Close()
-	if err != nil {
-		return nil, err
 	}
 	w.extra = []*os.File{w.cfgR, w.evW, w.lnFile}
 	for _, f := range sb.openVolumes(userns) {
@@ -542,6 +534,27 @@ func (sb *Sandbox) openWires(cfg *initproc.Config, userns bool) (_ *initWires, e
 }
 
 // close closes the parent's copies; the init keeps its own.
+// listenUnix is a listening socket at path, for the init to accept exec
+// requests on. It is made with the system calls themselves: the init
+// gets the descriptor, so package net's poller and its reading of
+// somaxconn would be set up for nothing.
+func listenUnix(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	// The kernel caps the backlog at net.core.somaxconn, as net's would be.
+	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
 func (w *initWires) close() {
 	for _, f := range append([]*os.File{w.cfgR, w.cfgW, w.evW, w.lnFile}, w.volumes...) {
 		if f != nil {
@@ -901,7 +914,7 @@ func (sb *Sandbox) readEvents(r io.ReadCloser) {
 	defer close(sb.events)
 	defer r.Close()
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 0, 4<<10), 1<<20) // report lines are short
 	for sc.Scan() {
 		rep, err := initproc.ParseReport(sc.Bytes())
 		if err != nil {
