@@ -440,6 +440,14 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) (er
 		return err
 	}
 	defer w.close()
+	// Without a network the plan is complete before the clone; attaching
+	// one fills in the addresses and routes it sets up.
+	var plan *sentPlan
+	if sb.spec.Net == nil {
+		if plan, err = sb.buildPlan(&cfg); err != nil {
+			return err
+		}
+	}
 	if err := sb.clone(w, userns); err != nil {
 		return err
 	}
@@ -448,13 +456,33 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) (er
 			_ = sb.proc.Signal(syscall.SIGKILL)
 		}
 	}()
-	if err := sb.attach(&cfg, userns); err != nil {
+	// The init waits for its plan and builds the sandbox the moment it
+	// has it, so the plan goes at once unless this process must still
+	// act on the init first: attach the network, or move the init into a
+	// cgroup by a write (a command forked before that would escape the
+	// limits). Then the journal and the state file are written while the
+	// init works.
+	if userns {
+		event.Narrate(sb.sink, fmt.Sprintf("The user namespace maps root inside to %s on the host (see /proc/%d/uid_map).", describeMap(sb.cmd.SysProcAttr.UidMappings), sb.proc.Pid()))
+	}
+	sent := plan != nil && sb.group.JoinedAtClone(sb.bornIn)
+	if sent {
+		if err := sb.send(plan, w.cfgW); err != nil {
+			return err
+		}
+	}
+	if err := sb.attach(&cfg); err != nil {
 		return err
 	}
-	// The plan is built only now: attaching the network filled in the
-	// addresses and routes the init must set up.
-	if err := sb.release(&cfg, w.cfgW); err != nil {
-		return err
+	if !sent {
+		if plan == nil {
+			if plan, err = sb.buildPlan(&cfg); err != nil {
+				return err
+			}
+		}
+		if err := sb.send(plan, w.cfgW); err != nil {
+			return err
+		}
 	}
 	if sb.group != nil {
 		// Where a gauge would show a number the kernel does not keep for
@@ -727,15 +755,12 @@ func (sb *Sandbox) started(w *initWires) {
 // attach does, from outside, what the init cannot do for itself: journal
 // it, put it in its cgroup, plug it into the network, and write the state
 // that ps and exec read.
-func (sb *Sandbox) attach(cfg *initproc.Config, userns bool) error {
+func (sb *Sandbox) attach(cfg *initproc.Config) error {
 	c := sb.spec
 	pid := sb.proc.Pid()
 	start, _ := journal.ProcStartTime(pid)
 	if err := sb.record(journal.Entry{Kind: journal.Process, PID: pid, StartTime: start, Shell: fmt.Sprintf("kill -9 %d", pid)}); err != nil {
 		return err
-	}
-	if userns {
-		event.Narrate(sb.sink, fmt.Sprintf("The user namespace maps root inside to %s on the host (see /proc/%d/uid_map).", describeMap(sb.cmd.SysProcAttr.UidMappings), pid))
 	}
 	if sb.group != nil {
 		// Every directory but the one it was cloned into, if any: on a
@@ -776,13 +801,17 @@ var cloneAttr atomic.Pointer[func(*syscall.SysProcAttr)]
 // from it which steps a sandbox took.
 var planned atomic.Pointer[func(*initproc.Plan)]
 
-// release plans the inside (every mount, namespace step and exec, as ops
-// both inits carry out) and sends the plan; closing the pipe lets the
-// init go.
-func (sb *Sandbox) release(cfg *initproc.Config, cfgW *os.File) error {
+// sentPlan is a plan and its wire form, ready to send.
+type sentPlan struct {
+	plan *initproc.Plan
+	msg  []byte
+}
+
+// buildPlan turns what the init is told into the plan it carries out.
+func (sb *Sandbox) buildPlan(cfg *initproc.Config) (*sentPlan, error) {
 	plan, err := initproc.BuildPlan(cfg)
 	if err != nil {
-		return fmt.Errorf("plan the sandbox: %w", err)
+		return nil, fmt.Errorf("plan the sandbox: %w", err)
 	}
 	if sb.spec.Limits.Pids > 0 {
 		// Handing a running sandbox over to the Go init (its first
@@ -795,14 +824,22 @@ func (sb *Sandbox) release(cfg *initproc.Config, cfgW *os.File) error {
 		(*f)(plan)
 	}
 	msg, err := plan.Marshal()
-	if err == nil {
-		sb.plan.Store(plan)
-		_, err = cfgW.Write(msg)
-	}
 	if err != nil {
+		return nil, fmt.Errorf("plan the sandbox: %w", err)
+	}
+	return &sentPlan{plan: plan, msg: msg}, nil
+}
+
+// send hands the init its plan, which releases it: it has waited for it.
+func (sb *Sandbox) send(p *sentPlan, cfgW *os.File) error {
+	sb.plan.Store(p.plan) // before the init can report a step of it
+	if _, err := cfgW.Write(p.msg); err != nil {
 		return fmt.Errorf("send the plan to the sandbox's init: %w", err)
 	}
-	return cfgW.Close()
+	if err := cfgW.Close(); err != nil {
+		return fmt.Errorf("send the plan to the sandbox's init: %w", err)
+	}
+	return nil
 }
 
 func (sb *Sandbox) sysProcAttr(userns bool) *syscall.SysProcAttr {
