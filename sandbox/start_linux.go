@@ -461,7 +461,8 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) (er
 	// act on the init first: attach the network, or move the init into a
 	// cgroup by a write (a command forked before that would escape the
 	// limits). Then the journal and the state file are written while the
-	// init works.
+	// init works; should that fail (a full disk), the init is killed as on
+	// any error, its command perhaps just begun.
 	if userns {
 		event.Narrate(sb.sink, fmt.Sprintf("The user namespace maps root inside to %s on the host (see /proc/%d/uid_map).", describeMap(sb.cmd.SysProcAttr.UidMappings), sb.proc.Pid()))
 	}
