@@ -456,34 +456,11 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) (er
 			_ = sb.proc.Signal(syscall.SIGKILL)
 		}
 	}()
-	// The init waits for its plan and builds the sandbox the moment it
-	// has it, so the plan goes at once unless this process must still
-	// act on the init first: attach the network, or move the init into a
-	// cgroup by a write (a command forked before that would escape the
-	// limits). Then the journal and the state file are written while the
-	// init works; should that fail (a full disk), the init is killed as on
-	// any error, its command perhaps just begun.
 	if userns {
 		event.Narrate(sb.sink, fmt.Sprintf("The user namespace maps root inside to %s on the host (see /proc/%d/uid_map).", describeMap(sb.cmd.SysProcAttr.UidMappings), sb.proc.Pid()))
 	}
-	sent := plan != nil && sb.group.JoinedAtClone(sb.bornIn)
-	if sent {
-		if err := sb.send(plan, w.cfgW); err != nil {
-			return err
-		}
-	}
-	if err := sb.attach(&cfg); err != nil {
+	if err := sb.release(&cfg, plan, w.cfgW); err != nil {
 		return err
-	}
-	if !sent {
-		if plan == nil {
-			if plan, err = sb.buildPlan(&cfg); err != nil {
-				return err
-			}
-		}
-		if err := sb.send(plan, w.cfgW); err != nil {
-			return err
-		}
 	}
 	if sb.group != nil {
 		// Where a gauge would show a number the kernel does not keep for
@@ -562,7 +539,6 @@ func (sb *Sandbox) openWires(cfg *initproc.Config, userns bool) (_ *initWires, e
 	return w, nil
 }
 
-// close closes the parent's copies; the init keeps its own.
 // listenUnix is a listening socket at path, for the init to accept exec
 // requests on. It is made with the system calls themselves: the init
 // gets the descriptor, so package net's poller and its reading of
@@ -584,6 +560,7 @@ func listenUnix(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+// close closes the parent's copies; the init keeps its own.
 func (w *initWires) close() {
 	for _, f := range append([]*os.File{w.cfgR, w.cfgW, w.evW, w.lnFile}, w.volumes...) {
 		if f != nil {
@@ -801,6 +778,35 @@ var cloneAttr atomic.Pointer[func(*syscall.SysProcAttr)]
 // runs every step through both inits (export_test.go's OnPlan) learns
 // from it which steps a sandbox took.
 var planned atomic.Pointer[func(*initproc.Plan)]
+
+// release attaches the init and sends it its plan (built now if plan is
+// nil), in the order that lets it start soonest. The init waits for its
+// plan and builds the sandbox the moment it has it, so the plan goes
+// first unless this process must still act on the init before then:
+// attach the network (which fills in the addresses and routes the plan
+// sets up), or move the init into a cgroup by a write (a command forked
+// before that would escape the limits). Then the journal and the state
+// file are written while the init works; should that fail (a full
+// disk), the init is killed as on any error, its command perhaps just
+// begun.
+func (sb *Sandbox) release(cfg *initproc.Config, plan *sentPlan, cfgW *os.File) error {
+	if plan != nil && sb.group.JoinedAtClone(sb.bornIn) {
+		if err := sb.send(plan, cfgW); err != nil {
+			return err
+		}
+		return sb.attach(cfg)
+	}
+	if err := sb.attach(cfg); err != nil {
+		return err
+	}
+	if plan == nil {
+		var err error
+		if plan, err = sb.buildPlan(cfg); err != nil {
+			return err
+		}
+	}
+	return sb.send(plan, cfgW)
+}
 
 // sentPlan is a plan and its wire form, ready to send.
 type sentPlan struct {
