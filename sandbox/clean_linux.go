@@ -176,12 +176,12 @@ func processState(pid int) string {
 
 // mountsUnder lists the mount points at or below dir, from the kernel.
 func mountsUnder(dir string) ([]string, error) {
-	ms, err := mountinfo.Read("/proc/self/mountinfo")
+	ms, err := mountinfo.ReadUnder("/proc/self/mountinfo", dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
-	for _, m := range mountinfo.Under(ms, dir) {
+	for _, m := range ms {
 		out = append(out, m.Point)
 	}
 	return out, nil

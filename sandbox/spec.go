@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/sandbox/initproc"
@@ -160,11 +158,15 @@ func ParseVolume(s string) (Volume, error) {
 	return v, nil
 }
 
-var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`) })
-
-// ValidateName checks a sandbox name.
+// ValidateName checks a sandbox name: ^[a-z0-9][a-z0-9-]{0,30}$, said
+// in a loop, which every `run` would otherwise compile a regexp for.
 func ValidateName(name string) error {
-	if !nameRE().MatchString(name) {
+	ok := len(name) >= 1 && len(name) <= 31 && name[0] != '-'
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
+	}
+	if !ok {
 		return fmt.Errorf("sandbox name %q: use 1 to 31 lower-case letters, digits and dashes, starting with a letter or digit", name)
 	}
 	return nil

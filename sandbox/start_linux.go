@@ -5,12 +5,11 @@ package sandbox
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,9 +176,10 @@ func resolve(spec Spec) (Spec, error) {
 		return spec, errors.New("no command to run; e.g. kcna-lab run -- /bin/sh -c 'hostname; ps'")
 	}
 	if spec.Name == "" {
-		b := make([]byte, 3)
-		_, _ = rand.Read(b)
-		spec.Name = "s" + hex.EncodeToString(b)
+		// Unique, not secret: the runtime's generator, seeded by the
+		// kernel, spares a run crypto/rand's setup.
+		n := rand.Uint32()
+		spec.Name = "s" + hex.EncodeToString([]byte{byte(n >> 16), byte(n >> 8), byte(n)})
 	}
 	if err := ValidateName(spec.Name); err != nil {
 		return spec, err
@@ -440,6 +440,14 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) (er
 		return err
 	}
 	defer w.close()
+	// Without a network the plan is complete before the clone; attaching
+	// one fills in the addresses and routes it sets up.
+	var plan *sentPlan
+	if sb.spec.Net == nil {
+		if plan, err = sb.buildPlan(&cfg); err != nil {
+			return err
+		}
+	}
 	if err := sb.clone(w, userns); err != nil {
 		return err
 	}
@@ -448,12 +456,10 @@ func (sb *Sandbox) startInit(ctx context.Context, fsDir string, userns bool) (er
 			_ = sb.proc.Signal(syscall.SIGKILL)
 		}
 	}()
-	if err := sb.attach(&cfg, userns); err != nil {
-		return err
+	if userns {
+		event.Narrate(sb.sink, fmt.Sprintf("The user namespace maps root inside to %s on the host (see /proc/%d/uid_map).", describeMap(sb.cmd.SysProcAttr.UidMappings), sb.proc.Pid()))
 	}
-	// The plan is built only now: attaching the network filled in the
-	// addresses and routes the init must set up.
-	if err := sb.release(&cfg, w.cfgW); err != nil {
+	if err := sb.release(&cfg, plan, w.cfgW); err != nil {
 		return err
 	}
 	if sb.group != nil {
@@ -518,15 +524,8 @@ func (sb *Sandbox) openWires(cfg *initproc.Config, userns bool) (_ *initWires, e
 	if w.evR, w.evW, err = os.Pipe(); err != nil {
 		return nil, err
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: w.sock, Net: "unix"})
-	if err != nil {
+	if w.lnFile, err = listenUnix(w.sock); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", w.sock, err)
-	}
-	ln.SetUnlinkOnClose(false)
-	w.lnFile, err = ln.File()
-	_ = ln.Close()
-	if err != nil {
-		return nil, err
 	}
 	w.extra = []*os.File{w.cfgR, w.evW, w.lnFile}
 	for _, f := range sb.openVolumes(userns) {
@@ -538,6 +537,27 @@ func (sb *Sandbox) openWires(cfg *initproc.Config, userns bool) (_ *initWires, e
 		}
 	}
 	return w, nil
+}
+
+// listenUnix is a listening socket at path, for the init to accept exec
+// requests on. It is made with the system calls themselves: the init
+// gets the descriptor, so package net's poller and its reading of
+// somaxconn would be set up for nothing.
+func listenUnix(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	// The kernel caps the backlog at net.core.somaxconn, as net's would be.
+	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // close closes the parent's copies; the init keeps its own.
@@ -713,15 +733,12 @@ func (sb *Sandbox) started(w *initWires) {
 // attach does, from outside, what the init cannot do for itself: journal
 // it, put it in its cgroup, plug it into the network, and write the state
 // that ps and exec read.
-func (sb *Sandbox) attach(cfg *initproc.Config, userns bool) error {
+func (sb *Sandbox) attach(cfg *initproc.Config) error {
 	c := sb.spec
 	pid := sb.proc.Pid()
 	start, _ := journal.ProcStartTime(pid)
 	if err := sb.record(journal.Entry{Kind: journal.Process, PID: pid, StartTime: start, Shell: fmt.Sprintf("kill -9 %d", pid)}); err != nil {
 		return err
-	}
-	if userns {
-		event.Narrate(sb.sink, fmt.Sprintf("The user namespace maps root inside to %s on the host (see /proc/%d/uid_map).", describeMap(sb.cmd.SysProcAttr.UidMappings), pid))
 	}
 	if sb.group != nil {
 		// Every directory but the one it was cloned into, if any: on a
@@ -762,13 +779,46 @@ var cloneAttr atomic.Pointer[func(*syscall.SysProcAttr)]
 // from it which steps a sandbox took.
 var planned atomic.Pointer[func(*initproc.Plan)]
 
-// release plans the inside (every mount, namespace step and exec, as ops
-// both inits carry out) and sends the plan; closing the pipe lets the
-// init go.
-func (sb *Sandbox) release(cfg *initproc.Config, cfgW *os.File) error {
+// release attaches the init and sends it its plan (built now if plan is
+// nil), in the order that lets it start soonest. The init waits for its
+// plan and builds the sandbox the moment it has it, so the plan goes
+// first unless this process must still act on the init before then:
+// attach the network (which fills in the addresses and routes the plan
+// sets up), or move the init into a cgroup by a write (a command forked
+// before that would escape the limits). Then the journal and the state
+// file are written while the init works; should that fail (a full
+// disk), the init is killed as on any error, its command perhaps just
+// begun.
+func (sb *Sandbox) release(cfg *initproc.Config, plan *sentPlan, cfgW *os.File) error {
+	if plan != nil && sb.group.JoinedAtClone(sb.bornIn) {
+		if err := sb.send(plan, cfgW); err != nil {
+			return err
+		}
+		return sb.attach(cfg)
+	}
+	if err := sb.attach(cfg); err != nil {
+		return err
+	}
+	if plan == nil {
+		var err error
+		if plan, err = sb.buildPlan(cfg); err != nil {
+			return err
+		}
+	}
+	return sb.send(plan, cfgW)
+}
+
+// sentPlan is a plan and its wire form, ready to send.
+type sentPlan struct {
+	plan *initproc.Plan
+	msg  []byte
+}
+
+// buildPlan turns what the init is told into the plan it carries out.
+func (sb *Sandbox) buildPlan(cfg *initproc.Config) (*sentPlan, error) {
 	plan, err := initproc.BuildPlan(cfg)
 	if err != nil {
-		return fmt.Errorf("plan the sandbox: %w", err)
+		return nil, fmt.Errorf("plan the sandbox: %w", err)
 	}
 	if sb.spec.Limits.Pids > 0 {
 		// Handing a running sandbox over to the Go init (its first
@@ -781,14 +831,22 @@ func (sb *Sandbox) release(cfg *initproc.Config, cfgW *os.File) error {
 		(*f)(plan)
 	}
 	msg, err := plan.Marshal()
-	if err == nil {
-		sb.plan.Store(plan)
-		_, err = cfgW.Write(msg)
-	}
 	if err != nil {
+		return nil, fmt.Errorf("plan the sandbox: %w", err)
+	}
+	return &sentPlan{plan: plan, msg: msg}, nil
+}
+
+// send hands the init its plan, which releases it: it has waited for it.
+func (sb *Sandbox) send(p *sentPlan, cfgW *os.File) error {
+	sb.plan.Store(p.plan) // before the init can report a step of it
+	if _, err := cfgW.Write(p.msg); err != nil {
 		return fmt.Errorf("send the plan to the sandbox's init: %w", err)
 	}
-	return cfgW.Close()
+	if err := cfgW.Close(); err != nil {
+		return fmt.Errorf("send the plan to the sandbox's init: %w", err)
+	}
+	return nil
 }
 
 func (sb *Sandbox) sysProcAttr(userns bool) *syscall.SysProcAttr {
@@ -900,7 +958,7 @@ func (sb *Sandbox) readEvents(r io.ReadCloser) {
 	defer close(sb.events)
 	defer r.Close()
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 0, 4<<10), 1<<20) // report lines are short
 	for sc.Scan() {
 		rep, err := initproc.ParseReport(sc.Bytes())
 		if err != nil {

@@ -412,6 +412,22 @@ func (g *Group) AddExcept(pid int, born string, sink event.Sink) error {
 	return nil
 }
 
+// JoinedAtClone reports whether a process cloned into the directory born
+// is in every cgroup of the group, so that AddExcept has nothing left to
+// do; born is "" for a process that was not cloned into one. A nil group
+// (no cgroup at all) has nothing to join either.
+func (g *Group) JoinedAtClone(born string) bool {
+	if g == nil {
+		return true
+	}
+	for _, d := range g.dirs {
+		if d.path != born {
+			return false
+		}
+	}
+	return true
+}
+
 // CloneDir is the group's directory in the unified (v2) hierarchy, the
 // one a process can be cloned straight into (clone3 with
 // CLONE_INTO_CGROUP, Linux 5.7+); "" when the group has none (pure v1).

@@ -139,7 +139,15 @@ func build(mounts []mount, selfCgroup []byte, readFile func(string) ([]byte, err
 
 // parseMountinfo returns the cgroup and cgroup2 mounts at or under Root.
 func parseMountinfo(data []byte) []mount {
-	ms, _ := mountinfo.Parse(bytes.NewReader(data)) // a reader of bytes never fails
+	// Only a cgroup or cgroup2 line is parsed: " - " appears in a line
+	// only before its filesystem type (mountinfo escapes a path's spaces).
+	var lines []byte
+	for line := range bytes.Lines(data) {
+		if bytes.Contains(line, []byte(" - cgroup")) {
+			lines = append(lines, line...)
+		}
+	}
+	ms, _ := mountinfo.Parse(bytes.NewReader(lines)) // a reader of bytes never fails
 	var out []mount
 	for _, m := range mountinfo.Under(ms, Root) {
 		if m.FSType == "cgroup" || m.FSType == "cgroup2" {

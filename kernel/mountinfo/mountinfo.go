@@ -6,6 +6,7 @@ package mountinfo
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -42,12 +43,33 @@ func Read(path string) ([]Mount, error) {
 	return ms, nil
 }
 
+// ReadUnder is Under(Read(path), dir), parsing only the lines that
+// name dir: a sandbox's cleanup asks what is mounted below one directory
+// of its own, and need not parse every mount of the host to learn that.
+func ReadUnder(path, dir string) ([]Mount, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if dir != "/" {
+		// A mount at or below dir has dir, as mountinfo escapes it, in its
+		// line; a line that does not is parsed for nothing.
+		data = keepLines(data, []byte(escape(dir)))
+	}
+	ms, err := Parse(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return Under(ms, dir), nil
+}
+
 // Parse reads mountinfo lines; a line it cannot read is skipped.
 func Parse(r io.Reader) ([]Mount, error) {
 	var out []Mount
 	sc := bufio.NewScanner(r)
-	// An overlay's line holds every lower layer's path.
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	// An overlay's line holds every lower layer's path; the buffer grows
+	// to hold it, from a size most lines fit.
+	sc.Buffer(make([]byte, 0, 4<<10), 1<<20)
 	for sc.Scan() {
 		pre, post, ok := strings.Cut(sc.Text(), " - ")
 		f, g := strings.Fields(pre), strings.Fields(post)
@@ -76,6 +98,35 @@ func Under(ms []Mount, dir string) []Mount {
 // Within reports whether p is dir or below it.
 func Within(dir, p string) bool {
 	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+// keepLines is the lines of data that contain sub.
+func keepLines(data, sub []byte) []byte {
+	var out []byte
+	for line := range bytes.Lines(data) {
+		if bytes.Contains(line, sub) {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
+
+// escape writes p as mountinfo does: the kernel escapes a space, a tab,
+// a newline and a backslash in a path as \ooo (show_mountinfo's mangle).
+func escape(p string) string {
+	if !strings.ContainsAny(p, " \t\n\\") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case ' ', '\t', '\n', '\\':
+			fmt.Fprintf(&b, "\\%03o", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // Unescape undoes mountinfo's octal escapes (\040 for a space, \011 for a

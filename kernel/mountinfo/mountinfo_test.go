@@ -2,6 +2,8 @@ package mountinfo
 
 import (
 	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -63,5 +65,38 @@ func TestReadSelf(t *testing.T) {
 	}
 	if !root {
 		t.Errorf("no mount at / among %d", len(ms))
+	}
+}
+
+// TestReadUnderIsUnder: parsing only the lines that name a directory
+// finds what parsing them all and keeping those under it finds, for paths
+// mountinfo escapes too.
+func TestReadUnderIsUnder(t *testing.T) {
+	in := `22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+41 22 0:40 / /run/kcna\040lab/merged rw - overlay overlay rw,lowerdir=/a:/b,upperdir=/u,workdir=/w
+42 22 0:41 / /run/kcna\040lab rw - tmpfs tmpfs rw
+43 22 0:42 / /run/kcna\040labs rw - tmpfs tmpfs rw
+44 22 254:0 /run/kcna\040lab /data ro,relatime - ext4 /dev/vda rw
+45 22 0:43 / /tab\011dir\134x rw - tmpfs tmpfs rw
+`
+	path := filepath.Join(t.TempDir(), "mountinfo")
+	if err := os.WriteFile(path, []byte(in), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	all, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"/run/kcna lab", "/run", "/run/kcna lab/merged", "/tab\tdir\\x", "/data", "/", "/nowhere"} {
+		got, err := ReadUnder(path, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := Under(all, dir); !reflect.DeepEqual(got, want) {
+			t.Errorf("ReadUnder(%q) = %+v, want %+v", dir, got, want)
+		}
+	}
+	if got, _ := ReadUnder(path, "/run/kcna lab"); len(got) != 2 {
+		t.Errorf("/run/kcna lab: %d mounts, want its own and the overlay below it", len(got))
 	}
 }

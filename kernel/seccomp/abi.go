@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
+
+//go:generate go run ./internal/gen -o zsyscalls.go
 
 // abi is one way a process can make system calls on this kernel: the
 // native one, or a compatibility ABI the kernel also runs (32-bit x86 and
@@ -25,32 +28,41 @@ type abi struct {
 	// of seccomp_data.args[i]; a 32-bit ABI's arguments are its low half,
 	// as libseccomp compares them.
 	wide bool
-	// info is go-seccomp-bpf's table, read into calls on first use: five
-	// tables of some 400 names each would otherwise be built by every
-	// kcna-lab process as it starts, whether it filters anything or not.
-	info  *arch.Info
+	// table is the ABI's system calls, "name number" lines
+	// (zsyscalls.go), read into calls on first use: only a filter being
+	// compiled needs them.
+	table string
 	once  sync.Once
 	calls map[string]uint32
 }
 
 // syscalls is the ABI's system call numbers by name.
 func (a *abi) syscalls() map[string]uint32 {
-	a.once.Do(func() { a.calls = table(a.info, a.bit) })
+	a.once.Do(func() { a.calls = parseTable(a.table, a.bit) })
 	return a.calls
 }
 
 // x32Bit marks an x32 call's number (__X32_SYSCALL_BIT).
 const x32Bit = 0x40000000
 
-// The ABIs kcna-lab has system call tables for (go-seccomp-bpf's, which
-// follow the kernel's). Profiles may name others; a kernel here cannot
-// run them, so they are left out.
+// The audit architectures of linux/audit.h: EM_* | __AUDIT_ARCH_64BIT
+// (0x80000000) for a 64-bit ABI | __AUDIT_ARCH_LE (0x40000000).
+const (
+	auditX86_64  = 0xc000003e // EM_X86_64 (62); x32 shares it
+	auditI386    = 0x40000003 // EM_386 (3)
+	auditAARCH64 = 0xc00000b7 // EM_AARCH64 (183)
+	auditARM     = 0x40000028 // EM_ARM (40)
+)
+
+// The ABIs kcna-lab has system call tables for (generated from
+// go-seccomp-bpf's, which follow the kernel's). Profiles may name others;
+// a kernel here cannot run them, so they are left out.
 var (
-	abiX86_64  = &abi{name: specs.ArchX86_64, audit: uint32(arch.X86_64.ID), wide: true, info: arch.X86_64}
-	abiX86     = &abi{name: specs.ArchX86, audit: uint32(arch.I386.ID), info: arch.I386}
-	abiX32     = &abi{name: specs.ArchX32, audit: uint32(arch.X32.ID), bit: x32Bit, info: arch.X32}
-	abiAARCH64 = &abi{name: specs.ArchAARCH64, audit: uint32(arch.AARCH64.ID), wide: true, info: arch.AARCH64}
-	abiARM     = &abi{name: specs.ArchARM, audit: uint32(arch.ARM.ID), info: arch.ARM}
+	abiX86_64  = &abi{name: specs.ArchX86_64, audit: auditX86_64, wide: true, table: x86_64Calls}
+	abiX86     = &abi{name: specs.ArchX86, audit: auditI386, table: x86Calls}
+	abiX32     = &abi{name: specs.ArchX32, audit: auditX86_64, bit: x32Bit, table: x32Calls}
+	abiAARCH64 = &abi{name: specs.ArchAARCH64, audit: auditAARCH64, wide: true, table: aarch64Calls}
+	abiARM     = &abi{name: specs.ArchARM, audit: auditARM, table: armCalls}
 )
 
 // runnable lists, for each GOARCH kcna-lab can filter, the native ABI
@@ -86,12 +98,18 @@ func abisFor(profile []specs.Arch, goarch string) ([]*abi, error) {
 	return out, nil
 }
 
-// table is an ABI's system call numbers by name. A name with two numbers
-// (x32's calls that differ from x86_64's, from 512 on) takes the higher:
-// the lower is x86_64's, which an x32 process cannot make.
-func table(info *arch.Info, bit uint32) map[string]uint32 {
-	t := make(map[string]uint32, len(info.SyscallNumbers))
-	for n, name := range info.SyscallNumbers {
+// parseTable is an ABI's system call numbers by name, from its "name
+// number" lines. A name with two numbers (x32's calls that differ from
+// x86_64's, from 512 on) takes the higher: the lower is x86_64's, which
+// an x32 process cannot make.
+func parseTable(lines string, bit uint32) map[string]uint32 {
+	t := make(map[string]uint32, strings.Count(lines, "\n"))
+	for line := range strings.Lines(lines) {
+		name, num, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+		n, err := strconv.ParseUint(num, 10, 32)
+		if err != nil {
+			panic(fmt.Sprintf("seccomp: zsyscalls.go: bad line %q", line)) // generated: cannot happen
+		}
 		if old, ok := t[name]; !ok || uint32(n)|bit > old {
 			t[name] = uint32(n) | bit
 		}

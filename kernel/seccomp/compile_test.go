@@ -20,13 +20,6 @@ var dockerCaps = []string{
 	"CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// The AUDIT_ARCH values of seccomp_data.arch.
-const (
-	auditX86_64  = 0xc000003e
-	auditI386    = 0x40000003
-	auditAARCH64 = 0xc00000b7
-)
-
 // The kernel's answers, as the program returns them.
 const (
 	allow  = retAllow
