@@ -183,8 +183,11 @@ func TestFrontWithoutFull(t *testing.T) {
 
 // TestFrontLinksNoRenderer: what the front's binary is built from, as
 // the Go toolchain recorded it in the binary, has none of the renderer,
-// the TUI or the workshop's SSH server: their package initialisation is
-// what the front exists to skip (fang's lipgloss is allowed).
+// the TUI or the workshop's SSH server, nor the course's parser (YAML)
+// and cache (gob), which only kcna-lab-full reads: their package
+// initialisation is what the front exists to skip (fang's lipgloss is
+// allowed). The standard library is not in that record, so its packages
+// are looked for as the runtime initialises them.
 func TestFrontLinksNoRenderer(t *testing.T) {
 	lab := testbuild.Lab(t, t.TempDir())
 	info, err := buildinfo.ReadFile(lab)
@@ -196,12 +199,24 @@ func TestFrontLinksNoRenderer(t *testing.T) {
 	}
 	banned := []string{"github.com/yuin/goldmark", "charm.land/glamour", "github.com/alecthomas/chroma",
 		"charm.land/bubbletea", "charm.land/bubbles", "charm.land/wish", "charm.land/ssh", "golang.org/x/crypto",
-		"github.com/google/go-containerregistry"} // a registry client: `run --image` reads the local store
+		"github.com/google/go-containerregistry", // a registry client: `run --image` reads the local store
+		"go.yaml.in/yaml", "gopkg.in/yaml"}       // lessons/parse's
 	for _, d := range info.Deps {
 		for _, b := range banned {
 			if strings.HasPrefix(d.Path, b) {
 				t.Errorf("kcna-lab links %s %s: it belongs in kcna-lab-full", d.Path, d.Version)
 			}
+		}
+	}
+	cmd := exec.Command(lab, "--version")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	trace, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(trace), "init runtime @") {
+		t.Fatalf("kcna-lab --version with GODEBUG=inittrace=1: %v\n%s", err, trace)
+	}
+	for _, std := range []string{"encoding/gob"} { // lessons/parse's cache
+		if strings.Contains(string(trace), "init "+std+" @") {
+			t.Errorf("kcna-lab initialises %s: it belongs in kcna-lab-full", std)
 		}
 	}
 }
