@@ -31,7 +31,7 @@ type app struct {
 // run executes the CLI with args and returns the process exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
-	code, err := cli.Execute(ctx, newRootCmd(a), args, a.cli())
+	code, err := cli.Execute(ctx, newRootCmd(a), args, a.cli(), runFang)
 	if err != nil {
 		// Only the slim front hands over; here it is a bug.
 		fmt.Fprintf(stderr, "kcna-lab: internal error: %v, in kcna-lab-full itself\n", err)
@@ -106,6 +106,7 @@ workshops and quick practice.`,
 		newPushCmd(a),
 		newPullCmd(a),
 		newManCmd(a),
+		printErrorCmd(),
 	)
 	cli.PlainFlagHelp(root)
 	addCompletions(root, a)
