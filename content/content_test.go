@@ -12,11 +12,12 @@ import (
 	"github.com/kcna-lab/kcna-lab/content"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 func load(t *testing.T) *lessons.Course {
 	t.Helper()
-	c, probs := lessons.Load(content.FS, demos.Builtin())
+	c, probs := parse.Load(content.FS, demos.Builtin())
 	if len(probs) > 0 {
 		t.Fatalf("the built-in course has problems:\n%v", probs)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // session is one tmux server of our own, so the test never touches the
@@ -89,7 +90,7 @@ func TestLessonQuizProgressSurvivesRestart(t *testing.T) {
 	state := t.TempDir()
 	env := []string{"XDG_STATE_HOME=" + state, "SUDO_USER=", "TERM=xterm-256color"}
 
-	course, probs := lessons.Load(content.FS, demos.Builtin())
+	course, probs := parse.Load(content.FS, demos.Builtin())
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

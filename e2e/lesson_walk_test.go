@@ -15,6 +15,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -487,7 +488,7 @@ func wantLessonDone(t *testing.T, state string, l *lessons.Lesson, challenge str
 
 func walkCourse(t *testing.T, lessonID string) (*lessons.Course, string) {
 	t.Helper()
-	course, probs := lessons.Load(os.DirFS("../content"), demos.Builtin())
+	course, probs := parse.Load(os.DirFS("../content"), demos.Builtin())
 	l, ok := course.Lesson(lessonID)
 	if !ok {
 		t.Fatalf("no lesson %s in ../content: %v", lessonID, probs)
@@ -516,7 +517,7 @@ func walkCourse(t *testing.T, lessonID string) (*lessons.Course, string) {
 			t.Fatal(err)
 		}
 	}
-	copied, probs2 := lessons.Load(os.DirFS(dir), demos.Builtin())
+	copied, probs2 := parse.Load(os.DirFS(dir), demos.Builtin())
 	if len(probs2) > 0 {
 		t.Fatalf("the lessons without problems still do not load: %v", probs2)
 	}

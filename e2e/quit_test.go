@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/content"
-	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // TestQuitStopsOnlyTheSessionsSandbox: quitting the course after a
@@ -21,7 +21,7 @@ func TestQuitStopsOnlyTheSessionsSandbox(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the sandbox creates namespaces and cgroups (CI runs as root)")
 	}
-	c, probs := lessons.Load(content.FS, demos.Builtin())
+	c, probs := parse.Load(content.FS, demos.Builtin())
 	if len(probs) > 0 || len(c.Lessons[0].Demos) == 0 {
 		t.Fatalf("the first lesson should load with a demo: %v", probs)
 	}

@@ -2,7 +2,6 @@ package lessons
 
 import (
 	"slices"
-	"strings"
 )
 
 // Domain is one content domain of the KCNA exam: what authors tag a lesson
@@ -55,13 +54,4 @@ func DomainName(id string) string {
 // domainIndex is the id's place in the Blueprint, or -1.
 func domainIndex(id string) int {
 	return slices.IndexFunc(Blueprint, func(d Domain) bool { return d.ID == id })
-}
-
-// domainIDs lists the Blueprint's ids, for error hints.
-func domainIDs() string {
-	ids := make([]string, len(Blueprint))
-	for i, d := range Blueprint {
-		ids[i] = d.ID
-	}
-	return strings.Join(ids, ", ")
 }

@@ -1,10 +1,13 @@
 package lessons
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // The course's index is what `kcna-lab lessons`, `progress` and
@@ -14,12 +17,47 @@ import (
 // course (whose gob holds every lesson's text: decoding it cost a
 // `lessons` about 2 ms) and cannot parse the course itself, which needs
 // the demos' registry; when the index is missing or stale it hands the
-// command to kcna-lab-full, whose LoadCached writes it. It lives beside
-// the cache, under the same key: a hash of every lesson file, of the
-// program that parsed them and of the cache format.
+// command to kcna-lab-full, whose parse.LoadCached writes it. It lives
+// beside that program's cache of the parsed course, under the same key
+// (CourseKey). Reading it links neither the parser (YAML) nor the cache
+// (gob), which the front has no use for.
 
 // indexFormat changes whenever indexFile changes shape.
 const indexFormat = "kcna-lab course index 3"
+
+// cacheFormat changes whenever Course, Lesson, Question or Challenge
+// changes shape, so that no cache written by another build is read.
+const cacheFormat = "kcna-lab course cache 2"
+
+// CourseKey names what is kept of the course in fsys between runs of
+// program (what identifies the program that parses: another build may
+// parse differently, or have other fields): the parsed course's cache
+// and its index. It hashes the cache format, program and every file the
+// parser reads, by name.
+func CourseKey(fsys fs.FS, program string) (string, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write([]byte(cacheFormat))
+	h.Write([]byte{0})
+	h.Write([]byte(program))
+	for _, e := range entries {
+		if e.IsDir() || (!strings.HasSuffix(e.Name(), ".md") && e.Name() != GlossaryFile) {
+			continue // the key covers what the parser reads: lessons and the glossary
+		}
+		b, err := fs.ReadFile(fsys, e.Name())
+		if err != nil {
+			return "", err
+		}
+		h.Write([]byte{0})
+		h.Write([]byte(e.Name()))
+		h.Write([]byte{0})
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
 
 type indexFile struct {
 	Format   string        `json:"format"`
@@ -41,7 +79,7 @@ type indexChallenge struct {
 	Title string `json:"title"`
 }
 
-// LoadIndex reads the index of the course in fsys that LoadCached wrote
+// LoadIndex reads the index of the course in fsys that parse.LoadCached wrote
 // in dir for program. The course it returns has only what the index
 // holds (each lesson's Order, ID, Title, Domain, its Quiz with only their
 // IDs and its Challenges with only their IDs and titles, and the
@@ -49,7 +87,7 @@ type indexChallenge struct {
 // and Completion, nothing to show. ok is false when there is no index
 // for this course and program, or it cannot be read.
 func LoadIndex(fsys fs.FS, dir, program string) (c *Course, ok bool) {
-	key, err := courseKey(fsys, program)
+	key, err := CourseKey(fsys, program)
 	if err != nil {
 		return nil, false
 	}
@@ -84,10 +122,12 @@ func indexPath(dir, key string) string {
 	return filepath.Join(dir, "course-"+key+".index.json")
 }
 
-// writeIndex writes c's index to path atomically, unless it is there whole,
-// and removes the indexes of other versions of the course. Like the
-// cache, failing costs only a later run's time, so it is not reported.
-func writeIndex(dir, path string, c *Course) {
+// WriteIndex writes c's index in dir under key (CourseKey) atomically,
+// unless it is there whole, and removes the indexes of other versions of
+// the course. Like the cache, failing costs only a later run's time, so
+// it is not reported.
+func WriteIndex(dir, key string, c *Course) {
+	path := indexPath(dir, key)
 	if _, ok := readIndex(path); ok {
 		return
 	}

@@ -66,9 +66,6 @@ type Lesson struct {
 	Body string
 	// File is the path the lesson was loaded from, for error messages.
 	File string
-
-	// pos records where fields were found, for problems found after parsing.
-	pos map[string]position
 }
 
 // Slug is the file name without its extension, e.g. "03-chroot".

@@ -3,28 +3,24 @@ package lessons
 import (
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 )
 
-// searchCourse is two lessons, one with a challenge, and a glossary.
+// searchCourse is two lessons, one with a challenge, and a glossary, as
+// the parser gives them.
 func searchCourse(t *testing.T) *Course {
 	t.Helper()
-	lesson := "---\nid: ns\ntitle: Namespaces\norder: 1\ndomain: container-orchestration\nobjectives: [See]\n" +
-		"quiz:\n  - id: pid-one\n    prompt: Which PID does the first process in a new PID namespace get?\n" +
-		"    choices: [\"0\", \"1\", \"42\"]\n    answer: b\n    explanation: It is the namespace's init.\n" +
-		"---\n# Namespaces\n\nIntro text.\n\n## The PID namespace\n\nA process sees its own `PID` numbers.\n\n" +
-		"```\n# not a heading, in a fence\n```\n\n## Keeping one alive\n\nA bind mount keeps a namespace alive.\n"
-	other := "---\nid: cg\ntitle: Cgroups\norder: 2\ndomain: container-orchestration\nobjectives: [Limit]\n" +
-		"challenges:\n  - id: limit-it\n    title: Limit it\n    task: Set pids.max.\n    hints: [Look.]\n    solution: Do it.\n" +
-		"---\n# Cgroups\n\nLimits, not namespaces.\n"
-	glossary := "- term: namespace\n  lesson: ns\n  means: What a process can see.\n"
-	c, probs := Load(fstest.MapFS{"01-ns.md": {Data: []byte(lesson)}, "02-cg.md": {Data: []byte(other)},
-		GlossaryFile: {Data: []byte(glossary)}}, nil)
-	if len(probs) > 0 {
-		t.Fatal(probs)
-	}
-	return c
+	const domain = "container-orchestration"
+	ns := &Lesson{ID: "ns", Title: "Namespaces", Order: 1, Domain: domain, File: "01-ns.md", Objectives: []string{"See"},
+		Quiz: []Question{{ID: "pid-one", LessonID: "ns", Domain: domain,
+			Prompt:  "Which PID does the first process in a new PID namespace get?",
+			Choices: []string{"0", "1", "42"}, Answers: []int{1}, Explanation: "It is the namespace's init."}},
+		Body: "# Namespaces\n\nIntro text.\n\n## The PID namespace\n\nA process sees its own `PID` numbers.\n\n" +
+			"```\n# not a heading, in a fence\n```\n\n## Keeping one alive\n\nA bind mount keeps a namespace alive.\n"}
+	cg := &Lesson{ID: "cg", Title: "Cgroups", Order: 2, Domain: domain, File: "02-cg.md", Objectives: []string{"Limit"},
+		Challenges: []Challenge{{ID: "limit-it", Title: "Limit it", Task: "Set pids.max.", Hints: []string{"Look."}, Solution: "Do it."}},
+		Body:       "# Cgroups\n\nLimits, not namespaces.\n"}
+	return &Course{Lessons: []*Lesson{ns, cg}, Glossary: []Term{{Term: "namespace", Lesson: "ns", Means: "What a process can see.", Line: 1}}}
 }
 
 // TestSearchFindsTitlesTermsQuestionsAndSections: hits come titles

@@ -11,18 +11,27 @@ import (
 	"time"
 )
 
-func testLesson(t *testing.T) *Lesson {
-	t.Helper()
-	l, probs := Parse("03-chroot.md", []byte(good))
-	if len(probs) > 0 {
-		t.Fatal(probs)
-	}
-	return l
+// testLesson is lessons/parse's test lesson (chroot) as the parser gives
+// it: a question with one answer, one with two, and a challenge.
+func testLesson() *Lesson {
+	const domain = "container-orchestration"
+	return &Lesson{ID: "chroot", Title: "chroot", Order: 3, Domain: domain, File: "03-chroot.md",
+		Objectives: []string{"Build a jail"}, Demos: []string{"chroot-jail"},
+		Quiz: []Question{
+			{ID: "year", LessonID: "chroot", Domain: domain, Prompt: "When did chroot appear?",
+				Choices: []string{"1969", "1979", "2013"}, Answers: []int{1}, Explanation: "Version 7 Unix, 1979."},
+			{ID: "hides", LessonID: "chroot", Domain: domain, Prompt: "What does chroot hide? Choose two.",
+				Choices: []string{"files outside the new root", "other processes", "the host's paths", "the network"},
+				Answers: []int{0, 2}, Explanation: "It changes only the root directory."},
+		},
+		Challenges: []Challenge{{ID: "build-jail", Title: "Build a jail", Task: "Make a jail.",
+			Hints: []string{"use chroot"}, Solution: "chroot /tmp/jail /bin/sh"}},
+		Body: "# chroot\n\nBody text.\n"}
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	s := &Store{Path: filepath.Join(t.TempDir(), "a", "b", "progress.json"), UID: -1, GID: -1}
-	l := testLesson(t)
+	l := testLesson()
 	p := NewProgress()
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	p.MarkRead(l, now)
@@ -56,7 +65,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 }
 
 func TestStatusDoneNeedsQuizAndChallenges(t *testing.T) {
-	l := testLesson(t)
+	l := testLesson()
 	p := NewProgress()
 	now := time.Now()
 	if p.Status(l) != NotStarted {

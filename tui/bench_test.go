@@ -8,6 +8,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/content"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // BenchmarkFirstFrame is the work between process start and the first full
@@ -15,7 +16,7 @@ import (
 // draw the course map. Target: well under 150 ms.
 func BenchmarkFirstFrame(b *testing.B) {
 	for b.Loop() {
-		c, probs := lessons.Load(content.FS, demos.Builtin())
+		c, probs := parse.Load(content.FS, demos.Builtin())
 		if len(probs) > 0 {
 			b.Fatal(probs)
 		}
@@ -28,7 +29,7 @@ func BenchmarkFirstFrame(b *testing.B) {
 // BenchmarkFirstLessonOpen is opening a lesson for the first time at a new
 // width: the one glamour render it costs.
 func BenchmarkFirstLessonOpen(b *testing.B) {
-	c, _ := lessons.Load(content.FS, demos.Builtin())
+	c, _ := parse.Load(content.FS, demos.Builtin())
 	for b.Loop() {
 		var m tea.Model = New(Options{Course: c})
 		m, _ = m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
@@ -40,7 +41,7 @@ func BenchmarkFirstLessonOpen(b *testing.B) {
 // BenchmarkSwitchLesson switches between two lessons already opened at this
 // width: it must come from the render cache, within one frame (16 ms).
 func BenchmarkSwitchLesson(b *testing.B) {
-	c, _ := lessons.Load(content.FS, demos.Builtin())
+	c, _ := parse.Load(content.FS, demos.Builtin())
 	var m tea.Model = New(Options{Course: c})
 	m, _ = m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	m, _ = m.Update(openLessonMsg{index: 0})

@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // TestChallengePaneShowsWhatChecksRun: a challenge checked by its lesson
@@ -21,7 +22,7 @@ func TestChallengePaneShowsWhatChecksRun(t *testing.T) {
 		"    checks:\n      - in: host\n        run: [test, -e, /tmp/thing]\n        message: no thing\n" +
 		"      - in: box\n        file: /etc/thing\n        message: no thing in box\n" +
 		"---\n# Only\n\nText.\n"
-	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, testLab{})
+	c, probs := parse.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, testLab{})
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
@@ -42,7 +43,7 @@ func TestCheckBudget(t *testing.T) {
 		"    checks:\n      - in: host\n        run: [sleep, '1']\n        timeout: 45s\n        message: m\n" +
 		"      - in: box\n        run: [sleep, '1']\n        timeout: 60s\n        message: m\n" +
 		"---\n# Only\n\nText.\n"
-	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, testLab{})
+	c, probs := parse.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, testLab{})
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // twoDemoLab has the demos alpha and beta, each narrating its own name.
@@ -37,7 +38,7 @@ func (twoDemoLab) HasChallenge(id string) bool { return false }
 func TestDPicksWhichDemoRAndSUse(t *testing.T) {
 	two := "---\nid: two\ntitle: Two demos\norder: 1\ndomain: container-orchestration\nobjectives: [Try]\ndemos: [alpha, beta]\n---\n# Two\n\nText.\n"
 	one := "---\nid: one\ntitle: One demo\norder: 2\ndomain: container-orchestration\nobjectives: [Try]\ndemos: [alpha]\n---\n# One\n\nText.\n"
-	c, probs := lessons.Load(fstest.MapFS{"01-two.md": {Data: []byte(two)}, "02-one.md": {Data: []byte(one)}}, twoDemoLab{})
+	c, probs := parse.Load(fstest.MapFS{"01-two.md": {Data: []byte(two)}, "02-one.md": {Data: []byte(one)}}, twoDemoLab{})
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/content"
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // The sizes a newcomer's terminal is tried at.
@@ -21,7 +22,7 @@ var sizes = []tea.WindowSizeMsg{{Width: 80, Height: 24}, {Width: 60, Height: 20}
 // small terminal.
 func realCourse(t *testing.T) *lessons.Course {
 	t.Helper()
-	c, probs := lessons.Load(content.FS, nil)
+	c, probs := parse.Load(content.FS, nil)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
@@ -161,7 +162,7 @@ func quizCourse(t *testing.T) *lessons.Course {
 		"  - id: long\n    prompt: " + long + "?\n    choices: [" + choice("first") + ", " + choice("second") + ", " + choice("third") + ", " +
 		choice("fourth") + ", " + choice("fifth") + "]\n    answer: [a, e]\n    explanation: The first and the fifth are right.\n" +
 		"---\n# Only\n\nText.\n"
-	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, nil)
+	c, probs := parse.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, nil)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // demoLab is a Lab with one demo, three-steps, that narrates three
@@ -45,7 +46,7 @@ func routeApp(t *testing.T, saver Saver) (tea.Model, *bool) {
 		}
 		return Verdict{Detail: "no thing yet"}, nil
 	}}}}
-	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, lab)
+	c, probs := parse.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, lab)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

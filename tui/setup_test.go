@@ -11,6 +11,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // TestChallengeSetupResultReachesThePane: S builds a troubleshooting
@@ -26,7 +27,7 @@ func TestChallengeSetupResultReachesThePane(t *testing.T) {
 			setups++
 			return "the sandbox hungry runs out of memory", nil
 		}}}
-	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
+	c, probs := parse.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // notRunning is what the real checks say before the learner's sandbox
@@ -30,7 +31,7 @@ func shellApp(t *testing.T, passed *bool) tea.Model {
 		}
 		return Verdict{Detail: notRunning}, nil
 	}}}
-	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
+	c, probs := parse.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // testCourse is a small course of its own, so these tests do not change
@@ -39,7 +40,7 @@ func testCourse(t testing.TB) *lessons.Course {
 		"01-first.md":  {Data: []byte(lesson("first", "First lesson", 1))},
 		"02-second.md": {Data: []byte(lesson("second", "Second lesson", 2))},
 	}
-	c, probs := lessons.Load(fsys, nil)
+	c, probs := parse.Load(fsys, nil)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
@@ -365,7 +366,7 @@ func oneChallenge(t *testing.T, hints, solution string) (*lessons.Course, testLa
 		}
 		return Verdict{Detail: "no thing yet"}, nil
 	}}}
-	c, probs := lessons.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
+	c, probs := parse.Load(fstest.MapFS{"01-only.md": {Data: []byte(src)}}, reg)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
@@ -475,7 +476,7 @@ func TestLivePaneScrollsBackAndStaysPut(t *testing.T) {
 	}
 }
 
-// testLab is a Lab of checks only; it also tells lessons.Load that their
+// testLab is a Lab of checks only; it also tells parse.Load that their
 // challenge ids exist.
 type testLab map[string]Check
 

@@ -14,6 +14,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/content"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"io"
 	"net"
 	"os"
@@ -352,7 +353,7 @@ func statUID(fi os.FileInfo) int {
 // builtinCourse is the course the server's labs run, for the roster.
 func builtinCourse(t *testing.T) *lessons.Course {
 	t.Helper()
-	c, probs := lessons.Load(content.FS, demos.Builtin())
+	c, probs := parse.Load(content.FS, demos.Builtin())
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/kernel/rootfs"
-	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -226,7 +226,7 @@ func TestDeclaredChallengeInSandbox(t *testing.T) {
 func TestTUILabRunsDeclaredChecks(t *testing.T) {
 	privateState(t)
 	dir, mark, log := writeChecked(t, checkedLesson)
-	course, probs := lessons.LoadDir(dir, demos.Builtin())
+	course, probs := parse.LoadDir(dir, demos.Builtin())
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // countFlag is -n everywhere: --count, how many (questions, requests). old
@@ -67,7 +68,7 @@ func nearest(ref string, names []string) string {
 	ref = strings.ToLower(ref)
 	best, bestD := "", 0
 	for _, name := range names {
-		d := lessons.EditDistance(ref, name)
+		d := parse.EditDistance(ref, name)
 		if len(ref) >= 3 && strings.HasPrefix(name, ref) {
 			d = min(d, 1)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // examLessons is a course of its own, so these tests do not change when
@@ -126,7 +127,7 @@ func (s *slowTyper) Read(p []byte) (int, error) {
 // so a test knows the right letters after shuffling.
 func examFor(t *testing.T, dir string, questions int, seed int64) *lessons.Exam {
 	t.Helper()
-	c, probs := lessons.LoadDir(dir, demos.Builtin())
+	c, probs := parse.LoadDir(dir, demos.Builtin())
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

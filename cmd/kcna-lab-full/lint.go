@@ -10,6 +10,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 func newLintContentCmd(a *app) *cobra.Command {
@@ -34,7 +35,7 @@ Exits 1 when there are problems, so it fits in CI.`,
   kcna-lab --content ./my-lessons`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			course, probs := lessons.LoadDir(args[0], demos.Builtin())
+			course, probs := parse.LoadDir(args[0], demos.Builtin())
 			if asJSON {
 				return writeLintJSON(a, args[0], course, probs)
 			}
@@ -97,7 +98,7 @@ type problemJSON struct {
 	Hint    string `json:"hint,omitempty"`
 }
 
-func writeLintJSON(a *app, dir string, c *lessons.Course, probs lessons.Problems) error {
+func writeLintJSON(a *app, dir string, c *lessons.Course, probs parse.Problems) error {
 	out := struct {
 		Dir      string              `json:"dir"`
 		Lessons  int                 `json:"lessons"`

@@ -13,6 +13,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/content"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"github.com/kcna-lab/kcna-lab/plugin/image/distribution"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
@@ -30,7 +31,7 @@ type app struct {
 // run executes the CLI with args and returns the process exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
-	code, err := cli.Execute(ctx, newRootCmd(a), args, a.cli())
+	code, err := cli.Execute(ctx, newRootCmd(a), args, a.cli(), runFang)
 	if err != nil {
 		// Only the slim front hands over; here it is a bug.
 		fmt.Fprintf(stderr, "kcna-lab: internal error: %v, in kcna-lab-full itself\n", err)
@@ -105,6 +106,7 @@ workshops and quick practice.`,
 		newPushCmd(a),
 		newPullCmd(a),
 		newManCmd(a),
+		printErrorCmd(),
 	)
 	cli.PlainFlagHelp(root)
 	addCompletions(root, a)
@@ -119,7 +121,7 @@ func (a *app) course() (*lessons.Course, error) {
 		return nil, err
 	}
 	if dir != "" {
-		c, probs := lessons.LoadDir(dir, reg)
+		c, probs := parse.LoadDir(dir, reg)
 		if len(probs) > 0 {
 			return nil, contentProblems(dir, probs)
 		}
@@ -135,7 +137,7 @@ func (a *app) course() (*lessons.Course, error) {
 
 // contentProblems is the error for a directory of lessons that does not
 // load: every problem, and how to check again without starting.
-func contentProblems(dir string, probs lessons.Problems) error {
+func contentProblems(dir string, probs parse.Problems) error {
 	return fmt.Errorf("the lessons in %s have %d problem(s):\n%w\n\nFix them and try again; `kcna-lab lint-content %s` checks without starting", dir, len(probs), probs, dir)
 }
 
@@ -162,17 +164,17 @@ func (a *app) courseDir() (string, error) {
 }
 
 // loadBuiltin loads the built-in course, kept parsed between runs in
-// kcna-lab's cache directory (lessons.LoadCached) for this very program;
+// kcna-lab's cache directory (parse.LoadCached) for this very program;
 // without a cache directory (never a shared one such as /tmp, where
 // another user could plant a course), or when the program cannot be told
 // apart from another build, it is parsed.
-func loadBuiltin(reg lessons.Registry) (*lessons.Course, lessons.Problems) {
+func loadBuiltin(reg lessons.Registry) (*lessons.Course, parse.Problems) {
 	dir, err := sandbox.CacheDir()
 	program, perr := programIdentity()
 	if err != nil || perr != nil {
-		return lessons.Load(content.FS, reg)
+		return parse.Load(content.FS, reg)
 	}
-	return lessons.LoadCached(content.FS, reg, dir, program)
+	return parse.LoadCached(content.FS, reg, dir, program)
 }
 
 // programIdentity is this running program's (cli.RunningIdentity).

@@ -19,6 +19,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/kernel/cgroup"
 	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"github.com/kcna-lab/kcna-lab/workshop"
 	"github.com/kcna-lab/kcna-lab/workshop/classweb"
 	"github.com/kcna-lab/kcna-lab/workshop/dashboard"
@@ -166,7 +167,7 @@ func (a *app) classContent() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	course, probs := lessons.LoadDir(dir, demos.Builtin())
+	course, probs := parse.LoadDir(dir, demos.Builtin())
 	if len(probs) > 0 {
 		return "", contentProblems(dir, probs)
 	}

@@ -6,15 +6,15 @@ import (
 	"testing"
 
 	"github.com/kcna-lab/kcna-lab/content"
-	"github.com/kcna-lab/kcna-lab/lessons"
 	"github.com/kcna-lab/kcna-lab/lessons/demos"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 )
 
 // TestShellNamesTheSandboxItKeeps: every lesson whose shell keeps a
 // sandbox names it (lab-*), so that quitting the course can offer to stop
 // exactly the sandboxes its shells kept and nothing else.
 func TestShellNamesTheSandboxItKeeps(t *testing.T) {
-	c, probs := lessons.Load(content.FS, demos.Builtin())
+	c, probs := parse.Load(content.FS, demos.Builtin())
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
@@ -46,7 +46,7 @@ func TestShellNamesTheSandboxItKeeps(t *testing.T) {
 // TestShellIsTheChosenDemos: lesson 15 has two demos with different
 // sandboxes; the TUI's s, after d picked the second, opens the second's.
 func TestShellIsTheChosenDemos(t *testing.T) {
-	c, probs := lessons.Load(content.FS, demos.Builtin())
+	c, probs := parse.Load(content.FS, demos.Builtin())
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -88,7 +89,18 @@ func TestFrontMatchesFull(t *testing.T) {
 		"progress": true, "progress --json": true, "progress --reset --json": true,
 		"glossary": true, "glossary cgroup": true, "glossary no-such-term": true,
 		"layers kl-no-such-sandbox": true, "apparmor": true, "logs kl-no-such-sandbox": true,
-		"run --isolate bogus -- true": true}
+		"run --isolate bogus -- true": true, "stop kl-no-such-sandbox": true, "run --rootfs /nonexistent -- true": true}
+	// frontAnswers reports whether the front answered args itself (for
+	// lessons, progress and glossary from the index the first run had
+	// kcna-lab-full write): kcna-lab-full's packages, goldmark's among
+	// them, are never initialised.
+	frontAnswers := func(args ...string) bool {
+		cmd := exec.Command(lab, args...)
+		cmd.Args[0] = "kcna-lab"
+		cmd.Env = append(slices.Clip(env), "GODEBUG=inittrace=1")
+		trace, _ := cmd.CombinedOutput()
+		return strings.Contains(string(trace), "init runtime @") && !strings.Contains(string(trace), "init github.com/yuin/goldmark")
+	}
 	for _, args := range [][]string{
 		{"--help"}, {"run", "--help"}, {"psx"}, {"lessons", "--bogus"},
 		{"__complete", "run", "--i"}, {"__complete", ""},
@@ -97,6 +109,8 @@ func TestFrontMatchesFull(t *testing.T) {
 		{"glossary"}, {"glossary", "cgroup"}, {"glossary", "no-such-term"},
 		{"layers", "kl-no-such-sandbox"}, {"layers"}, {"apparmor"},
 		{"logs", "kl-no-such-sandbox"}, {"run", "--isolate", "bogus", "--", "true"},
+		// Errors the front prints itself, as kcna-lab-full's fang does.
+		{"stop", "kl-no-such-sandbox"}, {"run", "--rootfs", "/nonexistent", "--", "true"},
 		// Not in the store and from a registry: a pull, which only
 		// kcna-lab-full links (nothing listens on port 1).
 		{"run", "--image", "127.0.0.1:1/lab/none:1", "--", "true"},
@@ -106,18 +120,36 @@ func TestFrontMatchesFull(t *testing.T) {
 		if got != want || code != wantCode {
 			t.Errorf("kcna-lab %s: front exit %d:\n%s\nkcna-lab-full exit %d:\n%s", strings.Join(args, " "), code, got, wantCode, want)
 		}
-		if answers[strings.Join(args, " ")] {
-			// The front answers this itself (for lessons, progress and
-			// glossary from the index the first run had kcna-lab-full
-			// write): kcna-lab-full's packages, goldmark's among them,
-			// are never initialised.
-			cmd := exec.Command(lab, args...)
-			cmd.Args[0] = "kcna-lab"
-			cmd.Env = append(slices.Clip(env), "GODEBUG=inittrace=1")
-			trace, _ := cmd.CombinedOutput()
-			if strings.Contains(string(trace), "init github.com/yuin/goldmark") {
-				t.Errorf("kcna-lab %s was handed over to kcna-lab-full; the front should answer it", strings.Join(args, " "))
-			}
+		if answers[strings.Join(args, " ")] && !frontAnswers(args...) {
+			t.Errorf("kcna-lab %s was handed over to kcna-lab-full; the front should answer it", strings.Join(args, " "))
+		}
+	}
+	// A progress file that does not parse is kept aside with a notice;
+	// one from a newer kcna-lab is an error. The front says either itself.
+	state := filepath.Join(home, "state", "kcna-lab")
+	writeProgress := func(body string) {
+		t.Helper()
+		if err := os.RemoveAll(state); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(state, "progress.json"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, body := range []string{`{"version": 1, "lessons": [`, `{"version": 99}`} {
+		writeProgress(body)
+		want, wantCode := runAs(full, "progress")
+		writeProgress(body)
+		got, code := runAs(lab, "progress")
+		if got != want || code != wantCode {
+			t.Errorf("kcna-lab progress, the file %s: front exit %d:\n%s\nkcna-lab-full exit %d:\n%s", body, code, got, wantCode, want)
+		}
+		writeProgress(body)
+		if !frontAnswers("progress") {
+			t.Errorf("kcna-lab progress, the file %s, was handed over to kcna-lab-full; the front should answer it", body)
 		}
 	}
 	cache, err := sandbox.CacheDir() // root's ignores XDG_CACHE_HOME
@@ -183,8 +215,12 @@ func TestFrontWithoutFull(t *testing.T) {
 
 // TestFrontLinksNoRenderer: what the front's binary is built from, as
 // the Go toolchain recorded it in the binary, has none of the renderer,
-// the TUI or the workshop's SSH server: their package initialisation is
-// what the front exists to skip (fang's lipgloss is allowed).
+// the TUI or the workshop's SSH server, nor the course's parser (YAML)
+// and cache (gob), which only kcna-lab-full reads, nor fang and the
+// styling under it (the front prints its errors as fang does, without
+// it): their package initialisation is what the front exists to skip.
+// The standard library is not in that record, so its packages are looked
+// for as the runtime initialises them.
 func TestFrontLinksNoRenderer(t *testing.T) {
 	lab := testbuild.Lab(t, t.TempDir())
 	info, err := buildinfo.ReadFile(lab)
@@ -196,7 +232,13 @@ func TestFrontLinksNoRenderer(t *testing.T) {
 	}
 	banned := []string{"github.com/yuin/goldmark", "charm.land/glamour", "github.com/alecthomas/chroma",
 		"charm.land/bubbletea", "charm.land/bubbles", "charm.land/wish", "charm.land/ssh", "golang.org/x/crypto",
-		"github.com/google/go-containerregistry"} // a registry client: `run --image` reads the local store
+		"github.com/google/go-containerregistry", // a registry client: `run --image` reads the local store
+		"go.yaml.in/yaml", "gopkg.in/yaml",       // lessons/parse's
+		// fang, and what it styles and measures text with.
+		"charm.land/fang", "charm.land/lipgloss", "github.com/charmbracelet/ultraviolet", "github.com/charmbracelet/colorprofile",
+		"github.com/charmbracelet/x/ansi", "github.com/charmbracelet/x/exp/charmtone", "github.com/mattn/go-runewidth",
+		"github.com/rivo/uniseg", "github.com/clipperhouse", "github.com/lucasb-eyer/go-colorful", "github.com/xo/terminfo",
+		"github.com/muesli", "golang.org/x/text"}
 	for _, d := range info.Deps {
 		for _, b := range banned {
 			if strings.HasPrefix(d.Path, b) {
@@ -204,13 +246,25 @@ func TestFrontLinksNoRenderer(t *testing.T) {
 			}
 		}
 	}
+	cmd := exec.Command(lab, "--version")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	trace, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(trace), "init runtime @") {
+		t.Fatalf("kcna-lab --version with GODEBUG=inittrace=1: %v\n%s", err, trace)
+	}
+	for _, std := range []string{"encoding/gob"} { // lessons/parse's cache
+		if strings.Contains(string(trace), "init "+std+" @") {
+			t.Errorf("kcna-lab initialises %s: it belongs in kcna-lab-full", std)
+		}
+	}
 }
 
 // TestFrontHandsOverWithoutAskingTheTerminal: on a terminal, a command
 // line the front hands over goes straight to kcna-lab-full, not through
-// fang's error path, which first asks the terminal for its background
-// colour (OSC 11): a round trip, and seconds on a terminal that never
-// answers, as this one does not.
+// an error path: fang's (kcna-lab-full's, which the front's errors take
+// on a terminal) first asks the terminal for its background colour (OSC
+// 11), a round trip, and seconds on a terminal that never answers, as
+// this one does not.
 func TestFrontHandsOverWithoutAskingTheTerminal(t *testing.T) {
 	dir := t.TempDir()
 	lab := testbuild.Lab(t, dir)
@@ -289,5 +343,107 @@ func TestFrontCommandsAreItsRoot(t *testing.T) {
 	slices.Sort(names)
 	if want := slices.Sorted(slices.Values(commands)); !slices.Equal(names, want) {
 		t.Errorf("the front's root runs %v; takes() keeps %v", names, want)
+	}
+}
+
+// TestFrontPrintsErrorsAsFull: an error the front prints off a terminal
+// (plainError) is, byte for byte and with its exit status, what
+// kcna-lab-full's fang prints for it (__error, which the front runs on a
+// terminal), for messages made to meet lipgloss's layout: several lines
+// of unequal length, blank lines, leading and trailing spaces, a
+// complaint about the command line; one whose layout the front does not
+// know (a tab, a letter not in ASCII) it leaves to kcna-lab-full.
+func TestFrontPrintsErrorsAsFull(t *testing.T) {
+	dir := t.TempDir()
+	testbuild.Lab(t, dir)
+	full := filepath.Join(dir, "kcna-lab-full")
+	for _, c := range []struct {
+		msg    string
+		status int
+		plain  bool
+	}{
+		{`no running sandbox called "x"; ` + "`kcna-lab ps`" + ` lists them`, 1, true},
+		{"--rootfs /nonexistent: stat /nonexistent: no such file or directory", cli.RunFailed, true},
+		{"first line\na longer second line\n3", 1, true},
+		{"a\n\nb", 1, true},
+		{"\nstarts with a line break", 1, true},
+		{"ends with a line break\n", 1, true},
+		{"  leading and trailing spaces  ", 1, true},
+		{`invalid argument "x" for "--count": not a number`, 1, true},
+		{"unknown command \"x\" for \"kcna-lab\"", 1, true},
+		{"x", 2, true},
+		{"a tab\there", 1, false},
+		{"café", 1, false},
+		{"a bell\a", 1, false},
+	} {
+		text, ok := plainError(cli.WithCode(errors.New(c.msg), c.status))
+		if ok != c.plain {
+			t.Errorf("plainError(%q): plain %v, want %v", c.msg, ok, c.plain)
+		}
+		if !ok {
+			continue
+		}
+		cmd := exec.Command(full, cli.PrintErrorCommand, "--", strconv.Itoa(c.status), c.msg)
+		cmd.Args[0] = "kcna-lab"
+		cmd.Env = append(os.Environ(), "CLICOLOR_FORCE=", "TTY_FORCE=", "NO_COLOR=")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != c.status || stdout.Len() != 0 {
+			t.Errorf("kcna-lab-full %s %d %q: %v, stdout %q", cli.PrintErrorCommand, c.status, c.msg, err, stdout.String())
+		}
+		if stderr.String() != text {
+			t.Errorf("%q: the front prints\n%q\nkcna-lab-full\n%q", c.msg, text, stderr.String())
+		}
+	}
+}
+
+// TestFrontErrorsOnATerminalAreFulls: on a terminal, where fang styles
+// an error for it, the front's error reaches the terminal exactly as
+// kcna-lab-full's, colours and all, with the same exit status. (Standard
+// output is a pipe here, so neither asks the terminal for its colours,
+// which this one would never answer.)
+func TestFrontErrorsOnATerminalAreFulls(t *testing.T) {
+	dir := t.TempDir()
+	lab := testbuild.Lab(t, dir)
+	full := filepath.Join(dir, "kcna-lab-full")
+	home := t.TempDir()
+	env := append(os.Environ(), "HOME="+home, "XDG_STATE_HOME="+home, "XDG_CACHE_HOME="+home, "KCNA_LAB_FULL=",
+		"KCNA_LAB_WORKSHOP=", "TERM=xterm-256color", "COLORTERM=", "NO_COLOR=", "CLICOLOR=", "CLICOLOR_FORCE=", "TTY_FORCE=")
+	onTerminal := func(prog string, args ...string) (string, int) {
+		t.Helper()
+		ptmx, tty, err := pty.Open()
+		if err != nil {
+			t.Skipf("no pseudo-terminal here: %v", err)
+		}
+		defer ptmx.Close()
+		cmd := exec.Command(prog, args...)
+		cmd.Args[0] = "kcna-lab"
+		cmd.Env = env
+		var stdout bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, tty
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		tty.Close()
+		var out bytes.Buffer
+		_, _ = io.Copy(&out, ptmx) // until the process and its terminal are gone (EIO)
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("%s %v on a terminal: %v, want an exit status", prog, args, err)
+		}
+		return out.String(), ee.ExitCode()
+	}
+	for _, args := range [][]string{{"stop", "kl-no-such-sandbox"}, {"run", "--rootfs", "/nonexistent", "--", "true"}} {
+		want, wantCode := onTerminal(full, args...)
+		got, code := onTerminal(lab, args...)
+		if got != want || code != wantCode {
+			t.Errorf("kcna-lab %s on a terminal: front exit %d:\n%q\nkcna-lab-full exit %d:\n%q", strings.Join(args, " "), code, got, wantCode, want)
+		}
+		if !strings.Contains(want, "\x1b[") || !strings.Contains(want, "ERROR") {
+			t.Errorf("kcna-lab-full did not style its error on a terminal: %q", want)
+		}
 	}
 }

@@ -40,7 +40,7 @@ func main() {
 	if takes(args) {
 		a := &cli.App{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 		now := func() { os.Exit(handOver(os.Args)) }
-		code, err := cli.Execute(context.Background(), newRootCmd(a, now), args, a)
+		code, err := cli.Execute(context.Background(), newRootCmd(a, now), args, a, run)
 		if !errors.Is(err, cli.ErrHandOver) {
 			os.Exit(code)
 		}

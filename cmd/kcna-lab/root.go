@@ -18,9 +18,10 @@ import (
 // take, or a command that finds only kcna-lab-full can answer
 // (cli.ErrHandOver), hands the command line over there and then, so that
 // kcna-lab-full says what is wrong (with its help at hand) exactly as it
-// always has. Then, not after cobra returns: fang's error path first asks
-// the terminal for its background colour, a round trip (seconds, on a
-// terminal that does not answer) before kcna-lab-full asks again.
+// always has. Then, not after cobra returns: the front would print the
+// error first (on a terminal, by running kcna-lab-full's fang, which asks
+// the terminal for its background colour, a round trip: seconds, on a
+// terminal that does not answer).
 func newRootCmd(a *cli.App, handOver func()) *cobra.Command {
 	now := func() error { handOver(); return cli.ErrHandOver }
 	root := &cobra.Command{

@@ -3,7 +3,7 @@
 // and the temporary file is renamed over the old one. It sits at the
 // ground with package event so that every floor may use it; the image
 // store, OCI bundles and the workshop's programs do. (Sandbox state, the
-// progress store, the course cache, IPAM leases and the class roll still
+// progress store, the course's index, IPAM leases and the class roll still
 // write their own way.)
 package atomicfile
 

@@ -13,6 +13,7 @@ import (
 	"github.com/kcna-lab/kcna-lab/event"
 	"github.com/kcna-lab/kcna-lab/internal/testbuild"
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -93,7 +94,7 @@ func TestCheckSetHostname(t *testing.T) {
 // courseChallenge is the built-in course's challenge id.
 func courseChallenge(t *testing.T, id string) lessons.Challenge {
 	t.Helper()
-	c, probs := lessons.Load(content.FS, Builtin())
+	c, probs := parse.Load(content.FS, Builtin())
 	if len(probs) > 0 {
 		t.Fatalf("the built-in course has problems:\n%v", probs)
 	}

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"github.com/kcna-lab/kcna-lab/sandbox"
 )
 
@@ -25,7 +26,7 @@ func declared(t *testing.T, checks string) Check {
 	t.Helper()
 	src := "---\nid: t\ntitle: T\norder: 1\ndomain: container-orchestration\nobjectives: [x]\n" +
 		"challenges:\n  - id: c\n    title: C\n    task: T\n    solution: S\n    checks:\n" + checks + "---\nBody.\n"
-	l, probs := lessons.Parse("01-t.md", []byte(src))
+	l, probs := parse.Lesson("01-t.md", []byte(src))
 	if len(probs) > 0 {
 		t.Fatalf("the test's checks do not parse:\n%v", probs)
 	}

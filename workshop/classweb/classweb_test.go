@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"github.com/kcna-lab/kcna-lab/workshop/roster"
 )
 
@@ -25,7 +26,7 @@ func testCourse(t testing.TB) *lessons.Course {
 	src := "---\nid: first\ntitle: First lesson\norder: 1\ndomain: container-orchestration\nobjectives: [Try]\nquiz:\n" +
 		"  - id: q1\n    prompt: Which is right?\n    choices: [wrong, right]\n    answer: b\n    explanation: The second is right, the first is not.\n" +
 		"---\n# First\n\nText.\n"
-	c, probs := lessons.Load(fstest.MapFS{"01-first.md": {Data: []byte(src)}}, nil)
+	c, probs := parse.Load(fstest.MapFS{"01-first.md": {Data: []byte(src)}}, nil)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

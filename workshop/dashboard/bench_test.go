@@ -16,6 +16,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"github.com/kcna-lab/kcna-lab/workshop/roster"
 )
 
@@ -34,7 +35,7 @@ func benchCourse(t testing.TB) *lessons.Course {
 		fmt.Fprintf(&b, "  - id: q%d\n    prompt: Question %d?\n    choices: [wrong, right]\n    answer: b\n    explanation: The second is right, the first is not.\n", i, i)
 	}
 	b.WriteString("---\n# First\n\nText.\n")
-	c, probs := lessons.Load(fstest.MapFS{"01-first.md": {Data: []byte(b.String())}}, nil)
+	c, probs := parse.Load(fstest.MapFS{"01-first.md": {Data: []byte(b.String())}}, nil)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"github.com/kcna-lab/kcna-lab/workshop/roster"
 )
 
@@ -24,7 +25,7 @@ func testCourse(t testing.TB) *lessons.Course {
 		"  - id: q1\n    prompt: Which is right?\n    choices: [wrong, right]\n    answer: b\n    explanation: The second is right, the first is not.\n" +
 		"---\n# First\n\nText.\n"
 	src2 := strings.NewReplacer("id: first", "id: second", "title: First lesson", "title: Second lesson", "order: 1", "order: 2").Replace(src)
-	c, probs := lessons.Load(fstest.MapFS{"01-first.md": {Data: []byte(src)}, "02-second.md": {Data: []byte(src2)}}, nil)
+	c, probs := parse.Load(fstest.MapFS{"01-first.md": {Data: []byte(src)}, "02-second.md": {Data: []byte(src2)}}, nil)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

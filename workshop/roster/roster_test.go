@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
+	"github.com/kcna-lab/kcna-lab/lessons/parse"
 	"github.com/kcna-lab/kcna-lab/workshop/labhost"
 )
 
@@ -22,7 +23,7 @@ func testCourse(t testing.TB) *lessons.Course {
 		"challenges:\n  - id: make-it\n    title: Make it\n    task: Make the thing.\n    solution: Do it.\n" +
 		"---\n# First\n\nText.\n"
 	src2 := strings.NewReplacer("id: first", "id: second", "title: First", "title: Second", "order: 1", "order: 2").Replace(src)
-	c, probs := lessons.Load(fstest.MapFS{"01-first.md": {Data: []byte(src)}, "02-second.md": {Data: []byte(src2)}}, nil)
+	c, probs := parse.Load(fstest.MapFS{"01-first.md": {Data: []byte(src)}, "02-second.md": {Data: []byte(src2)}}, nil)
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -1,12 +1,14 @@
 // Package cli is what both of kcna-lab's command-line programs run: the
 // commands that must start at kernel speed (run, shell, exec, ps, stop,
 // logs, clean and lessons, which serve every lesson's sandboxes and the
-// course list) and the conventions every command keeps (errors printed
-// through fang as written, exit statuses, --version). kcna-lab, the slim
-// front a learner types, links only this and the runtime; kcna-lab-full,
-// beside it, adds the course's renderer, the TUI and the rest, and takes
-// over every other command line. Neither copies the other: a fast
-// command's flags, help and errors are defined here once.
+// course list) and the conventions every command keeps (exit statuses,
+// --version, errors printed as written). kcna-lab, the slim front a
+// learner types, links only this and the runtime; kcna-lab-full, beside
+// it, adds the course's renderer, the TUI, fang's help and styled errors
+// and the rest, and takes over every other command line. Neither copies
+// the other: a fast command's flags, help and errors are defined here
+// once. Nothing here styles text for a terminal (fang, lipgloss), so that
+// the front never initialises it.
 package cli
 
 import (
@@ -18,10 +20,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
-	"charm.land/fang/v2"
-	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -52,15 +51,22 @@ func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code)
 // arguments, having printed nothing.
 var ErrHandOver = errors.New("kcna-lab: this needs kcna-lab-full")
 
-// Execute runs root with fang as both programs do (version, signals, the
-// error handler) and returns the process exit status. A command line
-// that root cannot take returns ErrHandOver when root says so (the slim
-// front's flag and argument errors); nothing is printed then.
-func Execute(ctx context.Context, root *cobra.Command, args []string, a *App) (int, error) {
+// Runner runs root on the command line cobra was given. kcna-lab-full's
+// runs it through fang (help, completions, errors styled on a terminal);
+// the slim front's prints errors the same way without linking fang.
+// Either prints the error root returns, if any, and returns it.
+type Runner func(ctx context.Context, root *cobra.Command) error
+
+// Execute runs root with run as both programs do and returns the process
+// exit status. A command line that root cannot take returns ErrHandOver
+// when root says so (the slim front's flag and argument errors); nothing
+// is printed then.
+func Execute(ctx context.Context, root *cobra.Command, args []string, a *App, run Runner) (int, error) {
 	// A command that exits with its own status has said what happened:
-	// it skips fang's error path, which asks the terminal for its
-	// background colour first (a round trip; seconds, on a terminal that
-	// never answers) to style an error nobody prints.
+	// it skips the error path, whose styling (fang's, on a terminal)
+	// asks the terminal for its background colour first (a round trip;
+	// seconds, on a terminal that never answers) to style an error
+	// nobody prints.
 	var exit *ExitError
 	Walk(root, func(c *cobra.Command) {
 		if run := c.RunE; run != nil {
@@ -79,12 +85,7 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, a *App) (i
 	root.SetIn(a.Stdin)
 	root.SetOut(a.Stdout)
 	root.SetErr(a.Stderr)
-	err := fang.Execute(ctx, root,
-		fang.WithVersion(BuildVersion()),
-		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
-		fang.WithErrorHandler(handleError),
-		fang.WithoutManpage(), // the full program's man command instead
-	)
+	err := run(ctx, root)
 	if errors.Is(err, ErrHandOver) {
 		return 0, ErrHandOver
 	}
@@ -110,33 +111,24 @@ func ExitStatus(err error) int {
 	}
 }
 
-// handleError is fang's error handler with the message printed as
-// written: fang's own capitalises its first word, adds a full stop and
-// wraps at the terminal's width, breaking a word at a hyphen, which turns
-// "open /home/ana/x" into "Open /home/ana/x." and a lesson id into one
-// that does not exist ("service-" and "mesh"). The terminal wraps instead.
-func handleError(w io.Writer, styles fang.Styles, err error) {
+// Printed reports whether err is an error to print: neither a command's
+// own exit status (the command already said what happened) nor a
+// hand-over (the full program will say it all).
+func Printed(err error) bool {
 	var ee ExitError
-	if errors.As(err, &ee) || errors.Is(err, ErrHandOver) {
-		return // the command already said what happened, or the full program will
-	}
-	if f, ok := w.(term.File); ok && !term.IsTerminal(f.Fd()) {
-		_, _ = fmt.Fprintln(w, err.Error()) // fang's way too: plain off a terminal
-		return
-	}
-	_, _ = fmt.Fprintln(w, styles.ErrorHeader.String())
-	text := styles.ErrorText.UnsetTransform().UnsetWidth()
-	_, _ = fmt.Fprintln(w, text.Render(err.Error()))
-	_, _ = fmt.Fprintln(w)
-	if usageError(err) {
-		_, _ = fmt.Fprintln(w, text.Render("Try --help for usage."))
-		_, _ = fmt.Fprintln(w)
-	}
+	return err != nil && !errors.As(err, &ee) && !errors.Is(err, ErrHandOver)
 }
 
-// usageError reports whether err is cobra's or pflag's complaint about
-// the command line, which fang recognises by its words as well.
-func usageError(err error) bool {
+// PrintErrorCommand is kcna-lab-full's hidden command that prints an
+// error as it prints its own: `kcna-lab-full __error -- STATUS MESSAGE`
+// prints MESSAGE and exits with STATUS. The slim front, which links no
+// styling, has its errors printed so on a terminal.
+const PrintErrorCommand = "__error"
+
+// UsageError reports whether err is cobra's or pflag's complaint about
+// the command line, which fang recognises by its words as well: such an
+// error ends with "Try --help for usage.".
+func UsageError(err error) bool {
 	s := err.Error()
 	for _, prefix := range []string{"flag needs an argument:", "unknown flag:", "unknown shorthand flag:", "unknown command", "invalid argument"} {
 		if strings.HasPrefix(s, prefix) {

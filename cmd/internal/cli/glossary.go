@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
 	"github.com/kcna-lab/kcna-lab/lessons"
@@ -75,13 +74,4 @@ func writeTerm(w io.Writer, c *lessons.Course, t lessons.Term) {
 	}
 	fmt.Fprintf(w, "%s: %s\n", t.Term, where)
 	fmt.Fprintln(w, WrapIndent(strings.TrimSpace(t.Means), 2))
-}
-
-// TextWidth is what plain output wraps to.
-const TextWidth = 78
-
-// WrapIndent wraps s to the plain-output width, every line indented.
-func WrapIndent(s string, indent int) string {
-	pad := strings.Repeat(" ", indent)
-	return pad + strings.ReplaceAll(ansi.Wrap(strings.TrimSpace(s), TextWidth-indent, " "), "\n", "\n"+pad)
 }

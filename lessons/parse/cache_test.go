@@ -1,4 +1,4 @@
-package lessons
+package parse
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
 func TestLoadCachedParsesOnceThenReadsTheCache(t *testing.T) {
@@ -30,7 +32,7 @@ func TestLoadCachedParsesOnceThenReadsTheCache(t *testing.T) {
 	// can give this title.
 	marked := *want.Lessons[0]
 	marked.Title = "FROM THE CACHE"
-	writeGob(t, caches[0], &Course{Lessons: []*Lesson{&marked}})
+	writeGob(t, caches[0], &lessons.Course{Lessons: []*lessons.Lesson{&marked}})
 	if c, _ := LoadCached(fsys, reg, dir, "build 1"); c.Lessons[0].Title != "FROM THE CACHE" {
 		t.Fatalf("second LoadCached parsed again (title %q)", c.Lessons[0].Title)
 	}
@@ -87,21 +89,19 @@ func TestLoadCachedChecksTheRegistryAndSkipsBadCourses(t *testing.T) {
 }
 
 // sameCourse compares what a cache keeps: every exported field.
-func sameCourse(a, b *Course) bool {
+func sameCourse(a, b *lessons.Course) bool {
 	if len(a.Lessons) != len(b.Lessons) || !reflect.DeepEqual(a.Glossary, b.Glossary) {
 		return false
 	}
 	for i := range a.Lessons {
-		x, y := *a.Lessons[i], *b.Lessons[i]
-		x.pos, y.pos = nil, nil
-		if !reflect.DeepEqual(x, y) {
+		if !reflect.DeepEqual(*a.Lessons[i], *b.Lessons[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-func writeGob(t *testing.T, path string, c *Course) {
+func writeGob(t *testing.T, path string, c *lessons.Course) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(c); err != nil {

@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"context"
@@ -12,11 +12,13 @@ import (
 	"charm.land/fang/v2"
 	"github.com/creack/pty"
 	"github.com/spf13/cobra"
+
+	"github.com/kcna-lab/kcna-lab/cmd/internal/cli"
 )
 
 // The error handler prints the message as written: no capital, no full
-// stop, no wrapping at a hyphen (TestErrorsPrintAsWritten in
-// cmd/kcna-lab-full runs it through a whole command).
+// stop, no wrapping at a hyphen (TestErrorsPrintAsWritten runs it
+// through a whole command).
 func TestHandleErrorPrintsAsWritten(t *testing.T) {
 	var b strings.Builder
 	handleError(&b, fang.Styles{}, errors.New("open /home/ana/kcna: permission denied"))
@@ -28,11 +30,11 @@ func TestHandleErrorPrintsAsWritten(t *testing.T) {
 // A hand-over prints nothing: the full program will say it all.
 func TestHandleErrorSilentOnHandOver(t *testing.T) {
 	var b strings.Builder
-	handleError(&b, fang.Styles{}, WithCode(ErrHandOver, RunFailed))
+	handleError(&b, fang.Styles{}, cli.WithCode(cli.ErrHandOver, cli.RunFailed))
 	if b.Len() != 0 {
 		t.Errorf("handleError printed %q for a hand-over", b.String())
 	}
-	if ExitStatus(ExitError{Code: 3}) != 3 || ExitStatus(WithCode(errors.New("x"), RunFailed)) != RunFailed {
+	if cli.ExitStatus(cli.ExitError{Code: 3}) != 3 || cli.ExitStatus(cli.WithCode(errors.New("x"), cli.RunFailed)) != cli.RunFailed {
 		t.Error("ExitStatus lost an exit status")
 	}
 }
@@ -51,11 +53,11 @@ func TestExitStatusAsksTheTerminalNothing(t *testing.T) {
 	stdin, stdout := os.Stdin, os.Stdout
 	os.Stdin, os.Stdout = tty, tty // what fang asks about
 	defer func() { os.Stdin, os.Stdout = stdin, stdout }()
-	root := &cobra.Command{Use: "kcna-lab", RunE: func(*cobra.Command, []string) error { return ExitError{Code: 3} }}
-	a := &App{Stdin: tty, Stdout: tty, Stderr: tty}
+	root := &cobra.Command{Use: "kcna-lab", RunE: func(*cobra.Command, []string) error { return cli.ExitError{Code: 3} }}
+	a := &cli.App{Stdin: tty, Stdout: tty, Stderr: tty}
 	done := make(chan int, 1)
 	go func() {
-		code, _ := Execute(context.Background(), root, nil, a)
+		code, _ := cli.Execute(context.Background(), root, nil, a, runFang)
 		done <- code
 	}()
 	select {

@@ -1,21 +1,23 @@
-package lessons
+package parse
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
 // LoadDir loads an instructor's lesson directory, naming files by their
 // path so problems point at them from the caller's working directory.
-func LoadDir(dir string, reg Registry) (*Course, Problems) {
+func LoadDir(dir string, reg lessons.Registry) (*lessons.Course, Problems) {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return &Course{}, Problems{{File: dir, Msg: fmt.Sprintf("cannot open the lesson directory: %v", err),
+		return &lessons.Course{}, Problems{{File: dir, Msg: fmt.Sprintf("cannot open the lesson directory: %v", err),
 			Hint: "give the path of a directory that holds NN-slug.md lesson files"}}
 	}
 	if !fi.IsDir() {
-		return &Course{}, Problems{{File: dir, Msg: "is a file, not a directory of lessons",
+		return &lessons.Course{}, Problems{{File: dir, Msg: "is a file, not a directory of lessons",
 			Hint: "give the directory that holds it: " + filepath.Dir(dir)}}
 	}
 	c, probs := Load(os.DirFS(dir), reg)

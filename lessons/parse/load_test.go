@@ -1,4 +1,4 @@
-package lessons
+package parse
 
 import (
 	"strings"
@@ -59,7 +59,7 @@ Body text.
 var reg = fakeRegistry{demos: []string{"chroot-jail"}, checks: []string{"build-jail"}}
 
 func TestParseGoodLesson(t *testing.T) {
-	l, probs := Parse("03-chroot.md", []byte(good))
+	l, probs := Lesson("03-chroot.md", []byte(good))
 	if len(probs) != 0 {
 		t.Fatalf("unexpected problems:\n%v", probs)
 	}
@@ -84,7 +84,7 @@ func TestParseGoodLesson(t *testing.T) {
 }
 
 func TestQuestionCorrect(t *testing.T) {
-	l, _ := Parse("03-chroot.md", []byte(good))
+	l, _ := Lesson("03-chroot.md", []byte(good))
 	q := &l.Quiz[1]
 	for _, tc := range []struct {
 		picked []int
@@ -135,7 +135,7 @@ func TestProblems(t *testing.T) {
 		{"no body", strings.TrimSuffix(good, "# chroot\n\nBody text.\n"), "no text after the front matter", 0, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, probs := Parse("03-chroot.md", []byte(tc.src))
+			_, probs := Lesson("03-chroot.md", []byte(tc.src))
 			p, ok := find(probs, tc.wantMsg)
 			if !ok {
 				t.Fatalf("no problem containing %q; got:\n%v", tc.wantMsg, probs)
@@ -233,7 +233,7 @@ func TestLoadDirPrefixesPaths(t *testing.T) {
 
 func TestCRLFAndBOMAreAccepted(t *testing.T) {
 	src := "\xef\xbb\xbf" + strings.ReplaceAll(good, "\n", "\r\n")
-	if _, probs := Parse("03-chroot.md", []byte(src)); len(probs) != 0 {
+	if _, probs := Lesson("03-chroot.md", []byte(src)); len(probs) != 0 {
 		t.Fatalf("CRLF/BOM file rejected:\n%v", probs)
 	}
 }

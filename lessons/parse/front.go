@@ -1,4 +1,4 @@
-package lessons
+package parse
 
 import (
 	"fmt"
@@ -9,10 +9,16 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
 // position is where a field was found, in file coordinates.
 type position struct{ line, col int }
+
+// positions are where a lesson's fields were found, for problems found
+// after parsing: "id", "order", "demos/ID" and "challenges/ID".
+type positions map[string]position
 
 // idPattern is what lesson, question, demo and challenge ids look like.
 var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`) })
@@ -23,28 +29,28 @@ var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile
 type frontParser struct {
 	file  string
 	probs Problems
-	pos   map[string]position
+	pos   positions
 }
 
 // frontLineOffset turns a line of the front matter into a line of the file:
 // the YAML starts after the opening "---" on line 1.
 const frontLineOffset = 1
 
-func parseFront(file string, front []byte) (*Lesson, Problems) {
-	p := &frontParser{file: file, pos: map[string]position{}}
+func parseFront(file string, front []byte) (*lessons.Lesson, positions, Problems) {
+	p := &frontParser{file: file, pos: positions{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(front, &doc); err != nil {
-		return nil, Problems{p.yamlError(err)}
+		return nil, nil, Problems{p.yamlError(err)}
 	}
 	if len(doc.Content) == 0 {
-		return nil, Problems{{File: file, Line: 1, Msg: "the front matter is empty",
+		return nil, nil, Problems{{File: file, Line: 1, Msg: "the front matter is empty",
 			Hint: "give at least id, title, order, domain and objectives"}}
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, Problems{p.at(root, "the front matter must be a set of key: value fields", "")}
+		return nil, nil, Problems{p.at(root, "the front matter must be a set of key: value fields", "")}
 	}
-	l := &Lesson{}
+	l := &lessons.Lesson{}
 	fields := p.fields(root, "", []string{"id", "title", "order", "domain", "objectives", "demos", "quiz", "challenges"},
 		[]string{"id", "title", "order", "domain", "objectives"})
 	if n := fields["id"]; n != nil {
@@ -99,18 +105,17 @@ func parseFront(file string, front []byte) (*Lesson, Problems) {
 			}
 		}
 	}
-	l.pos = p.pos
-	return l, p.probs
+	return l, p.pos, p.probs
 }
 
-func (p *frontParser) question(n *yaml.Node, at string, l *Lesson) (Question, bool) {
+func (p *frontParser) question(n *yaml.Node, at string, l *lessons.Lesson) (lessons.Question, bool) {
 	if n.Kind != yaml.MappingNode {
 		p.add(n, at+": a question must be a set of fields", "give id, prompt, choices, answer and explanation")
-		return Question{}, false
+		return lessons.Question{}, false
 	}
 	f := p.fields(n, at, []string{"id", "prompt", "choices", "answer", "explanation", "domain"},
 		[]string{"id", "prompt", "choices", "answer", "explanation"})
-	q := Question{LessonID: l.ID, Domain: l.Domain}
+	q := lessons.Question{LessonID: l.ID, Domain: l.Domain}
 	if f["id"] != nil {
 		q.ID = p.id(f["id"], at+".id")
 	}
@@ -132,13 +137,13 @@ func (p *frontParser) question(n *yaml.Node, at string, l *Lesson) (Question, bo
 	return q, q.ID != ""
 }
 
-func (p *frontParser) challenge(n *yaml.Node, at string) (Challenge, bool) {
+func (p *frontParser) challenge(n *yaml.Node, at string) (lessons.Challenge, bool) {
 	if n.Kind != yaml.MappingNode {
 		p.add(n, at+": a challenge must be a set of fields", "give id, title, task, hints and solution")
-		return Challenge{}, false
+		return lessons.Challenge{}, false
 	}
 	f := p.fields(n, at, []string{"id", "title", "task", "hints", "solution", "checks"}, []string{"id", "title", "task", "solution"})
-	var c Challenge
+	var c lessons.Challenge
 	if f["id"] != nil {
 		c.ID = p.id(f["id"], at+".id")
 	}
@@ -185,7 +190,7 @@ func (p *frontParser) answers(n *yaml.Node, at string, choices int) []int {
 		}
 		i := int(v[0] - 'a')
 		if choices > 0 && i >= choices {
-			p.add(it, fmt.Sprintf("%s: %q is out of range: the question has %d choices (a-%s)", at, v, choices, Letter(choices-1)),
+			p.add(it, fmt.Sprintf("%s: %q is out of range: the question has %d choices (a-%s)", at, v, choices, lessons.Letter(choices-1)),
 				"add the missing choice or correct the letter")
 			continue
 		}
@@ -269,12 +274,21 @@ func (p *frontParser) seq(n *yaml.Node, at string) []*yaml.Node {
 }
 
 func (p *frontParser) domain(n *yaml.Node, at string) string {
-	if DomainName(n.Value) == "" {
+	if lessons.DomainName(n.Value) == "" {
 		p.add(n, fmt.Sprintf("%s: unknown KCNA domain %q", at, n.Value),
 			"one of the current KCNA blueprint's domains (lessons/domain.go): "+domainIDs())
 		return ""
 	}
 	return n.Value
+}
+
+// domainIDs lists the Blueprint's ids, for error hints.
+func domainIDs() string {
+	ids := make([]string, len(lessons.Blueprint))
+	for i, d := range lessons.Blueprint {
+		ids[i] = d.ID
+	}
+	return strings.Join(ids, ", ")
 }
 
 func (p *frontParser) where(n *yaml.Node) position {

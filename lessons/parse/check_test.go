@@ -1,10 +1,12 @@
-package lessons
+package parse
 
 import (
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
 // checked is a lesson whose challenge is checked by checks: of its own.
@@ -42,7 +44,7 @@ Body.
 
 func TestParseChecks(t *testing.T) {
 	src := strings.Replace(checked, "        output-contains: x\n", "", 1)
-	l, probs := Parse("04-names.md", []byte(src))
+	l, probs := Lesson("04-names.md", []byte(src))
 	if len(probs) != 0 {
 		t.Fatalf("unexpected problems:\n%v", probs)
 	}
@@ -51,7 +53,7 @@ func TestParseChecks(t *testing.T) {
 		t.Fatalf("%d checks, want 3: %+v", len(ks), ks)
 	}
 	if k := ks[0]; k.In != "box" || k.OnHost() || strings.Join(k.Run, " ") != "hostname" || k.Matches != `^kcna-box\n?$` ||
-		k.Exit != 0 || k.Timeout != DefaultCheckTimeout || k.Line != 14 || k.Col != 9 {
+		k.Exit != 0 || k.Timeout != lessons.DefaultCheckTimeout || k.Line != 14 || k.Col != 9 {
 		t.Errorf("first check = %+v", k)
 	}
 	if k := ks[1]; !k.OnHost() || k.Exit != 1 || k.Timeout != 5*time.Second || k.Message != "the host's hostname changed" {
@@ -69,7 +71,7 @@ func TestParseChecks(t *testing.T) {
 }
 
 func TestQuoteArgsShowsWhatRuns(t *testing.T) {
-	got := QuoteArgs([]string{"sh", "-c", `test "$(hostname)" != it's`, "", "a=b"})
+	got := lessons.QuoteArgs([]string{"sh", "-c", `test "$(hostname)" != it's`, "", "a=b"})
 	if want := `sh -c 'test "$(hostname)" != it'\''s' '' a=b`; got != want {
 		t.Errorf("QuoteArgs = %s, want %s", got, want)
 	}
@@ -119,7 +121,7 @@ func TestCheckProblems(t *testing.T) {
 				t.Fatalf("the test's lesson has no %q", tc.old)
 			}
 			src = strings.Replace(src, tc.old, tc.new, 1)
-			_, probs := Parse("04-names.md", []byte(src))
+			_, probs := Lesson("04-names.md", []byte(src))
 			p, ok := find(probs, tc.wantMsg)
 			if !ok {
 				t.Fatalf("no problem containing %q; got:\n%v", tc.wantMsg, probs)
@@ -152,7 +154,7 @@ func TestLoadChecksAgainstRegistry(t *testing.T) {
 func TestValidSandboxName(t *testing.T) {
 	for name, want := range map[string]bool{"box": true, "lab-vms": true, "0": true, "-box": false, "Box": false, "": false,
 		strings.Repeat("a", 31): true, strings.Repeat("a", 32): false} {
-		if got := ValidSandboxName(name); got != want {
+		if got := lessons.ValidSandboxName(name); got != want {
 			t.Errorf("ValidSandboxName(%q) = %v, want %v", name, got, want)
 		}
 	}

@@ -1,9 +1,11 @@
-package lessons
+package parse
 
 import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
 const glossaryLesson = `---
@@ -27,7 +29,7 @@ chroot confines path lookups. A jail is what it builds.
 func TestGlossaryLoadsAndChecksEachTerm(t *testing.T) {
 	good := "- term: chroot\n  lesson: chroot\n  means: Changes the root.\n" +
 		"- term: Jail\n  lesson: 3\n  means: >\n    What chroot\n    builds.\n"
-	c, probs := Load(fstest.MapFS{"03-chroot.md": {Data: []byte(glossaryLesson)}, GlossaryFile: {Data: []byte(good)}}, nil)
+	c, probs := Load(fstest.MapFS{"03-chroot.md": {Data: []byte(glossaryLesson)}, lessons.GlossaryFile: {Data: []byte(good)}}, nil)
 	if len(probs) > 0 {
 		t.Fatalf("problems: %v", probs)
 	}
@@ -55,17 +57,17 @@ func TestGlossaryLoadsAndChecksEachTerm(t *testing.T) {
 		{"not a list", "term: chroot\n", "must be a YAML list", 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, probs := Load(fstest.MapFS{"03-chroot.md": {Data: []byte(glossaryLesson)}, GlossaryFile: {Data: []byte(tc.src)}}, nil)
+			_, probs := Load(fstest.MapFS{"03-chroot.md": {Data: []byte(glossaryLesson)}, lessons.GlossaryFile: {Data: []byte(tc.src)}}, nil)
 			// A misspelt key is also a missing one: at most two problems.
 			if len(probs) == 0 || len(probs) > 2 {
 				t.Fatalf("want the problem %q, got %v", tc.msg, probs)
 			}
 			for _, p := range probs {
-				if p.File == GlossaryFile && p.Line == tc.line && p.Col == tc.col && strings.Contains(p.Msg, tc.msg) {
+				if p.File == lessons.GlossaryFile && p.Line == tc.line && p.Col == tc.col && strings.Contains(p.Msg, tc.msg) {
 					return
 				}
 			}
-			t.Errorf("want %s:%d:%d %q, got %v", GlossaryFile, tc.line, tc.col, tc.msg, probs)
+			t.Errorf("want %s:%d:%d %q, got %v", lessons.GlossaryFile, tc.line, tc.col, tc.msg, probs)
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package lessons
+package parse
 
 import (
 	"strings"
@@ -18,7 +18,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(checked))
 	f.Add([]byte(strings.NewReplacer("run: [hostname]", "run: [[x], ~]", "mode: 0644", "mode: [7]", "exit: 1", "exit: {}").Replace(checked)))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		l, probs := Parse("01-x.md", src)
+		l, probs := Lesson("01-x.md", src)
 		lines := strings.Count(string(src), "\n") + 2
 		for _, p := range probs {
 			if p.File != "01-x.md" || p.Line < 0 || p.Line > lines || p.Msg == "" {

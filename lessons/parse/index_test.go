@@ -1,4 +1,4 @@
-package lessons
+package parse
 
 import (
 	"os"
@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/kcna-lab/kcna-lab/lessons"
 )
 
 // The index LoadCached leaves beside its cache gives the slim front all
@@ -15,15 +17,15 @@ import (
 func TestLoadIndexAfterLoadCached(t *testing.T) {
 	dir := t.TempDir()
 	fsys := fstest.MapFS{"03-chroot.md": {Data: []byte(good)},
-		GlossaryFile: {Data: []byte("- term: chroot\n  lesson: chroot\n  means: Changes a process's root directory.\n")}}
-	if _, ok := LoadIndex(fsys, dir, "build 1"); ok {
+		lessons.GlossaryFile: {Data: []byte("- term: chroot\n  lesson: chroot\n  means: Changes a process's root directory.\n")}}
+	if _, ok := lessons.LoadIndex(fsys, dir, "build 1"); ok {
 		t.Fatal("an index before any course was parsed")
 	}
 	full, probs := LoadCached(fsys, reg, dir, "build 1")
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
-	idx, ok := LoadIndex(fsys, dir, "build 1")
+	idx, ok := lessons.LoadIndex(fsys, dir, "build 1")
 	if !ok || len(idx.Lessons) != len(full.Lessons) {
 		t.Fatalf("LoadIndex after LoadCached: %v, %+v", ok, idx)
 	}
@@ -50,7 +52,7 @@ func TestLoadIndexAfterLoadCached(t *testing.T) {
 	}
 	// Progress counts the same over the index as over the course, for a
 	// lesson read with its quiz all right (an empty progress is 0 on both).
-	p := &Progress{Lessons: map[string]*LessonProgress{}}
+	p := &lessons.Progress{Lessons: map[string]*lessons.LessonProgress{}}
 	now := time.Now()
 	for _, l := range full.Lessons {
 		p.MarkRead(l, now)
@@ -68,18 +70,18 @@ func TestLoadIndexAfterLoadCached(t *testing.T) {
 	}
 
 	// Another program, or other files: no index (the front hands over).
-	if _, ok := LoadIndex(fsys, dir, "build 2"); ok {
+	if _, ok := lessons.LoadIndex(fsys, dir, "build 2"); ok {
 		t.Error("another build's index was read")
 	}
 	changed := fstest.MapFS{"03-chroot.md": {Data: []byte(strings.Replace(good, "title: chroot", "title: chroot again", 1))}}
-	if _, ok := LoadIndex(changed, dir, "build 1"); ok {
+	if _, ok := lessons.LoadIndex(changed, dir, "build 1"); ok {
 		t.Error("a changed course's stale index was read")
 	}
 	// Its rebuild replaces the old index.
 	if _, probs := LoadCached(changed, reg, dir, "build 1"); len(probs) > 0 {
 		t.Fatal(probs)
 	}
-	idx, ok = LoadIndex(changed, dir, "build 1")
+	idx, ok = lessons.LoadIndex(changed, dir, "build 1")
 	files, _ := filepath.Glob(filepath.Join(dir, "course-*.index.json"))
 	if !ok || idx.Lessons[0].Title != "chroot again" || len(files) != 1 {
 		t.Fatalf("after a change: %v %+v, indexes %v", ok, idx, files)
@@ -88,7 +90,7 @@ func TestLoadIndexAfterLoadCached(t *testing.T) {
 	if err := os.WriteFile(files[0], []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := LoadIndex(changed, dir, "build 1"); ok {
+	if _, ok := lessons.LoadIndex(changed, dir, "build 1"); ok {
 		t.Error("a corrupt index was read")
 	}
 }
@@ -106,7 +108,7 @@ func TestLoadCachedRewritesACorruptIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	LoadCached(fsys, reg, dir, "build 1")
-	if _, ok := LoadIndex(fsys, dir, "build 1"); !ok {
+	if _, ok := lessons.LoadIndex(fsys, dir, "build 1"); !ok {
 		t.Error("the corrupt index was not written again")
 	}
 }
